@@ -1,0 +1,293 @@
+use alloy::primitives::{Address, U256};
+use infra_state::Curve;
+use serde::{Deserialize, Serialize};
+use std::fmt::Display;
+
+/// The fixed chain id of `--dev` chains.
+pub const DEV_CHAIN_ID: u64 = 13370;
+/// The largest chain id wallets accept (MetaMask: 2^52 - 20, a JS-safe integer).
+const MAX_CHAIN_ID: u64 = 4_503_599_627_370_476;
+
+/// A configuration error naming the field, its value and what would be right.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config: {field} = {value}, {expected}")]
+pub struct ConfigError {
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl ConfigError {
+    pub fn new(field: &str, value: impl Display, expected: impl Display) -> Self {
+        Self { field: field.into(), value: value.to_string(), expected: expected.to_string() }
+    }
+}
+
+fn range<T: PartialOrd + Display + Copy>(
+    field: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError::new(field, value, format!("must be {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Settlement {
+    /// A batch's state root is accepted on L1 only with a validity proof.
+    #[default]
+    Zk,
+    /// Claimed roots finalize after an unchallenged challenge period.
+    Optimistic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProofSystem {
+    #[default]
+    Groth16,
+    Plonk,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProofBackend {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProofConfig {
+    pub system: ProofSystem,
+    pub curve: Curve,
+    pub backend: ProofBackend,
+}
+
+/// EIP-1559 base-fee parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaseFeeConfig {
+    /// Base fee of the first block after genesis (unless genesis sets one), in wei.
+    pub initial_wei: u64,
+    /// The base fee never drops below this, in wei.
+    pub min_wei: u64,
+    /// EIP-1559's BASE_FEE_MAX_CHANGE_DENOMINATOR (8 on L1).
+    pub max_change_denominator: u64,
+    /// EIP-1559's ELASTICITY_MULTIPLIER (2 on L1): gas target = gas_limit / this.
+    pub elasticity_multiplier: u64,
+}
+
+impl Default for BaseFeeConfig {
+    fn default() -> Self {
+        Self {
+            initial_wei: 1_000_000_000,
+            min_wei: 1_000_000,
+            max_change_denominator: 8,
+            elasticity_multiplier: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    pub max_txs: u64,
+    pub max_bytes: u64,
+    pub max_latency_ms: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self { max_txs: 2_000, max_bytes: 120_000, max_latency_ms: 10_000 }
+    }
+}
+
+/// The chain: what every node of it must agree on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    pub chain_id: u64,
+    pub name: String,
+    pub block_time_ms: u64,
+    pub gas_limit: u64,
+    pub base_fee: BaseFeeConfig,
+    /// Receives every fee paid on L2 (priority fee and base fee; nothing is burned).
+    pub fee_recipient: Address,
+    pub settlement: Settlement,
+    pub proof: ProofConfig,
+    pub batch: BatchConfig,
+    pub challenge_period_s: u64,
+    /// Minimum proposer/challenger bond, in wei (decimal string or integer in TOML).
+    pub min_stake: U256,
+    pub slashing_penalty_pct: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self::dev()
+    }
+}
+
+impl ChainConfig {
+    /// The `--dev` chain.
+    pub fn dev() -> Self {
+        Self {
+            chain_id: DEV_CHAIN_ID,
+            name: "infra-dev".into(),
+            block_time_ms: 1_000,
+            gas_limit: 60_000_000,
+            base_fee: BaseFeeConfig::default(),
+            fee_recipient: Address::repeat_byte(0xfe),
+            settlement: Settlement::Zk,
+            proof: ProofConfig::default(),
+            batch: BatchConfig::default(),
+            challenge_period_s: 60,
+            min_stake: U256::from(1_000_000_000_000_000_000u128),
+            slashing_penalty_pct: 50,
+        }
+    }
+
+    /// Checks every field's range and the combinations that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        range("chain_id", self.chain_id, 1, MAX_CHAIN_ID)?;
+        let name_len = self.name.chars().count();
+        if name_len == 0 || name_len > 50 {
+            return Err(ConfigError::new("name", format!("{:?}", self.name), "must be 1..=50 characters"));
+        }
+        range("block_time_ms", self.block_time_ms, 100, 60_000)?;
+        range("gas_limit", self.gas_limit, 1_000_000, 2_000_000_000)?;
+        let bf = &self.base_fee;
+        range("base_fee.max_change_denominator", bf.max_change_denominator, 1, 1_000)?;
+        range("base_fee.elasticity_multiplier", bf.elasticity_multiplier, 1, 100)?;
+        range("base_fee.initial_wei", bf.initial_wei, bf.min_wei, u64::MAX)
+            .map_err(|_| ConfigError::new("base_fee.initial_wei", bf.initial_wei, format!("must be >= base_fee.min_wei ({})", bf.min_wei)))?;
+        range("batch.max_txs", self.batch.max_txs, 1, 100_000)?;
+        range("batch.max_bytes", self.batch.max_bytes, 1_000, 10_000_000)?;
+        range("batch.max_latency_ms", self.batch.max_latency_ms, 1, 600_000)?;
+        range("challenge_period_s", self.challenge_period_s, 1, 604_800)?;
+        if self.min_stake < U256::from(1_000u64) {
+            return Err(ConfigError::new("min_stake", self.min_stake, "must be >= 1000 wei"));
+        }
+        range("slashing_penalty_pct", self.slashing_penalty_pct, 0, 100)?;
+        if self.proof.system == ProofSystem::Plonk && self.proof.curve != Curve::Bn254 {
+            return Err(ConfigError::new(
+                "proof.curve",
+                self.proof.curve,
+                "must be \"bn254\" when proof.system = \"plonk\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The curve the state tree hashes over.
+    pub fn state_curve(&self) -> Curve {
+        self.proof.curve
+    }
+}
+
+/// `[rpc]` in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcFileConfig {
+    pub addr: Option<String>,
+    pub port: Option<u16>,
+    pub max_request_bytes: Option<u32>,
+    pub max_connections: Option<u32>,
+}
+
+/// `[sequencer]` in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SequencerFileConfig {
+    pub empty_blocks: Option<bool>,
+}
+
+/// `[mempool]` in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolFileConfig {
+    pub min_tip_wei: Option<u64>,
+    pub max_per_sender: Option<usize>,
+    pub max_total: Option<usize>,
+}
+
+/// The `--config` TOML file: `[chain]` plus optional per-component sections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub chain: ChainConfig,
+    pub rpc: RpcFileConfig,
+    pub sequencer: SequencerFileConfig,
+    pub mempool: MempoolFileConfig,
+}
+
+impl ConfigFile {
+    pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
+        toml::from_str(s).map_err(|e| {
+            let msg = e.message().to_string();
+            ConfigError::new("config file", "(toml)", msg)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_is_valid() {
+        ChainConfig::dev().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field_and_range() {
+        let mut c = ChainConfig::dev();
+        c.batch.max_latency_ms = 0;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "config: batch.max_latency_ms = 0, must be 1..=600000"
+        );
+        let mut c = ChainConfig::dev();
+        c.slashing_penalty_pct = 101;
+        assert!(c.validate().unwrap_err().to_string().contains("slashing_penalty_pct = 101"));
+        let mut c = ChainConfig::dev();
+        c.proof.system = ProofSystem::Plonk;
+        c.proof.curve = Curve::Bls12_381;
+        assert!(c.validate().unwrap_err().to_string().starts_with("config: proof.curve = bls12-381"));
+    }
+
+    #[test]
+    fn parses_toml_and_rejects_unknown_values() {
+        let f = ConfigFile::from_toml_str(
+            r#"
+            [chain]
+            chain_id = 99
+            name = "test"
+            settlement = "optimistic"
+            min_stake = "5000"
+            [chain.proof]
+            system = "groth16"
+            curve = "bls12-381"
+            backend = "cpu"
+            [rpc]
+            port = 9000
+            "#,
+        )
+        .unwrap();
+        assert_eq!(f.chain.chain_id, 99);
+        assert_eq!(f.chain.settlement, Settlement::Optimistic);
+        assert_eq!(f.chain.proof.curve, Curve::Bls12_381);
+        assert_eq!(f.chain.min_stake, U256::from(5000));
+        assert_eq!(f.rpc.port, Some(9000));
+        let err = ConfigFile::from_toml_str("[chain]\nsettlement = \"fast\"\n").unwrap_err();
+        assert!(err.to_string().contains("zk") && err.to_string().contains("optimistic"), "{err}");
+        let err = ConfigFile::from_toml_str("[chain]\nblock_tme_ms = 5\n").unwrap_err();
+        assert!(err.to_string().contains("block_tme_ms"), "{err}");
+    }
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+
+mod chain;
+mod genesis;
+
+pub use chain::{
+    BaseFeeConfig, BatchConfig, ChainConfig, ConfigError, ConfigFile, MempoolFileConfig,
+    ProofBackend, ProofConfig, ProofSystem, RpcFileConfig, SequencerFileConfig, Settlement,
+    DEV_CHAIN_ID,
+};
+pub use genesis::{
+    DEV_GENESIS_JSON, DEV_GENESIS_ROOTS_TOML, DEV_MNEMONIC, GenesisError, GenesisRoots,
+    load_genesis, parse_genesis,
+};
+pub use infra_state::Curve;

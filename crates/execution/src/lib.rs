@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod call;
+mod env;
+mod executor;
+mod fees;
+mod source;
+
+pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas};
+pub use env::{BlockContext, ExecConfig, SPEC, tx_env};
+pub use executor::{ExecError, ExecutedBlock, ExecutedTx, RejectedTx, execute_block, tree_updates};
+pub use fees::next_base_fee;
+pub use source::{MemorySource, SourceDb, SourceError, StateSource};
+pub use revm::primitives::hardfork::SpecId;

@@ -1,0 +1,155 @@
+use alloy::{
+    consensus::{Header, ReceiptEnvelope, TxEnvelope},
+    eips::eip2718::{Decodable2718, Encodable2718},
+    primitives::{Address, B256, Bytes},
+    rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable},
+};
+
+/// An L2 block as sealed by the sequencer: the header (whose `state_root` is the
+/// sparse-Merkle root after the block), its hash, the transactions in order with
+/// their recovered senders, and one receipt per transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBlock {
+    pub header: Header,
+    pub hash: B256,
+    pub transactions: Vec<TxEnvelope>,
+    pub senders: Vec<Address>,
+    pub receipts: Vec<ReceiptEnvelope>,
+}
+
+impl SealedBlock {
+    /// Seals a header: computes its keccak hash.
+    pub fn new(
+        header: Header,
+        transactions: Vec<TxEnvelope>,
+        senders: Vec<Address>,
+        receipts: Vec<ReceiptEnvelope>,
+    ) -> Self {
+        let hash = header.hash_slow();
+        Self { header, hash, transactions, senders, receipts }
+    }
+
+    pub fn number(&self) -> u64 {
+        self.header.number
+    }
+
+    /// The body in its storage encoding.
+    pub fn body(&self) -> BlockBody {
+        BlockBody {
+            transactions: self.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
+            senders: self.senders.clone(),
+            receipts: self.receipts.iter().map(|r| r.encoded_2718().into()).collect(),
+        }
+    }
+
+    /// Rebuilds a block from a stored header and body.
+    pub fn from_parts(header: Header, body: BlockBody) -> Result<Self, alloy::rlp::Error> {
+        let transactions = body
+            .transactions
+            .iter()
+            .map(|raw| TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(eip2718_to_rlp))
+            .collect::<Result<Vec<_>, _>>()?;
+        let receipts = body
+            .receipts
+            .iter()
+            .map(|raw| ReceiptEnvelope::decode_2718(&mut raw.as_ref()).map_err(eip2718_to_rlp))
+            .collect::<Result<Vec<_>, _>>()?;
+        if transactions.len() != body.senders.len() || transactions.len() != receipts.len() {
+            return Err(alloy::rlp::Error::Custom("block body: length mismatch"));
+        }
+        Ok(Self::new(header, transactions, body.senders, receipts))
+    }
+}
+
+fn eip2718_to_rlp(err: alloy::eips::eip2718::Eip2718Error) -> alloy::rlp::Error {
+    match err {
+        alloy::eips::eip2718::Eip2718Error::RlpError(e) => e,
+        _ => alloy::rlp::Error::Custom("unexpected EIP-2718 type"),
+    }
+}
+
+/// The stored form of a block body: EIP-2718 encodings of transactions and receipts.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockBody {
+    pub transactions: Vec<Bytes>,
+    pub senders: Vec<Address>,
+    pub receipts: Vec<Bytes>,
+}
+
+impl BlockBody {
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.length());
+        self.encode(&mut out);
+        out
+    }
+
+    pub fn decode_from(mut buf: &[u8]) -> Result<Self, alloy::rlp::Error> {
+        Self::decode(&mut buf)
+    }
+}
+
+/// Where a transaction sits in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    pub block_number: u64,
+    pub index: u64,
+}
+
+impl TxLocation {
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.block_number.to_be_bytes());
+        out[8..].copy_from_slice(&self.index.to_be_bytes());
+        out
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        let mut number = [0u8; 8];
+        let mut index = [0u8; 8];
+        number.copy_from_slice(&bytes[..8]);
+        index.copy_from_slice(&bytes[8..]);
+        Self { block_number: u64::from_be_bytes(number), index: u64::from_be_bytes(index) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        consensus::{Receipt, ReceiptWithBloom, Signed, TxEip1559},
+        primitives::{Signature, TxKind, U256, address},
+    };
+
+    #[test]
+    fn body_round_trips() {
+        let tx = TxEip1559 {
+            chain_id: 7,
+            nonce: 3,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(address!("0x00000000000000000000000000000000000000aa")),
+            value: U256::from(5),
+            ..Default::default()
+        };
+        let sig = Signature::new(U256::from(1), U256::from(2), false);
+        let env: TxEnvelope = Signed::new_unhashed(tx, sig).into();
+        let receipt = ReceiptEnvelope::Eip1559(ReceiptWithBloom::from(Receipt {
+            status: true.into(),
+            cumulative_gas_used: 21_000,
+            logs: vec![],
+        }));
+        let header = Header { number: 9, ..Default::default() };
+        let block = SealedBlock::new(header.clone(), vec![env], vec![Address::ZERO], vec![receipt]);
+        let raw = block.body().encode_to_vec();
+        let back =
+            SealedBlock::from_parts(header, BlockBody::decode_from(&raw).unwrap()).unwrap();
+        assert_eq!(back, block);
+    }
+
+    #[test]
+    fn tx_location_round_trips() {
+        let loc = TxLocation { block_number: 77, index: 3 };
+        assert_eq!(TxLocation::from_bytes(loc.to_bytes()), loc);
+    }
+}

@@ -1,0 +1,340 @@
+use alloy::{
+    consensus::Header,
+    primitives::{Address, B256, Bytes, U256},
+    rlp::{Decodable, Encodable},
+};
+use infra_primitives::{BlockBody, SealedBlock, TxLocation};
+use infra_state::{Node, NodeChange, NodeStore, Position, StateError};
+use libmdbx::{
+    Database, DatabaseOptions, Mode, NoWriteMap, RO, ReadWriteOptions, SyncMode, Table,
+    TableFlags, Transaction, WriteFlags,
+};
+use std::{path::Path, sync::Arc};
+
+const HEADERS: &str = "Headers";
+const HEADER_HASH: &str = "HeaderHash";
+const BODIES: &str = "Bodies";
+const TX_LOOKUP: &str = "TxLookup";
+const ACCOUNTS: &str = "Accounts";
+const STORAGE: &str = "Storage";
+const CODE: &str = "Code";
+const SMT_NODES: &str = "SmtNodes";
+const META: &str = "Meta";
+const TABLES: [&str; 9] =
+    [HEADERS, HEADER_HASH, BODIES, TX_LOOKUP, ACCOUNTS, STORAGE, CODE, SMT_NODES, META];
+
+const META_HEAD: &[u8] = b"head";
+const META_GENESIS: &[u8] = b"genesis";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("mdbx: {0}")]
+    Mdbx(#[from] libmdbx::Error),
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
+    #[error("block {number} does not extend the head ({head:?})")]
+    NotNext { number: u64, head: Option<u64> },
+}
+
+impl From<alloy::rlp::Error> for StorageError {
+    fn from(e: alloy::rlp::Error) -> Self {
+        Self::Corrupt(format!("rlp: {e}"))
+    }
+}
+
+/// An account as stored in the flat state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountState {
+    pub nonce: u64,
+    pub balance: U256,
+    pub code_hash: B256,
+}
+
+impl AccountState {
+    fn encode(&self) -> [u8; 72] {
+        let mut out = [0u8; 72];
+        out[..8].copy_from_slice(&self.nonce.to_be_bytes());
+        out[8..40].copy_from_slice(&self.balance.to_be_bytes::<32>());
+        out[40..].copy_from_slice(self.code_hash.as_slice());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
+        if bytes.len() != 72 {
+            return Err(StorageError::Corrupt(format!("account of {} bytes", bytes.len())));
+        }
+        let mut nonce = [0u8; 8];
+        nonce.copy_from_slice(&bytes[..8]);
+        Ok(Self {
+            nonce: u64::from_be_bytes(nonce),
+            balance: U256::from_be_slice(&bytes[8..40]),
+            code_hash: B256::from_slice(&bytes[40..]),
+        })
+    }
+}
+
+/// The flat-state writes of one block. `None` deletes an account; a zero storage
+/// value deletes the slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    pub accounts: Vec<(Address, Option<AccountState>)>,
+    pub storage: Vec<(Address, U256, U256)>,
+    pub code: Vec<(B256, Bytes)>,
+}
+
+/// The node's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database<NoWriteMap>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    key
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in directory `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| StorageError::Corrupt(format!("cannot create {}: {e}", path.display())))?;
+        let options = DatabaseOptions {
+            max_tables: Some(16),
+            mode: Mode::ReadWrite(ReadWriteOptions {
+                sync_mode: SyncMode::Durable,
+                min_size: None,
+                max_size: Some(1 << 40),
+                growth_step: Some(1 << 26),
+                shrink_threshold: None,
+            }),
+            ..Default::default()
+        };
+        let db = Database::<NoWriteMap>::open_with_options(path, options)?;
+        let txn = db.begin_rw_txn()?;
+        for name in TABLES {
+            txn.create_table(Some(name), TableFlags::default())?;
+        }
+        txn.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// A consistent read-only snapshot of the whole database.
+    pub fn reader(&self) -> Result<StateReader<'_>, StorageError> {
+        Ok(StateReader { txn: self.db.begin_ro_txn()? })
+    }
+
+    /// Writes a sealed block and everything it changed in one write transaction.
+    /// The block must be the genesis (number 0) of an empty database or extend the head.
+    pub fn commit_block(
+        &self,
+        block: &SealedBlock,
+        state: &StateChanges,
+        nodes: &[NodeChange],
+    ) -> Result<(), StorageError> {
+        let txn = self.db.begin_rw_txn()?;
+        let head = read_head(&txn)?;
+        let expected = head.map_or(0, |h| h.saturating_add(1));
+        if block.number() != expected || (head.is_none() && block.number() != 0) {
+            return Err(StorageError::NotNext { number: block.number(), head });
+        }
+        let number = block.number().to_be_bytes();
+        let t = |name| txn.open_table(Some(name));
+
+        let mut header_rlp = Vec::with_capacity(600);
+        block.header.encode(&mut header_rlp);
+        txn.put(&t(HEADERS)?, number, &header_rlp, WriteFlags::UPSERT)?;
+        txn.put(&t(HEADER_HASH)?, block.hash, number, WriteFlags::UPSERT)?;
+        txn.put(&t(BODIES)?, number, block.body().encode_to_vec(), WriteFlags::UPSERT)?;
+        let lookup = t(TX_LOOKUP)?;
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let loc = TxLocation { block_number: block.number(), index: index as u64 };
+            txn.put(&lookup, tx.tx_hash(), loc.to_bytes(), WriteFlags::UPSERT)?;
+        }
+
+        let accounts = t(ACCOUNTS)?;
+        for (address, account) in &state.accounts {
+            match account {
+                Some(a) => txn.put(&accounts, address, a.encode(), WriteFlags::UPSERT)?,
+                None => {
+                    txn.del(&accounts, address, None)?;
+                }
+            }
+        }
+        let storage = t(STORAGE)?;
+        for (address, slot, value) in &state.storage {
+            let key = storage_key(address, slot);
+            if value.is_zero() {
+                txn.del(&storage, key, None)?;
+            } else {
+                txn.put(&storage, key, value.to_be_bytes::<32>(), WriteFlags::UPSERT)?;
+            }
+        }
+        let code = t(CODE)?;
+        for (hash, bytes) in &state.code {
+            txn.put(&code, hash, bytes, WriteFlags::UPSERT)?;
+        }
+        let smt = t(SMT_NODES)?;
+        for (pos, node) in nodes {
+            match node {
+                Some(n) => txn.put(&smt, pos.to_bytes(), n.to_bytes(), WriteFlags::UPSERT)?,
+                None => {
+                    txn.del(&smt, pos.to_bytes(), None)?;
+                }
+            }
+        }
+        let meta = t(META)?;
+        if block.number() == 0 {
+            txn.put(&meta, META_GENESIS, block.hash, WriteFlags::UPSERT)?;
+        }
+        txn.put(&meta, META_HEAD, number, WriteFlags::UPSERT)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn read_head<K: libmdbx::TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+) -> Result<Option<u64>, StorageError> {
+    let meta = txn.open_table(Some(META))?;
+    let raw: Option<[u8; 8]> = txn.get(&meta, META_HEAD)?;
+    Ok(raw.map(u64::from_be_bytes))
+}
+
+/// A read-only snapshot: chain data, flat state and tree nodes as of one commit.
+pub struct StateReader<'db> {
+    txn: Transaction<'db, RO, NoWriteMap>,
+}
+
+impl std::fmt::Debug for StateReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateReader").finish_non_exhaustive()
+    }
+}
+
+impl StateReader<'_> {
+    fn table(&self, name: &str) -> Result<Table<'_>, StorageError> {
+        Ok(self.txn.open_table(Some(name))?)
+    }
+
+    fn get<V: for<'a> libmdbx::Decodable<'a>>(
+        &self,
+        table: &str,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<V>, StorageError> {
+        let t = self.table(table)?;
+        Ok(self.txn.get(&t, key)?)
+    }
+
+    /// The number of the newest sealed block, `None` for an empty database.
+    pub fn head(&self) -> Result<Option<u64>, StorageError> {
+        read_head(&self.txn)
+    }
+
+    pub fn genesis_hash(&self) -> Result<Option<B256>, StorageError> {
+        Ok(self.get::<[u8; 32]>(META, META_GENESIS)?.map(B256::from))
+    }
+
+    pub fn header(&self, number: u64) -> Result<Option<Header>, StorageError> {
+        let raw: Option<Vec<u8>> = self.get(HEADERS, number.to_be_bytes())?;
+        raw.map(|r| Header::decode(&mut r.as_slice()).map_err(Into::into)).transpose()
+    }
+
+    pub fn block_number(&self, hash: B256) -> Result<Option<u64>, StorageError> {
+        Ok(self.get::<[u8; 8]>(HEADER_HASH, hash)?.map(u64::from_be_bytes))
+    }
+
+    pub fn block(&self, number: u64) -> Result<Option<SealedBlock>, StorageError> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        let raw: Vec<u8> = self
+            .get(BODIES, number.to_be_bytes())?
+            .ok_or_else(|| StorageError::Corrupt(format!("block {number} has no body")))?;
+        Ok(Some(SealedBlock::from_parts(header, BlockBody::decode_from(&raw)?)?))
+    }
+
+    pub fn tx_location(&self, hash: B256) -> Result<Option<TxLocation>, StorageError> {
+        Ok(self.get::<[u8; 16]>(TX_LOOKUP, hash)?.map(TxLocation::from_bytes))
+    }
+
+    pub fn account(&self, address: Address) -> Result<Option<AccountState>, StorageError> {
+        let raw: Option<Vec<u8>> = self.get(ACCOUNTS, address)?;
+        raw.map(|r| AccountState::decode(&r)).transpose()
+    }
+
+    pub fn storage(&self, address: Address, slot: U256) -> Result<U256, StorageError> {
+        let raw: Option<[u8; 32]> = self.get(STORAGE, storage_key(&address, &slot))?;
+        Ok(raw.map(|r| U256::from_be_bytes(r)).unwrap_or_default())
+    }
+
+    pub fn code(&self, hash: B256) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.get::<Vec<u8>>(CODE, hash)?.map(Bytes::from))
+    }
+}
+
+impl NodeStore for StateReader<'_> {
+    fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
+        let raw: Option<Vec<u8>> = self
+            .get(SMT_NODES, position.to_bytes())
+            .map_err(|e| StateError::Store(e.to_string()))?;
+        raw.map(|r| Node::from_bytes(&r)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infra_state::{Curve, SparseMerkleTree, TreeHasher};
+
+    fn block(number: u64) -> SealedBlock {
+        let header = Header { number, ..Default::default() };
+        SealedBlock::new(header, vec![], vec![], vec![])
+    }
+
+    #[test]
+    fn commits_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = TreeHasher::new(Curve::Bn254);
+        let tree = SparseMerkleTree::new(&h);
+        let addr = Address::repeat_byte(7);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.reader().unwrap().head().unwrap(), None);
+            let upd = {
+                let r = store.reader().unwrap();
+                tree.update(&r, B256::ZERO, vec![(B256::repeat_byte(1), Some(B256::repeat_byte(2)))])
+                    .unwrap()
+            };
+            let changes = StateChanges {
+                accounts: vec![(addr, Some(AccountState { nonce: 1, balance: U256::from(9), code_hash: B256::ZERO }))],
+                storage: vec![(addr, U256::from(1), U256::from(5))],
+                code: vec![(B256::repeat_byte(3), Bytes::from_static(b"\x60\x00"))],
+            };
+            store.commit_block(&block(0), &changes, &upd.changes).unwrap();
+            // a gap is refused
+            assert!(matches!(
+                store.commit_block(&block(2), &StateChanges::default(), &[]),
+                Err(StorageError::NotNext { .. })
+            ));
+            store.commit_block(&block(1), &StateChanges::default(), &[]).unwrap();
+            let r = store.reader().unwrap();
+            assert_eq!(tree.stored_root(&r).unwrap(), upd.root);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.head().unwrap(), Some(1));
+        assert_eq!(r.account(addr).unwrap().unwrap().nonce, 1);
+        assert_eq!(r.storage(addr, U256::from(1)).unwrap(), U256::from(5));
+        assert_eq!(r.storage(addr, U256::from(2)).unwrap(), U256::ZERO);
+        assert_eq!(r.block(1).unwrap().unwrap().hash, block(1).hash);
+        assert_eq!(r.block_number(block(1).hash).unwrap(), Some(1));
+        assert_eq!(r.genesis_hash().unwrap(), Some(block(0).hash));
+        assert!(r.code(B256::repeat_byte(3)).unwrap().is_some());
+    }
+}
