@@ -58,29 +58,3 @@ export function withTimeout(promise, ms, what) {
   });
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
-
-/**
- * Collects every error message in an error's cause chain (plus common
- * library-specific fields that carry the node's original message), so tests can
- * assert on the text the node actually returned.
- */
-export function allErrorText(err) {
-  const parts = [];
-  const seen = new Set();
-  const visit = (e, depth) => {
-    if (e == null || depth > 10 || seen.has(e)) return;
-    if (typeof e !== 'object') {
-      parts.push(String(e));
-      return;
-    }
-    seen.add(e);
-    for (const k of ['message', 'shortMessage', 'details']) {
-      if (typeof e[k] === 'string') parts.push(e[k]);
-    }
-    visit(e.error, depth + 1); // ethers: the JSON-RPC error object
-    visit(e.info?.error, depth + 1);
-    visit(e.cause, depth + 1); // viem: BaseError cause chain
-  };
-  visit(err, 0);
-  return parts.join('\n');
-}

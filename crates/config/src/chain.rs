@@ -158,15 +158,24 @@ impl ChainConfig {
         range("chain_id", self.chain_id, 1, MAX_CHAIN_ID)?;
         let name_len = self.name.chars().count();
         if name_len == 0 || name_len > 50 {
-            return Err(ConfigError::new("name", format!("{:?}", self.name), "must be 1..=50 characters"));
+            return Err(ConfigError::new(
+                "name",
+                format!("{:?}", self.name),
+                "must be 1..=50 characters",
+            ));
         }
         range("block_time_ms", self.block_time_ms, 100, 60_000)?;
         range("gas_limit", self.gas_limit, 1_000_000, 2_000_000_000)?;
         let bf = &self.base_fee;
         range("base_fee.max_change_denominator", bf.max_change_denominator, 1, 1_000)?;
         range("base_fee.elasticity_multiplier", bf.elasticity_multiplier, 1, 100)?;
-        range("base_fee.initial_wei", bf.initial_wei, bf.min_wei, u64::MAX)
-            .map_err(|_| ConfigError::new("base_fee.initial_wei", bf.initial_wei, format!("must be >= base_fee.min_wei ({})", bf.min_wei)))?;
+        range("base_fee.initial_wei", bf.initial_wei, bf.min_wei, u64::MAX).map_err(|_| {
+            ConfigError::new(
+                "base_fee.initial_wei",
+                bf.initial_wei,
+                format!("must be >= base_fee.min_wei ({})", bf.min_wei),
+            )
+        })?;
         range("batch.max_txs", self.batch.max_txs, 1, 100_000)?;
         range("batch.max_bytes", self.batch.max_bytes, 1_000, 10_000_000)?;
         range("batch.max_latency_ms", self.batch.max_latency_ms, 1, 600_000)?;
@@ -259,7 +268,9 @@ mod tests {
         let mut c = ChainConfig::dev();
         c.proof.system = ProofSystem::Plonk;
         c.proof.curve = Curve::Bls12_381;
-        assert!(c.validate().unwrap_err().to_string().starts_with("config: proof.curve = bls12-381"));
+        assert!(
+            c.validate().unwrap_err().to_string().starts_with("config: proof.curve = bls12-381")
+        );
     }
 
     #[test]

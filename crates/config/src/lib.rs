@@ -4,9 +4,9 @@ mod chain;
 mod genesis;
 
 pub use chain::{
-    BaseFeeConfig, BatchConfig, ChainConfig, ConfigError, ConfigFile, MempoolFileConfig,
-    ProofBackend, ProofConfig, ProofSystem, RpcFileConfig, SequencerFileConfig, Settlement,
-    DEV_CHAIN_ID,
+    BaseFeeConfig, BatchConfig, ChainConfig, ConfigError, ConfigFile, DEV_CHAIN_ID,
+    MempoolFileConfig, ProofBackend, ProofConfig, ProofSystem, RpcFileConfig, SequencerFileConfig,
+    Settlement,
 };
 pub use genesis::{
     DEV_GENESIS_JSON, DEV_GENESIS_ROOTS_TOML, DEV_MNEMONIC, GenesisError, GenesisRoots,

@@ -43,7 +43,11 @@ pub enum CallError {
 fn call_env(cfg: &ExecConfig, req: &TransactionRequest, gas_limit: u64, nonce: u64) -> TxEnv {
     let dynamic = req.max_fee_per_gas.is_some() || req.max_priority_fee_per_gas.is_some();
     let (tx_type, gas_price, tip) = if dynamic {
-        (2u8, req.max_fee_per_gas.unwrap_or_default(), Some(req.max_priority_fee_per_gas.unwrap_or_default()))
+        (
+            2u8,
+            req.max_fee_per_gas.unwrap_or_default(),
+            Some(req.max_priority_fee_per_gas.unwrap_or_default()),
+        )
     } else if req.access_list.is_some() {
         (1, req.gas_price.unwrap_or_default(), None)
     } else {
@@ -74,7 +78,8 @@ fn run<S: StateSource + ?Sized>(
 ) -> Result<ExecutionResult, CallError> {
     let from = req.from.unwrap_or_default();
     let nonce = source.account(from)?.map(|a| a.nonce).unwrap_or_default();
-    let free = req.gas_price.unwrap_or_default() == 0 && req.max_fee_per_gas.unwrap_or_default() == 0;
+    let free =
+        req.gas_price.unwrap_or_default() == 0 && req.max_fee_per_gas.unwrap_or_default() == 0;
     let mut cfg_env = cfg.cfg_env();
     cfg_env.disable_nonce_check = true;
     if free {
@@ -87,7 +92,9 @@ fn run<S: StateSource + ?Sized>(
         .build_mainnet();
     match evm.transact(call_env(cfg, req, gas_limit, nonce)) {
         Ok(res) => Ok(res.result),
-        Err(EVMError::Transaction(e)) => Err(CallError::Invalid(crate::call::invalid_message(&e.to_string()))),
+        Err(EVMError::Transaction(e)) => {
+            Err(CallError::Invalid(crate::call::invalid_message(&e.to_string())))
+        }
         Err(EVMError::Database(e)) => Err(CallError::State(e)),
         Err(e) => Err(CallError::Evm(e.to_string())),
     }
@@ -120,17 +127,25 @@ pub fn call<S: StateSource + ?Sized>(
 fn outcome(result: ExecutionResult) -> Result<CallOutcome, CallError> {
     let gas_used = result.tx_gas_used();
     match result {
-        ExecutionResult::Success { output, .. } => Ok(CallOutcome { output: output.into_data(), gas_used }),
+        ExecutionResult::Success { output, .. } => {
+            Ok(CallOutcome { output: output.into_data(), gas_used })
+        }
         ExecutionResult::Revert { output, .. } => {
             let reason = Revert::abi_decode(&output).ok().map(|r| r.reason);
             Err(CallError::Reverted { output, reason })
         }
-        ExecutionResult::Halt { reason, .. } => Err(CallError::Halted(halt_message(&format!("{reason:?}")))),
+        ExecutionResult::Halt { reason, .. } => {
+            Err(CallError::Halted(halt_message(&format!("{reason:?}"))))
+        }
     }
 }
 
 fn halt_message(debug: &str) -> String {
-    if debug.contains("OutOfGas") { "out of gas".into() } else { format!("execution halted: {debug}") }
+    if debug.contains("OutOfGas") {
+        "out of gas".into()
+    } else {
+        format!("execution halted: {debug}")
+    }
 }
 
 /// `eth_estimateGas`: the smallest gas limit with which `req` succeeds, found by
@@ -160,7 +175,8 @@ pub fn estimate_gas<S: StateSource + ?Sized>(
     let mut lo = used.saturating_sub(1).max(20_999);
     // Most calls succeed with what they used plus the 63/64 reserve: try that first.
     let guess = used.saturating_mul(64) / 63 + 2_300;
-    if guess < hi && matches!(run(source, cfg, block, req, guess)?, ExecutionResult::Success { .. }) {
+    if guess < hi && matches!(run(source, cfg, block, req, guess)?, ExecutionResult::Success { .. })
+    {
         hi = guess;
     }
     while lo.saturating_add(1) < hi {

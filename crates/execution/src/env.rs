@@ -66,7 +66,11 @@ pub fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
 }
 
 fn tx_env_without_auth(tx: &TxEnvelope, sender: Address) -> TxEnv {
-    let gas_price = if tx.is_legacy() || tx.ty() == 1 { tx.gas_price().unwrap_or_default() } else { tx.max_fee_per_gas() };
+    let gas_price = if tx.is_legacy() || tx.ty() == 1 {
+        tx.gas_price().unwrap_or_default()
+    } else {
+        tx.max_fee_per_gas()
+    };
     TxEnv {
         tx_type: tx.ty(),
         caller: sender,
@@ -83,4 +87,12 @@ fn tx_env_without_auth(tx: &TxEnvelope, sender: Address) -> TxEnv {
         max_fee_per_blob_gas: tx.max_fee_per_blob_gas().unwrap_or_default(),
         authorization_list: Vec::new(),
     }
+}
+
+/// The least gas `tx` can carry: intrinsic gas (EIP-2028/2930/3860/7702) and the
+/// EIP-7623 calldata floor, at [`SPEC`].
+pub fn intrinsic_gas(tx: &TxEnvelope, sender: Address) -> u64 {
+    let env = tx_env(tx, sender);
+    let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(&env, SPEC, None);
+    gas.initial_regular_gas.saturating_add(gas.initial_state_gas).max(gas.floor_gas)
 }

@@ -98,8 +98,9 @@ pub fn execute_block<S: StateSource + ?Sized>(
                 evm.ctx.db_mut().commit(res.state);
                 let gas_used = res.result.tx_gas_used();
                 out.gas_used = out.gas_used.saturating_add(gas_used);
-                base_fees = base_fees
-                    .saturating_add(U256::from(block.base_fee).saturating_mul(U256::from(gas_used)));
+                base_fees = base_fees.saturating_add(
+                    U256::from(block.base_fee).saturating_mul(U256::from(gas_used)),
+                );
                 let receipt = Receipt {
                     status: res.result.is_success().into(),
                     cumulative_gas_used: out.gas_used,
@@ -111,7 +112,11 @@ pub fn execute_block<S: StateSource + ?Sized>(
                 out.txs.push(ExecutedTx { tx, sender, receipt, gas_used });
             }
             Err(EVMError::Transaction(reason)) => {
-                out.rejected.push(RejectedTx { hash: *tx.tx_hash(), sender, reason: reason.to_string() });
+                out.rejected.push(RejectedTx {
+                    hash: *tx.tx_hash(),
+                    sender,
+                    reason: reason.to_string(),
+                });
                 skip.insert(sender);
             }
             Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
@@ -138,7 +143,8 @@ pub fn execute_block<S: StateSource + ?Sized>(
             continue;
         }
         let code_hash = acc.info.code_hash;
-        if code_hash != KECCAK_EMPTY && code_hash != B256::ZERO && source.code(code_hash)?.is_none() {
+        if code_hash != KECCAK_EMPTY && code_hash != B256::ZERO && source.code(code_hash)?.is_none()
+        {
             if let Some(code) = db.cache.contracts.get(&code_hash) {
                 out.changes.code.push((code_hash, code.original_bytes()));
             }

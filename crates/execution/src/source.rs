@@ -1,10 +1,7 @@
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use infra_storage::{AccountState, StateReader};
 use revm::{
-    DatabaseRef,
-    bytecode::Bytecode,
-    database_interface::DBErrorMarker,
-    primitives::KECCAK_EMPTY,
+    DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, primitives::KECCAK_EMPTY,
     state::AccountInfo,
 };
 use std::collections::HashMap;
@@ -52,7 +49,13 @@ pub struct MemorySource {
 }
 
 impl MemorySource {
-    pub fn insert_account(&mut self, address: Address, nonce: u64, balance: U256, code: Option<Bytes>) {
+    pub fn insert_account(
+        &mut self,
+        address: Address,
+        nonce: u64,
+        balance: U256,
+        code: Option<Bytes>,
+    ) {
         let code_hash = match code {
             Some(c) if !c.is_empty() => {
                 let h = keccak256(&c);
@@ -95,7 +98,13 @@ impl<S: StateSource + ?Sized> DatabaseRef for SourceDb<'_, S> {
         } else {
             self.0.code(code_hash)?.map(Bytecode::new_raw)
         };
-        Ok(Some(AccountInfo { balance: acc.balance, nonce: acc.nonce, code_hash, code, ..Default::default() }))
+        Ok(Some(AccountInfo {
+            balance: acc.balance,
+            nonce: acc.nonce,
+            code_hash,
+            code,
+            ..Default::default()
+        }))
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {

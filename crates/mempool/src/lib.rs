@@ -1,1 +1,5 @@
 #![doc = include_str!("../README.md")]
+
+mod pool;
+
+pub use pool::{Mempool, PoolConfig, PoolError, PoolStats};

@@ -142,8 +142,7 @@ mod tests {
         let header = Header { number: 9, ..Default::default() };
         let block = SealedBlock::new(header.clone(), vec![env], vec![Address::ZERO], vec![receipt]);
         let raw = block.body().encode_to_vec();
-        let back =
-            SealedBlock::from_parts(header, BlockBody::decode_from(&raw).unwrap()).unwrap();
+        let back = SealedBlock::from_parts(header, BlockBody::decode_from(&raw).unwrap()).unwrap();
         assert_eq!(back, block);
     }
 

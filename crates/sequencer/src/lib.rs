@@ -1,1 +1,5 @@
 #![doc = include_str!("../README.md")]
+
+mod builder;
+
+pub use builder::{BlockBuilder, SequencerActor, SequencerError, genesis_block};

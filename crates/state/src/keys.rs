@@ -73,6 +73,9 @@ mod tests {
         assert_ne!(base, account_value_hash(&h, 1, U256::from(3), B256::repeat_byte(3)));
         assert_ne!(base, account_value_hash(&h, 1, U256::from(2), B256::repeat_byte(4)));
         // high limb of the balance matters too
-        assert_ne!(base, account_value_hash(&h, 1, U256::from(2) | (U256::from(1) << 200), B256::repeat_byte(3)));
+        assert_ne!(
+            base,
+            account_value_hash(&h, 1, U256::from(2) | (U256::from(1) << 200), B256::repeat_byte(3))
+        );
     }
 }

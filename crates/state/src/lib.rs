@@ -9,6 +9,6 @@ mod tree;
 pub use hasher::{Curve, TreeHasher};
 pub use poseidon::Poseidon;
 pub use tree::{
-    MemoryNodeStore, Node, NodeChange, NodeStore, Position, SmtProof, SparseMerkleTree,
-    StateError, TreeUpdate,
+    MemoryNodeStore, Node, NodeChange, NodeStore, Position, SmtProof, SparseMerkleTree, StateError,
+    TreeUpdate,
 };

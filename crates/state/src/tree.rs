@@ -171,11 +171,19 @@ pub struct TreeUpdate {
 enum Sub {
     Empty,
     /// A single leaf, not yet written: its parent decides where it lands.
-    Leaf { key: B256, value: B256, hash: B256 },
+    Leaf {
+        key: B256,
+        value: B256,
+        hash: B256,
+    },
     /// An internal node already written at its position.
-    Internal { hash: B256 },
+    Internal {
+        hash: B256,
+    },
     /// A child the update did not touch (its hash, non-zero).
-    Unchanged { hash: B256 },
+    Unchanged {
+        hash: B256,
+    },
 }
 
 impl Sub {
@@ -292,17 +300,23 @@ impl<'h> SparseMerkleTree<'h> {
                     updates.into_iter().partition(|u| !bit(&u.0, pos.depth));
                 let lpos = pos.child(false)?;
                 let rpos = pos.child(true)?;
-                let side = |cpos: Position, hash: B256, ups: Vec<Update>| -> Result<(Sub, Out), StateError> {
+                let side = |cpos: Position,
+                            hash: B256,
+                            ups: Vec<Update>|
+                 -> Result<(Sub, Out), StateError> {
                     let mut o = Out::new();
                     if ups.is_empty() {
-                        let sub = if hash == B256::ZERO { Sub::Empty } else { Sub::Unchanged { hash } };
+                        let sub =
+                            if hash == B256::ZERO { Sub::Empty } else { Sub::Unchanged { hash } };
                         return Ok((sub, o));
                     }
-                    let child = if hash == B256::ZERO { None } else { Some(self.load(store, &cpos)?) };
+                    let child =
+                        if hash == B256::ZERO { None } else { Some(self.load(store, &cpos)?) };
                     let sub = self.update_at(store, cpos, child, ups, &mut o)?;
                     Ok((sub, o))
                 };
-                let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD {
+                let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD
+                {
                     let (a, b) = rayon::join(|| side(lpos, left, lu), || side(rpos, right, ru));
                     (a?, b?)
                 } else {
@@ -335,7 +349,8 @@ impl<'h> SparseMerkleTree<'h> {
                     let sub = self.build(cpos, ups, &mut o)?;
                     Ok((sub, o))
                 };
-                let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD {
+                let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD
+                {
                     let (a, b) = rayon::join(|| side(lpos, lu), || side(rpos, ru));
                     (a?, b?)
                 } else {
@@ -390,7 +405,10 @@ impl<'h> SparseMerkleTree<'h> {
 
     fn load<S: NodeStore>(&self, store: &S, pos: &Position) -> Result<Node, StateError> {
         store.node(pos)?.ok_or_else(|| {
-            StateError::Corrupt(format!("missing node at depth {} prefix {}", pos.depth, pos.prefix))
+            StateError::Corrupt(format!(
+                "missing node at depth {} prefix {}",
+                pos.depth, pos.prefix
+            ))
         })
     }
 
@@ -406,7 +424,12 @@ impl<'h> SparseMerkleTree<'h> {
 
     /// The inclusion or exclusion proof of `key` in the tree whose root is `root`
     /// (the root the store holds).
-    pub fn proof<S: NodeStore>(&self, store: &S, root: B256, key: B256) -> Result<SmtProof, StateError> {
+    pub fn proof<S: NodeStore>(
+        &self,
+        store: &S,
+        root: B256,
+        key: B256,
+    ) -> Result<SmtProof, StateError> {
         let stored = self.stored_root(store)?;
         if stored != root {
             return Err(StateError::Corrupt(format!(
@@ -460,7 +483,11 @@ impl SmtProof {
         let mut acc = start;
         for (i, sibling) in self.siblings.iter().enumerate().rev() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
-            acc = if bit(&key, i) { node_hash(h, sibling, &acc) } else { node_hash(h, &acc, sibling) };
+            acc = if bit(&key, i) {
+                node_hash(h, sibling, &acc)
+            } else {
+                node_hash(h, &acc, sibling)
+            };
         }
         // An empty root has no siblings; otherwise the path must not end right at the root
         // with a non-empty sibling set that hashes to zero.

@@ -2,4 +2,4 @@
 
 mod store;
 
-pub use store::{AccountState, StateChanges, StateReader, Store, StorageError};
+pub use store::{AccountState, StateChanges, StateReader, StorageError, Store};

@@ -6,8 +6,8 @@ use alloy::{
 use infra_primitives::{BlockBody, SealedBlock, TxLocation};
 use infra_state::{Node, NodeChange, NodeStore, Position, StateError};
 use libmdbx::{
-    Database, DatabaseOptions, Mode, NoWriteMap, RO, ReadWriteOptions, SyncMode, Table,
-    TableFlags, Transaction, WriteFlags,
+    Database, DatabaseOptions, Mode, NoWriteMap, RO, ReadWriteOptions, SyncMode, Table, TableFlags,
+    Transaction, WriteFlags,
 };
 use std::{path::Path, sync::Arc};
 
@@ -308,11 +308,18 @@ mod tests {
             assert_eq!(store.reader().unwrap().head().unwrap(), None);
             let upd = {
                 let r = store.reader().unwrap();
-                tree.update(&r, B256::ZERO, vec![(B256::repeat_byte(1), Some(B256::repeat_byte(2)))])
-                    .unwrap()
+                tree.update(
+                    &r,
+                    B256::ZERO,
+                    vec![(B256::repeat_byte(1), Some(B256::repeat_byte(2)))],
+                )
+                .unwrap()
             };
             let changes = StateChanges {
-                accounts: vec![(addr, Some(AccountState { nonce: 1, balance: U256::from(9), code_hash: B256::ZERO }))],
+                accounts: vec![(
+                    addr,
+                    Some(AccountState { nonce: 1, balance: U256::from(9), code_hash: B256::ZERO }),
+                )],
                 storage: vec![(addr, U256::from(1), U256::from(5))],
                 code: vec![(B256::repeat_byte(3), Bytes::from_static(b"\x60\x00"))],
             };

@@ -1,0 +1,415 @@
+use crate::convert::{block_logs, pending_tx, rpc_block, rpc_receipt, rpc_tx};
+use alloy::{
+    consensus::TxEnvelope,
+    consensus::transaction::SignerRecoverable,
+    eips::{BlockId, BlockNumberOrTag, Decodable2718, eip2718::Eip2718Error},
+    primitives::{Address, B256, Bytes, U64, U256, keccak256},
+    rpc::types::{FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest},
+};
+use infra_bus::Bus;
+use infra_config::ChainConfig;
+use infra_execution::{BlockContext, CallError, ExecConfig, call, estimate_gas, next_base_fee};
+use infra_mempool::Mempool;
+use infra_primitives::SealedBlock;
+use infra_storage::{StateReader, Store};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Largest block range one `eth_getLogs` may scan.
+pub const MAX_LOG_RANGE: u64 = 10_000;
+/// Largest `eth_feeHistory` block count.
+const MAX_FEE_HISTORY: u64 = 1_024;
+
+/// Everything the RPC handlers read.
+#[derive(Debug, Clone)]
+pub struct RpcContext {
+    pub store: Store,
+    pub pool: Arc<Mempool>,
+    pub chain: ChainConfig,
+    pub bus: Bus,
+    pub client_version: String,
+}
+
+pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+pub fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, msg.into(), None::<()>)
+}
+
+pub fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    err(-32603, format!("internal error: {e}"))
+}
+
+pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
+    err(-32602, msg)
+}
+
+impl RpcContext {
+    pub fn reader(&self) -> RpcResult<StateReader<'_>> {
+        self.store.reader().map_err(internal)
+    }
+
+    fn exec_config(&self) -> ExecConfig {
+        ExecConfig { chain_id: self.chain.chain_id, fee_recipient: self.chain.fee_recipient }
+    }
+
+    pub fn head(&self, r: &StateReader<'_>) -> RpcResult<u64> {
+        r.head().map_err(internal)?.ok_or_else(|| internal("database has no head"))
+    }
+
+    /// Resolves a tag or number to a block number (None: beyond the head).
+    fn number_of(&self, r: &StateReader<'_>, tag: BlockNumberOrTag) -> RpcResult<Option<u64>> {
+        let head = self.head(r)?;
+        Ok(match tag {
+            BlockNumberOrTag::Number(n) if n > head => None,
+            BlockNumberOrTag::Number(n) => Some(n),
+            BlockNumberOrTag::Earliest => Some(0),
+            // One sequencer, no reorgs of sealed blocks: latest, safe and finalized
+            // coincide at the L2 level (L1 settlement comes with the batch poster).
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized
+            | BlockNumberOrTag::Pending => Some(head),
+        })
+    }
+
+    fn block_by_id(&self, r: &StateReader<'_>, id: BlockId) -> RpcResult<Option<SealedBlock>> {
+        let number = match id {
+            BlockId::Hash(h) => r.block_number(h.block_hash).map_err(internal)?,
+            BlockId::Number(tag) => self.number_of(r, tag)?,
+        };
+        match number {
+            Some(n) => r.block(n).map_err(internal),
+            None => Ok(None),
+        }
+    }
+
+    /// State queries are served at the head only: checks `id` names it.
+    fn check_state_block(&self, r: &StateReader<'_>, id: Option<BlockId>) -> RpcResult<bool> {
+        let head = self.head(r)?;
+        let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        let n = match id.unwrap_or_default() {
+            BlockId::Number(BlockNumberOrTag::Number(n)) => n,
+            BlockId::Number(BlockNumberOrTag::Earliest) => 0,
+            BlockId::Number(_) => head,
+            BlockId::Hash(h) => r
+                .block_number(h.block_hash)
+                .map_err(internal)?
+                .ok_or_else(|| err(-32001, format!("block not found: {}", h.block_hash)))?,
+        };
+        if n > head {
+            return Err(err(-32001, format!("block not found: {n} (head is {head})")));
+        }
+        if n != head {
+            return Err(err(
+                -32000,
+                format!(
+                    "historical state is not available: requested block {n}, this node keeps the state of the head ({head}) only"
+                ),
+            ));
+        }
+        Ok(pending)
+    }
+
+    /// The context of the block the sequencer would build next.
+    fn next_block(&self, r: &StateReader<'_>) -> RpcResult<BlockContext> {
+        let head = self.head(r)?;
+        let parent =
+            r.header(head).map_err(internal)?.ok_or_else(|| internal("missing head header"))?;
+        let parent_hash = parent.hash_slow();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        Ok(BlockContext {
+            number: head + 1,
+            timestamp: now.max(parent.timestamp),
+            gas_limit: parent.gas_limit,
+            base_fee: self.next_base_fee(&parent),
+            parent_hash,
+            prevrandao: keccak256(parent_hash),
+        })
+    }
+
+    fn next_base_fee(&self, parent: &alloy::consensus::Header) -> u64 {
+        next_base_fee(
+            &self.chain.base_fee,
+            parent.gas_used,
+            parent.gas_limit,
+            parent.base_fee_per_gas.unwrap_or(self.chain.base_fee.initial_wei),
+        )
+    }
+
+    // ---- methods ----
+
+    pub fn chain_id(&self) -> U64 {
+        U64::from(self.chain.chain_id)
+    }
+
+    pub fn block_number(&self) -> RpcResult<U64> {
+        let r = self.reader()?;
+        Ok(U64::from(self.head(&r)?))
+    }
+
+    pub fn get_block(
+        &self,
+        id: BlockId,
+        full: bool,
+    ) -> RpcResult<Option<alloy::rpc::types::Block>> {
+        let r = self.reader()?;
+        Ok(self.block_by_id(&r, id)?.map(|b| rpc_block(&b, full)))
+    }
+
+    pub fn block_tx_count(&self, id: BlockId) -> RpcResult<Option<U64>> {
+        let r = self.reader()?;
+        Ok(self.block_by_id(&r, id)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    pub fn tx_by_block_and_index(
+        &self,
+        id: BlockId,
+        index: U64,
+    ) -> RpcResult<Option<alloy::rpc::types::Transaction>> {
+        let r = self.reader()?;
+        Ok(self.block_by_id(&r, id)?.and_then(|b| rpc_tx(&b, index.to::<usize>())))
+    }
+
+    pub fn balance(&self, address: Address, id: Option<BlockId>) -> RpcResult<U256> {
+        let r = self.reader()?;
+        self.check_state_block(&r, id)?;
+        Ok(r.account(address).map_err(internal)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    pub fn tx_count(&self, address: Address, id: Option<BlockId>) -> RpcResult<U64> {
+        let r = self.reader()?;
+        let pending = self.check_state_block(&r, id)?;
+        let nonce = r.account(address).map_err(internal)?.map(|a| a.nonce).unwrap_or_default();
+        Ok(U64::from(if pending { self.pool.pending_nonce(address, nonce) } else { nonce }))
+    }
+
+    pub fn code(&self, address: Address, id: Option<BlockId>) -> RpcResult<Bytes> {
+        let r = self.reader()?;
+        self.check_state_block(&r, id)?;
+        let Some(acc) = r.account(address).map_err(internal)? else { return Ok(Bytes::new()) };
+        Ok(r.code(acc.code_hash).map_err(internal)?.unwrap_or_default())
+    }
+
+    pub fn storage_at(&self, address: Address, slot: U256, id: Option<BlockId>) -> RpcResult<B256> {
+        let r = self.reader()?;
+        self.check_state_block(&r, id)?;
+        Ok(B256::from(r.storage(address, slot).map_err(internal)?))
+    }
+
+    /// Suggested tip: the configured minimum, at least 1 gwei... unless the chain's
+    /// pool minimum is lower, in which case 0.001 gwei keeps fees low and valid.
+    pub fn max_priority_fee(&self) -> U256 {
+        U256::from(self.pool.config().min_tip_wei.max(1_000_000))
+    }
+
+    pub fn gas_price(&self) -> RpcResult<U256> {
+        let r = self.reader()?;
+        let next = self.next_block(&r)?;
+        Ok(U256::from(next.base_fee) + self.max_priority_fee())
+    }
+
+    pub fn fee_history(
+        &self,
+        count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let r = self.reader()?;
+        let head = self.head(&r)?;
+        let count = count.to::<u64>().min(MAX_FEE_HISTORY);
+        if let Some(p) = &percentiles {
+            if p.len() > 100
+                || p.windows(2).any(|w| w[0] > w[1])
+                || p.iter().any(|x| !(0.0..=100.0).contains(x))
+            {
+                return Err(invalid_params(
+                    "reward percentiles must be ascending values in 0..=100",
+                ));
+            }
+        }
+        let newest = self.number_of(&r, newest)?.unwrap_or(head);
+        if count == 0 {
+            return Ok(FeeHistory { oldest_block: newest, ..Default::default() });
+        }
+        let oldest = newest.saturating_sub(count - 1);
+        let mut hist = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut last = None;
+        for n in oldest..=newest {
+            let block = r
+                .block(n)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("missing block {n}")))?;
+            let h = &block.header;
+            let base = h.base_fee_per_gas.unwrap_or_default();
+            hist.base_fee_per_gas.push(u128::from(base));
+            hist.gas_used_ratio.push(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            });
+            hist.base_fee_per_blob_gas.push(0);
+            hist.blob_gas_used_ratio.push(0.0);
+            if let Some(p) = &percentiles {
+                hist.reward.get_or_insert_with(Vec::new).push(rewards(&block, base, p));
+            }
+            last = Some(block.header.clone());
+        }
+        if let Some(h) = last {
+            hist.base_fee_per_gas.push(u128::from(self.next_base_fee(&h)));
+            hist.base_fee_per_blob_gas.push(0);
+        }
+        Ok(hist)
+    }
+
+    pub fn call(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<Bytes> {
+        let r = self.reader()?;
+        self.check_state_block(&r, id)?;
+        let ctx = self.next_block(&r)?;
+        call(&r, &self.exec_config(), &ctx, &req).map(|o| o.output).map_err(call_error)
+    }
+
+    pub fn estimate_gas(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<U64> {
+        let r = self.reader()?;
+        self.check_state_block(&r, id)?;
+        let ctx = self.next_block(&r)?;
+        estimate_gas(&r, &self.exec_config(), &ctx, &req).map(U64::from).map_err(call_error)
+    }
+
+    pub fn send_raw(&self, raw: Bytes) -> RpcResult<B256> {
+        let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| match e {
+            Eip2718Error::UnexpectedType(t) => {
+                err(-32000, format!("transaction type not supported: {t}"))
+            }
+            e => err(-32000, format!("rlp: could not decode transaction: {e}")),
+        })?;
+        let sender = tx
+            .recover_signer()
+            .map_err(|_| err(-32000, "invalid sender: signature does not recover"))?;
+        let r = self.reader()?;
+        let acc = r.account(sender).map_err(internal)?.unwrap_or_default();
+        let ctx = self.next_block(&r)?;
+        drop(r);
+        self.pool
+            .add(tx, sender, acc.nonce, acc.balance, ctx.base_fee)
+            .map_err(|e| err(-32000, e.to_string()))
+    }
+
+    pub fn tx_by_hash(&self, hash: B256) -> RpcResult<Option<alloy::rpc::types::Transaction>> {
+        let r = self.reader()?;
+        if let Some(loc) = r.tx_location(hash).map_err(internal)? {
+            let block = r.block(loc.block_number).map_err(internal)?;
+            return Ok(block.and_then(|b| rpc_tx(&b, loc.index as usize)));
+        }
+        Ok(self.pool.get(&hash).map(|(tx, sender)| pending_tx(tx, sender)))
+    }
+
+    pub fn receipt(&self, hash: B256) -> RpcResult<Option<alloy::rpc::types::TransactionReceipt>> {
+        let r = self.reader()?;
+        let Some(loc) = r.tx_location(hash).map_err(internal)? else { return Ok(None) };
+        let block = r.block(loc.block_number).map_err(internal)?;
+        Ok(block.and_then(|b| rpc_receipt(&b, loc.index as usize)))
+    }
+
+    pub fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        let r = self.reader()?;
+        let head = self.head(&r)?;
+        let (from, to) = match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let n = r
+                    .block_number(hash)
+                    .map_err(internal)?
+                    .ok_or_else(|| err(-32001, format!("unknown block {hash}")))?;
+                (n, n)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let resolve = |t: Option<BlockNumberOrTag>| -> RpcResult<u64> {
+                    match t.unwrap_or(BlockNumberOrTag::Latest) {
+                        BlockNumberOrTag::Number(n) => Ok(n.min(head)),
+                        other => Ok(self.number_of(&r, other)?.unwrap_or(head)),
+                    }
+                };
+                (resolve(from_block)?, resolve(to_block)?)
+            }
+        };
+        if from > to {
+            return Ok(vec![]);
+        }
+        if to - from >= MAX_LOG_RANGE {
+            return Err(err(-32005, format!("query exceeds max block range {MAX_LOG_RANGE}")));
+        }
+        let mut out = Vec::new();
+        for n in from..=to {
+            let Some(header) = r.header(n).map_err(internal)? else { break };
+            if !filter.matches_bloom(header.logs_bloom) {
+                continue;
+            }
+            let block = r
+                .block(n)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("missing block {n}")))?;
+            out.extend(block_logs(&block).into_iter().filter(|l| filter.matches(&l.inner)));
+        }
+        Ok(out)
+    }
+
+    pub fn syncing(&self) -> Value {
+        // A sequencer is the source of its chain: it is never behind.
+        json!(false)
+    }
+}
+
+fn rewards(block: &SealedBlock, base_fee: u64, percentiles: &[f64]) -> Vec<u128> {
+    use alloy::consensus::Transaction as _;
+    let mut tips: Vec<(u128, u64)> = Vec::new();
+    let mut prev = 0u64;
+    for (tx, receipt) in block.transactions.iter().zip(&block.receipts) {
+        let used = receipt.cumulative_gas_used() - prev;
+        prev = receipt.cumulative_gas_used();
+        tips.push((tx.effective_tip_per_gas(base_fee).unwrap_or_default(), used));
+    }
+    if tips.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    tips.sort_unstable();
+    let total: u64 = tips.iter().map(|t| t.1).sum();
+    percentiles
+        .iter()
+        .map(|p| {
+            let threshold = (total as f64 * p / 100.0) as u64;
+            let mut acc = 0u64;
+            for (tip, used) in &tips {
+                acc += used;
+                if acc >= threshold {
+                    return *tip;
+                }
+            }
+            tips.last().map(|t| t.0).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn call_error(e: CallError) -> ErrorObjectOwned {
+    match e {
+        CallError::Reverted { output, reason } => {
+            let msg = match reason {
+                Some(r) => format!("execution reverted: {r}"),
+                None => "execution reverted".into(),
+            };
+            ErrorObjectOwned::owned(3, msg, Some(output.to_string()))
+        }
+        CallError::State(e) => internal(e),
+        CallError::Evm(e) => internal(e),
+        other => err(-32000, other.to_string()),
+    }
+}
+
+/// The logs of `block` that `filter` selects (address and topics; block range is
+/// ignored for subscriptions, which follow the head).
+pub fn block_logs_for_sub(block: &SealedBlock, filter: &Filter) -> Vec<Log> {
+    block_logs(block).into_iter().filter(|l| filter.matches(&l.inner)).collect()
+}

@@ -1,0 +1,252 @@
+use crate::eth::{RpcContext, block_logs_for_sub, invalid_params};
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    primitives::{Address, B256, Bytes, U64, U256},
+    rpc::types::{Filter, TransactionRequest},
+};
+use infra_bus::Event;
+use jsonrpsee::{
+    PendingSubscriptionSink, RpcModule, SubscriptionMessage,
+    core::traits::IdProvider,
+    server::{Server, ServerConfig, ServerHandle},
+    types::{Params, SubscriptionId},
+};
+use serde_json::Value;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    pub addr: SocketAddr,
+    pub max_request_bytes: u32,
+    pub max_connections: u32,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RpcServer {
+    pub local_addr: SocketAddr,
+    pub handle: ServerHandle,
+}
+
+/// Subscription ids as Ethereum clients expect them: 0x-prefixed hex strings.
+#[derive(Debug)]
+struct HexIds;
+
+impl IdProvider for HexIds {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        let bytes: [u8; 16] = rand_bytes();
+        SubscriptionId::Str(format!("0x{}", alloy::hex::encode(bytes)).into())
+    }
+}
+
+/// Unpredictable enough for subscription ids: a counter mixed with the process
+/// start time and address-space randomness, hashed.
+fn rand_bytes() -> [u8; 16] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let local = 0u8;
+    let addr = &local as *const u8 as usize;
+    let mut seed = Vec::with_capacity(40);
+    seed.extend_from_slice(&n.to_be_bytes());
+    seed.extend_from_slice(&t.to_be_bytes());
+    seed.extend_from_slice(&addr.to_be_bytes());
+    let h = alloy::primitives::keccak256(seed);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h[..16]);
+    out
+}
+
+fn opt<T: serde::de::DeserializeOwned>(
+    p: &mut jsonrpsee::types::params::ParamsSequence<'_>,
+) -> Result<Option<T>, jsonrpsee::types::ErrorObjectOwned> {
+    p.optional_next::<T>()
+}
+
+macro_rules! reg {
+    ($m:ident, $name:literal, |$p:ident, $c:ident| $body:expr) => {
+        $m.register_blocking_method(
+            $name,
+            |params: Params<'_>, ctx: std::sync::Arc<RpcContext>, _| {
+                let $c: &RpcContext = &ctx;
+                #[allow(unused_mut)]
+                let mut $p = params.sequence();
+                $body
+            },
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    };
+}
+
+fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
+    let mut m = RpcModule::new(ctx);
+    reg!(m, "eth_chainId", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.chain_id()));
+    reg!(m, "net_version", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        c.chain.chain_id.to_string()
+    ));
+    reg!(m, "net_listening", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(true));
+    reg!(m, "net_peerCount", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
+    reg!(m, "web3_clientVersion", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        c.client_version.clone()
+    ));
+    reg!(m, "web3_sha3", |p, _c| {
+        let data: Bytes = p.next()?;
+        Ok::<_, jsonrpsee::types::ErrorObjectOwned>(alloy::primitives::keccak256(data))
+    });
+    reg!(m, "eth_blockNumber", |_p, c| c.block_number());
+    reg!(m, "eth_getBlockByNumber", |p, c| {
+        let tag: BlockNumberOrTag = p.next()?;
+        let full: bool = opt(&mut p)?.unwrap_or(false);
+        c.get_block(BlockId::Number(tag), full)
+    });
+    reg!(m, "eth_getBlockByHash", |p, c| {
+        let hash: B256 = p.next()?;
+        let full: bool = opt(&mut p)?.unwrap_or(false);
+        c.get_block(BlockId::from(hash), full)
+    });
+    reg!(m, "eth_getBlockTransactionCountByNumber", |p, c| c
+        .block_tx_count(BlockId::Number(p.next()?)));
+    reg!(m, "eth_getBlockTransactionCountByHash", |p, c| c
+        .block_tx_count(BlockId::from(p.next::<B256>()?)));
+    reg!(m, "eth_getTransactionByBlockNumberAndIndex", |p, c| {
+        let tag: BlockNumberOrTag = p.next()?;
+        c.tx_by_block_and_index(BlockId::Number(tag), p.next()?)
+    });
+    reg!(m, "eth_getTransactionByBlockHashAndIndex", |p, c| {
+        let hash: B256 = p.next()?;
+        c.tx_by_block_and_index(BlockId::from(hash), p.next()?)
+    });
+    reg!(m, "eth_getBalance", |p, c| {
+        let a: Address = p.next()?;
+        c.balance(a, opt(&mut p)?)
+    });
+    reg!(m, "eth_getTransactionCount", |p, c| {
+        let a: Address = p.next()?;
+        c.tx_count(a, opt(&mut p)?)
+    });
+    reg!(m, "eth_getCode", |p, c| {
+        let a: Address = p.next()?;
+        c.code(a, opt(&mut p)?)
+    });
+    reg!(m, "eth_getStorageAt", |p, c| {
+        let a: Address = p.next()?;
+        let slot: U256 = p.next()?;
+        c.storage_at(a, slot, opt(&mut p)?)
+    });
+    reg!(m, "eth_gasPrice", |_p, c| c.gas_price());
+    reg!(m, "eth_maxPriorityFeePerGas", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        c.max_priority_fee()
+    ));
+    reg!(m, "eth_feeHistory", |p, c| {
+        let count: U64 = p.next()?;
+        let newest: BlockNumberOrTag = p.next()?;
+        c.fee_history(count, newest, opt(&mut p)?)
+    });
+    reg!(m, "eth_call", |p, c| {
+        let req: TransactionRequest = p.next()?;
+        c.call(req, opt(&mut p)?)
+    });
+    reg!(m, "eth_estimateGas", |p, c| {
+        let req: TransactionRequest = p.next()?;
+        c.estimate_gas(req, opt(&mut p)?)
+    });
+    reg!(m, "eth_sendRawTransaction", |p, c| c.send_raw(p.next()?));
+    reg!(m, "eth_getTransactionByHash", |p, c| c.tx_by_hash(p.next()?));
+    reg!(m, "eth_getTransactionReceipt", |p, c| c.receipt(p.next()?));
+    reg!(m, "eth_getLogs", |p, c| c.logs(p.next()?));
+    reg!(m, "eth_syncing", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.syncing()));
+    reg!(m, "eth_accounts", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        Vec::<Address>::new()
+    ));
+    reg!(m, "eth_mining", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(false));
+    reg!(m, "eth_hashrate", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
+    reg!(
+        m,
+        "eth_getUncleCountByBlockNumber",
+        |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO)
+    );
+    reg!(m, "eth_getUncleCountByBlockHash", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        U64::ZERO
+    ));
+
+    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", subscribe)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(m)
+}
+
+async fn subscribe(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: std::sync::Arc<RpcContext>,
+    _ext: jsonrpsee::Extensions,
+) -> jsonrpsee::core::SubscriptionResult {
+    let mut seq = params.sequence();
+    let kind: String = match seq.next() {
+        Ok(k) => k,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let filter: Option<Filter> = match kind.as_str() {
+        "newHeads" => None,
+        "logs" => match seq.optional_next::<Filter>() {
+            Ok(f) => Some(f.unwrap_or_default()),
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        },
+        other => {
+            pending
+                .reject(invalid_params(format!(
+                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\""
+                )))
+                .await;
+            return Ok(());
+        }
+    };
+    let mut events = ctx.bus.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            ev = events.recv() => {
+                let block = match ev {
+                    Ok(Event::BlockSealed(b)) => b,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return Ok(()),
+                };
+                let items: Vec<Value> = match &filter {
+                    None => vec![serde_json::to_value(crate::convert::rpc_block(&block, false).header)?],
+                    Some(f) => block_logs_for_sub(&block, f).into_iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+                };
+                for item in items {
+                    let msg = SubscriptionMessage::from(serde_json::value::to_raw_value(&item)?);
+                    if sink.send(msg).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts HTTP + WebSocket JSON-RPC on `cfg.addr`.
+pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer> {
+    let module = build_module(ctx)?;
+    let server_cfg = ServerConfig::builder()
+        .max_request_body_size(cfg.max_request_bytes)
+        .max_response_body_size(u32::MAX / 2)
+        .max_connections(cfg.max_connections)
+        .set_id_provider(HexIds)
+        .build();
+    let server = Server::builder().set_config(server_cfg).build(cfg.addr).await?;
+    let local_addr = server.local_addr()?;
+    let handle = server.start(module);
+    Ok(RpcServer { local_addr, handle })
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every test of infra-node: Rust unit/integration tests, then the wallet
+# libraries (ethers, viem, web3.py) and the crash test against a real node.
+# Installs what the tests need (pinned): libclang-dev for libmdbx's bindgen,
+# the npm packages of tests/wallets (npm ci) and the Python ones (tests/.venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/infra-node/target}"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  fi
+fi
+
+step "npm packages (tests/wallets, pinned by package-lock.json)"
+(cd tests/wallets && npm ci --no-audit --no-fund --loglevel=error)
+
+step "python packages (tests/.venv, pinned by tests/wallets/requirements.txt)"
+if [ ! -x tests/.venv/bin/python ]; then python3 -m venv tests/.venv; fi
+tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/wallets/requirements.txt
+
+step "format"
+cargo fmt --all -- --check
+
+step "cargo build"
+cargo build --workspace --all-targets
+
+step "rust tests"
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/infra-cargo-test.log
+RUST_PASSED=$(grep -E '^test result:' /tmp/infra-cargo-test.log | awk '{s+=$4} END {print s+0}')
+RUST_FAILED=$(grep -E '^test result:' /tmp/infra-cargo-test.log | awk '{s+=$6} END {print s+0}')
+
+BIN="$CARGO_TARGET_DIR/debug/infra-node"
+PORT=$((20000 + RANDOM % 20000))
+LOGDIR=$(mktemp -d)
+NODE_PID=""
+cleanup() { [ -n "$NODE_PID" ] && kill "$NODE_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+step "wallet libraries against a fresh --dev node (port $PORT)"
+"$BIN" --dev --rpc.port "$PORT" --sequencer.block-time-ms 250 >"$LOGDIR/node.out" 2>"$LOGDIR/node.err" &
+NODE_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "Listening on" "$LOGDIR/node.out" 2>/dev/null && break
+  sleep 0.1
+done
+WALLET_RC=0
+RPC_URL="http://127.0.0.1:$PORT" WS_URL="ws://127.0.0.1:$PORT" PYTHON="$ROOT/tests/.venv/bin/python" \
+  tests/wallets/run.sh || WALLET_RC=$?
+kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
+if [ "$WALLET_RC" != 0 ]; then echo "node log:"; tail -50 "$LOGDIR/node.err"; fi
+
+step "crash safety: kill -9 under load, restart, compare"
+CRASH_RC=0
+BIN="$BIN" node tests/wallets/crash.mjs || CRASH_RC=$?
+
+step "summary"
+SUITES_FAILED=0
+[ "$WALLET_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
+[ "$CRASH_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
+echo "rust: $RUST_PASSED passed, $RUST_FAILED failed; wallet suites: $([ "$WALLET_RC" = 0 ] && echo ok || echo FAILED); crash test: $([ "$CRASH_RC" = 0 ] && echo ok || echo FAILED)"
+if [ "$RUST_FAILED" != 0 ] || [ "$SUITES_FAILED" != 0 ]; then
+  echo "tests: $RUST_PASSED passed, $((RUST_FAILED + SUITES_FAILED)) failed"
+  exit 1
+fi
+echo "tests: $RUST_PASSED passed, 0 failed"
