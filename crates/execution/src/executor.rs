@@ -143,11 +143,12 @@ pub fn execute_block<S: StateSource + ?Sized>(
             continue;
         }
         let code_hash = acc.info.code_hash;
-        if code_hash != KECCAK_EMPTY && code_hash != B256::ZERO && source.code(code_hash)?.is_none()
+        if code_hash != KECCAK_EMPTY
+            && code_hash != B256::ZERO
+            && source.code(code_hash)?.is_none()
+            && let Some(code) = db.cache.contracts.get(&code_hash)
         {
-            if let Some(code) = db.cache.contracts.get(&code_hash) {
-                out.changes.code.push((code_hash, code.original_bytes()));
-            }
+            out.changes.code.push((code_hash, code.original_bytes()));
         }
         out.changes.accounts.push((
             address,

@@ -107,7 +107,7 @@ pub struct Mempool {
 }
 
 fn bump(old: u128) -> u128 {
-    old.saturating_add(old / 10).saturating_add(u128::from(old % 10 != 0))
+    old.saturating_add(old / 10).saturating_add(u128::from(!old.is_multiple_of(10)))
 }
 
 impl Mempool {
@@ -246,10 +246,10 @@ impl Mempool {
         let mut heap: BinaryHeap<(u128, std::cmp::Reverse<B256>, Address, u64)> = BinaryHeap::new();
         for (sender, queue) in &inner.senders {
             let nonce = nonce_of(*sender);
-            if let Some(p) = queue.get(&nonce) {
-                if let Some(tip) = p.effective_tip(base_fee) {
-                    heap.push((tip, std::cmp::Reverse(p.hash), *sender, nonce));
-                }
+            if let Some(p) = queue.get(&nonce)
+                && let Some(tip) = p.effective_tip(base_fee)
+            {
+                heap.push((tip, std::cmp::Reverse(p.hash), *sender, nonce));
             }
         }
         let mut out = Vec::new();
@@ -258,10 +258,10 @@ impl Mempool {
             let Some(p) = queue.get(&nonce) else { continue };
             out.push((p.tx.clone(), sender));
             let next = nonce.saturating_add(1);
-            if let Some(n) = queue.get(&next) {
-                if let Some(tip) = n.effective_tip(base_fee) {
-                    heap.push((tip, std::cmp::Reverse(n.hash), sender, next));
-                }
+            if let Some(n) = queue.get(&next)
+                && let Some(tip) = n.effective_tip(base_fee)
+            {
+                heap.push((tip, std::cmp::Reverse(n.hash), sender, next));
             }
         }
         out

@@ -247,7 +247,7 @@ impl<'h> SparseMerkleTree<'h> {
             )));
         }
         // Stable sort keeps input order among equal keys; keep the last of each run.
-        updates.sort_by(|a, b| a.0.cmp(&b.0));
+        updates.sort_by_key(|a| a.0);
         let mut deduped: Vec<Update> = Vec::with_capacity(updates.len());
         for u in updates {
             match deduped.last_mut() {
