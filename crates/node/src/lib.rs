@@ -87,14 +87,13 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     let store = Store::open(&cfg.datadir.join("db")).wrap_err("opening the database")?;
     let (genesis, changes, nodes) = genesis_block(&cfg.chain, &cfg.genesis, &hasher)?;
     if let Some(expected) = cfg.genesis_roots.as_ref().and_then(|r| r.get(cfg.chain.state_curve()))
+        && expected != genesis.header.state_root
     {
-        if expected != genesis.header.state_root {
-            bail!(
-                "genesis: state root {} (curve {}) differs from the root recorded for this genesis file ({expected})",
-                genesis.header.state_root,
-                cfg.chain.state_curve()
-            );
-        }
+        bail!(
+            "genesis: state root {} (curve {}) differs from the root recorded for this genesis file ({expected})",
+            genesis.header.state_root,
+            cfg.chain.state_curve()
+        );
     }
     let stored = store.reader()?.genesis_hash()?;
     match stored {

@@ -47,11 +47,7 @@ pub fn rpc_block(block: &SealedBlock, full: bool) -> Block {
         BlockTransactions::Hashes(block.transactions.iter().map(|t| *t.tx_hash()).collect())
     };
     let size = alloy::rlp::Encodable::length(&block.header)
-        + block
-            .transactions
-            .iter()
-            .map(|t| alloy::eips::Encodable2718::encode_2718_len(t))
-            .sum::<usize>();
+        + block.transactions.iter().map(alloy::eips::Encodable2718::encode_2718_len).sum::<usize>();
     Block {
         header: RpcHeader {
             hash: block.hash,

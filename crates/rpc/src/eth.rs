@@ -222,15 +222,12 @@ impl RpcContext {
         let r = self.reader()?;
         let head = self.head(&r)?;
         let count = count.to::<u64>().min(MAX_FEE_HISTORY);
-        if let Some(p) = &percentiles {
-            if p.len() > 100
+        if let Some(p) = &percentiles
+            && (p.len() > 100
                 || p.windows(2).any(|w| w[0] > w[1])
-                || p.iter().any(|x| !(0.0..=100.0).contains(x))
-            {
-                return Err(invalid_params(
-                    "reward percentiles must be ascending values in 0..=100",
-                ));
-            }
+                || p.iter().any(|x| !(0.0..=100.0).contains(x)))
+        {
+            return Err(invalid_params("reward percentiles must be ascending values in 0..=100"));
         }
         let newest = self.number_of(&r, newest)?.unwrap_or(head);
         if count == 0 {
