@@ -20,7 +20,8 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/de
   fi
 fi
 
-step "npm packages (tests/wallets, pinned by package-lock.json)"
+step "npm packages (contracts and tests/wallets, pinned by their package-lock.json)"
+(cd contracts && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/wallets && npm ci --no-audit --no-fund --loglevel=error)
 
 step "python packages (tests/.venv, pinned by tests/wallets/requirements.txt)"
@@ -29,6 +30,9 @@ tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/wallets/requ
 
 step "format"
 cargo fmt --all -- --check
+
+step "contracts: committed artifacts match a fresh compile by the pinned solc"
+node contracts/compile.mjs --check
 
 step "cargo build"
 cargo build --workspace --all-targets

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import solc from 'solc';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const SOURCE_PATH = join(here, 'contracts', 'TestToken.sol');
+export const SOURCE_PATH = join(here, '..', '..', 'contracts', 'src', 'test', 'TestToken.sol');
 export const ARTIFACT_PATH = join(here, 'build', 'TestToken.json');
 
 let cached;

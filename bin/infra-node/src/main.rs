@@ -1,6 +1,5 @@
 //! `infra-node`: the one binary. `--dev` runs a whole dev chain in one process.
 
-use alloy::signers::local::{MnemonicBuilder, coins_bip39::English};
 use clap::{Parser, Subcommand, ValueEnum};
 use eyre::{WrapErr, eyre};
 use infra_config::{
@@ -320,11 +319,8 @@ fn print_banner(
         out.push_str("\nAvailable accounts (10000 ETH each)\n==================\n");
         let mut keys = String::from("\nPrivate keys\n==================\n");
         for i in 0..10u32 {
-            let signer = MnemonicBuilder::<English>::default()
-                .phrase(DEV_MNEMONIC)
-                .index(i)
-                .and_then(|b| b.build())
-                .map_err(|e| eyre!("deriving dev key {i}: {e}"))?;
+            let signer =
+                infra_config::dev_signer(i).map_err(|e| eyre!("deriving dev key {i}: {e}"))?;
             out.push_str(&format!("({i}) {}\n", signer.address()));
             keys.push_str(&format!("({i}) 0x{}\n", alloy::hex::encode(signer.to_bytes())));
         }

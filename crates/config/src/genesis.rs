@@ -10,6 +10,15 @@ pub const DEV_GENESIS_ROOTS_TOML: &str = include_str!("../../../genesis/dev.root
 /// The mnemonic of the well-known dev accounts (anvil, Hardhat).
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 
+/// Dev account `index` (m/44'/60'/0'/0/index of [`DEV_MNEMONIC`]), as anvil and
+/// Hardhat derive it.
+pub fn dev_signer(
+    index: u32,
+) -> Result<alloy::signers::local::PrivateKeySigner, alloy::signers::local::LocalSignerError> {
+    use alloy::signers::local::{MnemonicBuilder, coins_bip39::English};
+    MnemonicBuilder::<English>::default().phrase(DEV_MNEMONIC).index(index)?.build()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
     #[error("genesis: cannot read {path}: {source}")]

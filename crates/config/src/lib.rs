@@ -9,7 +9,7 @@ pub use chain::{
     Settlement,
 };
 pub use genesis::{
-    DEV_GENESIS_JSON, DEV_GENESIS_ROOTS_TOML, DEV_MNEMONIC, GenesisError, GenesisRoots,
+    DEV_GENESIS_JSON, DEV_GENESIS_ROOTS_TOML, DEV_MNEMONIC, GenesisError, GenesisRoots, dev_signer,
     load_genesis, parse_genesis,
 };
 pub use infra_state::Curve;

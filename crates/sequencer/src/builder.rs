@@ -12,7 +12,10 @@ use infra_mempool::Mempool;
 use infra_primitives::SealedBlock;
 use infra_state::{NodeChange, SparseMerkleTree, TreeHasher};
 use infra_storage::{AccountState, StateChanges, Store};
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SequencerError {
@@ -24,6 +27,38 @@ pub enum SequencerError {
     Exec(#[from] infra_execution::ExecError),
     #[error("database has no head: it was not initialised with a genesis")]
     NoHead,
+}
+
+/// The header fields every block of this chain shares; the caller fills in the
+/// transaction-dependent roots, bloom, gas used and mix hash.
+fn block_header(
+    chain: &ChainConfig,
+    parent_hash: B256,
+    number: u64,
+    timestamp: u64,
+    base_fee: u64,
+    state_root: B256,
+) -> Header {
+    Header {
+        parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: chain.fee_recipient,
+        state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        difficulty: U256::ZERO,
+        number,
+        gas_limit: chain.gas_limit,
+        timestamp,
+        extra_data: Bytes::new(),
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        ..Default::default()
+    }
 }
 
 /// Builds the genesis block and its state from a geth-style genesis.
@@ -55,30 +90,12 @@ pub fn genesis_block(
     let updates = tree_updates(hasher, &changes);
     let store = infra_state::MemoryNodeStore::default();
     let tree = SparseMerkleTree::new(hasher).update(&store, B256::ZERO, updates)?;
-    let header = Header {
-        parent_hash: B256::ZERO,
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: chain.fee_recipient,
-        state_root: tree.root,
-        transactions_root: EMPTY_ROOT_HASH,
-        receipts_root: EMPTY_ROOT_HASH,
-        number: 0,
-        gas_limit: chain.gas_limit,
-        timestamp: genesis.timestamp,
-        extra_data: genesis.extra_data.clone(),
-        mix_hash: genesis.mix_hash,
-        base_fee_per_gas: Some(
-            genesis
-                .base_fee_per_gas
-                .map_or(chain.base_fee.initial_wei, |b| u64::try_from(b).unwrap_or(u64::MAX)),
-        ),
-        withdrawals_root: Some(EMPTY_ROOT_HASH),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        ..Default::default()
-    };
+    let base_fee = genesis
+        .base_fee_per_gas
+        .map_or(chain.base_fee.initial_wei, |b| u64::try_from(b).unwrap_or(u64::MAX));
+    let mut header = block_header(chain, B256::ZERO, 0, genesis.timestamp, base_fee, tree.root);
+    header.extra_data = genesis.extra_data.clone();
+    header.mix_hash = genesis.mix_hash;
     Ok((SealedBlock::new(header, vec![], vec![], vec![]), changes, tree.changes))
 }
 
@@ -101,6 +118,15 @@ impl BlockBuilder {
     /// Seals the next block at wall-clock `now` (unix seconds). Returns `None` when
     /// there was nothing to include and empty blocks are off.
     pub fn seal_next(&self, now: u64) -> Result<Option<Arc<SealedBlock>>, SequencerError> {
+        Ok(self.seal_next_timed(now)?.map(|(block, _)| block))
+    }
+
+    /// [`Self::seal_next`], also returning where the time went.
+    pub fn seal_next_timed(
+        &self,
+        now: u64,
+    ) -> Result<Option<(Arc<SealedBlock>, SealTimings)>, SequencerError> {
+        let started = Instant::now();
         let reader = self.store.reader()?;
         let head = reader.head()?.ok_or(SequencerError::NoHead)?;
         let parent = reader.header(head)?.ok_or(SequencerError::NoHead)?;
@@ -125,7 +151,9 @@ impl BlockBuilder {
             parent_hash,
             prevrandao: keccak256(parent_hash),
         };
+        let exec_started = Instant::now();
         let exec = execute_block(&reader, &self.exec_config(), &ctx, candidates)?;
+        let execute = exec_started.elapsed();
         let rejected: Vec<B256> = exec.rejected.iter().map(|r| r.hash).collect();
         for r in &exec.rejected {
             tracing::debug!(target: "sequencer", tx = %r.hash, reason = %r.reason, "dropped by the EVM");
@@ -134,39 +162,26 @@ impl BlockBuilder {
             self.pool.on_block(std::iter::empty(), &rejected);
             return Ok(None);
         }
+        let smt_started = Instant::now();
         let updates = tree_updates(&self.hasher, &exec.changes);
         let tree =
             SparseMerkleTree::new(&self.hasher).update(&reader, parent.state_root, updates)?;
+        let state_root = smt_started.elapsed();
         let txs: Vec<_> = exec.txs.iter().map(|t| t.tx.clone()).collect();
         let senders: Vec<_> = exec.txs.iter().map(|t| t.sender).collect();
         let receipts: Vec<_> = exec.txs.iter().map(|t| t.receipt.clone()).collect();
-        let header = Header {
-            parent_hash,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: self.chain.fee_recipient,
-            state_root: tree.root,
-            transactions_root: proofs::calculate_transaction_root(&txs),
-            receipts_root: proofs::calculate_receipt_root(&receipts),
-            logs_bloom: exec.logs_bloom,
-            difficulty: U256::ZERO,
-            number: ctx.number,
-            gas_limit: ctx.gas_limit,
-            gas_used: exec.gas_used,
-            timestamp: ctx.timestamp,
-            extra_data: Bytes::new(),
-            mix_hash: ctx.prevrandao,
-            nonce: Default::default(),
-            base_fee_per_gas: Some(base_fee),
-            withdrawals_root: Some(EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
-            ..Default::default()
-        };
+        let mut header =
+            block_header(&self.chain, parent_hash, ctx.number, ctx.timestamp, base_fee, tree.root);
+        header.transactions_root = proofs::calculate_transaction_root(&txs);
+        header.receipts_root = proofs::calculate_receipt_root(&receipts);
+        header.logs_bloom = exec.logs_bloom;
+        header.gas_used = exec.gas_used;
+        header.mix_hash = ctx.prevrandao;
         let block = SealedBlock::new(header, txs, senders, receipts);
         drop(reader);
+        let commit_started = Instant::now();
         self.store.commit_block(&block, &exec.changes, &tree.changes)?;
+        let commit = commit_started.elapsed();
         let nonces: Vec<_> = exec
             .changes
             .accounts
@@ -181,11 +196,36 @@ impl BlockBuilder {
             txs = block.transactions.len(),
             gas = block.header.gas_used,
             hash = %block.hash,
+            exec_ms = execute.as_millis(),
+            smt_ms = state_root.as_millis(),
+            smt_hashes = tree.hashes,
+            commit_ms = commit.as_millis(),
             "sealed block"
         );
         self.bus.publish(Event::BlockSealed(block.clone()));
-        Ok(Some(block))
+        let timings = SealTimings {
+            total: started.elapsed(),
+            execute,
+            state_root,
+            commit,
+            tree_hashes: tree.hashes,
+        };
+        Ok(Some((block, timings)))
     }
+}
+
+/// Where the time of one sealed block went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SealTimings {
+    pub total: Duration,
+    /// revm execution of the candidates.
+    pub execute: Duration,
+    /// The sparse Merkle tree update (leaf hashing and the new root).
+    pub state_root: Duration,
+    /// The MDBX write transaction (durable).
+    pub commit: Duration,
+    /// Poseidon permutations the tree update spent (leaf key/value hashing excluded).
+    pub tree_hashes: usize,
 }
 
 /// The sequencer as an actor: seals on every tick of `block_time_ms`.

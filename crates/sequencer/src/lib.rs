@@ -2,4 +2,4 @@
 
 mod builder;
 
-pub use builder::{BlockBuilder, SequencerActor, SequencerError, genesis_block};
+pub use builder::{BlockBuilder, SealTimings, SequencerActor, SequencerError, genesis_block};

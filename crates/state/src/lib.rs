@@ -4,6 +4,7 @@
 mod hasher;
 pub mod keys;
 mod poseidon;
+pub mod solidity;
 mod tree;
 
 pub use hasher::{Curve, TreeHasher};

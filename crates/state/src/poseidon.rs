@@ -76,6 +76,11 @@ impl<F: PrimeField> Poseidon<F> {
         state
     }
 
+    /// Round constants (one row of `WIDTH` per round) and the MDS matrix.
+    pub fn constants(&self) -> (&[[F; WIDTH]], &[[F; WIDTH]; WIDTH]) {
+        (&self.ark, &self.mds)
+    }
+
     #[inline]
     fn apply_mds(&self, state: &[F; WIDTH]) -> [F; WIDTH] {
         let mut out = [F::zero(); WIDTH];

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {Owned} from "./common/Owned.sol";
+
+/// Verifies a validity proof of one batch (the prover issue deploys one).
+interface IBatchVerifier {
+    /// True when `proof` shows that applying the batch whose data commits to
+    /// `dataCommitment` to the state `preStateRoot` gives `postStateRoot`.
+    function verifyBatch(bytes32 preStateRoot, bytes32 postStateRoot, bytes32 dataCommitment, bytes calldata proof)
+        external
+        view
+        returns (bool);
+}
+
+/// The L1 record of the L2 chain: batches of L2 blocks (their data as calldata or
+/// EIP-4844 blobs), the output the proposer claims for each batch, and which
+/// outputs are final.
+///
+/// Batches are contiguous ranges of L2 blocks and finalize in order. Batch 0 is the
+/// genesis output, final from deployment.
+/// - optimistic: a batch finalizes once `challengePeriod` seconds have passed since
+///   it was submitted and it is not under challenge. The `challenger` (the dispute
+///   game) can freeze a batch and, if the output was wrong, roll it back together
+///   with every later batch.
+/// - zk: a batch finalizes only with a proof the `verifier` accepts; without a
+///   verifier outputs stay pending.
+contract Rollup is Owned {
+    enum Mode {
+        Optimistic,
+        Zk
+    }
+
+    enum Status {
+        None,
+        Pending,
+        Challenged,
+        Finalized
+    }
+
+    struct Output {
+        bytes32 stateRoot;
+        uint64 l2BlockNumber;
+        bytes32 l2BlockHash;
+    }
+
+    struct Batch {
+        bytes32 dataCommitment;
+        bytes32 stateRoot;
+        bytes32 l2BlockHash;
+        uint64 firstBlock;
+        uint64 lastBlock;
+        uint64 submittedAt;
+        uint64 l1Block;
+        uint8 blobCount; // 0: data in calldata
+        Status status;
+    }
+
+    Mode public immutable mode;
+    uint64 public immutable challengePeriod;
+
+    address public batcher;
+    address public challenger;
+    address public verifier;
+
+    Batch[] internal batches;
+    /// The first batch not yet final.
+    uint256 public nextToFinalize;
+
+    event BatchSubmitted(
+        uint256 indexed index,
+        uint64 firstBlock,
+        uint64 lastBlock,
+        bytes32 dataCommitment,
+        bytes32 stateRoot,
+        bytes32 l2BlockHash,
+        uint8 blobCount
+    );
+    event OutputFinalized(uint256 indexed index, uint64 l2BlockNumber, bytes32 stateRoot, bytes32 l2BlockHash);
+    event BatchChallenged(uint256 indexed index, address indexed by);
+    event ChallengeResolved(uint256 indexed index, bool outputValid);
+    event BatchesRolledBack(uint256 indexed fromIndex, uint64 nextBlock);
+    event BatcherChanged(address indexed previous, address indexed current);
+    event ChallengerChanged(address indexed previous, address indexed current);
+    event VerifierChanged(address indexed previous, address indexed current);
+
+    error NotBatcher(address caller);
+    error NotChallenger(address caller);
+    error WrongFirstBlock(uint64 expected, uint64 got);
+    error EmptyRange(uint64 firstBlock, uint64 lastBlock);
+    error OutputBlockMismatch(uint64 lastBlock, uint64 outputBlock);
+    error EmptyData();
+    error NoBlobs();
+    error BlobCountMismatch(uint256 declared);
+    error UnknownBatch(uint256 index);
+    error NotNextToFinalize(uint256 expected, uint256 got);
+    error NotPending(uint256 index, Status status);
+    error ChallengePeriodNotOver(uint256 index, uint256 finalizesAt);
+    error ChallengePeriodOver(uint256 index);
+    error NotChallenged(uint256 index);
+    error WrongMode(Mode mode);
+    error NoVerifier();
+    error InvalidProof(uint256 index);
+    error NotFinalized(uint256 index);
+
+    modifier onlyBatcher() {
+        if (msg.sender != batcher) revert NotBatcher(msg.sender);
+        _;
+    }
+
+    modifier onlyChallenger() {
+        if (msg.sender != challenger) revert NotChallenger(msg.sender);
+        _;
+    }
+
+    constructor(
+        address owner_,
+        address batcher_,
+        Mode mode_,
+        uint64 challengePeriod_,
+        bytes32 genesisStateRoot,
+        bytes32 genesisBlockHash
+    ) Owned(owner_) {
+        if (batcher_ == address(0)) revert ZeroAddress("batcher");
+        mode = mode_;
+        challengePeriod = challengePeriod_;
+        batcher = batcher_;
+        emit BatcherChanged(address(0), batcher_);
+        batches.push(
+            Batch({
+                dataCommitment: bytes32(0),
+                stateRoot: genesisStateRoot,
+                l2BlockHash: genesisBlockHash,
+                firstBlock: 0,
+                lastBlock: 0,
+                submittedAt: uint64(block.timestamp),
+                l1Block: uint64(block.number),
+                blobCount: 0,
+                status: Status.Finalized
+            })
+        );
+        nextToFinalize = 1;
+        emit OutputFinalized(0, 0, genesisStateRoot, genesisBlockHash);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// A batch whose data is `data` (the versioned, compressed batch format).
+    function submitBatch(uint64 firstBlock, uint64 lastBlock, bytes calldata data, Output calldata output)
+        external
+        onlyBatcher
+        whenNotPaused
+        returns (uint256 index)
+    {
+        if (data.length == 0) revert EmptyData();
+        return _record(firstBlock, lastBlock, keccak256(data), 0, output);
+    }
+
+    /// A batch whose data is in this transaction's `blobCount` blobs; the commitment
+    /// is the hash of their versioned hashes, in order.
+    function submitBlobBatch(uint64 firstBlock, uint64 lastBlock, uint8 blobCount, Output calldata output)
+        external
+        onlyBatcher
+        whenNotPaused
+        returns (uint256 index)
+    {
+        if (blobCount == 0) revert NoBlobs();
+        bytes32[] memory hashes = new bytes32[](blobCount);
+        for (uint256 i = 0; i < blobCount; i++) {
+            hashes[i] = blobhash(i);
+            if (hashes[i] == bytes32(0)) revert BlobCountMismatch(blobCount);
+        }
+        if (blobhash(blobCount) != bytes32(0)) revert BlobCountMismatch(blobCount);
+        return _record(firstBlock, lastBlock, keccak256(abi.encodePacked(hashes)), blobCount, output);
+    }
+
+    function _record(
+        uint64 firstBlock,
+        uint64 lastBlock,
+        bytes32 commitment,
+        uint8 blobCount,
+        Output calldata output
+    ) internal returns (uint256 index) {
+        uint64 expected = nextBlock();
+        if (firstBlock != expected) revert WrongFirstBlock(expected, firstBlock);
+        if (lastBlock < firstBlock) revert EmptyRange(firstBlock, lastBlock);
+        if (output.l2BlockNumber != lastBlock) revert OutputBlockMismatch(lastBlock, output.l2BlockNumber);
+        index = batches.length;
+        batches.push(
+            Batch({
+                dataCommitment: commitment,
+                stateRoot: output.stateRoot,
+                l2BlockHash: output.l2BlockHash,
+                firstBlock: firstBlock,
+                lastBlock: lastBlock,
+                submittedAt: uint64(block.timestamp),
+                l1Block: uint64(block.number),
+                blobCount: blobCount,
+                status: Status.Pending
+            })
+        );
+        emit BatchSubmitted(index, firstBlock, lastBlock, commitment, output.stateRoot, output.l2BlockHash, blobCount);
+    }
+
+    // ----------------------------------------------------------- finalization
+
+    /// Optimistic mode: finalizes batch `index` (the next one in order) once its
+    /// challenge period is over. Anyone may call it.
+    function finalize(uint256 index) external whenNotPaused {
+        if (mode != Mode.Optimistic) revert WrongMode(mode);
+        Batch storage b = _next(index);
+        if (b.status != Status.Pending) revert NotPending(index, b.status);
+        uint256 finalizesAt = uint256(b.submittedAt) + challengePeriod;
+        if (block.timestamp < finalizesAt) revert ChallengePeriodNotOver(index, finalizesAt);
+        _finalize(index, b);
+    }
+
+    /// zk mode: finalizes batch `index` (the next one in order) with a validity
+    /// proof of its state transition from the previous batch's root.
+    function proveBatch(uint256 index, bytes calldata proof) external whenNotPaused {
+        if (mode != Mode.Zk) revert WrongMode(mode);
+        if (verifier == address(0)) revert NoVerifier();
+        Batch storage b = _next(index);
+        if (b.status != Status.Pending) revert NotPending(index, b.status);
+        bytes32 pre = batches[index - 1].stateRoot;
+        if (!IBatchVerifier(verifier).verifyBatch(pre, b.stateRoot, b.dataCommitment, proof)) {
+            revert InvalidProof(index);
+        }
+        _finalize(index, b);
+    }
+
+    function _next(uint256 index) internal view returns (Batch storage) {
+        if (index >= batches.length) revert UnknownBatch(index);
+        if (index != nextToFinalize) revert NotNextToFinalize(nextToFinalize, index);
+        return batches[index];
+    }
+
+    function _finalize(uint256 index, Batch storage b) internal {
+        b.status = Status.Finalized;
+        nextToFinalize = index + 1;
+        emit OutputFinalized(index, b.lastBlock, b.stateRoot, b.l2BlockHash);
+    }
+
+    // ------------------------------------------------------------- challenges
+
+    /// The dispute game freezes a pending batch within its challenge period.
+    function challenge(uint256 index) external onlyChallenger {
+        if (mode != Mode.Optimistic) revert WrongMode(mode);
+        if (index >= batches.length) revert UnknownBatch(index);
+        Batch storage b = batches[index];
+        if (b.status != Status.Pending) revert NotPending(index, b.status);
+        if (block.timestamp >= uint256(b.submittedAt) + challengePeriod) revert ChallengePeriodOver(index);
+        b.status = Status.Challenged;
+        emit BatchChallenged(index, msg.sender);
+    }
+
+    /// The dispute game's verdict. A valid output goes back to pending (it finalizes
+    /// once its period is over); an invalid one is removed with every later batch,
+    /// and the batcher resubmits from its first block.
+    function resolveChallenge(uint256 index, bool outputValid) external onlyChallenger {
+        if (index >= batches.length) revert UnknownBatch(index);
+        Batch storage b = batches[index];
+        if (b.status != Status.Challenged) revert NotChallenged(index);
+        emit ChallengeResolved(index, outputValid);
+        if (outputValid) {
+            b.status = Status.Pending;
+            return;
+        }
+        while (batches.length > index) {
+            batches.pop();
+        }
+        emit BatchesRolledBack(index, nextBlock());
+    }
+
+    // ------------------------------------------------------------------ admin
+
+    function setBatcher(address batcher_) external onlyOwner {
+        if (batcher_ == address(0)) revert ZeroAddress("batcher");
+        emit BatcherChanged(batcher, batcher_);
+        batcher = batcher_;
+    }
+
+    function setChallenger(address challenger_) external onlyOwner {
+        emit ChallengerChanged(challenger, challenger_);
+        challenger = challenger_;
+    }
+
+    function setVerifier(address verifier_) external onlyOwner {
+        emit VerifierChanged(verifier, verifier_);
+        verifier = verifier_;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// The L2 block the next batch must start with.
+    function nextBlock() public view returns (uint64) {
+        return batches[batches.length - 1].lastBlock + 1;
+    }
+
+    function batchCount() external view returns (uint256) {
+        return batches.length;
+    }
+
+    function getBatch(uint256 index) external view returns (Batch memory) {
+        if (index >= batches.length) revert UnknownBatch(index);
+        return batches[index];
+    }
+
+    /// The state root of a final batch; reverts for any other.
+    function finalizedStateRoot(uint256 index) external view returns (bytes32) {
+        if (index >= batches.length || batches[index].status != Status.Finalized) revert NotFinalized(index);
+        return batches[index].stateRoot;
+    }
+
+    /// The newest final batch and its output.
+    function latestFinalized() external view returns (uint256 index, Output memory output) {
+        index = nextToFinalize - 1;
+        Batch storage b = batches[index];
+        output = Output({stateRoot: b.stateRoot, l2BlockNumber: b.lastBlock, l2BlockHash: b.l2BlockHash});
+    }
+}

@@ -1,0 +1,694 @@
+//! The L1 contracts, deployed from the committed artifacts into revm: every happy
+//! path and revert path of the rollup and the bridge, and withdrawal proofs built
+//! by the node's own sparse Merkle tree checked by the Solidity Poseidon.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, Log, TxKind, U256, keccak256},
+    sol_types::{SolCall, SolConstructor, SolEvent, SolInterface, SolValue},
+};
+use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup};
+use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
+use revm::{
+    Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
+    database::{CacheDB, EmptyDB},
+    primitives::hardfork::SpecId,
+    state::{AccountInfo, Bytecode},
+};
+
+const OWNER: Address = Address::repeat_byte(0x01);
+const BATCHER: Address = Address::repeat_byte(0x02);
+const CHALLENGER: Address = Address::repeat_byte(0x03);
+const ALICE: Address = Address::repeat_byte(0x0a);
+const BOB: Address = Address::repeat_byte(0x0b);
+const PERIOD: u64 = 100;
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+#[derive(Debug)]
+enum Failure {
+    Revert(Bytes),
+    Halt(String),
+}
+
+#[derive(Debug)]
+struct Outcome {
+    output: Bytes,
+    logs: Vec<Log>,
+    created: Option<Address>,
+    gas: u64,
+}
+
+/// A one-node L1 in revm: every transaction is its own block.
+struct L1 {
+    db: CacheDB<EmptyDB>,
+    timestamp: u64,
+    number: u64,
+}
+
+impl L1 {
+    fn new() -> Self {
+        let mut db = CacheDB::new(EmptyDB::default());
+        for a in [OWNER, BATCHER, CHALLENGER, ALICE, BOB] {
+            db.insert_account_info(
+                a,
+                AccountInfo { balance: U256::from(1_000 * ETH), ..Default::default() },
+            );
+        }
+        Self { db, timestamp: 1_700_000_000, number: 1 }
+    }
+
+    fn block(&self) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(self.number),
+            timestamp: U256::from(self.timestamp),
+            gas_limit: 60_000_000,
+            basefee: 0,
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SpecId::OSAKA)),
+            prevrandao: Some(B256::ZERO),
+            ..Default::default()
+        }
+    }
+
+    fn cfg() -> CfgEnv {
+        let mut cfg = CfgEnv::new_with_spec(SpecId::OSAKA);
+        cfg.chain_id = 31337;
+        cfg.disable_nonce_check = true;
+        cfg
+    }
+
+    fn tx(from: Address, kind: TxKind, data: Bytes, value: U256, blobs: Vec<B256>) -> TxEnv {
+        let blob = !blobs.is_empty();
+        TxEnv {
+            tx_type: if blob { 3 } else { 2 },
+            caller: from,
+            gas_limit: 16_000_000,
+            gas_price: 0,
+            gas_priority_fee: Some(0),
+            kind,
+            value,
+            data,
+            chain_id: Some(31337),
+            blob_hashes: blobs,
+            max_fee_per_blob_gas: if blob { 1 } else { 0 },
+            ..Default::default()
+        }
+    }
+
+    fn outcome(res: ExecutionResult) -> Result<Outcome, Failure> {
+        match res {
+            ExecutionResult::Success { output, logs, gas, .. } => Ok(Outcome {
+                created: output.address().copied(),
+                output: output.into_data(),
+                logs,
+                gas: gas.tx_gas_used(),
+            }),
+            ExecutionResult::Revert { output, .. } => Err(Failure::Revert(output)),
+            ExecutionResult::Halt { reason, .. } => Err(Failure::Halt(format!("{reason:?}"))),
+        }
+    }
+
+    fn exec(
+        &mut self,
+        from: Address,
+        kind: TxKind,
+        data: Bytes,
+        value: U256,
+        blobs: Vec<B256>,
+    ) -> Result<Outcome, Failure> {
+        self.number += 1;
+        self.timestamp += 12;
+        let block = self.block();
+        let mut evm = Context::mainnet()
+            .with_db(&mut self.db)
+            .with_cfg(Self::cfg())
+            .with_block(block)
+            .build_mainnet();
+        let res = evm.transact_commit(Self::tx(from, kind, data, value, blobs)).expect("valid tx");
+        Self::outcome(res)
+    }
+
+    fn deploy(&mut self, from: Address, initcode: Vec<u8>) -> Address {
+        let out = self
+            .exec(from, TxKind::Create, initcode.into(), U256::ZERO, vec![])
+            .expect("deployment succeeds");
+        out.created.expect("created address")
+    }
+
+    fn send<C: SolCall>(
+        &mut self,
+        from: Address,
+        to: Address,
+        call: &C,
+        value: U256,
+    ) -> Result<Outcome, Failure> {
+        self.exec(from, TxKind::Call(to), call.abi_encode().into(), value, vec![])
+    }
+
+    fn view<C: SolCall>(&mut self, to: Address, call: &C) -> C::Return {
+        let block = self.block();
+        let mut evm = Context::mainnet()
+            .with_db(&mut self.db)
+            .with_cfg(Self::cfg())
+            .with_block(block)
+            .build_mainnet();
+        let tx = Self::tx(ALICE, TxKind::Call(to), call.abi_encode().into(), U256::ZERO, vec![]);
+        let res = evm.transact(tx).expect("valid tx").result;
+        let out = Self::outcome(res).unwrap_or_else(|e| panic!("view reverted: {e:?}"));
+        C::abi_decode_returns(&out.output).expect("decodable return")
+    }
+
+    fn warp(&mut self, seconds: u64) {
+        self.timestamp += seconds;
+    }
+
+    fn balance(&self, a: Address) -> U256 {
+        self.db.cache.accounts.get(&a).map(|acc| acc.info.balance).unwrap_or_default()
+    }
+
+    fn put_code(&mut self, at: Address, runtime: Bytes) {
+        let code = Bytecode::new_raw(runtime);
+        self.db.insert_account_info(
+            at,
+            AccountInfo { code_hash: code.hash_slow(), code: Some(code), ..Default::default() },
+        );
+    }
+}
+
+fn rollup_error(f: Failure) -> Rollup::RollupErrors {
+    match f {
+        Failure::Revert(data) => Rollup::RollupErrors::abi_decode(&data)
+            .unwrap_or_else(|_| panic!("not a Rollup error: {data}")),
+        Failure::Halt(h) => panic!("halted: {h}"),
+    }
+}
+
+fn bridge_error(f: Failure) -> Bridge::BridgeErrors {
+    match f {
+        Failure::Revert(data) => Bridge::BridgeErrors::abi_decode(&data)
+            .unwrap_or_else(|_| panic!("not a Bridge error: {data}")),
+        Failure::Halt(h) => panic!("halted: {h}"),
+    }
+}
+
+fn output(root: B256, block: u64) -> Rollup::Output {
+    Rollup::Output { stateRoot: root, l2BlockNumber: block, l2BlockHash: keccak256(root) }
+}
+
+const MODE_OPTIMISTIC: u8 = 0;
+const MODE_ZK: u8 = 1;
+
+fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
+    let args = Rollup::constructorCall {
+        owner_: OWNER,
+        batcher_: BATCHER,
+        mode_: mode,
+        challengePeriod_: PERIOD,
+        genesisStateRoot: B256::repeat_byte(0x60),
+        genesisBlockHash: B256::repeat_byte(0x61),
+    }
+    .abi_encode();
+    l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args].concat())
+}
+
+fn submit(
+    l1: &mut L1,
+    rollup: Address,
+    first: u64,
+    last: u64,
+    root: B256,
+) -> Result<Outcome, Failure> {
+    let call = Rollup::submitBatchCall {
+        firstBlock: first,
+        lastBlock: last,
+        data: Bytes::from(format!("batch {first}..{last}").into_bytes()),
+        output: output(root, last),
+    };
+    l1.send(BATCHER, rollup, &call, U256::ZERO)
+}
+
+#[test]
+fn solidity_poseidon_equals_the_node_hash() {
+    let mut l1 = L1::new();
+    let bn = l1.deploy(OWNER, PoseidonBn254::BYTECODE.to_vec());
+    let bls = l1.deploy(OWNER, PoseidonBls12381::BYTECODE.to_vec());
+    for (curve, at) in [(Curve::Bn254, bn), (Curve::Bls12_381, bls)] {
+        let h = TreeHasher::new(curve);
+        let mut a = B256::ZERO;
+        for i in 0..6u64 {
+            let b = h.hash(9, &a, &B256::from(U256::from(i)));
+            let expected = h.hash(i, &a, &b);
+            let call = PoseidonBn254::hash2Call {
+                domain: U256::from(i),
+                a: U256::from_be_bytes(a.0),
+                b: U256::from_be_bytes(b.0),
+            };
+            let got = l1.view(at, &call);
+            assert_eq!(B256::from(got), expected, "{curve} hash2 #{i}");
+            a = expected;
+        }
+        let out = l1
+            .send(
+                ALICE,
+                at,
+                &PoseidonBn254::hash2Call { domain: U256::ONE, a: U256::ONE, b: U256::ONE },
+                U256::ZERO,
+            )
+            .expect("hash call");
+        eprintln!("{curve}: one hash2 call costs {} gas (whole tx)", out.gas);
+    }
+}
+
+#[test]
+fn optimistic_batches_finalize_after_the_challenge_period() {
+    let mut l1 = L1::new();
+    let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
+    assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 1);
+
+    // Only the batcher; contiguous ranges; the output names the last block; data.
+    let root = B256::repeat_byte(0x11);
+    let call = Rollup::submitBatchCall {
+        firstBlock: 1,
+        lastBlock: 5,
+        data: Bytes::from_static(b"x"),
+        output: output(root, 5),
+    };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &call, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotBatcher(_)
+    ));
+    assert!(matches!(
+        rollup_error(submit(&mut l1, rollup, 2, 5, root).unwrap_err()),
+        Rollup::RollupErrors::WrongFirstBlock(e) if e.expected == 1 && e.got == 2
+    ));
+    assert!(matches!(
+        rollup_error(submit(&mut l1, rollup, 1, 0, root).unwrap_err()),
+        Rollup::RollupErrors::EmptyRange(_)
+    ));
+    let mismatch = Rollup::submitBatchCall { output: output(root, 4), ..call.clone() };
+    assert!(matches!(
+        rollup_error(l1.send(BATCHER, rollup, &mismatch, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::OutputBlockMismatch(_)
+    ));
+    let empty = Rollup::submitBatchCall { data: Bytes::new(), ..call.clone() };
+    assert!(matches!(
+        rollup_error(l1.send(BATCHER, rollup, &empty, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::EmptyData(_)
+    ));
+
+    let out = l1.send(BATCHER, rollup, &call, U256::ZERO).expect("batch accepted");
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).expect("BatchSubmitted");
+    assert_eq!(ev.index, U256::ONE);
+    assert_eq!(ev.dataCommitment, keccak256(b"x"));
+    assert_eq!((ev.firstBlock, ev.lastBlock, ev.blobCount), (1, 5, 0));
+    assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 6);
+    submit(&mut l1, rollup, 6, 9, B256::repeat_byte(0x12)).expect("second batch");
+
+    // Not final yet: the withdrawal root is refused, finalization waits.
+    let root_of = |i: u64| Rollup::finalizedStateRootCall { index: U256::from(i) };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &root_of(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotFinalized(_)
+    ));
+    let fin = |i: u64| Rollup::finalizeCall { index: U256::from(i) };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::ChallengePeriodNotOver(_)
+    ));
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin(2), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotNextToFinalize(_)
+    ));
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin(7), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::UnknownBatch(_)
+    ));
+
+    l1.warp(PERIOD);
+    let out = l1.send(ALICE, rollup, &fin(1), U256::ZERO).expect("final after the period");
+    let ev = Rollup::OutputFinalized::decode_log(&out.logs[0]).expect("OutputFinalized");
+    assert_eq!((ev.index, ev.l2BlockNumber, ev.stateRoot), (U256::ONE, 5, root));
+    assert_eq!(l1.view(rollup, &Rollup::finalizedStateRootCall { index: U256::ONE }), root);
+    let latest = l1.view(rollup, &Rollup::latestFinalizedCall {});
+    assert_eq!((latest.index, latest.output.l2BlockNumber), (U256::ONE, 5));
+    // Finalizing twice is refused.
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotNextToFinalize(_)
+    ));
+    // zk-only entry point.
+    let prove = Rollup::proveBatchCall { index: U256::from(2), proof: Bytes::new() };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::WrongMode(_)
+    ));
+
+    // Pausing stops submissions and finalization; only the owner pauses.
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &Rollup::pauseCall {}, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotOwner(_)
+    ));
+    let out = l1.send(OWNER, rollup, &Rollup::pauseCall {}, U256::ZERO).expect("pause");
+    assert!(Rollup::Paused::decode_log(&out.logs[0]).is_ok());
+    assert!(matches!(
+        rollup_error(submit(&mut l1, rollup, 10, 10, root).unwrap_err()),
+        Rollup::RollupErrors::IsPaused(_)
+    ));
+    l1.send(OWNER, rollup, &Rollup::unpauseCall {}, U256::ZERO).expect("unpause");
+    l1.send(ALICE, rollup, &fin(2), U256::ZERO).expect("second batch final");
+
+    // The batcher can be rotated by the owner only.
+    let set = Rollup::setBatcherCall { batcher_: BOB };
+    assert!(l1.send(ALICE, rollup, &set, U256::ZERO).is_err());
+    let out = l1.send(OWNER, rollup, &set, U256::ZERO).expect("set batcher");
+    assert!(Rollup::BatcherChanged::decode_log(&out.logs[0]).is_ok());
+    assert!(matches!(
+        rollup_error(submit(&mut l1, rollup, 10, 10, root).unwrap_err()),
+        Rollup::RollupErrors::NotBatcher(_)
+    ));
+}
+
+#[test]
+fn a_challenge_stops_finalization_and_a_lost_one_rolls_back() {
+    let mut l1 = L1::new();
+    let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
+    l1.send(OWNER, rollup, &Rollup::setChallengerCall { challenger_: CHALLENGER }, U256::ZERO)
+        .expect("set challenger");
+    submit(&mut l1, rollup, 1, 3, B256::repeat_byte(1)).unwrap();
+    submit(&mut l1, rollup, 4, 6, B256::repeat_byte(2)).unwrap();
+    submit(&mut l1, rollup, 7, 9, B256::repeat_byte(3)).unwrap();
+
+    let challenge = |i: u64| Rollup::challengeCall { index: U256::from(i) };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &challenge(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotChallenger(_)
+    ));
+    let out = l1.send(CHALLENGER, rollup, &challenge(1), U256::ZERO).expect("challenge");
+    assert!(Rollup::BatchChallenged::decode_log(&out.logs[0]).is_ok());
+    l1.send(CHALLENGER, rollup, &challenge(2), U256::ZERO).expect("challenge 2");
+
+    // Frozen: the period passing does not finalize it.
+    l1.warp(PERIOD * 2);
+    let fin = |i: u64| Rollup::finalizeCall { index: U256::from(i) };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotPending(_)
+    ));
+    // Too late to challenge batch 3 now.
+    assert!(matches!(
+        rollup_error(l1.send(CHALLENGER, rollup, &challenge(3), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::ChallengePeriodOver(_)
+    ));
+
+    // The output of batch 1 was right: it goes back to pending and finalizes.
+    let resolve = |i: u64, valid: bool| Rollup::resolveChallengeCall {
+        index: U256::from(i),
+        outputValid: valid,
+    };
+    l1.send(CHALLENGER, rollup, &resolve(1, true), U256::ZERO).expect("resolve valid");
+    l1.send(ALICE, rollup, &fin(1), U256::ZERO).expect("final");
+
+    // Batch 2 was wrong: it and batch 3 are removed; the batcher resubmits from block 4.
+    let out = l1.send(CHALLENGER, rollup, &resolve(2, false), U256::ZERO).expect("resolve bad");
+    let rolled = out
+        .logs
+        .iter()
+        .find_map(|l| Rollup::BatchesRolledBack::decode_log(l).ok())
+        .expect("BatchesRolledBack");
+    assert_eq!((rolled.fromIndex, rolled.nextBlock), (U256::from(2), 4));
+    assert_eq!(l1.view(rollup, &Rollup::batchCountCall {}), U256::from(2));
+    assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 4);
+    assert!(matches!(
+        rollup_error(l1.send(CHALLENGER, rollup, &resolve(1, true), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotChallenged(_)
+    ));
+    submit(&mut l1, rollup, 4, 8, B256::repeat_byte(4)).expect("resubmitted");
+}
+
+#[test]
+fn zk_outputs_need_a_proof_the_verifier_accepts() {
+    let mut l1 = L1::new();
+    let rollup = deploy_rollup(&mut l1, MODE_ZK);
+    submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
+    l1.warp(PERIOD * 10);
+    let fin = Rollup::finalizeCall { index: U256::ONE };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &fin, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::WrongMode(_)
+    ));
+    let prove = Rollup::proveBatchCall { index: U256::ONE, proof: Bytes::from_static(b"p") };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NoVerifier(_)
+    ));
+    // Stand-in verifiers (raw EVM code returning a constant) exercise the hook; the
+    // real verifier comes with the prover.
+    let rejecting = Address::repeat_byte(0xe0);
+    let accepting = Address::repeat_byte(0xe1);
+    l1.put_code(
+        rejecting,
+        Bytes::from_static(&[0x60, 0x00, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
+    );
+    l1.put_code(
+        accepting,
+        Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
+    );
+    l1.send(OWNER, rollup, &Rollup::setVerifierCall { verifier_: rejecting }, U256::ZERO).unwrap();
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::InvalidProof(_)
+    ));
+    l1.send(OWNER, rollup, &Rollup::setVerifierCall { verifier_: accepting }, U256::ZERO).unwrap();
+    l1.send(ALICE, rollup, &prove, U256::ZERO).expect("proven");
+    assert_eq!(
+        l1.view(rollup, &Rollup::finalizedStateRootCall { index: U256::ONE }),
+        B256::repeat_byte(5)
+    );
+}
+
+#[test]
+fn blob_batches_commit_to_their_versioned_hashes() {
+    let mut l1 = L1::new();
+    let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
+    let blob = |i: u8| {
+        let mut h = B256::repeat_byte(i);
+        h.0[0] = 0x01; // EIP-4844 versioned hash (KZG)
+        h
+    };
+    let blobs = vec![blob(0xaa), blob(0xbb)];
+    let call = |count: u8| Rollup::submitBlobBatchCall {
+        firstBlock: 1,
+        lastBlock: 4,
+        blobCount: count,
+        output: output(B256::repeat_byte(7), 4),
+    };
+    let send = |l1: &mut L1, count: u8, blobs: Vec<B256>| {
+        l1.exec(BATCHER, TxKind::Call(rollup), call(count).abi_encode().into(), U256::ZERO, blobs)
+    };
+    assert!(matches!(
+        rollup_error(send(&mut l1, 1, blobs.clone()).unwrap_err()),
+        Rollup::RollupErrors::BlobCountMismatch(_)
+    ));
+    assert!(matches!(
+        rollup_error(send(&mut l1, 3, blobs.clone()).unwrap_err()),
+        Rollup::RollupErrors::BlobCountMismatch(_)
+    ));
+    assert!(matches!(
+        rollup_error(send(&mut l1, 0, blobs.clone()).unwrap_err()),
+        Rollup::RollupErrors::NoBlobs(_)
+    ));
+    let out = send(&mut l1, 2, blobs.clone()).expect("blob batch");
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).expect("event");
+    assert_eq!(ev.blobCount, 2);
+    assert_eq!(ev.dataCommitment, keccak256([blobs[0].0, blobs[1].0].concat()));
+    let stored = l1.view(rollup, &Rollup::getBatchCall { index: U256::ONE });
+    assert_eq!(stored.dataCommitment, ev.dataCommitment);
+}
+
+/// Deploys the rollup and the bridge (BN254 Poseidon) and funds the bridge.
+fn bridge_setup(l1: &mut L1) -> (Address, Address) {
+    let rollup = deploy_rollup(l1, MODE_OPTIMISTIC);
+    let hasher = l1.deploy(OWNER, PoseidonBn254::BYTECODE.to_vec());
+    let args =
+        Bridge::constructorCall { owner_: OWNER, rollup_: rollup, hasher_: hasher }.abi_encode();
+    let bridge = l1.deploy(OWNER, [Bridge::BYTECODE.to_vec(), args].concat());
+    (rollup, bridge)
+}
+
+#[test]
+fn deposits_lock_eth_and_emit_ordered_events() {
+    let mut l1 = L1::new();
+    let (_, bridge) = bridge_setup(&mut l1);
+    let deposit =
+        Bridge::depositETHCall { to: BOB, gasLimit: 100_000, data: Bytes::from_static(b"hi") };
+    let out = l1.send(ALICE, bridge, &deposit, U256::from(3 * ETH)).expect("deposit");
+    let ev = Bridge::DepositInitiated::decode_log(&out.logs[0]).expect("event");
+    assert_eq!((ev.nonce, ev.from, ev.to, ev.value), (U256::ZERO, ALICE, BOB, U256::from(3 * ETH)));
+    assert_eq!(ev.data.data, Bytes::from_static(b"hi"));
+    // Plain ETH: deposit to oneself, the next nonce.
+    let out = l1
+        .exec(ALICE, TxKind::Call(bridge), Bytes::new(), U256::from(ETH), vec![])
+        .expect("plain deposit");
+    let ev = Bridge::DepositInitiated::decode_log(&out.logs[0]).expect("event");
+    assert_eq!((ev.nonce, ev.to, ev.gasLimit), (U256::ONE, ALICE, 21_000));
+    assert_eq!(l1.balance(bridge), U256::from(4 * ETH));
+
+    for gas in [20_999u64, 5_000_001] {
+        let bad = Bridge::depositETHCall { to: BOB, gasLimit: gas, data: Bytes::new() };
+        assert!(matches!(
+            bridge_error(l1.send(ALICE, bridge, &bad, U256::from(1)).unwrap_err()),
+            Bridge::BridgeErrors::DepositGasOutOfRange(_)
+        ));
+    }
+    l1.send(OWNER, bridge, &Bridge::pauseCall {}, U256::ZERO).expect("pause");
+    assert!(matches!(
+        bridge_error(l1.send(ALICE, bridge, &deposit, U256::from(1)).unwrap_err()),
+        Bridge::BridgeErrors::IsPaused(_)
+    ));
+    assert_eq!(l1.view(bridge, &Bridge::depositNonceCall {}), U256::from(2));
+}
+
+/// An L2 state holding `withdrawals` in the predeploy plus unrelated leaves; returns
+/// the root and a function producing the proof siblings for a withdrawal hash.
+struct L2State {
+    h: TreeHasher,
+    store: MemoryNodeStore,
+    root: B256,
+}
+
+impl L2State {
+    fn new(withdrawals: &[B256]) -> Self {
+        let h = TreeHasher::new(Curve::Bn254);
+        let mut updates: Vec<(B256, Option<B256>)> = (0..40u64)
+            .map(|i| (keccak256(i.to_be_bytes()), Some(keccak256((i + 1000).to_be_bytes()))))
+            .map(|(k, v)| {
+                (
+                    keys::account_key(&h, Address::from_word(k)),
+                    Some(keys::storage_value_hash(&h, U256::from_be_bytes(v.unwrap().0))),
+                )
+            })
+            .collect();
+        for w in withdrawals {
+            updates.push((
+                keys::storage_key(&h, L2_WITHDRAWALS, withdrawal_slot(*w)),
+                Some(keys::storage_value_hash(&h, U256::ONE)),
+            ));
+        }
+        let mut store = MemoryNodeStore::default();
+        let up = SparseMerkleTree::new(&h).update(&store, B256::ZERO, updates).expect("tree");
+        store.apply(&up.changes);
+        Self { h, store, root: up.root }
+    }
+
+    fn proof(&self, w: B256) -> Vec<B256> {
+        let key = keys::storage_key(&self.h, L2_WITHDRAWALS, withdrawal_slot(w));
+        let p = SparseMerkleTree::new(&self.h).proof(&self.store, self.root, key).expect("proof");
+        assert!(p.leaf.is_some_and(|(k, _)| k == key), "inclusion proof");
+        p.siblings
+    }
+}
+
+fn withdrawal_slot(h: B256) -> U256 {
+    U256::from_be_bytes(keccak256((h, U256::ONE).abi_encode()).0)
+}
+
+fn withdrawal(nonce: u64, target: Address, value: u128) -> Bridge::Withdrawal {
+    Bridge::Withdrawal {
+        nonce: U256::from(nonce),
+        sender: ALICE,
+        target,
+        value: U256::from(value),
+        gasLimit: U256::from(100_000),
+        data: Bytes::new(),
+    }
+}
+
+fn withdrawal_hash(w: &Bridge::Withdrawal) -> B256 {
+    keccak256(
+        (w.nonce, w.sender, w.target, w.value, w.gasLimit, w.data.clone()).abi_encode_params(),
+    )
+}
+
+#[test]
+fn the_l2_predeploy_records_what_the_bridge_checks() {
+    let mut l1 = L1::new(); // used as an L2 here: same EVM
+    l1.put_code(L2_WITHDRAWALS, L2Withdrawals::DEPLOYED_BYTECODE.clone());
+    let call = L2Withdrawals::initiateWithdrawalCall {
+        target: BOB,
+        gasLimit: U256::from(100_000),
+        data: Bytes::new(),
+    };
+    let out = l1.send(ALICE, L2_WITHDRAWALS, &call, U256::from(ETH)).expect("withdraw");
+    let ev = L2Withdrawals::MessagePassed::decode_log(&out.logs[0]).expect("event");
+    let w = withdrawal(0, BOB, ETH);
+    assert_eq!(ev.withdrawalHash, withdrawal_hash(&w));
+    let slot = withdrawal_slot(ev.withdrawalHash);
+    let stored = l1.db.cache.accounts[&L2_WITHDRAWALS].storage.get(&slot).copied();
+    assert_eq!(stored, Some(U256::ONE), "sentMessages[hash] at keccak256(hash, 1)");
+    assert_eq!(l1.balance(L2_WITHDRAWALS), U256::from(ETH), "the ETH is locked on L2");
+}
+
+#[test]
+fn withdrawals_pay_once_against_a_finalized_root_only() {
+    let mut l1 = L1::new();
+    let (rollup, bridge) = bridge_setup(&mut l1);
+    l1.exec(ALICE, TxKind::Call(bridge), Bytes::new(), U256::from(10 * ETH), vec![])
+        .expect("fund the bridge by a deposit");
+
+    let w1 = withdrawal(0, BOB, 2 * ETH);
+    let w2 = withdrawal(1, BOB, ETH);
+    let (h1, h2) = (withdrawal_hash(&w1), withdrawal_hash(&w2));
+    assert_eq!(l1.view(bridge, &Bridge::hashWithdrawalCall { w: w1.clone() }), h1);
+    assert_eq!(l1.view(bridge, &Bridge::withdrawalSlotCall { h: h1 }), withdrawal_slot(h1));
+
+    let state1 = L2State::new(&[h1]);
+    let state2 = L2State::new(&[h1, h2]);
+    submit(&mut l1, rollup, 1, 10, state1.root).unwrap();
+    l1.warp(PERIOD);
+    l1.send(ALICE, rollup, &Rollup::finalizeCall { index: U256::ONE }, U256::ZERO).unwrap();
+    submit(&mut l1, rollup, 11, 20, state2.root).unwrap(); // pending
+
+    let fin = |w: &Bridge::Withdrawal, batch: u64, siblings: Vec<B256>| {
+        Bridge::finalizeWithdrawalCall { w: w.clone(), batchIndex: U256::from(batch), siblings }
+    };
+
+    // Against a pending root: refused by the rollup.
+    let err = l1.send(ALICE, bridge, &fin(&w2, 2, state2.proof(h2)), U256::ZERO).unwrap_err();
+    assert!(matches!(rollup_error(err), Rollup::RollupErrors::NotFinalized(_)));
+    // w2 is not in the final root 1: no proof works.
+    let err = l1.send(ALICE, bridge, &fin(&w2, 1, state2.proof(h2)), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::InvalidWithdrawalProof(_)));
+    // A tampered proof, and a withdrawal claiming more than was recorded.
+    let mut bad = state1.proof(h1);
+    bad[0].0[31] ^= 1;
+    let err = l1.send(ALICE, bridge, &fin(&w1, 1, bad), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::InvalidWithdrawalProof(_)));
+    let greedy = withdrawal(0, BOB, 3 * ETH);
+    let err = l1.send(ALICE, bridge, &fin(&greedy, 1, state1.proof(h1)), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::InvalidWithdrawalProof(_)));
+
+    // The real one pays BOB, whoever submits it.
+    let before = l1.balance(BOB);
+    let out = l1.send(ALICE, bridge, &fin(&w1, 1, state1.proof(h1)), U256::ZERO).expect("paid");
+    eprintln!("finalizeWithdrawal: {} gas with {} siblings", out.gas, state1.proof(h1).len());
+    assert_eq!(l1.balance(BOB) - before, U256::from(2 * ETH));
+    let ev = out.logs.iter().find_map(|l| Bridge::WithdrawalFinalized::decode_log(l).ok()).unwrap();
+    assert_eq!(ev.withdrawalHash, h1);
+    // Exactly once.
+    let err = l1.send(ALICE, bridge, &fin(&w1, 1, state1.proof(h1)), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::AlreadyFinalized(_)));
+
+    // Once batch 2 is final, w2 goes through too (and w1 stays spent).
+    l1.warp(PERIOD);
+    l1.send(ALICE, rollup, &Rollup::finalizeCall { index: U256::from(2) }, U256::ZERO).unwrap();
+    l1.send(ALICE, bridge, &fin(&w2, 2, state2.proof(h2)), U256::ZERO).expect("w2 paid");
+    let err = l1.send(ALICE, bridge, &fin(&w1, 2, state2.proof(h1)), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::AlreadyFinalized(_)));
+    assert_eq!(l1.balance(bridge), U256::from(7 * ETH));
+
+    // Paused: no payouts.
+    l1.send(OWNER, bridge, &Bridge::pauseCall {}, U256::ZERO).unwrap();
+    let w3 = withdrawal(2, BOB, 1);
+    let err = l1.send(ALICE, bridge, &fin(&w3, 2, vec![]), U256::ZERO).unwrap_err();
+    assert!(matches!(bridge_error(err), Bridge::BridgeErrors::IsPaused(_)));
+}

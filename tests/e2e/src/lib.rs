@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+
+use infra_config::{ChainConfig, DEV_GENESIS_JSON, GenesisRoots, parse_genesis};
+use infra_node_core::{NodeConfig, RunningNode, start_sequencer};
+use infra_rpc::RpcConfig;
+use std::net::SocketAddr;
+
+/// A dev chain started in-process on a temporary datadir and a free port.
+#[derive(Debug)]
+pub struct DevNode {
+    pub node: RunningNode,
+    pub http_url: String,
+    pub ws_url: String,
+    /// Removed when the node is dropped.
+    pub datadir: tempfile::TempDir,
+}
+
+/// Starts the `--dev` chain with `block_time_ms` blocks.
+pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
+    let datadir = tempfile::tempdir()?;
+    let cfg = NodeConfig {
+        datadir: datadir.path().to_path_buf(),
+        chain: ChainConfig { block_time_ms, ..ChainConfig::dev() },
+        genesis: parse_genesis(DEV_GENESIS_JSON, "genesis/dev.json")?,
+        genesis_roots: Some(GenesisRoots::dev()?),
+        rpc: RpcConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_request_bytes: 10 * 1024 * 1024,
+            max_connections: 100,
+        },
+        empty_blocks: false,
+        min_tip_wei: 0,
+        max_per_sender: 256,
+        max_total: 10_000,
+    };
+    let node = start_sequencer(cfg).await?;
+    let addr = node.rpc_addr;
+    Ok(DevNode {
+        node,
+        http_url: format!("http://{addr}"),
+        ws_url: format!("ws://{addr}"),
+        datadir,
+    })
+}
