@@ -1,6 +1,6 @@
 //! Contract bindings from `contracts/artifacts` (ABI and bytecode as committed).
 
-use alloy::{primitives::Address, sol};
+use alloy::sol;
 
 sol!(
     #[sol(rpc)]
@@ -43,5 +43,4 @@ sol!(
 );
 
 /// Where genesis places the `L2Withdrawals` predeploy (the bridge hard-codes it).
-pub const L2_WITHDRAWALS: Address =
-    alloy::primitives::address!("0x4200000000000000000000000000000000000016");
+pub use infra_primitives::L2_WITHDRAWALS;

@@ -589,7 +589,9 @@ impl L2State {
 }
 
 fn withdrawal_slot(h: B256) -> U256 {
-    U256::from_be_bytes(keccak256((h, U256::ONE).abi_encode()).0)
+    let slot = U256::from_be_bytes(keccak256((h, U256::ONE).abi_encode()).0);
+    assert_eq!(slot, infra_primitives::withdrawal_slot(h), "the node's slot derivation");
+    slot
 }
 
 fn withdrawal(nonce: u64, target: Address, value: u128) -> Bridge::Withdrawal {

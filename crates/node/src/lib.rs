@@ -139,6 +139,7 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             chain: cfg.chain.clone(),
             bus: bus.clone(),
             client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
+            hasher: hasher.clone(),
         },
     )
     .await

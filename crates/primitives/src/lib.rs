@@ -10,3 +10,18 @@ pub use alloy::{
     consensus::{Header, ReceiptEnvelope, TxEnvelope},
     primitives::{Address, B256, Bloom, Bytes, U256},
 };
+
+/// The L2 predeploy recording withdrawals (`contracts/src/L2Withdrawals.sol`).
+pub const L2_WITHDRAWALS: Address =
+    alloy::primitives::address!("0x4200000000000000000000000000000000000016");
+/// The storage slot of its `sentMessages` mapping.
+pub const WITHDRAWALS_SENT_SLOT: u64 = 1;
+
+/// Where `L2Withdrawals.sentMessages[withdrawal_hash]` lives: keccak256(hash, 1),
+/// Solidity's mapping layout.
+pub fn withdrawal_slot(withdrawal_hash: B256) -> U256 {
+    let mut preimage = [0u8; 64];
+    preimage[..32].copy_from_slice(withdrawal_hash.as_slice());
+    preimage[32..].copy_from_slice(&U256::from(WITHDRAWALS_SENT_SLOT).to_be_bytes::<32>());
+    U256::from_be_bytes(alloy::primitives::keccak256(preimage).0)
+}

@@ -29,6 +29,8 @@ pub struct RpcContext {
     pub chain: ChainConfig,
     pub bus: Bus,
     pub client_version: String,
+    /// The state tree's hash (the chain's curve), for proofs.
+    pub hasher: infra_state::TreeHasher,
 }
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;

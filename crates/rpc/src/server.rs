@@ -137,6 +137,15 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         let slot: U256 = p.next()?;
         c.storage_at(a, slot, opt(&mut p)?)
     });
+    reg!(m, "infra_getStorageProof", |p, c| {
+        let a: Address = p.next()?;
+        let slot: U256 = p.next()?;
+        c.storage_proof(a, slot, opt(&mut p)?)
+    });
+    reg!(m, "infra_getWithdrawalProof", |p, c| {
+        let hash: alloy::primitives::B256 = p.next()?;
+        c.withdrawal_proof(hash, opt(&mut p)?)
+    });
     reg!(m, "eth_gasPrice", |_p, c| c.gas_price());
     reg!(m, "eth_maxPriorityFeePerGas", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.max_priority_fee()

@@ -2,4 +2,4 @@
 
 mod store;
 
-pub use store::{AccountState, StateChanges, StateReader, StorageError, Store};
+pub use store::{AccountState, HistoricalTree, StateChanges, StateReader, StorageError, Store};

@@ -19,9 +19,23 @@ const ACCOUNTS: &str = "Accounts";
 const STORAGE: &str = "Storage";
 const CODE: &str = "Code";
 const SMT_NODES: &str = "SmtNodes";
+/// Every version of every tree node: key `position (34 bytes) ++ block (8, BE)`,
+/// value the node as of that block (empty: removed at that block). Proofs at any
+/// past block read the newest version at or below it.
+const SMT_HISTORY: &str = "SmtHistory";
 const META: &str = "Meta";
-const TABLES: [&str; 9] =
-    [HEADERS, HEADER_HASH, BODIES, TX_LOOKUP, ACCOUNTS, STORAGE, CODE, SMT_NODES, META];
+const TABLES: [&str; 10] = [
+    HEADERS,
+    HEADER_HASH,
+    BODIES,
+    TX_LOOKUP,
+    ACCOUNTS,
+    STORAGE,
+    CODE,
+    SMT_NODES,
+    SMT_HISTORY,
+    META,
+];
 
 const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis";
@@ -182,11 +196,17 @@ impl Store {
             txn.put(&code, hash, bytes, WriteFlags::UPSERT)?;
         }
         let smt = t(SMT_NODES)?;
+        let history = t(SMT_HISTORY)?;
         for (pos, node) in nodes {
+            let versioned = history_key(pos, block.number());
             match node {
-                Some(n) => txn.put(&smt, pos.to_bytes(), n.to_bytes(), WriteFlags::UPSERT)?,
+                Some(n) => {
+                    txn.put(&smt, pos.to_bytes(), n.to_bytes(), WriteFlags::UPSERT)?;
+                    txn.put(&history, versioned, n.to_bytes(), WriteFlags::UPSERT)?;
+                }
                 None => {
                     txn.del(&smt, pos.to_bytes(), None)?;
+                    txn.put(&history, versioned, [], WriteFlags::UPSERT)?;
                 }
             }
         }
@@ -198,6 +218,13 @@ impl Store {
         txn.commit()?;
         Ok(())
     }
+}
+
+fn history_key(pos: &Position, block: u64) -> [u8; 42] {
+    let mut key = [0u8; 42];
+    key[..34].copy_from_slice(&pos.to_bytes());
+    key[34..].copy_from_slice(&block.to_be_bytes());
+    key
 }
 
 fn read_head<K: libmdbx::TransactionKind>(
@@ -278,6 +305,57 @@ impl StateReader<'_> {
     }
 }
 
+impl<'db> StateReader<'db> {
+    /// The state tree as it was after block `number` (for proofs at past roots).
+    /// Blocks committed before the history table existed have no versions.
+    pub fn tree_at(&self, number: u64) -> HistoricalTree<'_, 'db> {
+        HistoricalTree { reader: self, number }
+    }
+}
+
+/// The tree nodes as of one past block; see [`StateReader::tree_at`].
+pub struct HistoricalTree<'r, 'db> {
+    reader: &'r StateReader<'db>,
+    number: u64,
+}
+
+impl std::fmt::Debug for HistoricalTree<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoricalTree").field("number", &self.number).finish_non_exhaustive()
+    }
+}
+
+impl NodeStore for HistoricalTree<'_, '_> {
+    fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
+        let store = |e: libmdbx::Error| StateError::Store(e.to_string());
+        let table = self.reader.txn.open_table(Some(SMT_HISTORY)).map_err(store)?;
+        let mut cursor = self.reader.txn.cursor(&table).map_err(store)?;
+        let prefix = position.to_bytes();
+        // The first key above (position, number), then one step back: the newest
+        // version at or below `number`, if it belongs to this position.
+        let found = match self.number.checked_add(1) {
+            Some(next) => {
+                let seek = history_key(position, next);
+                match cursor.set_range::<Vec<u8>, Vec<u8>>(&seek).map_err(store)? {
+                    Some(_) => cursor.prev::<Vec<u8>, Vec<u8>>().map_err(store)?,
+                    None => cursor.last::<Vec<u8>, Vec<u8>>().map_err(store)?,
+                }
+            }
+            None => cursor.last::<Vec<u8>, Vec<u8>>().map_err(store)?,
+        };
+        match found {
+            Some((key, value)) if key.get(..34) == Some(prefix.as_slice()) => {
+                if value.is_empty() {
+                    Ok(None)
+                } else {
+                    Node::from_bytes(&value).map(Some)
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 impl NodeStore for StateReader<'_> {
     fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
         let raw: Option<Vec<u8>> = self
@@ -343,5 +421,46 @@ mod tests {
         assert_eq!(r.block_number(block(1).hash).unwrap(), Some(1));
         assert_eq!(r.genesis_hash().unwrap(), Some(block(0).hash));
         assert!(r.code(B256::repeat_byte(3)).unwrap().is_some());
+    }
+
+    #[test]
+    fn tree_history_serves_every_past_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = TreeHasher::new(Curve::Bn254);
+        let tree = SparseMerkleTree::new(&h);
+        let store = Store::open(dir.path()).unwrap();
+        let key = |i: u8| B256::repeat_byte(i);
+        let batches: Vec<Vec<(B256, Option<B256>)>> = vec![
+            (1..=20u8).map(|i| (key(i), Some(key(100 + i)))).collect(),
+            vec![(key(3), Some(key(33))), (key(21), Some(key(121)))],
+            vec![(key(21), None), (key(4), None)],
+            vec![],
+        ];
+        let mut roots = Vec::new();
+        let mut root = B256::ZERO;
+        for (number, updates) in batches.into_iter().enumerate() {
+            let upd = tree.update(&store.reader().unwrap(), root, updates).unwrap();
+            store
+                .commit_block(&block(number as u64), &StateChanges::default(), &upd.changes)
+                .unwrap();
+            root = upd.root;
+            roots.push(root);
+        }
+        let r = store.reader().unwrap();
+        for (number, expected) in roots.iter().enumerate() {
+            let past = r.tree_at(number as u64);
+            assert_eq!(tree.stored_root(&past).unwrap(), *expected, "root at block {number}");
+        }
+        // Proofs at block 1 see key 21 and the new value of key 3; at block 2 key 21 is gone.
+        let at1 = r.tree_at(1);
+        let p = tree.proof(&at1, roots[1], key(21)).unwrap();
+        assert!(p.verify(&h, roots[1], key(21), Some(key(121))));
+        let p = tree.proof(&at1, roots[1], key(3)).unwrap();
+        assert!(p.verify(&h, roots[1], key(3), Some(key(33))));
+        let at2 = r.tree_at(2);
+        let p = tree.proof(&at2, roots[2], key(21)).unwrap();
+        assert!(p.verify(&h, roots[2], key(21), None));
+        let p = tree.proof(&r.tree_at(0), roots[0], key(4)).unwrap();
+        assert!(p.verify(&h, roots[0], key(4), Some(key(104))));
     }
 }

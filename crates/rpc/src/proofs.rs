@@ -1,0 +1,124 @@
+//! `infra_` methods serving sparse-Merkle proofs of the state tree at any sealed
+//! block: what the L1 bridge checks for withdrawals.
+
+use crate::eth::{RpcContext, RpcResult, err, internal};
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, U64, U256},
+};
+use infra_primitives::{L2_WITHDRAWALS, withdrawal_slot};
+use infra_state::{SparseMerkleTree, StateError, keys};
+use serde::Serialize;
+
+/// A storage slot's proof in the state tree of one block.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageProof {
+    pub block_number: U64,
+    pub state_root: B256,
+    pub address: Address,
+    pub slot: U256,
+    /// The slot's tree key: P(4; address, P(5; hi(slot), lo(slot))).
+    pub key: B256,
+    /// The value hash stored under `key`, null when the slot is zero (absent).
+    pub value_hash: Option<B256>,
+    /// Sibling hashes from the root down to the leaf (or empty subtree).
+    pub siblings: Vec<B256>,
+    /// The leaf the path ends in, when it is another key's (exclusion proof).
+    pub leaf: Option<ProofLeaf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofLeaf {
+    pub key: B256,
+    pub value_hash: B256,
+}
+
+/// What `Bridge.finalizeWithdrawal` needs besides the withdrawal itself.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WithdrawalProof {
+    pub withdrawal_hash: B256,
+    /// The L2 block whose state root the proof is against: it must be the last
+    /// block of a final batch on L1 (`Rollup.latestFinalized()`).
+    pub block_number: U64,
+    pub state_root: B256,
+    pub slot: U256,
+    pub siblings: Vec<B256>,
+}
+
+impl RpcContext {
+    pub fn storage_proof(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockNumberOrTag>,
+    ) -> RpcResult<StorageProof> {
+        let r = self.reader()?;
+        let head = self.head(&r)?;
+        let number = match block.unwrap_or(BlockNumberOrTag::Latest) {
+            BlockNumberOrTag::Number(n) if n > head => {
+                return Err(err(-32001, format!("block {n} not found (head is {head})")));
+            }
+            BlockNumberOrTag::Number(n) => n,
+            BlockNumberOrTag::Earliest => 0,
+            _ => head,
+        };
+        let header = r
+            .header(number)
+            .map_err(internal)?
+            .ok_or_else(|| err(-32001, format!("block {number} not found")))?;
+        let key = keys::storage_key(&self.hasher, address, slot);
+        let proof = SparseMerkleTree::new(&self.hasher)
+            .proof(&r.tree_at(number), header.state_root, key)
+            .map_err(|e| match e {
+                StateError::Corrupt(_) => err(
+                    -32000,
+                    format!("no state history for block {number}: it was sealed before this node kept tree history"),
+                ),
+                other => internal(other),
+            })?;
+        let (value_hash, leaf) = match proof.leaf {
+            Some((k, v)) if k == key => (Some(v), None),
+            Some((k, v)) => (None, Some(ProofLeaf { key: k, value_hash: v })),
+            None => (None, None),
+        };
+        Ok(StorageProof {
+            block_number: U64::from(number),
+            state_root: header.state_root,
+            address,
+            slot,
+            key,
+            value_hash,
+            siblings: proof.siblings,
+            leaf,
+        })
+    }
+
+    pub fn withdrawal_proof(
+        &self,
+        withdrawal_hash: B256,
+        block: Option<BlockNumberOrTag>,
+    ) -> RpcResult<WithdrawalProof> {
+        let slot = withdrawal_slot(withdrawal_hash);
+        let p = self.storage_proof(L2_WITHDRAWALS, slot, block)?;
+        let recorded = keys::storage_value_hash(&self.hasher, U256::ONE);
+        if p.value_hash != Some(recorded) {
+            return Err(err(
+                -32000,
+                format!(
+                    "withdrawal {withdrawal_hash} is not recorded in L2Withdrawals ({L2_WITHDRAWALS}) at block {}",
+                    p.block_number
+                ),
+            ));
+        }
+        Ok(WithdrawalProof {
+            withdrawal_hash,
+            block_number: p.block_number,
+            state_root: p.state_root,
+            slot,
+            siblings: p.siblings,
+        })
+    }
+}
