@@ -6,8 +6,9 @@
 //! transaction arrives, before sealing) and both run the same rounds: in round `n`
 //! every sender sends its nonce-`n` transaction to a fresh recipient.
 
+use alloy::primitives::U256;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use infra_benches::{Kind, TIP, Workload};
+use infra_benches::{Kind, Workload};
 use infra_bus::Bus;
 use infra_config::ChainConfig;
 use infra_execution::{BlockContext, ExecConfig, tx_env};
@@ -133,7 +134,7 @@ fn seal_path(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
                 for (tx, sender) in w.round(kind, round) {
-                    pool.add(tx, sender, round, alloy::primitives::U256::MAX, TIP as u64)
+                    pool.add(tx, sender, round, U256::MAX, chain.base_fee.initial_wei)
                         .expect("pool accepts the bench transaction");
                 }
                 round += 1;
@@ -158,7 +159,7 @@ fn seal_path(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
     group.finish();
     // The hashes a block needs, for the report: one more block outside the timing.
     for (tx, sender) in w.round(kind, round) {
-        pool.add(tx, sender, round, alloy::primitives::U256::MAX, TIP as u64).expect("pool");
+        pool.add(tx, sender, round, U256::MAX, chain.base_fee.initial_wei).expect("pool");
     }
     totals.hashes = last_block_hashes(&builder, round + 1);
     totals

@@ -17,10 +17,6 @@ const BATCH: u64 = 1_000;
 /// Hashes per parallel hash-rate sample.
 const PAR_HASHES: usize = 4_096;
 
-fn curve_name(c: Curve) -> &'static str {
-    c.as_str()
-}
-
 fn measure_rate(mut f: impl FnMut(), per_call: usize) -> f64 {
     // A plain timing outside criterion, for the summary line only.
     let start = Instant::now();
@@ -35,7 +31,7 @@ fn measure_rate(mut f: impl FnMut(), per_call: usize) -> f64 {
 fn benches(c: &mut Criterion) {
     for curve in [Curve::Bn254, Curve::Bls12_381] {
         let h = TreeHasher::new(curve);
-        let name = curve_name(curve);
+        let name = curve.as_str();
         let a = word(1, 0);
         let b = word(2, 0);
         let (a, b) = (

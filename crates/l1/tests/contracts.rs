@@ -559,13 +559,11 @@ struct L2State {
 impl L2State {
     fn new(withdrawals: &[B256]) -> Self {
         let h = TreeHasher::new(Curve::Bn254);
+        // Unrelated leaves around the withdrawals, as a real state has.
         let mut updates: Vec<(B256, Option<B256>)> = (0..40u64)
-            .map(|i| (keccak256(i.to_be_bytes()), Some(keccak256((i + 1000).to_be_bytes()))))
-            .map(|(k, v)| {
-                (
-                    keys::account_key(&h, Address::from_word(k)),
-                    Some(keys::storage_value_hash(&h, U256::from_be_bytes(v.unwrap().0))),
-                )
+            .map(|i| {
+                let key = keys::account_key(&h, Address::from_word(keccak256(i.to_be_bytes())));
+                (key, Some(keys::storage_value_hash(&h, U256::from(i + 1000))))
             })
             .collect();
         for w in withdrawals {

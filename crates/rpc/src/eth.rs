@@ -61,7 +61,11 @@ impl RpcContext {
     }
 
     /// Resolves a tag or number to a block number (None: beyond the head).
-    fn number_of(&self, r: &StateReader<'_>, tag: BlockNumberOrTag) -> RpcResult<Option<u64>> {
+    pub(crate) fn number_of(
+        &self,
+        r: &StateReader<'_>,
+        tag: BlockNumberOrTag,
+    ) -> RpcResult<Option<u64>> {
         let head = self.head(r)?;
         Ok(match tag {
             BlockNumberOrTag::Number(n) if n > head => None,

@@ -56,15 +56,13 @@ impl RpcContext {
         block: Option<BlockNumberOrTag>,
     ) -> RpcResult<StorageProof> {
         let r = self.reader()?;
-        let head = self.head(&r)?;
-        let number = match block.unwrap_or(BlockNumberOrTag::Latest) {
-            BlockNumberOrTag::Number(n) if n > head => {
-                return Err(err(-32001, format!("block {n} not found (head is {head})")));
-            }
-            BlockNumberOrTag::Number(n) => n,
-            BlockNumberOrTag::Earliest => 0,
-            _ => head,
-        };
+        let tag = block.unwrap_or(BlockNumberOrTag::Latest);
+        let number = self.number_of(&r, tag)?.ok_or_else(|| {
+            err(
+                -32001,
+                format!("block {tag} not found (head is {})", self.head(&r).unwrap_or_default()),
+            )
+        })?;
         let header = r
             .header(number)
             .map_err(internal)?
