@@ -123,6 +123,7 @@ fn seal_path(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
         hasher,
         bus: Bus::new(16),
         empty_blocks: false,
+        deposits: Default::default(),
     };
     let mut round = 0u64;
     let mut totals = Totals::default();

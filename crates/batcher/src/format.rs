@@ -4,9 +4,13 @@
 //! batch      = version (1 byte, 0x01) || codec (1 byte) || compressed(payload)
 //! codec      = 0x00 none | 0x01 zstd (level 19)
 //! payload    = rlp([first_block, parent_hash, [block, ...]])
-//! block      = rlp([timestamp, [tx, ...]])
+//! block      = rlp([timestamp, deposit_count, [tx, ...]])
 //! tx         = the transaction's EIP-2718 encoding (an RLP byte string)
 //! ```
+//!
+//! Deposits are not repeated in the batch: L1 already holds them (the bridge's
+//! `DepositInitiated` events). `deposit_count` says how many of the next deposits,
+//! in bridge-nonce order, open the block.
 //!
 //! A batch carries a contiguous range of L2 blocks: block `first_block + i` is the
 //! i-th entry, and `parent_hash` is the hash of block `first_block - 1`, so a
@@ -75,6 +79,8 @@ pub enum BatchError {
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct BatchBlock {
     pub timestamp: u64,
+    /// How many L1 deposits (the next ones in bridge-nonce order) open the block.
+    pub deposit_count: u64,
     pub transactions: Vec<Bytes>,
 }
 
@@ -103,6 +109,7 @@ impl BatchPayload {
                 .iter()
                 .map(|b| BatchBlock {
                     timestamp: b.header.timestamp,
+                    deposit_count: b.deposits.len() as u64,
                     transactions: b
                         .transactions
                         .iter()

@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 
-use infra_primitives::SealedBlock;
-use std::{future::Future, sync::Arc};
+use infra_primitives::{DepositTx, SealedBlock};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+};
 use tokio::{sync::broadcast, task::JoinSet};
 pub use tokio_util::sync::CancellationToken;
 
@@ -34,6 +38,64 @@ impl Bus {
 
     pub fn subscriber_count(&self) -> usize {
         self.events.receiver_count()
+    }
+}
+
+/// Confirmed L1 deposits on their way to the sequencer, keyed by bridge nonce.
+/// The L1 watcher fills it; the sequencer reads the run that continues its
+/// deposit cursor. Inserting a nonce twice keeps the first copy, so re-reading L1
+/// never duplicates a deposit; what the chain already applied is pruned.
+#[derive(Debug, Clone, Default)]
+pub struct DepositInbox(Arc<Mutex<BTreeMap<u64, DepositTx>>>);
+
+impl DepositInbox {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, DepositTx>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn push(&self, deposit: DepositTx) {
+        self.lock().entry(deposit.nonce).or_insert(deposit);
+    }
+
+    /// Forgets deposits at or above `nonce` (their L1 blocks were reorged out
+    /// before the chain applied them).
+    pub fn forget_from(&self, nonce: u64) {
+        let _ = self.lock().split_off(&nonce);
+    }
+
+    /// The contiguous run of deposits from `next`, in order, while their gas
+    /// limits fit `gas_budget` (the first one is always taken) and at most `max`.
+    /// Deposits below `next` were applied already and are dropped.
+    pub fn take(&self, next: u64, gas_budget: u64, max: usize) -> Vec<DepositTx> {
+        let mut map = self.lock();
+        *map = map.split_off(&next);
+        let mut out = Vec::new();
+        let mut gas = 0u64;
+        let mut expected = next;
+        for (nonce, d) in map.iter() {
+            if *nonce != expected || out.len() >= max {
+                break;
+            }
+            gas = gas.saturating_add(d.gas_limit);
+            if gas > gas_budget && !out.is_empty() {
+                break;
+            }
+            out.push(d.clone());
+            expected = expected.saturating_add(1);
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -125,6 +187,37 @@ mod tests {
         let err = sup.join().await.unwrap_err();
         assert_eq!(err.to_string(), "fails: boom");
         assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    fn deposit(nonce: u64, gas_limit: u64) -> DepositTx {
+        DepositTx {
+            nonce,
+            l1_block: nonce,
+            from: Default::default(),
+            to: Default::default(),
+            value: Default::default(),
+            gas_limit,
+            data: Default::default(),
+        }
+    }
+
+    #[test]
+    fn inbox_hands_out_contiguous_runs_once() {
+        let inbox = DepositInbox::new();
+        for n in [3, 1, 0, 1, 4] {
+            inbox.push(deposit(n, 100));
+        }
+        let nonces = |v: Vec<DepositTx>| v.iter().map(|d| d.nonce).collect::<Vec<_>>();
+        // 2 is missing: the run stops before the gap.
+        assert_eq!(nonces(inbox.take(0, 1_000, 10)), vec![0, 1]);
+        assert_eq!(nonces(inbox.take(2, 1_000, 10)), Vec::<u64>::new());
+        assert_eq!(inbox.len(), 2, "applied deposits are pruned");
+        inbox.push(deposit(2, 100));
+        assert_eq!(nonces(inbox.take(2, 250, 10)), vec![2, 3], "gas budget");
+        assert_eq!(nonces(inbox.take(2, 1_000, 1)), vec![2], "count cap");
+        assert_eq!(nonces(inbox.take(2, 10, 10)), vec![2], "the first always fits");
+        inbox.forget_from(3);
+        assert_eq!(nonces(inbox.take(2, 1_000, 10)), vec![2]);
     }
 
     #[tokio::test]

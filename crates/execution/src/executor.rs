@@ -1,14 +1,15 @@
 use crate::{BlockContext, ExecConfig, SourceDb, SourceError, StateSource, tx_env};
 use alloy::{
     consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope},
-    primitives::{Address, B256, Bloom, U256},
+    primitives::{Address, B256, Bloom, TxKind, U256},
 };
+use infra_primitives::DepositTx;
 use infra_state::{TreeHasher, keys};
 use infra_storage::{AccountState, StateChanges};
 use rayon::prelude::*;
 use revm::{
     Context, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext,
-    context::ContextTr,
+    context::{ContextTr, TxEnv},
     context_interface::result::EVMError,
     database::{CacheDB, in_memory_db::AccountState as CacheAccountState},
     primitives::KECCAK_EMPTY,
@@ -45,6 +46,8 @@ pub struct RejectedTx {
 /// The outcome of executing a block's candidates.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutedBlock {
+    /// One receipt per deposit, in order (deposits always make it in).
+    pub deposit_receipts: Vec<ReceiptWithBloom>,
     pub txs: Vec<ExecutedTx>,
     pub rejected: Vec<RejectedTx>,
     /// Candidates left out because the block was full (they stay in the pool).
@@ -56,12 +59,15 @@ pub struct ExecutedBlock {
     pub base_fees: U256,
 }
 
-/// Executes `candidates` (best first) on top of `source`. Invalid candidates are
-/// skipped and reported, as is every later candidate of the same sender.
+/// Executes `deposits` (see [`DepositTx`] for their semantics), then `candidates`
+/// (best first) on top of `source`. Invalid candidates are skipped and reported,
+/// as is every later candidate of the same sender. The caller keeps the deposits'
+/// gas within the block's gas limit.
 pub fn execute_block<S: StateSource + ?Sized>(
     source: &S,
     cfg: &ExecConfig,
     block: &BlockContext,
+    deposits: &[DepositTx],
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
 ) -> Result<ExecutedBlock, ExecError> {
     let db = CacheDB::new(SourceDb(source));
@@ -75,6 +81,65 @@ pub fn execute_block<S: StateSource + ?Sized>(
     let mut touched_slots: BTreeSet<(Address, U256)> = BTreeSet::new();
     let mut skip: HashSet<Address> = HashSet::new();
     let mut base_fees = U256::ZERO;
+
+    // Deposits run at gas price zero: L1 paid for them.
+    evm.ctx.block.basefee = 0;
+    for deposit in deposits {
+        let db = evm.ctx.db_mut();
+        let acc = db.load_account(deposit.from)?;
+        acc.info.balance = acc.info.balance.saturating_add(deposit.value);
+        if acc.account_state == CacheAccountState::NotExisting {
+            acc.account_state = CacheAccountState::Touched;
+        }
+        let nonce = acc.info.nonce;
+        touched.insert(deposit.from);
+        let env = TxEnv {
+            tx_type: 0,
+            caller: deposit.from,
+            gas_limit: deposit.gas_limit,
+            gas_price: 0,
+            kind: TxKind::Call(deposit.to),
+            value: deposit.value,
+            data: deposit.data.clone(),
+            nonce,
+            chain_id: Some(cfg.chain_id),
+            ..Default::default()
+        };
+        let (status, logs) = match evm.transact(env) {
+            Ok(res) => {
+                for (address, account) in &res.state {
+                    if account.is_touched() {
+                        touched.insert(*address);
+                        for (slot, _) in account.changed_storage_slots() {
+                            touched_slots.insert((*address, *slot));
+                        }
+                    }
+                }
+                evm.ctx.db_mut().commit(res.state);
+                out.gas_used = out.gas_used.saturating_add(res.result.tx_gas_used());
+                (res.result.is_success(), res.result.into_logs())
+            }
+            // Not executable (its intrinsic gas exceeds its limit, the sender has
+            // code...): the mint stands, the call does not happen.
+            Err(EVMError::Transaction(reason)) => {
+                tracing::debug!(target: "execution", nonce = deposit.nonce, %reason, "deposit call not executed");
+                (false, vec![])
+            }
+            Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+            Err(other) => return Err(ExecError::Evm(other.to_string())),
+        };
+        // A deposit is not one of `from`'s L2 transactions: its L2 nonce stays,
+        // so a wallet's pending transactions are not invalidated by a deposit.
+        evm.ctx.db_mut().load_account(deposit.from)?.info.nonce = nonce;
+        let receipt = ReceiptWithBloom::from(Receipt {
+            status: status.into(),
+            cumulative_gas_used: out.gas_used,
+            logs,
+        });
+        out.logs_bloom |= receipt.logs_bloom;
+        out.deposit_receipts.push(receipt);
+    }
+    evm.ctx.block.basefee = block.base_fee;
 
     for (tx, sender) in candidates {
         if skip.contains(&sender) {
@@ -183,4 +248,81 @@ pub fn tree_updates(h: &TreeHasher, changes: &StateChanges) -> Vec<(B256, Option
         (key, value)
     });
     accounts.chain(storage).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemorySource;
+    use alloy::primitives::{Bytes, address};
+
+    fn ctx() -> BlockContext {
+        BlockContext {
+            number: 1,
+            timestamp: 1,
+            gas_limit: 30_000_000,
+            base_fee: 1_000_000_000,
+            parent_hash: B256::ZERO,
+            prevrandao: B256::ZERO,
+        }
+    }
+
+    fn cfg() -> ExecConfig {
+        ExecConfig {
+            chain_id: 7,
+            fee_recipient: address!("0x00000000000000000000000000000000000000fe"),
+        }
+    }
+
+    fn deposit(nonce: u64, from: Address, to: Address, value: u64, gas: u64) -> DepositTx {
+        DepositTx {
+            nonce,
+            l1_block: 5,
+            from,
+            to,
+            value: U256::from(value),
+            gas_limit: gas,
+            data: Bytes::new(),
+        }
+    }
+
+    fn account(out: &ExecutedBlock, a: Address) -> Option<AccountState> {
+        out.changes.accounts.iter().find(|(x, _)| *x == a).and_then(|(_, s)| *s)
+    }
+
+    #[test]
+    fn deposits_mint_then_call_at_zero_gas_price_without_touching_the_nonce() {
+        let from = Address::repeat_byte(0xa1);
+        let to = Address::repeat_byte(0xb2);
+        // A contract that always reverts: PUSH0 PUSH0 REVERT.
+        let reverter = Address::repeat_byte(0xc3);
+        let mut source = MemorySource::default();
+        source.insert_account(from, 4, U256::from(1), None);
+        source.insert_account(
+            reverter,
+            1,
+            U256::ZERO,
+            Some(Bytes::from_static(&[0x5f, 0x5f, 0xfd])),
+        );
+        let deposits = [
+            deposit(0, from, to, 700, 21_000),
+            deposit(1, from, reverter, 50, 100_000),
+            // Too little gas for a call: not executed, the mint stands.
+            deposit(2, from, to, 9, 20_000),
+        ];
+        let out = execute_block(&source, &cfg(), &ctx(), &deposits, Vec::new()).unwrap();
+        assert_eq!(out.deposit_receipts.len(), 3);
+        let status: Vec<bool> =
+            out.deposit_receipts.iter().map(|r| r.receipt.status.coerce_status()).collect();
+        assert_eq!(status, vec![true, false, false]);
+        // 1 + 700 + 50 + 9 minted, 700 sent on: the reverted and the skipped calls
+        // leave their value with `from`. No gas was charged.
+        assert_eq!(account(&out, to).unwrap().balance, U256::from(700));
+        let sender = account(&out, from).unwrap();
+        assert_eq!(sender.balance, U256::from(1 + 50 + 9));
+        assert_eq!(sender.nonce, 4, "a deposit does not use an L2 nonce");
+        assert!(out.gas_used >= 21_000 + 21_000, "deposit gas counts in the block");
+        assert_eq!(out.deposit_receipts[2].receipt.cumulative_gas_used, out.gas_used);
+        assert!(out.base_fees.is_zero());
+    }
 }

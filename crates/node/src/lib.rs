@@ -156,6 +156,7 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             hasher,
             bus,
             empty_blocks: cfg.empty_blocks,
+            deposits: Default::default(),
         },
     });
     Ok(RunningNode { rpc_addr, genesis_hash: genesis.hash, state_root, head, supervisor, cancel })

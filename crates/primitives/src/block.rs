@@ -1,17 +1,25 @@
+use crate::DepositTx;
 use alloy::{
-    consensus::{Header, ReceiptEnvelope, TxEnvelope},
+    consensus::{Header, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope},
     eips::eip2718::{Decodable2718, Encodable2718},
     primitives::{Address, B256, Bytes},
     rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable},
 };
 
 /// An L2 block as sealed by the sequencer: the header (whose `state_root` is the
-/// sparse-Merkle root after the block), its hash, the transactions in order with
-/// their recovered senders, and one receipt per transaction.
+/// sparse-Merkle root after the block), its hash, the L1 deposits it applied
+/// (first, each with its receipt), then the transactions in order with their
+/// recovered senders, and one receipt per transaction.
+///
+/// Block-level positions (transaction index, cumulative gas, log index) count the
+/// deposits first: transaction `i` of `transactions` sits at index
+/// `deposits.len() + i`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedBlock {
     pub header: Header,
     pub hash: B256,
+    pub deposits: Vec<DepositTx>,
+    pub deposit_receipts: Vec<ReceiptWithBloom>,
     pub transactions: Vec<TxEnvelope>,
     pub senders: Vec<Address>,
     pub receipts: Vec<ReceiptEnvelope>,
@@ -25,8 +33,64 @@ impl SealedBlock {
         senders: Vec<Address>,
         receipts: Vec<ReceiptEnvelope>,
     ) -> Self {
+        Self::with_deposits(header, vec![], vec![], transactions, senders, receipts)
+    }
+
+    /// Seals a header over a body that starts with deposits.
+    pub fn with_deposits(
+        header: Header,
+        deposits: Vec<DepositTx>,
+        deposit_receipts: Vec<ReceiptWithBloom>,
+        transactions: Vec<TxEnvelope>,
+        senders: Vec<Address>,
+        receipts: Vec<ReceiptEnvelope>,
+    ) -> Self {
         let hash = header.hash_slow();
-        Self { header, hash, transactions, senders, receipts }
+        Self { header, hash, deposits, deposit_receipts, transactions, senders, receipts }
+    }
+
+    /// Deposits and transactions together.
+    pub fn tx_count(&self) -> usize {
+        self.deposits.len() + self.transactions.len()
+    }
+
+    /// The hashes of the deposits then the transactions, in block order.
+    pub fn tx_hashes(&self) -> Vec<B256> {
+        self.deposits
+            .iter()
+            .map(DepositTx::hash)
+            .chain(self.transactions.iter().map(|t| *t.tx_hash()))
+            .collect()
+    }
+
+    /// The next bridge deposit nonce after this block, given the one before it.
+    pub fn deposits_end(&self, before: u64) -> u64 {
+        self.deposits.last().map_or(before, |d| d.nonce.saturating_add(1))
+    }
+
+    /// The header's `transactions_root`: the ordered trie of the EIP-2718
+    /// encodings of the deposits then the transactions.
+    pub fn compute_transactions_root(deposits: &[DepositTx], transactions: &[TxEnvelope]) -> B256 {
+        let encoded: Vec<Vec<u8>> = deposits
+            .iter()
+            .map(Encodable2718::encoded_2718)
+            .chain(transactions.iter().map(Encodable2718::encoded_2718))
+            .collect();
+        alloy::consensus::proofs::ordered_trie_root_encoded(&encoded)
+    }
+
+    /// The header's `receipts_root`: deposit receipts are encoded
+    /// `0x7e || rlp(receipt)`, transaction receipts by their EIP-2718 envelope.
+    pub fn compute_receipts_root(
+        deposit_receipts: &[ReceiptWithBloom],
+        receipts: &[ReceiptEnvelope],
+    ) -> B256 {
+        let encoded: Vec<Vec<u8>> = deposit_receipts
+            .iter()
+            .map(deposit_receipt_2718)
+            .chain(receipts.iter().map(Encodable2718::encoded_2718))
+            .collect();
+        alloy::consensus::proofs::ordered_trie_root_encoded(&encoded)
     }
 
     pub fn number(&self) -> u64 {
@@ -36,6 +100,12 @@ impl SealedBlock {
     /// The body in its storage encoding.
     pub fn body(&self) -> BlockBody {
         BlockBody {
+            deposits: self.deposits.clone(),
+            deposit_receipts: self
+                .deposit_receipts
+                .iter()
+                .map(|r| alloy::rlp::encode(r).into())
+                .collect(),
             transactions: self.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
             senders: self.senders.clone(),
             receipts: self.receipts.iter().map(|r| r.encoded_2718().into()).collect(),
@@ -54,10 +124,25 @@ impl SealedBlock {
             .iter()
             .map(|raw| ReceiptEnvelope::decode_2718(&mut raw.as_ref()).map_err(eip2718_to_rlp))
             .collect::<Result<Vec<_>, _>>()?;
-        if transactions.len() != body.senders.len() || transactions.len() != receipts.len() {
+        let deposit_receipts = body
+            .deposit_receipts
+            .iter()
+            .map(|raw| ReceiptWithBloom::decode(&mut raw.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if transactions.len() != body.senders.len()
+            || transactions.len() != receipts.len()
+            || body.deposits.len() != deposit_receipts.len()
+        {
             return Err(alloy::rlp::Error::Custom("block body: length mismatch"));
         }
-        Ok(Self::new(header, transactions, body.senders, receipts))
+        Ok(Self::with_deposits(
+            header,
+            body.deposits,
+            deposit_receipts,
+            transactions,
+            body.senders,
+            receipts,
+        ))
     }
 }
 
@@ -68,9 +153,19 @@ fn eip2718_to_rlp(err: alloy::eips::eip2718::Eip2718Error) -> alloy::rlp::Error 
     }
 }
 
-/// The stored form of a block body: EIP-2718 encodings of transactions and receipts.
+/// A deposit receipt in the receipts trie: `0x7e || rlp(receipt with bloom)`.
+pub fn deposit_receipt_2718(receipt: &ReceiptWithBloom) -> Vec<u8> {
+    let mut out = vec![DepositTx::TYPE];
+    receipt.encode(&mut out);
+    out
+}
+
+/// The stored form of a block body: the deposits with their RLP receipts, then
+/// EIP-2718 encodings of transactions and receipts.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct BlockBody {
+    pub deposits: Vec<DepositTx>,
+    pub deposit_receipts: Vec<Bytes>,
     pub transactions: Vec<Bytes>,
     pub senders: Vec<Address>,
     pub receipts: Vec<Bytes>,
@@ -140,7 +235,28 @@ mod tests {
             logs: vec![],
         }));
         let header = Header { number: 9, ..Default::default() };
-        let block = SealedBlock::new(header.clone(), vec![env], vec![Address::ZERO], vec![receipt]);
+        let deposit = DepositTx {
+            nonce: 0,
+            l1_block: 3,
+            from: Address::repeat_byte(1),
+            to: Address::repeat_byte(2),
+            value: U256::from(9),
+            gas_limit: 21_000,
+            data: Bytes::new(),
+        };
+        let deposit_receipt = ReceiptWithBloom::from(Receipt {
+            status: true.into(),
+            cumulative_gas_used: 21_000,
+            logs: vec![],
+        });
+        let block = SealedBlock::with_deposits(
+            header.clone(),
+            vec![deposit],
+            vec![deposit_receipt],
+            vec![env],
+            vec![Address::ZERO],
+            vec![receipt],
+        );
         let raw = block.body().encode_to_vec();
         let back = SealedBlock::from_parts(header, BlockBody::decode_from(&raw).unwrap()).unwrap();
         assert_eq!(back, block);

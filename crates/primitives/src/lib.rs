@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod block;
+mod deposit;
 
-pub use block::{BlockBody, SealedBlock, TxLocation};
+pub use block::{BlockBody, SealedBlock, TxLocation, deposit_receipt_2718};
+pub use deposit::DepositTx;
 
 /// Re-exports of the alloy types used across the workspace, so that every crate
 /// names them the same way.

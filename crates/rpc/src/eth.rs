@@ -158,25 +158,17 @@ impl RpcContext {
         Ok(U64::from(self.head(&r)?))
     }
 
-    pub fn get_block(
-        &self,
-        id: BlockId,
-        full: bool,
-    ) -> RpcResult<Option<alloy::rpc::types::Block>> {
+    pub fn get_block(&self, id: BlockId, full: bool) -> RpcResult<Option<Value>> {
         let r = self.reader()?;
         Ok(self.block_by_id(&r, id)?.map(|b| rpc_block(&b, full)))
     }
 
     pub fn block_tx_count(&self, id: BlockId) -> RpcResult<Option<U64>> {
         let r = self.reader()?;
-        Ok(self.block_by_id(&r, id)?.map(|b| U64::from(b.transactions.len())))
+        Ok(self.block_by_id(&r, id)?.map(|b| U64::from(b.tx_count())))
     }
 
-    pub fn tx_by_block_and_index(
-        &self,
-        id: BlockId,
-        index: U64,
-    ) -> RpcResult<Option<alloy::rpc::types::Transaction>> {
+    pub fn tx_by_block_and_index(&self, id: BlockId, index: U64) -> RpcResult<Option<Value>> {
         let r = self.reader()?;
         Ok(self.block_by_id(&r, id)?.and_then(|b| rpc_tx(&b, index.to::<usize>())))
     }
@@ -302,16 +294,19 @@ impl RpcContext {
             .map_err(|e| err(-32000, e.to_string()))
     }
 
-    pub fn tx_by_hash(&self, hash: B256) -> RpcResult<Option<alloy::rpc::types::Transaction>> {
+    pub fn tx_by_hash(&self, hash: B256) -> RpcResult<Option<Value>> {
         let r = self.reader()?;
         if let Some(loc) = r.tx_location(hash).map_err(internal)? {
             let block = r.block(loc.block_number).map_err(internal)?;
             return Ok(block.and_then(|b| rpc_tx(&b, loc.index as usize)));
         }
-        Ok(self.pool.get(&hash).map(|(tx, sender)| pending_tx(tx, sender)))
+        Ok(self
+            .pool
+            .get(&hash)
+            .and_then(|(tx, sender)| serde_json::to_value(pending_tx(tx, sender)).ok()))
     }
 
-    pub fn receipt(&self, hash: B256) -> RpcResult<Option<alloy::rpc::types::TransactionReceipt>> {
+    pub fn receipt(&self, hash: B256) -> RpcResult<Option<Value>> {
         let r = self.reader()?;
         let Some(loc) = r.tx_location(hash).map_err(internal)? else { return Ok(None) };
         let block = r.block(loc.block_number).map_err(internal)?;

@@ -231,7 +231,7 @@ async fn subscribe(
                     Err(_) => return Ok(()),
                 };
                 let items: Vec<Value> = match &filter {
-                    None => vec![serde_json::to_value(crate::convert::rpc_block(&block, false).header)?],
+                    None => vec![serde_json::to_value(crate::convert::rpc_header(&block))?],
                     Some(f) => block_logs_for_sub(&block, f).into_iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
                 };
                 for item in items {

@@ -1,11 +1,11 @@
 use alloy::primitives::KECCAK256_EMPTY as KECCAK_EMPTY;
 use alloy::{
-    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs},
+    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header},
     eips::eip7685::EMPTY_REQUESTS_HASH,
     genesis::Genesis,
     primitives::{B256, Bytes, U256, keccak256},
 };
-use infra_bus::{Actor, ActorError, Bus, CancellationToken, Event};
+use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Event};
 use infra_config::ChainConfig;
 use infra_execution::{BlockContext, ExecConfig, execute_block, next_base_fee, tree_updates};
 use infra_mempool::Mempool;
@@ -108,7 +108,12 @@ pub struct BlockBuilder {
     pub hasher: TreeHasher,
     pub bus: Bus,
     pub empty_blocks: bool,
+    /// Confirmed L1 deposits (filled by the L1 watcher; empty without an L1).
+    pub deposits: DepositInbox,
 }
+
+/// At most this many deposits open one block.
+pub const MAX_DEPOSITS_PER_BLOCK: usize = 256;
 
 impl BlockBuilder {
     fn exec_config(&self) -> ExecConfig {
@@ -140,7 +145,12 @@ impl BlockBuilder {
         let candidates = self.pool.best(base_fee, |a| {
             reader.account(a).ok().flatten().map(|acc| acc.nonce).unwrap_or_default()
         });
-        if candidates.is_empty() && !self.empty_blocks {
+        // Deposits first, up to half the block's gas, continuing the cursor
+        // stored with the head block (so a restart neither skips nor repeats one).
+        let cursor = reader.deposit_cursor()?;
+        let deposits =
+            self.deposits.take(cursor.next_nonce, self.chain.gas_limit / 2, MAX_DEPOSITS_PER_BLOCK);
+        if candidates.is_empty() && deposits.is_empty() && !self.empty_blocks {
             return Ok(None);
         }
         let ctx = BlockContext {
@@ -152,13 +162,13 @@ impl BlockBuilder {
             prevrandao: keccak256(parent_hash),
         };
         let exec_started = Instant::now();
-        let exec = execute_block(&reader, &self.exec_config(), &ctx, candidates)?;
+        let exec = execute_block(&reader, &self.exec_config(), &ctx, &deposits, candidates)?;
         let execute = exec_started.elapsed();
         let rejected: Vec<B256> = exec.rejected.iter().map(|r| r.hash).collect();
         for r in &exec.rejected {
             tracing::debug!(target: "sequencer", tx = %r.hash, reason = %r.reason, "dropped by the EVM");
         }
-        if exec.txs.is_empty() && !self.empty_blocks {
+        if exec.txs.is_empty() && deposits.is_empty() && !self.empty_blocks {
             self.pool.on_block(std::iter::empty(), &rejected);
             return Ok(None);
         }
@@ -172,12 +182,20 @@ impl BlockBuilder {
         let receipts: Vec<_> = exec.txs.iter().map(|t| t.receipt.clone()).collect();
         let mut header =
             block_header(&self.chain, parent_hash, ctx.number, ctx.timestamp, base_fee, tree.root);
-        header.transactions_root = proofs::calculate_transaction_root(&txs);
-        header.receipts_root = proofs::calculate_receipt_root(&receipts);
+        header.transactions_root = SealedBlock::compute_transactions_root(&deposits, &txs);
+        header.receipts_root =
+            SealedBlock::compute_receipts_root(&exec.deposit_receipts, &receipts);
         header.logs_bloom = exec.logs_bloom;
         header.gas_used = exec.gas_used;
         header.mix_hash = ctx.prevrandao;
-        let block = SealedBlock::new(header, txs, senders, receipts);
+        let block = SealedBlock::with_deposits(
+            header,
+            deposits,
+            exec.deposit_receipts.clone(),
+            txs,
+            senders,
+            receipts,
+        );
         drop(reader);
         let commit_started = Instant::now();
         self.store.commit_block(&block, &exec.changes, &tree.changes)?;
@@ -194,6 +212,7 @@ impl BlockBuilder {
             target: "sequencer",
             number = block.number(),
             txs = block.transactions.len(),
+            deposits = block.deposits.len(),
             gas = block.header.gas_used,
             hash = %block.hash,
             exec_ms = execute.as_millis(),

@@ -2,4 +2,6 @@
 
 mod store;
 
-pub use store::{AccountState, HistoricalTree, StateChanges, StateReader, StorageError, Store};
+pub use store::{
+    AccountState, DepositCursor, HistoricalTree, StateChanges, StateReader, StorageError, Store,
+};

@@ -39,6 +39,12 @@ const TABLES: [&str; 10] = [
 
 const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis";
+/// The L1 deposit cursor, written with each block: the next bridge deposit nonce
+/// to apply, and the L1 block of the last applied deposit.
+const META_DEPOSIT_NEXT: &[u8] = b"deposit_next";
+const META_DEPOSIT_L1_BLOCK: &[u8] = b"deposit_l1_block";
+/// Keys other components keep in `Meta` start with this (see [`Store::put_meta`]).
+const META_COMPONENT_PREFIX: &[u8] = b"c/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -48,6 +54,17 @@ pub enum StorageError {
     Corrupt(String),
     #[error("block {number} does not extend the head ({head:?})")]
     NotNext { number: u64, head: Option<u64> },
+    #[error("block {number} applies deposit {got}, but the next deposit to apply is {expected}")]
+    DepositOutOfOrder { number: u64, expected: u64, got: u64 },
+}
+
+/// Where deposit application stands, as of the head block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DepositCursor {
+    /// The next bridge deposit nonce to apply.
+    pub next_nonce: u64,
+    /// The L1 block of the last deposit applied (`None`: none applied yet).
+    pub l1_block: Option<u64>,
 }
 
 impl From<alloy::rlp::Error> for StorageError {
@@ -168,9 +185,27 @@ impl Store {
         txn.put(&t(HEADER_HASH)?, block.hash, number, WriteFlags::UPSERT)?;
         txn.put(&t(BODIES)?, number, block.body().encode_to_vec(), WriteFlags::UPSERT)?;
         let lookup = t(TX_LOOKUP)?;
-        for (index, tx) in block.transactions.iter().enumerate() {
+        for (index, hash) in block.tx_hashes().into_iter().enumerate() {
             let loc = TxLocation { block_number: block.number(), index: index as u64 };
-            txn.put(&lookup, tx.tx_hash(), loc.to_bytes(), WriteFlags::UPSERT)?;
+            txn.put(&lookup, hash, loc.to_bytes(), WriteFlags::UPSERT)?;
+        }
+        let meta = t(META)?;
+        // Deposits: exactly once, in bridge order, across restarts.
+        let cursor = read_deposit_cursor(&txn)?;
+        let mut next = cursor.next_nonce;
+        for d in &block.deposits {
+            if d.nonce != next {
+                return Err(StorageError::DepositOutOfOrder {
+                    number: block.number(),
+                    expected: next,
+                    got: d.nonce,
+                });
+            }
+            next = next.saturating_add(1);
+        }
+        if let Some(last) = block.deposits.last() {
+            txn.put(&meta, META_DEPOSIT_NEXT, next.to_be_bytes(), WriteFlags::UPSERT)?;
+            txn.put(&meta, META_DEPOSIT_L1_BLOCK, last.l1_block.to_be_bytes(), WriteFlags::UPSERT)?;
         }
 
         let accounts = t(ACCOUNTS)?;
@@ -210,7 +245,6 @@ impl Store {
                 }
             }
         }
-        let meta = t(META)?;
         if block.number() == 0 {
             txn.put(&meta, META_GENESIS, block.hash, WriteFlags::UPSERT)?;
         }
@@ -218,6 +252,34 @@ impl Store {
         txn.commit()?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Stores a component's own small record (a batcher's progress, say) under
+    /// `key`, in its own write transaction.
+    pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let txn = self.db.begin_rw_txn()?;
+        let meta = txn.open_table(Some(META))?;
+        txn.put(&meta, component_key(key), value, WriteFlags::UPSERT)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn component_key(key: &str) -> Vec<u8> {
+    [META_COMPONENT_PREFIX, key.as_bytes()].concat()
+}
+
+fn read_deposit_cursor<K: libmdbx::TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+) -> Result<DepositCursor, StorageError> {
+    let meta = txn.open_table(Some(META))?;
+    let next: Option<[u8; 8]> = txn.get(&meta, META_DEPOSIT_NEXT)?;
+    let l1: Option<[u8; 8]> = txn.get(&meta, META_DEPOSIT_L1_BLOCK)?;
+    Ok(DepositCursor {
+        next_nonce: next.map(u64::from_be_bytes).unwrap_or_default(),
+        l1_block: l1.map(u64::from_be_bytes),
+    })
 }
 
 fn history_key(pos: &Position, block: u64) -> [u8; 42] {
@@ -263,6 +325,16 @@ impl StateReader<'_> {
     /// The number of the newest sealed block, `None` for an empty database.
     pub fn head(&self) -> Result<Option<u64>, StorageError> {
         read_head(&self.txn)
+    }
+
+    /// The deposit cursor as of the head block.
+    pub fn deposit_cursor(&self) -> Result<DepositCursor, StorageError> {
+        read_deposit_cursor(&self.txn)
+    }
+
+    /// A record stored with [`Store::put_meta`].
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(META, component_key(key))
     }
 
     pub fn genesis_hash(&self) -> Result<Option<B256>, StorageError> {
@@ -373,6 +445,80 @@ mod tests {
     fn block(number: u64) -> SealedBlock {
         let header = Header { number, ..Default::default() };
         SealedBlock::new(header, vec![], vec![], vec![])
+    }
+
+    fn deposit(nonce: u64, l1_block: u64) -> infra_primitives::DepositTx {
+        infra_primitives::DepositTx {
+            nonce,
+            l1_block,
+            from: Address::repeat_byte(1),
+            to: Address::repeat_byte(2),
+            value: U256::from(1),
+            gas_limit: 21_000,
+            data: Bytes::new(),
+        }
+    }
+
+    fn block_with_deposits(number: u64, nonces: &[u64]) -> SealedBlock {
+        let header = Header { number, ..Default::default() };
+        let deposits: Vec<_> = nonces.iter().map(|n| deposit(*n, 10 + n)).collect();
+        let receipts = deposits
+            .iter()
+            .map(|_| {
+                alloy::consensus::ReceiptWithBloom::from(alloy::consensus::Receipt {
+                    status: true.into(),
+                    cumulative_gas_used: 0,
+                    logs: vec![],
+                })
+            })
+            .collect();
+        SealedBlock::with_deposits(header, deposits, receipts, vec![], vec![], vec![])
+    }
+
+    #[test]
+    fn deposits_apply_once_in_order_with_the_cursor_in_the_block_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.commit_block(&block(0), &StateChanges::default(), &[]).unwrap();
+        assert_eq!(store.reader().unwrap().deposit_cursor().unwrap(), DepositCursor::default());
+        store
+            .commit_block(&block_with_deposits(1, &[0, 1]), &StateChanges::default(), &[])
+            .unwrap();
+        let cursor = store.reader().unwrap().deposit_cursor().unwrap();
+        assert_eq!(cursor, DepositCursor { next_nonce: 2, l1_block: Some(11) });
+        // A replayed deposit and a gap are both refused, and nothing is written.
+        for nonces in [&[1u64][..], &[3], &[2, 2]] {
+            let err = store
+                .commit_block(&block_with_deposits(2, nonces), &StateChanges::default(), &[])
+                .unwrap_err();
+            assert!(matches!(err, StorageError::DepositOutOfOrder { .. }), "{err}");
+            assert_eq!(store.reader().unwrap().head().unwrap(), Some(1));
+        }
+        // A block without deposits keeps the cursor.
+        store.commit_block(&block(2), &StateChanges::default(), &[]).unwrap();
+        store.commit_block(&block_with_deposits(3, &[2]), &StateChanges::default(), &[]).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(
+            r.deposit_cursor().unwrap(),
+            DepositCursor { next_nonce: 3, l1_block: Some(12) }
+        );
+        // Deposits are found by hash at their block position.
+        let d = deposit(2, 12);
+        let loc = r.tx_location(d.hash()).unwrap().unwrap();
+        assert_eq!((loc.block_number, loc.index), (3, 0));
+        assert_eq!(r.block(3).unwrap().unwrap().deposits, vec![d]);
+    }
+
+    #[test]
+    fn component_records_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.put_meta("batcher", b"abc").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.reader().unwrap().meta("batcher").unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(store.reader().unwrap().meta("other").unwrap(), None);
     }
 
     #[test]
