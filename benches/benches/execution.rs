@@ -115,6 +115,7 @@ fn seal_path(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
         min_tip_wei: 0,
         max_per_sender: 16,
         max_total: BLOCK_TXS * 2,
+        accept_blobs: false,
     }));
     let builder = BlockBuilder {
         store,

@@ -42,6 +42,8 @@ struct Cli {
     sequencer: SequencerArgs,
     #[command(flatten)]
     mempool: MempoolArgs,
+    #[command(flatten)]
+    l1: L1Args,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long = "log", env = "INFRA_LOG", default_value = "info")]
     log: String,
@@ -86,8 +88,72 @@ struct MempoolArgs {
     max_total: Option<usize>,
 }
 
+/// The L1 this sequencer settles to.
+#[derive(Debug, clap::Args)]
+struct L1Args {
+    /// L1 JSON-RPC URL (http). With --deployment, the sequencer reads deposits from
+    /// and posts batches to this L1.
+    #[arg(long = "l1.rpc", env = "INFRA_L1_RPC")]
+    rpc: Option<String>,
+    /// The batcher's L1 private key (hex). Prefer the INFRA_L1_KEY variable: a
+    /// command line is visible to other users of the machine.
+    #[arg(long = "l1.key", env = "INFRA_L1_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// The deployment file `infra-node deploy` wrote.
+    #[arg(long = "deployment", env = "INFRA_DEPLOYMENT")]
+    deployment: Option<PathBuf>,
+    /// Read deposits this many L1 blocks below the L1 head (default 6; --dev: 1).
+    #[arg(long = "l1.confirmations", env = "INFRA_L1_CONFIRMATIONS")]
+    confirmations: Option<u64>,
+    /// How often to poll the L1, in milliseconds (default 2000; --dev: 500).
+    #[arg(long = "l1.poll-ms", env = "INFRA_L1_POLL_MS")]
+    poll_ms: Option<u64>,
+    /// Where batch data goes: calldata, blob, or auto (the cheaper one now).
+    #[arg(long = "batch.da", env = "INFRA_BATCH_DA", value_enum)]
+    da: Option<DaArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DaArg {
+    Calldata,
+    Blob,
+    Auto,
+}
+
+impl From<DaArg> for infra_batcher::DataAvailability {
+    fn from(d: DaArg) -> Self {
+        match d {
+            DaArg::Calldata => Self::Calldata,
+            DaArg::Blob => Self::Blob,
+            DaArg::Auto => Self::Auto,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Deploys the L1 contracts (Poseidon, Rollup, Bridge) for a chain and writes
+    /// the deployment file the sequencer reads.
+    Deploy {
+        #[arg(long = "l1.rpc", env = "INFRA_L1_RPC")]
+        rpc: String,
+        /// The deployer's key (hex); also the owner and batcher unless given.
+        #[arg(long = "l1.key", env = "INFRA_L1_KEY", hide_env_values = true)]
+        key: String,
+        #[arg(long)]
+        genesis: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to write the deployment file.
+        #[arg(long, default_value = "deployment.json")]
+        out: PathBuf,
+        /// The batcher address (default: the deployer).
+        #[arg(long)]
+        batcher: Option<alloy::primitives::Address>,
+        /// The owner address (default: the deployer).
+        #[arg(long)]
+        owner: Option<alloy::primitives::Address>,
+    },
     /// Print the genesis state root of a genesis file (for its NAME.roots.toml).
     GenesisRoot {
         #[arg(long)]
@@ -147,7 +213,30 @@ fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(UsageError(msg.into()))
 }
 
+fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKeySigner, Failure> {
+    key.trim().parse().map_err(|_| {
+        usage(format!(
+            "config: {field} is not a private key (64 hex digits, optionally 0x-prefixed)"
+        ))
+    })
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Some(Command::Deploy { rpc, key, genesis, config, out, batcher, owner }) = &cli.command {
+        let (g, _) = load_genesis(genesis).map_err(|e| usage(e.to_string()))?;
+        let chain = match config {
+            Some(p) => read_config(p)?.chain,
+            None => infra_config::ChainConfig { chain_id: g.config.chain_id, ..Default::default() },
+        };
+        chain.validate().map_err(|e| usage(e.to_string()))?;
+        let signer = parse_key("--l1.key", key)?;
+        let deployment =
+            infra_node_core::deploy_contracts(rpc, signer, &chain, &g, *owner, *batcher).await?;
+        deployment.write(out).map_err(|e| eyre!(e))?;
+        println!("{}", serde_json::to_string_pretty(&deployment).map_err(|e| eyre!(e))?);
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
     if let Some(Command::GenesisRoot { genesis, config }) = &cli.command {
         let (g, _) = load_genesis(genesis).map_err(|e| usage(e.to_string()))?;
         let mut chain = match config {
@@ -248,17 +337,107 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         min_tip_wei: cli.mempool.min_tip_wei.or(file.mempool.min_tip_wei).unwrap_or(0),
         max_per_sender: cli.mempool.max_per_sender.or(file.mempool.max_per_sender).unwrap_or(256),
         max_total: cli.mempool.max_total.or(file.mempool.max_total).unwrap_or(20_000),
+        l1: None,
+        accept_blobs: false,
     };
+    let mut cfg = cfg;
+    let mut dev_l1 = None;
+    cfg.l1 = match (&cli.l1.rpc, &cli.l1.deployment, cli.dev) {
+        (Some(rpc), Some(path), _) => {
+            let key = cli.l1.key.as_deref().ok_or_else(|| {
+                usage("--l1.key (or INFRA_L1_KEY) is required with --l1.rpc: the batcher signs L1 transactions")
+            })?;
+            let deployment =
+                infra_l1::Deployment::read(path).map_err(|e| usage(format!("config: {e}")))?;
+            Some(l1_settings(&cli, rpc.clone(), deployment, parse_key("--l1.key", key)?, false)?)
+        }
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return Err(usage(
+                "--l1.rpc and --deployment go together (deploy first: infra-node deploy --help)",
+            ));
+        }
+        (None, None, true) => {
+            let l1 = infra_devnet::start_l1(
+                datadir.join("l1"),
+                cli.rpc.port.map(|p| p.saturating_add(1)),
+            )
+            .await
+            .wrap_err("starting the embedded dev L1")?;
+            let deployer = infra_config::dev_signer(infra_devnet::DEV_BATCHER_INDEX)
+                .map_err(|e| eyre!("dev key: {e}"))?;
+            // A kept --datadir keeps its L1 and its contracts.
+            let file = datadir.join("l1").join("deployment.json");
+            let deployment = if file.exists() {
+                infra_l1::Deployment::read(&file).map_err(|e| eyre!(e))?
+            } else {
+                let d = infra_node_core::deploy_contracts(
+                    &l1.http_url,
+                    deployer.clone(),
+                    &cfg.chain,
+                    &cfg.genesis,
+                    None,
+                    None,
+                )
+                .await
+                .wrap_err("deploying the contracts to the dev L1")?;
+                d.write(&file).map_err(|e| eyre!(e))?;
+                d
+            };
+            let settings = l1_settings(&cli, l1.http_url.clone(), deployment, deployer, true)?;
+            dev_l1 = Some(l1);
+            Some(settings)
+        }
+        (None, None, false) => None,
+    };
+    let l1_info = cfg.l1.as_ref().map(|l| (l.rpc_url.clone(), l.deployment.clone()));
     let node = start_sequencer(cfg).await?;
-    print_banner(&cli, &chain, &node, &datadir, &genesis_name)?;
+    print_banner(&cli, &chain, &node, &datadir, &genesis_name, l1_info.as_ref())?;
     let cancel = node.cancel_token();
+    let l1_cancel = dev_l1.as_ref().map(|l| l.node.cancel_token());
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(target: "node", "shutting down");
         cancel.cancel();
+        if let Some(c) = l1_cancel {
+            c.cancel();
+        }
     });
     node.wait().await?;
+    if let Some(l1) = dev_l1 {
+        l1.node.cancel_token().cancel();
+        l1.node.wait().await?;
+    }
     Ok(())
+}
+
+fn l1_settings(
+    cli: &Cli,
+    rpc_url: String,
+    deployment: infra_l1::Deployment,
+    batcher_key: alloy::signers::local::PrivateKeySigner,
+    dev: bool,
+) -> Result<infra_node_core::L1Settings, Failure> {
+    let poll_ms = cli.l1.poll_ms.unwrap_or(if dev { 500 } else { 2_000 });
+    if !(50..=60_000).contains(&poll_ms) {
+        return Err(usage(format!("config: l1.poll_ms = {poll_ms}, must be 50..=60000")));
+    }
+    let confirmations = cli.l1.confirmations.unwrap_or(if dev { 1 } else { 6 });
+    if confirmations > 1_000 {
+        return Err(usage(format!("config: l1.confirmations = {confirmations}, must be 0..=1000")));
+    }
+    Ok(infra_node_core::L1Settings {
+        rpc_url,
+        deployment,
+        batcher_key,
+        confirmations,
+        poll: std::time::Duration::from_millis(poll_ms),
+        da: cli.l1.da.unwrap_or(DaArg::Auto).into(),
+        sender: infra_l1::SenderConfig {
+            resubmit_after: std::time::Duration::from_millis(if dev { 6_000 } else { 36_000 }),
+            poll: std::time::Duration::from_millis(poll_ms.min(1_000)),
+            ..Default::default()
+        },
+    })
 }
 
 fn toml_key(curve: infra_config::Curve) -> &'static str {
@@ -295,6 +474,7 @@ fn print_banner(
     node: &infra_node_core::RunningNode,
     datadir: &std::path::Path,
     genesis: &str,
+    l1: Option<&(String, infra_l1::Deployment)>,
 ) -> eyre::Result<()> {
     let url = format!("http://{}", node.rpc_addr);
     let ws = format!("ws://{}", node.rpc_addr);
@@ -315,8 +495,23 @@ fn print_banner(
         node.genesis_hash,
         node.head
     ));
+    if let Some((url, d)) = l1 {
+        out.push_str(&format!(
+            "\nL1 RPC URL:   {url}{}\nL1 chain id:  {}\nRollup:       {}\nBridge:       {}  (send ETH to it, or call depositETH, to deposit to L2)\nPoseidon:     {}\nSettlement:   {} (challenge period {} s)\nBatcher:      {}\n",
+            if cli.dev { " (embedded dev L1)" } else { "" },
+            d.l1_chain_id,
+            d.rollup,
+            d.bridge,
+            d.poseidon,
+            d.settlement,
+            d.challenge_period_s,
+            d.batcher,
+        ));
+    }
     if cli.dev {
-        out.push_str("\nAvailable accounts (10000 ETH each)\n==================\n");
+        out.push_str(
+            "\nAvailable accounts (10000 ETH each on L2 and on the dev L1)\n==================\n",
+        );
         let mut keys = String::from("\nPrivate keys\n==================\n");
         for i in 0..10u32 {
             let signer =

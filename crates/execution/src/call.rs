@@ -53,8 +53,14 @@ fn call_env(cfg: &ExecConfig, req: &TransactionRequest, gas_limit: u64, nonce: u
     } else {
         (0, req.gas_price.unwrap_or_default(), None)
     };
+    // EIP-4844: the blob hashes `BLOBHASH` reads (the blobs themselves never
+    // reach the EVM).
+    let blob_hashes = req.blob_versioned_hashes.clone().unwrap_or_default();
+    let (tx_type, tip) = if blob_hashes.is_empty() { (tx_type, tip) } else { (3, tip.or(Some(0))) };
     TxEnv {
         tx_type,
+        blob_hashes,
+        max_fee_per_blob_gas: req.max_fee_per_blob_gas.unwrap_or(1),
         caller: req.from.unwrap_or_default(),
         gas_limit,
         gas_price,

@@ -96,3 +96,8 @@ pub fn intrinsic_gas(tx: &TxEnvelope, sender: Address) -> u64 {
     let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(&env, SPEC, None);
     gas.initial_regular_gas.saturating_add(gas.initial_state_gas).max(gas.floor_gas)
 }
+
+/// The blob gas price at `excess_blob_gas`, at [`SPEC`].
+pub fn blob_gas_price(excess_blob_gas: u64) -> u128 {
+    BlobExcessGasAndPrice::new_with_spec(excess_blob_gas, SPEC).blob_gasprice
+}

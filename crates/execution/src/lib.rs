@@ -9,7 +9,7 @@ mod source;
 
 pub use call::TX_GAS_LIMIT_CAP;
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas};
-pub use env::{BlockContext, ExecConfig, SPEC, intrinsic_gas, tx_env};
+pub use env::{BlockContext, ExecConfig, SPEC, blob_gas_price, intrinsic_gas, tx_env};
 pub use executor::{ExecError, ExecutedBlock, ExecutedTx, RejectedTx, execute_block, tree_updates};
 pub use fees::next_base_fee;
 pub use revm::primitives::hardfork::SpecId;

@@ -1,7 +1,22 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bindings;
+pub mod deployment;
+pub mod sender;
+pub mod watcher;
 
 pub use bindings::{
     Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, TestToken,
 };
+pub use deployment::{DeployParams, Deployment, DeploymentError, deploy};
+pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
+pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig};
+
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+
+/// A plain JSON-RPC connection to an L1 (no fillers: [`TxSender`] owns nonces and
+/// fees). The same client talks to the embedded dev L1, anvil or a public network.
+pub fn connect(url: &str) -> Result<DynProvider, String> {
+    let parsed = url.parse().map_err(|e| format!("l1.rpc = {url:?} is not a URL: {e}"))?;
+    Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(parsed).erased())
+}

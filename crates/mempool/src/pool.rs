@@ -17,6 +17,9 @@ pub struct PoolConfig {
     pub min_tip_wei: u128,
     pub max_per_sender: usize,
     pub max_total: usize,
+    /// Accept EIP-4844 blob transactions (their sidecars already checked and
+    /// stripped by the caller). Only the embedded dev L1 does: an L2 has no blobs.
+    pub accept_blobs: bool,
 }
 
 impl Default for PoolConfig {
@@ -27,6 +30,7 @@ impl Default for PoolConfig {
             min_tip_wei: 0,
             max_per_sender: 64,
             max_total: 10_000,
+            accept_blobs: false,
         }
     }
 }
@@ -130,7 +134,7 @@ impl Mempool {
         base_fee: u64,
     ) -> Result<B256, PoolError> {
         let hash = *tx.tx_hash();
-        if tx.is_eip4844() {
+        if tx.is_eip4844() && !self.cfg.accept_blobs {
             return Err(PoolError::TypeNotSupported);
         }
         let size = tx.encode_2718_len();

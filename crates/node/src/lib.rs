@@ -2,14 +2,30 @@
 
 use alloy::genesis::Genesis;
 use eyre::{WrapErr, bail, eyre};
-use infra_bus::{Actor, ActorError, Bus, CancellationToken, Supervisor};
+use infra_batcher::{BatchPoster, DataAvailability, PosterConfig};
+use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Supervisor};
 use infra_config::{ChainConfig, GenesisRoots};
+use infra_l1::{Deployment, DepositWatcher, SenderConfig, TxSender, WatcherConfig};
 use infra_mempool::{Mempool, PoolConfig};
 use infra_rpc::{RpcConfig, RpcContext, RpcServer};
 use infra_sequencer::{BlockBuilder, SequencerActor, genesis_block};
 use infra_state::TreeHasher;
 use infra_storage::Store;
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+/// The L1 this sequencer settles to.
+#[derive(Debug, Clone)]
+pub struct L1Settings {
+    pub rpc_url: String,
+    pub deployment: Deployment,
+    /// The batcher's key (the deployment's `batcher` address).
+    pub batcher_key: alloy::signers::local::PrivateKeySigner,
+    /// Deposits are read this many L1 blocks below the head.
+    pub confirmations: u64,
+    pub poll: Duration,
+    pub da: DataAvailability,
+    pub sender: SenderConfig,
+}
 
 /// Everything a sequencer process needs.
 #[derive(Debug, Clone)]
@@ -24,6 +40,11 @@ pub struct NodeConfig {
     pub min_tip_wei: u64,
     pub max_per_sender: usize,
     pub max_total: usize,
+    /// `None`: an L2 chain without an L1 (no deposits, no batches).
+    pub l1: Option<L1Settings>,
+    /// Accept EIP-4844 blob transactions and serve their blobs: the embedded dev
+    /// L1 only.
+    pub accept_blobs: bool,
 }
 
 /// A started node.
@@ -70,6 +91,45 @@ pub fn genesis_root(
 ) -> eyre::Result<alloy::primitives::B256> {
     let hasher = TreeHasher::new(chain.state_curve());
     Ok(genesis_block(chain, genesis, &hasher)?.0.header.state_root)
+}
+
+/// The genesis block hash and state root of `genesis` for `chain`.
+pub fn genesis_info(
+    chain: &ChainConfig,
+    genesis: &Genesis,
+) -> eyre::Result<(alloy::primitives::B256, alloy::primitives::B256)> {
+    let hasher = TreeHasher::new(chain.state_curve());
+    let block = genesis_block(chain, genesis, &hasher)?.0;
+    Ok((block.hash, block.header.state_root))
+}
+
+/// Deploys the L1 contracts for `chain` (with `genesis`) through the L1 at
+/// `rpc_url`, signed by `signer` (also owner and batcher unless given).
+pub async fn deploy_contracts(
+    rpc_url: &str,
+    signer: alloy::signers::local::PrivateKeySigner,
+    chain: &ChainConfig,
+    genesis: &Genesis,
+    owner: Option<alloy::primitives::Address>,
+    batcher: Option<alloy::primitives::Address>,
+) -> eyre::Result<Deployment> {
+    let (hash, root) = genesis_info(chain, genesis)?;
+    let provider = infra_l1::connect(rpc_url).map_err(|e| eyre!("config: {e}"))?;
+    let me = signer.address();
+    let sender = TxSender::new(provider, signer, SenderConfig::default())
+        .await
+        .wrap_err_with(|| format!("connecting to the L1 at {rpc_url}"))?;
+    let params = infra_l1::DeployParams {
+        l2_chain_id: chain.chain_id,
+        owner: owner.unwrap_or(me),
+        batcher: batcher.unwrap_or(me),
+        optimistic: chain.settlement == infra_config::Settlement::Optimistic,
+        challenge_period_s: chain.challenge_period_s,
+        bls12_381: chain.state_curve() == infra_config::Curve::Bls12_381,
+        genesis_state_root: root,
+        genesis_block_hash: hash,
+    };
+    Ok(infra_l1::deploy(&sender, &params).await?)
 }
 
 /// Opens the datadir, initialises or checks the genesis, and starts the sequencer
@@ -123,12 +183,19 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     };
     tracing::info!(target: "node", head, %state_root, "database open");
 
+    let deposits = DepositInbox::new();
+    let mut l1_actors = None;
+    if let Some(l1) = &cfg.l1 {
+        l1_actors = Some(connect_l1(&cfg, l1, &store, &genesis, deposits.clone()).await?);
+    }
+
     let pool = Arc::new(Mempool::new(PoolConfig {
         chain_id: cfg.chain.chain_id,
         block_gas_limit: cfg.chain.gas_limit,
         min_tip_wei: u128::from(cfg.min_tip_wei),
         max_per_sender: cfg.max_per_sender,
         max_total: cfg.max_total,
+        accept_blobs: cfg.accept_blobs,
     }));
     let bus = Bus::new(1024);
     let rpc = infra_rpc::start(
@@ -140,6 +207,7 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             bus: bus.clone(),
             client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
             hasher: hasher.clone(),
+            blobs: cfg.accept_blobs.then(infra_rpc::BlobStore::default),
         },
     )
     .await
@@ -156,8 +224,119 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             hasher,
             bus,
             empty_blocks: cfg.empty_blocks,
-            deposits: Default::default(),
+            deposits,
         },
     });
+    if let Some((watcher, poster)) = l1_actors {
+        supervisor.spawn(watcher);
+        supervisor.spawn(poster);
+    }
     Ok(RunningNode { rpc_addr, genesis_hash: genesis.hash, state_root, head, supervisor, cancel })
+}
+
+/// Checks the deployment against this chain and L1, and builds the L1 actors.
+async fn connect_l1(
+    cfg: &NodeConfig,
+    l1: &L1Settings,
+    store: &Store,
+    genesis: &infra_primitives::SealedBlock,
+    inbox: DepositInbox,
+) -> eyre::Result<(WatcherActor, PosterActor)> {
+    let d = &l1.deployment;
+    if d.l2_chain_id != cfg.chain.chain_id {
+        bail!(
+            "deployment: l2ChainId = {}, but this chain's id is {}: the deployment file belongs to another chain",
+            d.l2_chain_id,
+            cfg.chain.chain_id
+        );
+    }
+    if d.genesis_block_hash != genesis.hash || d.genesis_state_root != genesis.header.state_root {
+        bail!(
+            "deployment: the contracts were deployed for genesis {} (state root {}), but this genesis is {} (state root {})",
+            d.genesis_block_hash,
+            d.genesis_state_root,
+            genesis.hash,
+            genesis.header.state_root
+        );
+    }
+    let provider = infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
+    let sender = TxSender::new(provider.clone(), l1.batcher_key.clone(), l1.sender.clone())
+        .await
+        .wrap_err_with(|| format!("connecting to the L1 at {}", l1.rpc_url))?;
+    if sender.chain_id() != d.l1_chain_id {
+        bail!(
+            "deployment: l1ChainId = {}, but the L1 at {} has chain id {}",
+            d.l1_chain_id,
+            l1.rpc_url,
+            sender.chain_id()
+        );
+    }
+    if sender.address() != d.batcher {
+        bail!(
+            "config: the L1 key is for {}, but the deployment's batcher is {}",
+            sender.address(),
+            d.batcher
+        );
+    }
+    let cursor = store.reader()?.deposit_cursor()?;
+    let from_block = cursor.l1_block.unwrap_or(d.deploy_block);
+    let watcher = DepositWatcher::new(
+        provider,
+        WatcherConfig {
+            bridge: d.bridge,
+            confirmations: l1.confirmations,
+            poll: l1.poll,
+            max_range: 1_000,
+        },
+        inbox,
+        from_block,
+    );
+    let poster = BatchPoster {
+        store: store.clone(),
+        sender: Arc::new(sender),
+        config: PosterConfig {
+            rollup: d.rollup,
+            max_txs: cfg.chain.batch.max_txs,
+            max_bytes: cfg.chain.batch.max_bytes,
+            max_latency: Duration::from_millis(cfg.chain.batch.max_latency_ms),
+            da: l1.da,
+            poll: l1.poll,
+            finalize: d.settlement == "optimistic",
+        },
+    };
+    tracing::info!(target: "node", l1 = %l1.rpc_url, rollup = %d.rollup, bridge = %d.bridge, from_block, next_deposit = cursor.next_nonce, "following L1");
+    Ok((WatcherActor { watcher, store: store.clone() }, PosterActor(poster)))
+}
+
+struct WatcherActor {
+    watcher: DepositWatcher,
+    store: Store,
+}
+
+impl Actor for WatcherActor {
+    const NAME: &'static str = "l1-watcher";
+    async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
+        let store = self.store;
+        let applied_next = move || {
+            // On a read error, 0: no deposit counts as applied, so a deep reorg
+            // is not reported falsely (deposits are re-read instead).
+            store.reader().and_then(|r| r.deposit_cursor()).map(|c| c.next_nonce).unwrap_or(0)
+        };
+        self.watcher
+            .run(cancel, applied_next)
+            .await
+            .map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
+    }
+}
+
+struct PosterActor(BatchPoster);
+
+impl Actor for PosterActor {
+    const NAME: &'static str = "batcher";
+    async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
+        self.0
+            .run(cancel)
+            .await
+            .map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
+    }
 }

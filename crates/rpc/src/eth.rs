@@ -31,6 +31,9 @@ pub struct RpcContext {
     pub client_version: String,
     /// The state tree's hash (the chain's curve), for proofs.
     pub hasher: infra_state::TreeHasher,
+    /// Set on the embedded dev L1 only: accepts blob transactions and serves
+    /// their blobs.
+    pub blobs: Option<crate::BlobStore>,
 }
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -282,6 +285,10 @@ impl RpcContext {
             }
             e => err(-32000, format!("rlp: could not decode transaction: {e}")),
         })?;
+        let tx = match &self.blobs {
+            Some(store) => store.accept(tx).map_err(|e| err(-32000, e))?,
+            None => tx,
+        };
         let sender = tx
             .recover_signer()
             .map_err(|_| err(-32000, "invalid sender: signature does not recover"))?;
@@ -353,6 +360,31 @@ impl RpcContext {
             out.extend(block_logs(&block).into_iter().filter(|l| filter.matches(&l.inner)));
         }
         Ok(out)
+    }
+
+    /// The blob base fee of the next block (EIP-4844/7516).
+    pub fn blob_base_fee(&self) -> RpcResult<U256> {
+        let r = self.reader()?;
+        let head = self.head(&r)?;
+        let header = r.header(head).map_err(internal)?.ok_or_else(|| internal("missing head"))?;
+        let excess = header.excess_blob_gas.unwrap_or_default();
+        Ok(U256::from(infra_execution::blob_gas_price(excess)))
+    }
+
+    /// The blobs of a mined blob transaction (dev L1), as anvil's
+    /// `anvil_getBlobsByTransactionHash` returns them.
+    pub fn blobs_by_tx(&self, hash: B256) -> RpcResult<Option<Vec<Bytes>>> {
+        let Some(store) = &self.blobs else {
+            return Err(err(
+                -32601,
+                "this chain has no blobs (only the embedded dev L1 serves them)",
+            ));
+        };
+        let r = self.reader()?;
+        if r.tx_location(hash).map_err(internal)?.is_none() {
+            return Ok(None);
+        }
+        Ok(store.blobs(&hash))
     }
 
     pub fn syncing(&self) -> Value {

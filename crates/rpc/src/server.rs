@@ -83,6 +83,7 @@ macro_rules! reg {
 }
 
 fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
+    let has_blobs = ctx.blobs.is_some();
     let mut m = RpcModule::new(ctx);
     reg!(m, "eth_chainId", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.chain_id()));
     reg!(m, "net_version", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
@@ -98,6 +99,11 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         Ok::<_, jsonrpsee::types::ErrorObjectOwned>(alloy::primitives::keccak256(data))
     });
     reg!(m, "eth_blockNumber", |_p, c| c.block_number());
+    reg!(m, "eth_blobBaseFee", |_p, c| c.blob_base_fee());
+    if has_blobs {
+        reg!(m, "anvil_getBlobsByTransactionHash", |p, c| c.blobs_by_tx(p.next()?));
+        reg!(m, "infra_getBlobsByTransactionHash", |p, c| c.blobs_by_tx(p.next()?));
+    }
     reg!(m, "eth_getBlockByNumber", |p, c| {
         let tag: BlockNumberOrTag = p.next()?;
         let full: bool = opt(&mut p)?.unwrap_or(false);

@@ -1,6 +1,6 @@
 use alloy::primitives::KECCAK256_EMPTY as KECCAK_EMPTY;
 use alloy::{
-    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header},
+    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, Transaction as _},
     eips::eip7685::EMPTY_REQUESTS_HASH,
     genesis::Genesis,
     primitives::{B256, Bytes, U256, keccak256},
@@ -186,6 +186,8 @@ impl BlockBuilder {
         header.receipts_root =
             SealedBlock::compute_receipts_root(&exec.deposit_receipts, &receipts);
         header.logs_bloom = exec.logs_bloom;
+        // Blob transactions exist on the embedded dev L1 only.
+        header.blob_gas_used = Some(txs.iter().filter_map(|t| t.blob_gas_used()).sum());
         header.gas_used = exec.gas_used;
         header.mix_hash = ctx.prevrandao;
         let block = SealedBlock::with_deposits(
@@ -210,6 +212,7 @@ impl BlockBuilder {
         let block = Arc::new(block);
         tracing::info!(
             target: "sequencer",
+            chain = %self.chain.name,
             number = block.number(),
             txs = block.transactions.len(),
             deposits = block.deposits.len(),

@@ -5,6 +5,8 @@ use infra_node_core::{NodeConfig, RunningNode, start_sequencer};
 use infra_rpc::RpcConfig;
 use std::net::SocketAddr;
 
+pub mod settle;
+
 /// A dev chain started in-process on a temporary datadir and a free port.
 #[derive(Debug)]
 pub struct DevNode {
@@ -32,6 +34,8 @@ pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
         min_tip_wei: 0,
         max_per_sender: 256,
         max_total: 10_000,
+        l1: None,
+        accept_blobs: false,
     };
     let node = start_sequencer(cfg).await?;
     let addr = node.rpc_addr;

@@ -1,0 +1,285 @@
+//! The batch poster: publishes sealed L2 blocks to the L1 `Rollup` contract, in
+//! order, each block once; and, in optimistic mode, finalizes outputs whose
+//! challenge period has passed.
+//!
+//! The L1 contract is the record of what is posted: every round starts from
+//! `Rollup.nextBlock()` (the first L2 block not yet on L1), so a restart, a
+//! dropped transaction or an L1 reorg that removed a batch is repaired by posting
+//! from there again, and the contract refuses any batch that does not start
+//! exactly there (`WrongFirstBlock`), so no block is ever accepted twice.
+
+use crate::{BatchPayload, Codec};
+use alloy::{
+    eips::{
+        BlockNumberOrTag,
+        eip4844::builder::{SidecarBuilder, SimpleCoder},
+    },
+    primitives::{Address, B256, Bytes},
+    providers::Provider,
+    sol_types::SolCall,
+};
+use infra_l1::{L1Tx, Rollup, SendError, TxSender};
+use infra_primitives::SealedBlock;
+use infra_storage::Store;
+use std::{sync::Arc, time::Duration};
+
+/// Where batch data goes on L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAvailability {
+    Calldata,
+    Blob,
+    /// Whichever costs less at the current L1 base fee and blob base fee.
+    Auto,
+}
+
+#[derive(Debug, Clone)]
+pub struct PosterConfig {
+    pub rollup: Address,
+    /// Post once this many transactions (deposits included) are waiting...
+    pub max_txs: u64,
+    /// ...or this many bytes of uncompressed payload (the posted batch, after
+    /// zstd, is smaller)...
+    pub max_bytes: u64,
+    /// ...or the oldest waiting block is this old.
+    pub max_latency: Duration,
+    pub da: DataAvailability,
+    pub poll: Duration,
+    /// Call `Rollup.finalize` for batches whose challenge period has passed.
+    pub finalize: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PosterError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("L1 RPC: {0}")]
+    Rpc(String),
+    #[error(transparent)]
+    Storage(#[from] infra_storage::StorageError),
+    #[error(transparent)]
+    Batch(#[from] crate::BatchError),
+    #[error("blob sidecar: {0}")]
+    Blob(String),
+    #[error("L2 block {0} is missing from the database")]
+    MissingBlock(u64),
+}
+
+fn rpc(e: impl std::fmt::Display) -> PosterError {
+    PosterError::Rpc(e.to_string())
+}
+
+/// A batch the poster got included on L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedBatch {
+    pub first_block: u64,
+    pub last_block: u64,
+    pub l1_tx: B256,
+    pub l1_block: u64,
+    pub blob: bool,
+    /// Bytes posted (the encoded batch).
+    pub bytes: usize,
+    pub gas_used: u64,
+}
+
+/// Posts batches and finalizes outputs.
+#[derive(Debug, Clone)]
+pub struct BatchPoster {
+    pub store: Store,
+    pub sender: Arc<TxSender>,
+    pub config: PosterConfig,
+}
+
+/// EIP-7623 floor cost of calldata: 10 gas per token, a token per zero byte and
+/// four per non-zero byte (what a data-heavy transaction pays since Prague).
+pub fn calldata_floor_gas(data: &[u8]) -> u64 {
+    let tokens: u64 = data.iter().map(|b| if *b == 0 { 1 } else { 4 }).sum();
+    21_000 + 10 * tokens
+}
+
+impl BatchPoster {
+    fn rollup(&self) -> Rollup::RollupInstance<&alloy::providers::DynProvider> {
+        Rollup::new(self.config.rollup, self.sender.provider())
+    }
+
+    /// The blocks to post now, if a trigger fired: from `next`, at most
+    /// `max_txs` transactions and `max_bytes` of payload.
+    fn pending_blocks(&self, next: u64, now_ms: u64) -> Result<Vec<SealedBlock>, PosterError> {
+        let reader = self.store.reader()?;
+        let Some(head) = reader.head()? else { return Ok(vec![]) };
+        let mut blocks = Vec::new();
+        let (mut txs, mut bytes) = (0u64, 0u64);
+        let mut full = false;
+        for n in next..=head {
+            let block = reader.block(n)?.ok_or(PosterError::MissingBlock(n))?;
+            let block_txs = block.tx_count() as u64;
+            let block_bytes: u64 = 16
+                + block
+                    .transactions
+                    .iter()
+                    .map(|t| alloy::eips::Encodable2718::encode_2718_len(t) as u64 + 3)
+                    .sum::<u64>();
+            if !blocks.is_empty()
+                && (txs + block_txs > self.config.max_txs
+                    || bytes + block_bytes > self.config.max_bytes)
+            {
+                full = true;
+                break;
+            }
+            txs += block_txs;
+            bytes += block_bytes;
+            blocks.push(block);
+            if txs >= self.config.max_txs || bytes >= self.config.max_bytes {
+                full = true;
+                break;
+            }
+        }
+        let Some(oldest) = blocks.first() else { return Ok(vec![]) };
+        let age_ms = now_ms.saturating_sub(oldest.header.timestamp.saturating_mul(1000));
+        let max_latency_ms = u64::try_from(self.config.max_latency.as_millis()).unwrap_or(u64::MAX);
+        if full || age_ms >= max_latency_ms { Ok(blocks) } else { Ok(vec![]) }
+    }
+
+    async fn use_blob(&self, data: &[u8]) -> Result<bool, PosterError> {
+        Ok(match self.config.da {
+            DataAvailability::Calldata => false,
+            DataAvailability::Blob => true,
+            DataAvailability::Auto => {
+                let p = self.sender.provider();
+                let base_fee = p
+                    .get_block_by_number(BlockNumberOrTag::Latest)
+                    .await
+                    .map_err(rpc)?
+                    .and_then(|b| b.header.base_fee_per_gas)
+                    .unwrap_or(1);
+                let blob_fee = p.get_blob_base_fee().await.map_err(rpc)?;
+                let blobs = data.len().div_ceil(126_000).max(1) as u128;
+                let calldata = u128::from(calldata_floor_gas(data)) * u128::from(base_fee);
+                let blob = blobs * u128::from(infra_l1::sender::BLOB_GAS) * blob_fee
+                    + 100_000 * u128::from(base_fee);
+                blob < calldata
+            }
+        })
+    }
+
+    /// One round: post the next batch if a trigger fired. Returns it once mined.
+    pub async fn post_next(&self, now_ms: u64) -> Result<Option<PostedBatch>, PosterError> {
+        let next = self.rollup().nextBlock().call().await.map_err(rpc)?;
+        let blocks = self.pending_blocks(next, now_ms)?;
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(None) };
+        let (first_block, last_block) = (first.number(), last.number());
+        let data = BatchPayload::from_blocks(&blocks)?.encode(Codec::Zstd);
+        let output = Rollup::Output {
+            stateRoot: last.header.state_root,
+            l2BlockNumber: last_block,
+            l2BlockHash: last.hash,
+        };
+        let blob = self.use_blob(&data).await?;
+        let tx = if blob {
+            let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)
+                .build_4844()
+                .map_err(|e| PosterError::Blob(e.to_string()))?;
+            let count = u8::try_from(sidecar.blobs.len())
+                .map_err(|_| PosterError::Blob("more than 255 blobs".into()))?;
+            let call = Rollup::submitBlobBatchCall {
+                firstBlock: first_block,
+                lastBlock: last_block,
+                blobCount: count,
+                output,
+            };
+            let mut tx = L1Tx::call(self.config.rollup, call.abi_encode().into());
+            tx.sidecar = Some(sidecar);
+            tx
+        } else {
+            let call = Rollup::submitBatchCall {
+                firstBlock: first_block,
+                lastBlock: last_block,
+                data: Bytes::from(data.clone()),
+                output,
+            };
+            L1Tx::call(self.config.rollup, call.abi_encode().into())
+        };
+        let receipt = self.sender.send(tx).await?;
+        let posted = PostedBatch {
+            first_block,
+            last_block,
+            l1_tx: receipt.transaction_hash,
+            l1_block: receipt.block_number.unwrap_or_default(),
+            blob,
+            bytes: data.len(),
+            gas_used: receipt.gas_used,
+        };
+        tracing::info!(
+            target: "batcher",
+            first_block, last_block,
+            l1_tx = %posted.l1_tx,
+            l1_block = posted.l1_block,
+            blob,
+            bytes = posted.bytes,
+            gas = posted.gas_used,
+            "batch posted"
+        );
+        Ok(Some(posted))
+    }
+
+    /// Finalizes the next batch if its challenge period has passed (optimistic
+    /// mode; anyone may call `finalize`). Returns the index finalized.
+    pub async fn finalize_next(&self) -> Result<Option<u64>, PosterError> {
+        let rollup = self.rollup();
+        let index = rollup.nextToFinalize().call().await.map_err(rpc)?;
+        let count = rollup.batchCount().call().await.map_err(rpc)?;
+        if index >= count {
+            return Ok(None);
+        }
+        let tx = L1Tx::call(self.config.rollup, Rollup::finalizeCall { index }.abi_encode().into());
+        // Not final yet (or challenged): the simulation says so and nothing is sent.
+        if self.sender.simulate(&tx).await.is_err() {
+            return Ok(None);
+        }
+        self.sender.send(tx).await?;
+        let index = u64::try_from(index).unwrap_or(u64::MAX);
+        tracing::info!(target: "batcher", index, "output finalized");
+        Ok(Some(index))
+    }
+
+    /// Posts and finalizes until `cancel` fires. Transient L1 errors are logged
+    /// and retried on the next round.
+    pub async fn run(self, cancel: infra_bus::CancellationToken) -> Result<(), PosterError> {
+        // A transaction sent before a restart is mined or dropped before anything
+        // else, so the contract's view is settled.
+        if !self.sender.wait_idle(Duration::from_secs(120)).await? {
+            tracing::warn!(target: "batcher", "an earlier L1 transaction is still pending; continuing (the contract refuses duplicates)");
+        }
+        loop {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or_default();
+            let posted = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = self.post_next(now_ms) => r,
+            };
+            let more = match posted {
+                Ok(p) => p.is_some(),
+                Err(e) => {
+                    tracing::warn!(target: "batcher", "posting: {e}");
+                    false
+                }
+            };
+            if self.config.finalize {
+                let finalized = tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    r = self.finalize_next() => r,
+                };
+                if let Err(e) = finalized {
+                    tracing::warn!(target: "batcher", "finalizing: {e}");
+                }
+            }
+            if !more {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Deploying the L1 contracts from the committed artifacts, and the deployment
+//! file a sequencer reads.
+
+use crate::{
+    bindings::{Bridge, PoseidonBls12381, PoseidonBn254, Rollup},
+    sender::{L1Tx, SendError, TxSender},
+};
+use alloy::{
+    primitives::{Address, B256, Bytes},
+    sol_types::SolConstructor,
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Where the contracts of one L2 chain live on its L1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    pub l1_chain_id: u64,
+    pub l2_chain_id: u64,
+    pub rollup: Address,
+    pub bridge: Address,
+    /// The Poseidon contract the bridge verifies withdrawal proofs with.
+    pub poseidon: Address,
+    /// The L1 block of the first deployment transaction: watchers start there.
+    pub deploy_block: u64,
+    pub owner: Address,
+    pub batcher: Address,
+    /// "optimistic" or "zk".
+    pub settlement: String,
+    pub challenge_period_s: u64,
+    /// "bn254" or "bls12-381": the state tree's hash, which L1 recomputes.
+    pub curve: String,
+    pub genesis_state_root: B256,
+    pub genesis_block_hash: B256,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    #[error("deployment file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error("deployment: {0}")]
+    Other(String),
+}
+
+impl Deployment {
+    pub fn read(path: &Path) -> Result<Self, DeploymentError> {
+        let file =
+            |reason: String| DeploymentError::File { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| file(e.to_string()))
+    }
+
+    /// Writes the file atomically (a temporary file renamed over it).
+    pub fn write(&self, path: &Path) -> Result<(), DeploymentError> {
+        let file =
+            |reason: String| DeploymentError::File { path: path.display().to_string(), reason };
+        let text = serde_json::to_string_pretty(self).map_err(|e| file(e.to_string()))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text + "\n").map_err(|e| file(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| file(e.to_string()))
+    }
+}
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployParams {
+    pub l2_chain_id: u64,
+    pub owner: Address,
+    pub batcher: Address,
+    /// true: optimistic; false: zk.
+    pub optimistic: bool,
+    pub challenge_period_s: u64,
+    /// true: BLS12-381 Poseidon; false: BN254.
+    pub bls12_381: bool,
+    pub genesis_state_root: B256,
+    pub genesis_block_hash: B256,
+}
+
+async fn create(sender: &TxSender, code: Vec<u8>) -> Result<(Address, u64), DeploymentError> {
+    let receipt = sender.send(L1Tx::create(Bytes::from(code))).await?;
+    let address = receipt
+        .contract_address
+        .ok_or_else(|| DeploymentError::Other("creation receipt has no contract address".into()))?;
+    Ok((address, receipt.block_number.unwrap_or_default()))
+}
+
+/// Deploys Poseidon, Rollup and Bridge with `sender`'s key.
+pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, DeploymentError> {
+    let poseidon_code = if p.bls12_381 {
+        PoseidonBls12381::BYTECODE.to_vec()
+    } else {
+        PoseidonBn254::BYTECODE.to_vec()
+    };
+    let (poseidon, deploy_block) = create(sender, poseidon_code).await?;
+    let rollup_args = Rollup::constructorCall {
+        owner_: p.owner,
+        batcher_: p.batcher,
+        mode_: if p.optimistic { 0 } else { 1 },
+        challengePeriod_: p.challenge_period_s,
+        genesisStateRoot: p.genesis_state_root,
+        genesisBlockHash: p.genesis_block_hash,
+    }
+    .abi_encode();
+    let (rollup, _) = create(sender, [Rollup::BYTECODE.to_vec(), rollup_args].concat()).await?;
+    let bridge_args =
+        Bridge::constructorCall { owner_: p.owner, rollup_: rollup, hasher_: poseidon }
+            .abi_encode();
+    let (bridge, _) = create(sender, [Bridge::BYTECODE.to_vec(), bridge_args].concat()).await?;
+    let deployment = Deployment {
+        l1_chain_id: sender.chain_id(),
+        l2_chain_id: p.l2_chain_id,
+        rollup,
+        bridge,
+        poseidon,
+        deploy_block,
+        owner: p.owner,
+        batcher: p.batcher,
+        settlement: if p.optimistic { "optimistic" } else { "zk" }.into(),
+        challenge_period_s: p.challenge_period_s,
+        curve: if p.bls12_381 { "bls12-381" } else { "bn254" }.into(),
+        genesis_state_root: p.genesis_state_root,
+        genesis_block_hash: p.genesis_block_hash,
+    };
+    tracing::info!(target: "l1", %rollup, %bridge, %poseidon, deploy_block, "deployed the L1 contracts");
+    Ok(deployment)
+}

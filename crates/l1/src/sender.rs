@@ -1,0 +1,302 @@
+//! The L1 transaction sender: one key, its own nonce, fee bumping and
+//! resubmission until a transaction is mined.
+
+use alloy::{
+    consensus::{
+        BlobTransactionSidecar, SignableTransaction, TxEip1559, TxEip4844, TxEip4844Variant,
+        TxEip4844WithSidecar, TxEnvelope,
+    },
+    eips::{Encodable2718, eip4844::DATA_GAS_PER_BLOB},
+    network::TxSignerSync,
+    primitives::{Address, B256, Bytes, TxKind, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::local::PrivateKeySigner,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The call reverts at the current L1 state: nothing was sent, no nonce used.
+    #[error("L1 call would revert: {0}")]
+    WouldRevert(String),
+    /// It was mined and reverted (the state changed between estimate and inclusion).
+    #[error("L1 transaction {hash} reverted in block {block}")]
+    Reverted { hash: B256, block: u64 },
+    #[error("L1 transaction with nonce {nonce} not mined after {attempts} attempts")]
+    NotMined { nonce: u64, attempts: u32 },
+    #[error("L1 RPC: {0}")]
+    Rpc(String),
+    #[error("signing: {0}")]
+    Sign(String),
+}
+
+fn rpc(e: impl std::fmt::Display) -> SendError {
+    SendError::Rpc(e.to_string())
+}
+
+/// How the sender prices and retries.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Resubmit with higher fees when not mined after this long.
+    pub resubmit_after: Duration,
+    /// Percent added to every fee on a resubmission (at least 10: nodes refuse
+    /// smaller replacement bumps). Blob transactions double their fees instead,
+    /// as blob pools require.
+    pub fee_bump_percent: u64,
+    /// Give up after this many submissions of one transaction.
+    pub max_attempts: u32,
+    /// How often to look for the receipt.
+    pub poll: Duration,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self {
+            resubmit_after: Duration::from_secs(24),
+            fee_bump_percent: 15,
+            max_attempts: 10,
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A transaction to send.
+#[derive(Debug, Clone)]
+pub struct L1Tx {
+    pub to: TxKind,
+    pub input: Bytes,
+    pub value: U256,
+    /// EIP-4844 blobs (makes it a type-3 transaction; `to` must be a call).
+    pub sidecar: Option<BlobTransactionSidecar>,
+}
+
+impl L1Tx {
+    pub fn call(to: Address, input: Bytes) -> Self {
+        Self { to: TxKind::Call(to), input, value: U256::ZERO, sidecar: None }
+    }
+
+    pub fn create(code: Bytes) -> Self {
+        Self { to: TxKind::Create, input: code, value: U256::ZERO, sidecar: None }
+    }
+}
+
+/// Fees of one submission.
+#[derive(Debug, Clone, Copy)]
+struct Fees {
+    max_fee: u128,
+    tip: u128,
+    blob_fee: u128,
+}
+
+impl Fees {
+    fn bumped(self, percent: u64) -> Self {
+        let up = |v: u128| v.saturating_mul(100 + u128::from(percent)).div_ceil(100).max(v + 1);
+        Self { max_fee: up(self.max_fee), tip: up(self.tip), blob_fee: up(self.blob_fee) }
+    }
+}
+
+/// Sends transactions from one key, one at a time, in nonce order.
+#[derive(Debug)]
+pub struct TxSender {
+    provider: DynProvider,
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    config: SenderConfig,
+    /// The next nonce to use; `None` until read from L1.
+    nonce: Mutex<Option<u64>>,
+}
+
+impl TxSender {
+    pub async fn new(
+        provider: DynProvider,
+        signer: PrivateKeySigner,
+        config: SenderConfig,
+    ) -> Result<Self, SendError> {
+        let chain_id = provider.get_chain_id().await.map_err(rpc)?;
+        Ok(Self { provider, signer, chain_id, config, nonce: Mutex::new(None) })
+    }
+
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// Waits until no transaction of this key is pending on L1 (one sent before a
+    /// restart is mined or dropped), up to `timeout`. Returns whether it settled.
+    pub async fn wait_idle(&self, timeout: Duration) -> Result<bool, SendError> {
+        let started = Instant::now();
+        loop {
+            let pending =
+                self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?;
+            let latest =
+                self.provider.get_transaction_count(self.address()).latest().await.map_err(rpc)?;
+            if pending <= latest {
+                *self.nonce.lock().await = Some(latest);
+                return Ok(true);
+            }
+            if started.elapsed() >= timeout {
+                return Ok(false);
+            }
+            tokio::time::sleep(self.config.poll).await;
+        }
+    }
+
+    /// Simulates `tx` at the latest L1 state.
+    pub async fn simulate(&self, tx: &L1Tx) -> Result<u64, SendError> {
+        let mut req = TransactionRequest::default()
+            .from(self.address())
+            .input(tx.input.clone().into())
+            .value(tx.value);
+        req.to = Some(tx.to);
+        if let Some(sidecar) = &tx.sidecar {
+            req.blob_versioned_hashes = Some(sidecar.versioned_hashes().collect());
+            req.max_fee_per_blob_gas =
+                Some(self.provider.get_blob_base_fee().await.map_err(rpc)?.max(1) * 2);
+            req.sidecar = Some(sidecar.clone().into());
+        }
+        self.provider.estimate_gas(req).await.map_err(|e| SendError::WouldRevert(e.to_string()))
+    }
+
+    async fn fees(&self, blob: bool) -> Result<Fees, SendError> {
+        let est = self.provider.estimate_eip1559_fees().await.map_err(rpc)?;
+        let blob_fee = if blob {
+            self.provider.get_blob_base_fee().await.map_err(rpc)?.max(1).saturating_mul(2)
+        } else {
+            0
+        };
+        let tip = est.max_priority_fee_per_gas.max(1);
+        Ok(Fees { max_fee: est.max_fee_per_gas.max(tip), tip, blob_fee })
+    }
+
+    /// The raw (network form, with any sidecar) transaction and its hash (which
+    /// never covers the sidecar).
+    fn sign(
+        &self,
+        tx: &L1Tx,
+        nonce: u64,
+        gas: u64,
+        fees: Fees,
+    ) -> Result<(Vec<u8>, B256), SendError> {
+        let sign_err = |e: alloy::signers::Error| SendError::Sign(e.to_string());
+        match (&tx.sidecar, tx.to) {
+            (Some(sidecar), TxKind::Call(to)) => {
+                let mut inner = TxEip4844 {
+                    chain_id: self.chain_id,
+                    nonce,
+                    gas_limit: gas,
+                    max_fee_per_gas: fees.max_fee,
+                    max_priority_fee_per_gas: fees.tip,
+                    to,
+                    value: tx.value,
+                    access_list: Default::default(),
+                    blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+                    max_fee_per_blob_gas: fees.blob_fee,
+                    input: tx.input.clone(),
+                };
+                let sig = self.signer.sign_transaction_sync(&mut inner).map_err(sign_err)?;
+                let with_sidecar =
+                    TxEip4844WithSidecar::from_tx_and_sidecar(inner, sidecar.clone());
+                let signed = TxEip4844Variant::TxEip4844WithSidecar(with_sidecar).into_signed(sig);
+                let env = TxEnvelope::from(signed);
+                Ok((env.encoded_2718(), *env.tx_hash()))
+            }
+            (Some(_), TxKind::Create) => {
+                Err(SendError::Sign("a blob transaction cannot create a contract".into()))
+            }
+            (None, to) => {
+                let mut inner = TxEip1559 {
+                    chain_id: self.chain_id,
+                    nonce,
+                    gas_limit: gas,
+                    max_fee_per_gas: fees.max_fee,
+                    max_priority_fee_per_gas: fees.tip,
+                    to,
+                    value: tx.value,
+                    access_list: Default::default(),
+                    input: tx.input.clone(),
+                };
+                let sig = self.signer.sign_transaction_sync(&mut inner).map_err(sign_err)?;
+                let env = TxEnvelope::from(inner.into_signed(sig));
+                Ok((env.encoded_2718(), *env.tx_hash()))
+            }
+        }
+    }
+
+    /// Sends `tx` and waits until it is mined: simulates first (a revert costs
+    /// nothing), then submits, resubmitting with bumped fees (same nonce) while it
+    /// is not mined. Returns the receipt of whichever submission was mined.
+    pub async fn send(&self, tx: L1Tx) -> Result<TransactionReceipt, SendError> {
+        let mut nonce_slot = self.nonce.lock().await;
+        let nonce = match *nonce_slot {
+            Some(n) => n,
+            None => {
+                self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?
+            }
+        };
+        let estimate = self.simulate(&tx).await?;
+        let gas = estimate.saturating_add(estimate / 5).saturating_add(10_000);
+        let blob = tx.sidecar.is_some();
+        let bump = if blob { 100 } else { self.config.fee_bump_percent.max(10) };
+        let mut fees = self.fees(blob).await?;
+        let mut sent: Vec<B256> = Vec::new();
+        for attempt in 1..=self.config.max_attempts {
+            let (raw, hash) = self.sign(&tx, nonce, gas, fees)?;
+            match self.provider.send_raw_transaction(&raw).await {
+                Ok(_) => {}
+                Err(e) => {
+                    let msg = e.to_string().to_lowercase();
+                    // An earlier submission was mined meanwhile, or this one is
+                    // already in the pool: keep waiting on what was sent.
+                    let known = msg.contains("already known") || msg.contains("already imported");
+                    let replaced = msg.contains("nonce too low") || msg.contains("underpriced");
+                    if !(known || (replaced && !sent.is_empty())) {
+                        // Read the nonce afresh next time.
+                        *nonce_slot = None;
+                        return Err(rpc(e));
+                    }
+                }
+            }
+            sent.push(hash);
+            tracing::info!(target: "l1", %hash, nonce, attempt, max_fee = fees.max_fee, blob, "sent L1 transaction");
+            let deadline = Instant::now() + self.config.resubmit_after;
+            while Instant::now() < deadline {
+                tokio::time::sleep(self.config.poll).await;
+                for h in &sent {
+                    if let Some(receipt) =
+                        self.provider.get_transaction_receipt(*h).await.map_err(rpc)?
+                    {
+                        *nonce_slot = Some(nonce.saturating_add(1));
+                        if !receipt.status() {
+                            return Err(SendError::Reverted {
+                                hash: *h,
+                                block: receipt.block_number.unwrap_or_default(),
+                            });
+                        }
+                        return Ok(receipt);
+                    }
+                }
+            }
+            let current = self.fees(blob).await?;
+            let bumped = fees.bumped(bump);
+            fees = Fees {
+                max_fee: bumped.max_fee.max(current.max_fee),
+                tip: bumped.tip.max(current.tip),
+                blob_fee: bumped.blob_fee.max(current.blob_fee),
+            };
+        }
+        *nonce_slot = None;
+        Err(SendError::NotMined { nonce, attempts: self.config.max_attempts })
+    }
+}
+
+/// Gas one blob costs (EIP-4844).
+pub const BLOB_GAS: u64 = DATA_GAS_PER_BLOB;

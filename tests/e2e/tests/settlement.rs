@@ -1,0 +1,224 @@
+//! The rollup end to end against a real L1: the embedded dev L1 and anvil (the
+//! pinned npm package). A deposit on L1 is spent on L2; L2 blocks land on L1 in
+//! batches (calldata and blobs) whose decoded contents are exactly the L2 blocks,
+//! each block once; a withdrawal goes to L1 after its output is final, once.
+
+use alloy::{
+    consensus::{Blob, SidecarCoder, SimpleCoder, Transaction as _},
+    eips::BlockNumberOrTag,
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolEvent},
+};
+use infra_batcher::{BatchPayload, DataAvailability};
+use infra_e2e::settle::{settled_node, start_anvil};
+use infra_l1::{Bridge, Deployment, L2_WITHDRAWALS, L2Withdrawals, Rollup};
+use std::time::{Duration, Instant};
+
+const ETH: u64 = 1_000_000_000_000_000_000;
+
+fn wallet_provider(url: &str, signer: PrivateKeySigner) -> eyre::Result<DynProvider> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url.parse()?)
+        .erased())
+}
+
+async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl AsyncFnMut() -> eyre::Result<Option<T>>,
+) -> eyre::Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            eyre::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Proof {
+    siblings: Vec<B256>,
+}
+
+/// Deposit -> spend on L2 -> withdraw -> batches -> finalize -> claim on L1.
+async fn settlement_flow(l1_url: &str, da: DataAvailability) -> eyre::Result<()> {
+    let (l2node, d) = settled_node(l1_url, da, 1, None).await?;
+    let alice = infra_config::dev_signer(0)?;
+    let l1 = wallet_provider(l1_url, alice.clone())?;
+    let bridge = Bridge::new(d.bridge, &l1);
+
+    // 1. Deposit 1 ETH on L1 to a fresh key; it appears on L2.
+    let user = PrivateKeySigner::random();
+    let started = Instant::now();
+    let receipt = bridge
+        .depositETH(user.address(), 100_000, Bytes::new())
+        .value(U256::from(ETH))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status(), "deposit mined on L1");
+    let l2 = wallet_provider(&l2node.http_url, user.clone())?;
+    wait_for("the deposit on L2", Duration::from_secs(30), async || {
+        Ok((l2.get_balance(user.address()).await? == U256::from(ETH)).then_some(()))
+    })
+    .await?;
+    let deposit_latency = started.elapsed();
+    eprintln!("deposit visible on L2 after {deposit_latency:?}");
+
+    // 2. Spend it on L2: a withdrawal of 0.25 ETH to a fresh L1 address.
+    let target: Address = PrivateKeySigner::random().address();
+    let value = U256::from(ETH / 4);
+    let receipt = L2Withdrawals::new(L2_WITHDRAWALS, &l2)
+        .initiateWithdrawal(target, U256::from(100_000), Bytes::new())
+        .value(value)
+        .send()
+        .await?
+        .with_timeout(Some(Duration::from_secs(20)))
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let passed = receipt.decoded_log::<L2Withdrawals::MessagePassed>().expect("MessagePassed").data;
+    let l2_block = receipt.block_number.expect("mined");
+
+    // 3. Its output is posted and finalized on L1.
+    let rollup = Rollup::new(d.rollup, &l1);
+    let (index, output) = wait_for("the output to finalize", Duration::from_secs(90), async || {
+        let r = rollup.latestFinalized().call().await?;
+        Ok((r.output.l2BlockNumber >= l2_block).then_some((r.index, r.output)))
+    })
+    .await?;
+
+    // 4. The node serves the proof at the final output's block; anyone claims.
+    let proof: Proof = l2
+        .raw_request(
+            "infra_getWithdrawalProof".into(),
+            (passed.withdrawalHash, format!("0x{:x}", output.l2BlockNumber)),
+        )
+        .await?;
+    let w = Bridge::Withdrawal {
+        nonce: passed.nonce,
+        sender: passed.sender,
+        target: passed.target,
+        value: passed.value,
+        gasLimit: passed.gasLimit,
+        data: passed.data.clone(),
+    };
+    let claimer = wallet_provider(l1_url, infra_config::dev_signer(1)?)?;
+    let claim = Bridge::new(d.bridge, &claimer);
+    let receipt = claim
+        .finalizeWithdrawal(w.clone(), index, proof.siblings.clone())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status(), "claim mined");
+    assert_eq!(l1.get_balance(target).await?, value, "paid on L1");
+    eprintln!("finalizeWithdrawal gas: {}", receipt.gas_used);
+    let again = claim.finalizeWithdrawal(w, index, proof.siblings).call().await;
+    let err = again.expect_err("a second claim reverts");
+    let decoded = err.as_decoded_interface_error::<Bridge::BridgeErrors>();
+    assert!(
+        matches!(decoded, Some(Bridge::BridgeErrors::AlreadyFinalized(_))),
+        "second claim: {err}"
+    );
+
+    // 5. Every batch on L1 decodes to exactly the L2 blocks, each once, in order.
+    check_batches(&l1, &l2, &d, output.l2BlockNumber, da).await?;
+    l2node.node.cancel_token().cancel();
+    Ok(())
+}
+
+/// Reads every `BatchSubmitted`, decodes its data (calldata or blobs) and checks
+/// it against the L2 chain: contiguous from block 1 through at least `through`.
+async fn check_batches(
+    l1: &DynProvider,
+    l2: &DynProvider,
+    d: &Deployment,
+    through: u64,
+    da: DataAvailability,
+) -> eyre::Result<()> {
+    let filter = Filter::new()
+        .address(d.rollup)
+        .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
+        .from_block(d.deploy_block)
+        .to_block(BlockNumberOrTag::Latest);
+    let mut next = 1u64;
+    let mut blob_batches = 0;
+    for log in l1.get_logs(&filter).await? {
+        let hash = log.transaction_hash.expect("tx hash");
+        let tx = l1.get_transaction_by_hash(hash).await?.expect("batch tx");
+        let input = tx.input();
+        let data: Vec<u8> = if let Ok(call) = Rollup::submitBatchCall::abi_decode(input) {
+            call.data.to_vec()
+        } else {
+            let call = Rollup::submitBlobBatchCall::abi_decode(input)?;
+            blob_batches += 1;
+            let blobs: Vec<Bytes> =
+                l1.raw_request("anvil_getBlobsByTransactionHash".into(), (hash,)).await?;
+            assert_eq!(blobs.len(), usize::from(call.blobCount));
+            let blobs: Vec<Blob> = blobs.iter().map(|b| Blob::from_slice(b)).collect();
+            SimpleCoder::default().decode_all(&blobs).expect("blob data").concat()
+        };
+        let payload = BatchPayload::decode(&data)?;
+        let gas = l1.get_transaction_receipt(hash).await?.map(|r| r.gas_used).unwrap_or_default();
+        let txs: usize = payload.blocks.iter().map(|b| b.transactions.len()).sum();
+        eprintln!(
+            "batch blocks {}..={}: {txs} txs, {} bytes, L1 gas {gas}",
+            payload.first_block,
+            payload.last_block(),
+            data.len()
+        );
+        assert_eq!(payload.first_block, next, "batches are contiguous, each block once");
+        for (i, block) in payload.blocks.iter().enumerate() {
+            let number = payload.first_block + i as u64;
+            let onchain = l2.get_block_by_number(number.into()).await?.expect("L2 block");
+            assert_eq!(onchain.header.timestamp, block.timestamp);
+            let hashes: Vec<B256> = onchain.transactions.hashes().collect();
+            let deposits = usize::try_from(block.deposit_count)?;
+            let posted: Vec<B256> =
+                payload.decode_transactions()?[i].iter().map(|t| *t.tx_hash()).collect();
+            assert_eq!(hashes[deposits..], posted[..], "block {number} transactions");
+            if i == 0 {
+                assert_eq!(onchain.header.parent_hash, payload.parent_hash);
+            }
+        }
+        next = payload.last_block() + 1;
+    }
+    assert!(next > through, "batches cover the chain through block {through}");
+    if da == DataAvailability::Blob {
+        assert!(blob_batches > 0, "blob batches were posted");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settles_on_the_embedded_dev_l1_with_blobs() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let l1 = infra_devnet::start_l1(dir.path().to_path_buf(), None).await?;
+    settlement_flow(&l1.http_url, DataAvailability::Blob).await?;
+    l1.node.cancel_token().cancel();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settles_on_anvil_with_calldata() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    settlement_flow(&anvil.url, DataAvailability::Calldata).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settles_on_anvil_with_blobs() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    settlement_flow(&anvil.url, DataAvailability::Blob).await
+}
