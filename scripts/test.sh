@@ -52,13 +52,15 @@ trap cleanup EXIT
 step "wallet libraries against a fresh --dev node (port $PORT)"
 "$BIN" --dev --rpc.port "$PORT" --sequencer.block-time-ms 250 >"$LOGDIR/node.out" 2>"$LOGDIR/node.err" &
 NODE_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   grep -q "Listening on" "$LOGDIR/node.out" 2>/dev/null && break
   sleep 0.1
 done
 WALLET_RC=0
+L1_RPC_URL=$(sed -n 's/^L1 RPC URL: *\(http[^ ]*\).*/\1/p' "$LOGDIR/node.out")
+BRIDGE=$(sed -n 's/^Bridge: *\(0x[0-9a-fA-F]*\).*/\1/p' "$LOGDIR/node.out")
 RPC_URL="http://127.0.0.1:$PORT" WS_URL="ws://127.0.0.1:$PORT" PYTHON="$ROOT/tests/.venv/bin/python" \
-  tests/wallets/run.sh || WALLET_RC=$?
+  L1_RPC_URL="$L1_RPC_URL" BRIDGE="$BRIDGE" tests/wallets/run.sh || WALLET_RC=$?
 kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 if [ "$WALLET_RC" != 0 ]; then echo "node log:"; tail -50 "$LOGDIR/node.err"; fi
 

@@ -34,6 +34,11 @@ echo "== node --test: ethers v6 + viem v2 (RPC_URL=$RPC_URL WS_URL=$WS_URL) =="
 # processes would race for its nonces.
 node --test --test-concurrency=1 ethers.test.mjs viem.test.mjs || status=1
 
+if [[ -n "${L1_RPC_URL:-}" ]]; then
+  echo "== node --test: deposit L1 -> L2 (L1_RPC_URL=$L1_RPC_URL BRIDGE=${BRIDGE:-}) =="
+  node --test --test-concurrency=1 deposit.test.mjs || status=1
+fi
+
 echo "== pytest: web3.py v7 ($PYTHON) =="
 PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest -q -p no:cacheprovider web3_test.py || status=1
 

@@ -222,3 +222,74 @@ async fn settles_on_anvil_with_blobs() -> eyre::Result<()> {
     let anvil = start_anvil().await?;
     settlement_flow(&anvil.url, DataAvailability::Blob).await
 }
+
+/// The deposit nonces of every deposit in L2 blocks 1..=head, in chain order.
+pub async fn applied_deposit_nonces(l2: &DynProvider) -> eyre::Result<Vec<u64>> {
+    let head = l2.get_block_number().await?;
+    let mut out = Vec::new();
+    for n in 1..=head {
+        let block = l2.get_block_by_number(n.into()).await?.expect("L2 block");
+        for hash in block.transactions.hashes() {
+            let tx: serde_json::Value =
+                l2.raw_request("eth_getTransactionByHash".into(), (hash,)).await?;
+            if tx["type"] == "0x7e" {
+                let nonce = tx["nonce"].as_str().expect("nonce");
+                out.push(u64::from_str_radix(nonce.trim_start_matches("0x"), 16)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    // Deposits are read 2 blocks below the L1 head; the reorg below replaces 3.
+    let (l2node, d) = settled_node(&anvil.url, DataAvailability::Calldata, 2, None).await?;
+    let alice = infra_config::dev_signer(0)?;
+    let l1 = wallet_provider(&anvil.url, alice.clone())?;
+    let l2 = wallet_provider(&l2node.http_url, alice.clone())?;
+    let bridge = Bridge::new(d.bridge, &l1);
+    let gwei = |n: u64| U256::from(n * 1_000_000_000);
+    let to: Vec<Address> = (0..3).map(|_| PrivateKeySigner::random().address()).collect();
+    let deposit = async |i: usize| -> eyre::Result<()> {
+        let r = bridge
+            .depositETH(to[i], 100_000, Bytes::new())
+            .value(gwei(i as u64 + 1))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(r.status());
+        Ok(())
+    };
+    let balance_is = async |i: usize| -> eyre::Result<Option<()>> {
+        Ok((l2.get_balance(to[i]).await? == gwei(i as u64 + 1)).then_some(()))
+    };
+
+    deposit(0).await?;
+    wait_for("deposit 0 on L2", Duration::from_secs(30), async || balance_is(0).await).await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // Deposit 1 is mined, then the last 3 L1 blocks (which the watcher has partly
+    // scanned) are replaced; the new chain includes the same deposit again.
+    deposit(1).await?;
+    let call = Bridge::depositETHCall { to: to[1], gasLimit: 100_000, data: Bytes::new() };
+    let replay = serde_json::json!({
+        "from": alice.address(),
+        "to": d.bridge,
+        "value": format!("0x{:x}", gwei(2)),
+        "data": Bytes::from(call.abi_encode()),
+        "gas": "0x30d40",
+    });
+    let _: serde_json::Value = l1.raw_request("anvil_reorg".into(), (3, vec![(replay, 1)])).await?;
+    deposit(2).await?;
+
+    wait_for("deposit 2 on L2", Duration::from_secs(30), async || balance_is(2).await).await?;
+    for i in 0..3 {
+        assert!(balance_is(i).await?.is_some(), "deposit {i} applied exactly once");
+    }
+    assert_eq!(applied_deposit_nonces(&l2).await?, vec![0, 1, 2]);
+    l2node.node.cancel_token().cancel();
+    Ok(())
+}

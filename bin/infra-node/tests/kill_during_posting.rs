@@ -1,0 +1,167 @@
+//! kill -9 the sequencer again and again while it posts batches to anvil, and
+//! restart it: every L2 block ends up on L1 exactly once, in order, and every
+//! deposit is applied exactly once. Runs the real binary: `deploy`, then
+//! `--role sequencer --l1.rpc --deployment`.
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolEvent},
+};
+use infra_batcher::BatchPayload;
+use infra_e2e::settle::start_anvil;
+use infra_l1::{Bridge, Deployment, Rollup};
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
+
+fn genesis() -> String {
+    format!("{}/../../genesis/dev.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start(datadir: &Path, l1: &str, deployment: &Path, port: u16, key: &str) -> eyre::Result<Child> {
+    Ok(Command::new(BIN)
+        .args(["--role", "sequencer", "--genesis", &genesis()])
+        .arg("--datadir")
+        .arg(datadir)
+        .args(["--rpc.port", &port.to_string(), "--l1.rpc", l1, "--l1.poll-ms", "200"])
+        .args(["--l1.confirmations", "1", "--sequencer.block-time-ms", "250"])
+        .arg("--deployment")
+        .arg(deployment)
+        .env("INFRA_L1_KEY", key)
+        .env("INFRA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?)
+}
+
+async fn wait_rpc(url: &str) -> eyre::Result<DynProvider> {
+    let p = ProviderBuilder::new().connect_http(url.parse()?).erased();
+    for _ in 0..150 {
+        if p.get_block_number().await.is_ok() {
+            return Ok(p);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eyre::bail!("node at {url} did not answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    let dir = tempfile::tempdir()?;
+    let batcher = infra_config_key(9)?;
+    let deployment_file = dir.path().join("deployment.json");
+    let status = Command::new(BIN)
+        .args(["deploy", "--l1.rpc", &anvil.url, "--genesis", &genesis()])
+        .arg("--out")
+        .arg(&deployment_file)
+        .env("INFRA_L1_KEY", &batcher)
+        .stdout(Stdio::null())
+        .status()?;
+    assert!(status.success(), "infra-node deploy");
+    let d: Deployment = serde_json::from_str(&std::fs::read_to_string(&deployment_file)?)?;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let url = format!("http://127.0.0.1:{port}");
+    let datadir = dir.path().join("data");
+    let alice = infra_e2e_signer(0)?;
+    let l1 = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(alice.clone()))
+        .connect_http(anvil.url.parse()?)
+        .erased();
+    let bridge = Bridge::new(d.bridge, &l1);
+    let recipients: Vec<Address> = (0..4).map(|_| PrivateKeySigner::random().address()).collect();
+
+    let mut sent = 0u64;
+    for round in 0..4u64 {
+        let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher)?;
+        let l2 = wait_rpc(&url).await?;
+        let l2w = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(alice.clone()))
+            .connect_http(url.parse()?)
+            .erased();
+        // A deposit per round and a stream of L2 transfers.
+        let _pending = bridge
+            .depositETH(recipients[round as usize], 100_000, Bytes::new())
+            .value(U256::from(round + 1))
+            .send()
+            .await?;
+        for _ in 0..6 {
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(Address::repeat_byte(0x77))
+                .value(U256::from(1));
+            if l2w.send_transaction(tx).await.is_ok() {
+                sent += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(150 + 70 * round)).await;
+        }
+        let _ = l2.get_block_number().await?;
+        // kill -9, at a different point of the posting cycle each round.
+        child.kill()?;
+        child.wait()?;
+    }
+
+    // A final run: let it catch up, then check L1 against the L2 chain.
+    let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher)?;
+    let l2 = wait_rpc(&url).await?;
+    let rollup = Rollup::new(d.rollup, &l1);
+    let mut ok = false;
+    for _ in 0..150 {
+        let head = l2.get_block_number().await?;
+        let mut balances_ok = true;
+        for (i, r) in recipients.iter().enumerate() {
+            balances_ok &= l2.get_balance(*r).await? == U256::from(i as u64 + 1);
+        }
+        if balances_ok && rollup.nextBlock().call().await? > head {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ok, "every deposit applied once and every L2 block posted");
+    assert!(sent > 0, "transactions were accepted");
+
+    // Batches on L1: contiguous from block 1, each block once.
+    let logs = l1
+        .get_logs(
+            &Filter::new()
+                .address(d.rollup)
+                .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
+                .from_block(d.deploy_block),
+        )
+        .await?;
+    let mut next = 1u64;
+    for log in logs {
+        let hash = log.transaction_hash.unwrap_or(B256::ZERO);
+        let tx = l1.get_transaction_by_hash(hash).await?.expect("batch tx");
+        let call = Rollup::submitBatchCall::abi_decode(alloy::consensus::Transaction::input(&tx))?;
+        let payload = BatchPayload::decode(&call.data)?;
+        assert_eq!(payload.first_block, next, "no block posted twice or skipped");
+        for (i, b) in payload.blocks.iter().enumerate() {
+            let n = payload.first_block + i as u64;
+            let block = l2.get_block_by_number(n.into()).await?.expect("L2 block");
+            assert_eq!(block.header.timestamp, b.timestamp, "block {n}");
+        }
+        next = payload.last_block() + 1;
+    }
+    assert!(next > 1, "batches were posted");
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}
+
+fn infra_e2e_signer(i: u32) -> eyre::Result<PrivateKeySigner> {
+    Ok(infra_config::dev_signer(i)?)
+}
+
+fn infra_config_key(i: u32) -> eyre::Result<String> {
+    Ok(alloy::hex::encode_prefixed(infra_e2e_signer(i)?.to_bytes()))
+}
