@@ -104,24 +104,24 @@ impl DepositWatcher {
 
     /// Drops scanned blocks that are no longer on the L1 chain and forgets the
     /// deposits read from them. `applied_next` is the chain's deposit cursor.
+    /// Nothing changes when it fails (a retry sees the same reorg).
     async fn unwind_reorg(&mut self, applied_next: u64) -> Result<u64, WatchError> {
-        let mut dropped = 0u64;
-        while let Some(&(number, hash)) = self.scanned.back() {
+        let mut keep = self.scanned.len();
+        while let Some(&(number, hash)) = keep.checked_sub(1).and_then(|i| self.scanned.get(i)) {
             if self.hash_of(number).await? == Some(hash) {
                 break;
             }
-            self.scanned.pop_back();
-            dropped += 1;
+            keep -= 1;
         }
+        let dropped = (self.scanned.len() - keep) as u64;
         if dropped == 0 {
             return Ok(0);
         }
-        let good_end = self.scanned.back().map(|&(n, _)| n);
-        self.next_block = good_end.map_or(self.start_block, |n| n.saturating_add(1));
-        while let Some(&(block, nonce)) = self.deposits_at.back() {
-            if good_end.is_some_and(|g| block <= g) {
-                break;
-            }
+        let good_end = keep.checked_sub(1).and_then(|i| self.scanned.get(i)).map(|&(n, _)| n);
+        let first_bad =
+            self.deposits_at.iter().position(|&(block, _)| good_end.is_none_or(|g| block > g));
+        if let Some(i) = first_bad {
+            let (block, nonce) = self.deposits_at[i];
             if nonce < applied_next {
                 return Err(WatchError::DeepReorg {
                     block,
@@ -130,8 +130,10 @@ impl DepositWatcher {
                 });
             }
             self.inbox.forget_from(nonce);
-            self.deposits_at.pop_back();
+            self.deposits_at.truncate(i);
         }
+        self.scanned.truncate(keep);
+        self.next_block = good_end.map_or(self.start_block, |n| n.saturating_add(1));
         tracing::warn!(target: "l1", dropped, resume_at = self.next_block, "L1 reorg: rescanning");
         Ok(dropped)
     }

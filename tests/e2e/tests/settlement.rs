@@ -293,3 +293,78 @@ async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
     l2node.node.cancel_token().cancel();
     Ok(())
 }
+
+/// The watcher itself on anvil: a reorg that removes a read deposit makes it
+/// forget the deposit and rescan; if the chain had already applied it, the
+/// watcher refuses to go on (a reorg deeper than the confirmations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watcher_unwinds_reorged_deposits_on_anvil() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    let genesis = infra_config::parse_genesis(infra_config::DEV_GENESIS_JSON, "dev")?;
+    let chain = infra_e2e::settle::test_chain();
+    let d = infra_node_core::deploy_contracts(
+        &anvil.url,
+        infra_config::dev_signer(9)?,
+        &chain,
+        &genesis,
+        None,
+        None,
+    )
+    .await?;
+    let l1 = wallet_provider(&anvil.url, infra_config::dev_signer(0)?)?;
+    let inbox = infra_bus::DepositInbox::new();
+    let config = infra_l1::WatcherConfig {
+        bridge: d.bridge,
+        confirmations: 0,
+        poll: Duration::from_millis(100),
+        max_range: 1_000,
+    };
+    let mut watcher = infra_l1::DepositWatcher::new(
+        infra_l1::connect(&anvil.url).map_err(|e| eyre::eyre!(e))?,
+        config,
+        inbox.clone(),
+        d.deploy_block,
+    );
+    let to = PrivateKeySigner::random().address();
+    let r = Bridge::new(d.bridge, &l1)
+        .depositETH(to, 100_000, Bytes::new())
+        .value(U256::from(5))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let deposit_block = r.block_number.expect("mined");
+    let mut read = 0;
+    while read == 0 {
+        read = watcher.poll(0).await?.deposits;
+    }
+    assert_eq!(inbox.len(), 1);
+    // Replace every block from the deposit's on, without it.
+    let head = l1.get_block_number().await?;
+    let depth = head - deposit_block + 1;
+    let _: serde_json::Value = l1
+        .raw_request("anvil_reorg".into(), (depth, Vec::<(serde_json::Value, u64)>::new()))
+        .await?;
+    // Had the chain applied it (cursor 1), the watcher must stop, loudly.
+    let err = watcher.poll(1).await.expect_err("deep reorg of an applied deposit");
+    assert!(err.to_string().contains("raise l1.confirmations"), "{err}");
+    // Not applied yet (cursor 0): forgotten, rescanned, nothing found again.
+    let mut watcher2 = infra_l1::DepositWatcher::new(
+        infra_l1::connect(&anvil.url).map_err(|e| eyre::eyre!(e))?,
+        infra_l1::WatcherConfig {
+            bridge: d.bridge,
+            confirmations: 0,
+            poll: Duration::from_millis(100),
+            max_range: 1_000,
+        },
+        infra_bus::DepositInbox::new(),
+        d.deploy_block,
+    );
+    let out = watcher2.poll(0).await?;
+    assert_eq!(out.deposits, 0, "the reorged deposit is gone from L1");
+    let out = watcher.poll(0).await?;
+    assert!(out.reorged > 0, "the reorg is noticed again after the refusal: {out:?}");
+    assert_eq!(out.deposits, 0);
+    assert_eq!(inbox.len(), 0, "the watcher forgot the reorged deposit");
+    Ok(())
+}
