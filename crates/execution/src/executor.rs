@@ -48,6 +48,8 @@ pub struct RejectedTx {
 pub struct ExecutedBlock {
     /// One receipt per deposit, in order (deposits always make it in).
     pub deposit_receipts: Vec<ReceiptWithBloom>,
+    /// The L2 account nonce of `from` each deposit used.
+    pub deposit_nonces: Vec<u64>,
     pub txs: Vec<ExecutedTx>,
     pub rejected: Vec<RejectedTx>,
     /// Candidates left out because the block was full (they stay in the pool).
@@ -128,9 +130,12 @@ pub fn execute_block<S: StateSource + ?Sized>(
             Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
             Err(other) => return Err(ExecError::Evm(other.to_string())),
         };
-        // A deposit is not one of `from`'s L2 transactions: its L2 nonce stays,
-        // so a wallet's pending transactions are not invalidated by a deposit.
-        evm.ctx.db_mut().load_account(deposit.from)?.info.nonce = nonce;
+        // Every deposit uses exactly one L2 nonce of `from` (as on OP Stack), even
+        // when its call could not run: wallets match transactions by (from,
+        // nonce), so no later transaction of `from` may share this one's.
+        let acc = evm.ctx.db_mut().load_account(deposit.from)?;
+        acc.info.nonce = nonce.saturating_add(1);
+        out.deposit_nonces.push(nonce);
         let receipt = ReceiptWithBloom::from(Receipt {
             status: status.into(),
             cumulative_gas_used: out.gas_used,
@@ -291,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn deposits_mint_then_call_at_zero_gas_price_without_touching_the_nonce() {
+    fn deposits_mint_then_call_at_zero_gas_price_using_one_nonce_each() {
         let from = Address::repeat_byte(0xa1);
         let to = Address::repeat_byte(0xb2);
         // A contract that always reverts: PUSH0 PUSH0 REVERT.
@@ -320,7 +325,8 @@ mod tests {
         assert_eq!(account(&out, to).unwrap().balance, U256::from(700));
         let sender = account(&out, from).unwrap();
         assert_eq!(sender.balance, U256::from(1 + 50 + 9));
-        assert_eq!(sender.nonce, 4, "a deposit does not use an L2 nonce");
+        assert_eq!(sender.nonce, 7, "each deposit uses one L2 nonce");
+        assert_eq!(out.deposit_nonces, vec![4, 5, 6]);
         assert!(out.gas_used >= 21_000 + 21_000, "deposit gas counts in the block");
         assert_eq!(out.deposit_receipts[2].receipt.cumulative_gas_used, out.gas_used);
         assert!(out.base_fees.is_zero());

@@ -20,6 +20,8 @@ pub struct SealedBlock {
     pub hash: B256,
     pub deposits: Vec<DepositTx>,
     pub deposit_receipts: Vec<ReceiptWithBloom>,
+    /// The L2 account nonce of its `from` that each deposit used.
+    pub deposit_nonces: Vec<u64>,
     pub transactions: Vec<TxEnvelope>,
     pub senders: Vec<Address>,
     pub receipts: Vec<ReceiptEnvelope>,
@@ -33,7 +35,7 @@ impl SealedBlock {
         senders: Vec<Address>,
         receipts: Vec<ReceiptEnvelope>,
     ) -> Self {
-        Self::with_deposits(header, vec![], vec![], transactions, senders, receipts)
+        Self::with_deposits(header, vec![], vec![], vec![], transactions, senders, receipts)
     }
 
     /// Seals a header over a body that starts with deposits.
@@ -41,12 +43,22 @@ impl SealedBlock {
         header: Header,
         deposits: Vec<DepositTx>,
         deposit_receipts: Vec<ReceiptWithBloom>,
+        deposit_nonces: Vec<u64>,
         transactions: Vec<TxEnvelope>,
         senders: Vec<Address>,
         receipts: Vec<ReceiptEnvelope>,
     ) -> Self {
         let hash = header.hash_slow();
-        Self { header, hash, deposits, deposit_receipts, transactions, senders, receipts }
+        Self {
+            header,
+            hash,
+            deposits,
+            deposit_receipts,
+            deposit_nonces,
+            transactions,
+            senders,
+            receipts,
+        }
     }
 
     /// Deposits and transactions together.
@@ -106,6 +118,7 @@ impl SealedBlock {
                 .iter()
                 .map(|r| alloy::rlp::encode(r).into())
                 .collect(),
+            deposit_nonces: self.deposit_nonces.clone(),
             transactions: self.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
             senders: self.senders.clone(),
             receipts: self.receipts.iter().map(|r| r.encoded_2718().into()).collect(),
@@ -132,6 +145,7 @@ impl SealedBlock {
         if transactions.len() != body.senders.len()
             || transactions.len() != receipts.len()
             || body.deposits.len() != deposit_receipts.len()
+            || body.deposits.len() != body.deposit_nonces.len()
         {
             return Err(alloy::rlp::Error::Custom("block body: length mismatch"));
         }
@@ -139,6 +153,7 @@ impl SealedBlock {
             header,
             body.deposits,
             deposit_receipts,
+            body.deposit_nonces,
             transactions,
             body.senders,
             receipts,
@@ -166,6 +181,7 @@ pub fn deposit_receipt_2718(receipt: &ReceiptWithBloom) -> Vec<u8> {
 pub struct BlockBody {
     pub deposits: Vec<DepositTx>,
     pub deposit_receipts: Vec<Bytes>,
+    pub deposit_nonces: Vec<u64>,
     pub transactions: Vec<Bytes>,
     pub senders: Vec<Address>,
     pub receipts: Vec<Bytes>,
@@ -253,6 +269,7 @@ mod tests {
             header.clone(),
             vec![deposit],
             vec![deposit_receipt],
+            vec![5],
             vec![env],
             vec![Address::ZERO],
             vec![receipt],

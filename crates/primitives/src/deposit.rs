@@ -12,9 +12,9 @@ use alloy_rlp::{RlpDecodable, RlpEncodable};
 ///
 /// Applying it: `value` is minted to `from`, then a call from `from` to `to`
 /// carrying `value`, `data` and `gas_limit` runs at gas price zero (L1 paid for
-/// it). If the call fails, the minted value stays with `from`. `from`'s L2 nonce
-/// does not change (a deposit is not one of its L2 transactions, and a wallet's
-/// pending transactions stay valid). Deposits are applied in bridge-nonce order, each
+/// it). If the call fails, the minted value stays with `from`. Each deposit uses
+/// one L2 nonce of `from` (as OP Stack deposits do), recorded with the block.
+/// Deposits are applied in bridge-nonce order, each
 /// exactly once: a block's deposits continue where the previous block's stopped.
 ///
 /// Encoding (EIP-2718 style, type 0x7e like OP Stack deposits, but with these

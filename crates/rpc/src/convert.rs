@@ -41,7 +41,8 @@ fn rpc_eth_tx(block: &SealedBlock, i: usize) -> Option<Transaction> {
 /// A deposit as a JSON-RPC transaction object: type `0x7e` with the fields OP
 /// Stack clients know (`mint`, `sourceHash`-less), gas price zero and a zero
 /// signature (`v`/`r`/`s` are `0x0`: a deposit is authorised by its L1 event, not
-/// by a signature). `nonce` is the bridge's deposit nonce.
+/// by a signature). `nonce` is the L2 nonce of `from` the deposit used;
+/// `depositNonce` is the bridge's deposit counter.
 fn deposit_json(block: &SealedBlock, index: usize) -> Value {
     let d = &block.deposits[index];
     json!({
@@ -54,7 +55,8 @@ fn deposit_json(block: &SealedBlock, index: usize) -> Value {
         "gas": U64::from(d.gas_limit),
         "gasPrice": "0x0",
         "input": d.data,
-        "nonce": U64::from(d.nonce),
+        "nonce": U64::from(block.deposit_nonces.get(index).copied().unwrap_or_default()),
+        "depositNonce": U64::from(d.nonce),
         "l1BlockNumber": U64::from(d.l1_block),
         "v": "0x0",
         "r": "0x0",

@@ -194,6 +194,7 @@ impl BlockBuilder {
             header,
             deposits,
             exec.deposit_receipts.clone(),
+            exec.deposit_nonces.clone(),
             txs,
             senders,
             receipts,

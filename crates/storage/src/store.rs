@@ -472,7 +472,8 @@ mod tests {
                 })
             })
             .collect();
-        SealedBlock::with_deposits(header, deposits, receipts, vec![], vec![], vec![])
+        let nonces = vec![0; deposits.len()];
+        SealedBlock::with_deposits(header, deposits, receipts, nonces, vec![], vec![], vec![])
     }
 
     #[test]

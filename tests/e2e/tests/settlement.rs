@@ -233,7 +233,7 @@ pub async fn applied_deposit_nonces(l2: &DynProvider) -> eyre::Result<Vec<u64>> 
             let tx: serde_json::Value =
                 l2.raw_request("eth_getTransactionByHash".into(), (hash,)).await?;
             if tx["type"] == "0x7e" {
-                let nonce = tx["nonce"].as_str().expect("nonce");
+                let nonce = tx["depositNonce"].as_str().expect("depositNonce");
                 out.push(u64::from_str_radix(nonce.trim_start_matches("0x"), 16)?);
             }
         }
