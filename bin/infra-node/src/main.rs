@@ -323,7 +323,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             "config: rpc.max_request_bytes = {max_request_bytes}, must be 1024..=134217728"
         )));
     }
-    let cfg = NodeConfig {
+    let mut cfg = NodeConfig {
         datadir: datadir.clone(),
         chain: chain.clone(),
         genesis,
@@ -340,7 +340,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         l1: None,
         accept_blobs: false,
     };
-    let mut cfg = cfg;
     let mut dev_l1 = None;
     cfg.l1 = match (&cli.l1.rpc, &cli.l1.deployment, cli.dev) {
         (Some(rpc), Some(path), _) => {

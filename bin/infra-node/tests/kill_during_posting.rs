@@ -57,7 +57,7 @@ async fn wait_rpc(url: &str) -> eyre::Result<DynProvider> {
 async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
     let anvil = start_anvil().await?;
     let dir = tempfile::tempdir()?;
-    let batcher = infra_config_key(9)?;
+    let batcher = dev_key_hex(9)?;
     let deployment_file = dir.path().join("deployment.json");
     let status = Command::new(BIN)
         .args(["deploy", "--l1.rpc", &anvil.url, "--genesis", &genesis()])
@@ -72,7 +72,7 @@ async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let url = format!("http://127.0.0.1:{port}");
     let datadir = dir.path().join("data");
-    let alice = infra_e2e_signer(0)?;
+    let alice = dev_signer(0)?;
     let l1 = ProviderBuilder::new()
         .wallet(EthereumWallet::from(alice.clone()))
         .connect_http(anvil.url.parse()?)
@@ -158,10 +158,10 @@ async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
     Ok(())
 }
 
-fn infra_e2e_signer(i: u32) -> eyre::Result<PrivateKeySigner> {
+fn dev_signer(i: u32) -> eyre::Result<PrivateKeySigner> {
     Ok(infra_config::dev_signer(i)?)
 }
 
-fn infra_config_key(i: u32) -> eyre::Result<String> {
-    Ok(alloy::hex::encode_prefixed(infra_e2e_signer(i)?.to_bytes()))
+fn dev_key_hex(i: u32) -> eyre::Result<String> {
+    Ok(alloy::hex::encode_prefixed(dev_signer(i)?.to_bytes()))
 }

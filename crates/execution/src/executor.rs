@@ -109,14 +109,7 @@ pub fn execute_block<S: StateSource + ?Sized>(
         };
         let (status, logs) = match evm.transact(env) {
             Ok(res) => {
-                for (address, account) in &res.state {
-                    if account.is_touched() {
-                        touched.insert(*address);
-                        for (slot, _) in account.changed_storage_slots() {
-                            touched_slots.insert((*address, *slot));
-                        }
-                    }
-                }
+                note_touched(&res.state, &mut touched, &mut touched_slots);
                 evm.ctx.db_mut().commit(res.state);
                 out.gas_used = out.gas_used.saturating_add(res.result.tx_gas_used());
                 (res.result.is_success(), res.result.into_logs())
@@ -157,14 +150,7 @@ pub fn execute_block<S: StateSource + ?Sized>(
         }
         match evm.transact(tx_env(&tx, sender)) {
             Ok(res) => {
-                for (address, account) in &res.state {
-                    if account.is_touched() {
-                        touched.insert(*address);
-                        for (slot, _) in account.changed_storage_slots() {
-                            touched_slots.insert((*address, *slot));
-                        }
-                    }
-                }
+                note_touched(&res.state, &mut touched, &mut touched_slots);
                 evm.ctx.db_mut().commit(res.state);
                 let gas_used = res.result.tx_gas_used();
                 out.gas_used = out.gas_used.saturating_add(gas_used);
@@ -234,6 +220,22 @@ pub fn execute_block<S: StateSource + ?Sized>(
         out.changes.storage.push((address, slot, value));
     }
     Ok(out)
+}
+
+/// Records what one transaction changed, for the block's state diff.
+fn note_touched(
+    state: &revm::state::EvmState,
+    touched: &mut BTreeSet<Address>,
+    touched_slots: &mut BTreeSet<(Address, U256)>,
+) {
+    for (address, account) in state {
+        if account.is_touched() {
+            touched.insert(*address);
+            for (slot, _) in account.changed_storage_slots() {
+                touched_slots.insert((*address, *slot));
+            }
+        }
+    }
 }
 
 /// The state-tree updates of a block's flat changes: account and storage leaves,

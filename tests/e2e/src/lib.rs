@@ -17,12 +17,15 @@ pub struct DevNode {
     pub datadir: tempfile::TempDir,
 }
 
-/// Starts the `--dev` chain with `block_time_ms` blocks.
-pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
-    let datadir = tempfile::tempdir()?;
-    let cfg = NodeConfig {
-        datadir: datadir.path().to_path_buf(),
-        chain: ChainConfig { block_time_ms, ..ChainConfig::dev() },
+/// The dev genesis on `chain`, RPC on a free port of 127.0.0.1, settling to `l1`.
+pub fn node_config(
+    datadir: std::path::PathBuf,
+    chain: ChainConfig,
+    l1: Option<infra_node_core::L1Settings>,
+) -> eyre::Result<NodeConfig> {
+    Ok(NodeConfig {
+        datadir,
+        chain,
         genesis: parse_genesis(DEV_GENESIS_JSON, "genesis/dev.json")?,
         genesis_roots: Some(GenesisRoots::dev()?),
         rpc: RpcConfig {
@@ -34,9 +37,19 @@ pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
         min_tip_wei: 0,
         max_per_sender: 256,
         max_total: 10_000,
-        l1: None,
+        l1,
         accept_blobs: false,
-    };
+    })
+}
+
+/// Starts the `--dev` chain with `block_time_ms` blocks.
+pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
+    let datadir = tempfile::tempdir()?;
+    let cfg = node_config(
+        datadir.path().to_path_buf(),
+        ChainConfig { block_time_ms, ..ChainConfig::dev() },
+        None,
+    )?;
     let node = start_sequencer(cfg).await?;
     let addr = node.rpc_addr;
     Ok(DevNode {

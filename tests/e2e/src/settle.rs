@@ -3,12 +3,10 @@
 
 use crate::DevNode;
 use infra_batcher::DataAvailability;
-use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, GenesisRoots, parse_genesis};
+use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
 use infra_l1::{Deployment, SenderConfig};
-use infra_node_core::{L1Settings, NodeConfig, deploy_contracts, start_sequencer};
-use infra_rpc::RpcConfig;
+use infra_node_core::{L1Settings, deploy_contracts, start_sequencer};
 use std::{
-    net::SocketAddr,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -54,35 +52,20 @@ pub async fn start_l2(
 ) -> eyre::Result<DevNode> {
     let tmp = tempfile::tempdir()?;
     let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
-    let cfg = NodeConfig {
-        datadir: dir,
-        chain: test_chain(),
-        genesis: parse_genesis(DEV_GENESIS_JSON, "genesis/dev.json")?,
-        genesis_roots: Some(GenesisRoots::dev()?),
-        rpc: RpcConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_request_bytes: 10 * 1024 * 1024,
-            max_connections: 100,
-        },
-        empty_blocks: false,
-        min_tip_wei: 0,
-        max_per_sender: 256,
-        max_total: 10_000,
-        l1: Some(L1Settings {
-            rpc_url: l1_url.to_string(),
-            deployment: deployment.clone(),
-            batcher_key: infra_config::dev_signer(BATCHER_INDEX)?,
-            confirmations,
+    let l1 = L1Settings {
+        rpc_url: l1_url.to_string(),
+        deployment: deployment.clone(),
+        batcher_key: infra_config::dev_signer(BATCHER_INDEX)?,
+        confirmations,
+        poll: Duration::from_millis(200),
+        da,
+        sender: SenderConfig {
+            resubmit_after: Duration::from_secs(6),
             poll: Duration::from_millis(200),
-            da,
-            sender: SenderConfig {
-                resubmit_after: Duration::from_secs(6),
-                poll: Duration::from_millis(200),
-                ..Default::default()
-            },
-        }),
-        accept_blobs: false,
+            ..Default::default()
+        },
     };
+    let cfg = crate::node_config(dir, test_chain(), Some(l1))?;
     let node = start_sequencer(cfg).await?;
     let addr = node.rpc_addr;
     Ok(DevNode {

@@ -321,7 +321,7 @@ async fn watcher_unwinds_reorged_deposits_on_anvil() -> eyre::Result<()> {
     };
     let mut watcher = infra_l1::DepositWatcher::new(
         infra_l1::connect(&anvil.url).map_err(|e| eyre::eyre!(e))?,
-        config,
+        config.clone(),
         inbox.clone(),
         d.deploy_block,
     );
@@ -351,12 +351,7 @@ async fn watcher_unwinds_reorged_deposits_on_anvil() -> eyre::Result<()> {
     // Not applied yet (cursor 0): forgotten, rescanned, nothing found again.
     let mut watcher2 = infra_l1::DepositWatcher::new(
         infra_l1::connect(&anvil.url).map_err(|e| eyre::eyre!(e))?,
-        infra_l1::WatcherConfig {
-            bridge: d.bridge,
-            confirmations: 0,
-            poll: Duration::from_millis(100),
-            max_range: 1_000,
-        },
+        config,
         infra_bus::DepositInbox::new(),
         d.deploy_block,
     );
