@@ -3,10 +3,19 @@
 //! (EIP-2718) size of the same transactions, plus what posting the batch costs in
 //! L1 calldata gas or blob space.
 
-use alloy::{consensus::Header, eips::Encodable2718, primitives::B256};
+use alloy::{
+    consensus::Header,
+    eips::{
+        Encodable2718,
+        eip4844::builder::{SidecarBuilder, SimpleCoder},
+    },
+    primitives::{Address, B256, Bytes, TxKind, U256},
+    sol_types::{SolCall, SolConstructor},
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_batcher::{BatchPayload, Codec};
 use infra_benches::{Kind, Workload};
+use infra_l1::{Rollup, sim::SimL1};
 use infra_primitives::SealedBlock;
 use std::time::Duration;
 
@@ -15,9 +24,13 @@ const BLOCKS: u64 = 10;
 const TXS_PER_BLOCK: usize = 100;
 /// Usable bytes of one EIP-4844 blob (4096 field elements of 31 whole bytes).
 const BLOB_BYTES: usize = 4096 * 31;
+/// Blob gas of one blob (EIP-4844), priced by the blob base fee, not the base fee.
+const GAS_PER_BLOB: u64 = 131_072;
+/// Batch sizes (in blocks of `TXS_PER_BLOCK`) whose L1 gas is measured.
+const GAS_SIZES: [u64; 4] = [1, 2, 5, 10];
 
-fn batch(w: &Workload, kind: Kind) -> Vec<SealedBlock> {
-    (0..BLOCKS)
+fn batch(w: &Workload, kind: Kind, blocks: u64) -> Vec<SealedBlock> {
+    (0..blocks)
         .map(|n| {
             let (txs, senders): (Vec<_>, Vec<_>) = w.round(kind, n).into_iter().unzip();
             let header = Header {
@@ -41,10 +54,64 @@ fn calldata_gas(data: &[u8]) -> u64 {
     21_000 + standard.max(floor)
 }
 
+const BATCHER: Address = Address::repeat_byte(0x02);
+
+/// L1 gas of posting `blocks` as one batch through the committed `Rollup`
+/// contract, executed in revm (Osaka): (calldata transaction gas, blob transaction
+/// gas, blob count). The calldata transaction pays intrinsic and EIP-7623 floor
+/// gas for its data; the blob transaction pays execution gas plus
+/// `GAS_PER_BLOB` blob gas per blob (a separate fee market).
+fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
+    let data = BatchPayload::from_blocks(blocks).expect("contiguous").encode(Codec::Zstd);
+    let last = blocks.last().expect("a block");
+    let output = Rollup::Output {
+        stateRoot: B256::repeat_byte(0x11),
+        l2BlockNumber: last.number(),
+        l2BlockHash: last.hash,
+    };
+    let fresh = || {
+        let mut l1 = SimL1::new(&[BATCHER], U256::from(10u128.pow(21)));
+        let args = Rollup::constructorCall {
+            owner_: BATCHER,
+            batcher_: BATCHER,
+            mode_: 0,
+            challengePeriod_: 100,
+            genesisStateRoot: B256::ZERO,
+            genesisBlockHash: B256::ZERO,
+        }
+        .abi_encode();
+        let rollup = l1.deploy(BATCHER, [Rollup::BYTECODE.to_vec(), args].concat());
+        (l1, rollup)
+    };
+    let (first, last_n) = (blocks[0].number(), last.number());
+    let (mut l1, rollup) = fresh();
+    let call = Rollup::submitBatchCall {
+        firstBlock: first,
+        lastBlock: last_n,
+        data: Bytes::from(data.clone()),
+        output: output.clone(),
+    };
+    let calldata = l1.send(BATCHER, rollup, &call, U256::ZERO).expect("calldata batch").gas;
+    let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data).build_4844().expect("sidecar");
+    let hashes: Vec<B256> = sidecar.versioned_hashes().collect();
+    let (mut l1, rollup) = fresh();
+    let call = Rollup::submitBlobBatchCall {
+        firstBlock: first,
+        lastBlock: last_n,
+        blobCount: hashes.len() as u8,
+        output,
+    };
+    let blob = l1
+        .exec(BATCHER, TxKind::Call(rollup), call.abi_encode().into(), U256::ZERO, hashes.clone())
+        .expect("blob batch")
+        .gas;
+    (calldata, blob, hashes.len())
+}
+
 fn benches(c: &mut Criterion) {
     let w = Workload::new(TXS_PER_BLOCK);
     for kind in [Kind::EthTransfer, Kind::Erc20Transfer] {
-        let blocks = batch(&w, kind);
+        let blocks = batch(&w, kind, BLOCKS);
         let txs: usize = blocks.iter().map(|b| b.transactions.len()).sum();
         let raw_tx_bytes: usize =
             blocks.iter().flat_map(|b| b.transactions.iter()).map(|t| t.encoded_2718().len()).sum();
@@ -72,6 +139,10 @@ fn benches(c: &mut Criterion) {
         let b = brotli_frame();
         sizes.push(("brotli", b.len(), calldata_gas(&b)));
         group.bench_function("encode_brotli", |bench| bench.iter(brotli_frame));
+        let zstd = payload.encode(Codec::Zstd);
+        group.bench_function("blob_sidecar_kzg", |bench| {
+            bench.iter(|| SidecarBuilder::<SimpleCoder>::from_slice(&zstd).build_4844())
+        });
         group.finish();
         println!(
             "\nSUMMARY batch/{}: {txs} tx in {BLOCKS} blocks; raw signed EIP-2718 {:.1} bytes/tx",
@@ -85,6 +156,22 @@ fn benches(c: &mut Criterion) {
                 100.0 * len as f64 / raw_tx_bytes as f64,
                 gas as f64 / txs as f64,
                 len as f64 / BLOB_BYTES as f64,
+            );
+        }
+        println!(
+            "SUMMARY l1-gas/{}: one Rollup batch transaction in revm (Osaka); blob gas is priced apart",
+            kind.name()
+        );
+        for n in GAS_SIZES {
+            let blocks = batch(&w, kind, n);
+            let txs = blocks.iter().map(|b| b.transactions.len()).sum::<usize>() as u64;
+            let (calldata, blob, blobs) = l1_gas(&blocks);
+            println!(
+                "  {txs:>5} tx: calldata tx {calldata:>8} gas ({:>5.0}/tx) | blob tx {blob:>6} gas ({:>4.0}/tx) + {blobs} blob(s) = {:>7} blob gas ({:>5.0}/tx)",
+                calldata as f64 / txs as f64,
+                blob as f64 / txs as f64,
+                blobs as u64 * GAS_PER_BLOB,
+                (blobs as u64 * GAS_PER_BLOB) as f64 / txs as f64,
             );
         }
     }

@@ -108,6 +108,13 @@ struct L1Args {
     /// How often to poll the L1, in milliseconds (default 2000; --dev: 500).
     #[arg(long = "l1.poll-ms", env = "INFRA_L1_POLL_MS")]
     poll_ms: Option<u64>,
+    /// The most the batcher pays per L1 gas, in gwei (maxFeePerGas, fee bumps
+    /// included). Default: no cap.
+    #[arg(long = "l1.max-fee-gwei", env = "INFRA_L1_MAX_FEE_GWEI")]
+    max_fee_gwei: Option<f64>,
+    /// The most the batcher pays per blob gas, in gwei. Default: no cap.
+    #[arg(long = "l1.max-blob-fee-gwei", env = "INFRA_L1_MAX_BLOB_FEE_GWEI")]
+    max_blob_fee_gwei: Option<f64>,
     /// Where batch data goes: calldata, blob, or auto (the cheaper one now).
     #[arg(long = "batch.da", env = "INFRA_BATCH_DA", value_enum)]
     da: Option<DaArg>,
@@ -424,6 +431,17 @@ fn l1_settings(
     if confirmations > 1_000 {
         return Err(usage(format!("config: l1.confirmations = {confirmations}, must be 0..=1000")));
     }
+    let gwei = |field: &str, v: Option<f64>| -> Result<Option<u128>, Failure> {
+        match v {
+            None => Ok(None),
+            Some(g) if g.is_finite() && g > 0.0 && g <= 1e9 => Ok(Some((g * 1e9).round() as u128)),
+            Some(g) => {
+                Err(usage(format!("config: {field} = {g}, must be a number of gwei in (0, 1e9]")))
+            }
+        }
+    };
+    let max_fee_per_gas = gwei("l1.max_fee_gwei", cli.l1.max_fee_gwei)?;
+    let max_fee_per_blob_gas = gwei("l1.max_blob_fee_gwei", cli.l1.max_blob_fee_gwei)?;
     Ok(infra_node_core::L1Settings {
         rpc_url,
         deployment,
@@ -434,6 +452,8 @@ fn l1_settings(
         sender: infra_l1::SenderConfig {
             resubmit_after: std::time::Duration::from_millis(if dev { 6_000 } else { 36_000 }),
             poll: std::time::Duration::from_millis(poll_ms.min(1_000)),
+            max_fee_per_gas,
+            max_fee_per_blob_gas,
             ..Default::default()
         },
     })

@@ -5,14 +5,11 @@
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, B256, Bytes, U256},
+    primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::Filter,
     signers::local::PrivateKeySigner,
-    sol_types::{SolCall, SolEvent},
 };
-use infra_batcher::BatchPayload;
-use infra_e2e::settle::start_anvil;
+use infra_e2e::settle::{check_batches, start_anvil};
 use infra_l1::{Bridge, Deployment, Rollup};
 use std::{
     path::Path,
@@ -26,13 +23,20 @@ fn genesis() -> String {
     format!("{}/../../genesis/dev.json", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn start(datadir: &Path, l1: &str, deployment: &Path, port: u16, key: &str) -> eyre::Result<Child> {
+fn start(
+    datadir: &Path,
+    l1: &str,
+    deployment: &Path,
+    port: u16,
+    key: &str,
+    da: &str,
+) -> eyre::Result<Child> {
     Ok(Command::new(BIN)
         .args(["--role", "sequencer", "--genesis", &genesis()])
         .arg("--datadir")
         .arg(datadir)
         .args(["--rpc.port", &port.to_string(), "--l1.rpc", l1, "--l1.poll-ms", "200"])
-        .args(["--l1.confirmations", "1", "--sequencer.block-time-ms", "250"])
+        .args(["--l1.confirmations", "1", "--sequencer.block-time-ms", "250", "--batch.da", da])
         .arg("--deployment")
         .arg(deployment)
         .env("INFRA_L1_KEY", key)
@@ -54,7 +58,20 @@ async fn wait_rpc(url: &str) -> eyre::Result<DynProvider> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
+async fn kill_9_while_posting_calldata_loses_and_repeats_nothing() -> eyre::Result<()> {
+    kill_9_while_posting("calldata").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_while_posting_blobs_loses_and_repeats_nothing() -> eyre::Result<()> {
+    kill_9_while_posting("blob").await
+}
+
+/// Four rounds of: start the real binary on anvil, deposit on L1, send L2
+/// transfers, kill -9 at a different point of the posting cycle. Then a final run
+/// catches up, and L1 must hold every L2 block exactly once (decoded from the
+/// batches) and L2 every deposit exactly once.
+async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
     let anvil = start_anvil().await?;
     let dir = tempfile::tempdir()?;
     let batcher = dev_key_hex(9)?;
@@ -82,7 +99,7 @@ async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
 
     let mut sent = 0u64;
     for round in 0..4u64 {
-        let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher)?;
+        let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher, da)?;
         let l2 = wait_rpc(&url).await?;
         let l2w = ProviderBuilder::new()
             .wallet(EthereumWallet::from(alice.clone()))
@@ -110,10 +127,10 @@ async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
     }
 
     // A final run: let it catch up, then check L1 against the L2 chain.
-    let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher)?;
+    let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher, da)?;
     let l2 = wait_rpc(&url).await?;
     let rollup = Rollup::new(d.rollup, &l1);
-    let mut ok = false;
+    let mut covered = None;
     for _ in 0..150 {
         let head = l2.get_block_number().await?;
         let mut balances_ok = true;
@@ -121,38 +138,16 @@ async fn kill_9_while_posting_loses_and_repeats_nothing() -> eyre::Result<()> {
             balances_ok &= l2.get_balance(*r).await? == U256::from(i as u64 + 1);
         }
         if balances_ok && rollup.nextBlock().call().await? > head {
-            ok = true;
+            covered = Some(head);
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(ok, "every deposit applied once and every L2 block posted");
+    let head = covered.expect("every deposit applied once and every L2 block posted");
     assert!(sent > 0, "transactions were accepted");
-
-    // Batches on L1: contiguous from block 1, each block once.
-    let logs = l1
-        .get_logs(
-            &Filter::new()
-                .address(d.rollup)
-                .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
-                .from_block(d.deploy_block),
-        )
-        .await?;
-    let mut next = 1u64;
-    for log in logs {
-        let hash = log.transaction_hash.unwrap_or(B256::ZERO);
-        let tx = l1.get_transaction_by_hash(hash).await?.expect("batch tx");
-        let call = Rollup::submitBatchCall::abi_decode(alloy::consensus::Transaction::input(&tx))?;
-        let payload = BatchPayload::decode(&call.data)?;
-        assert_eq!(payload.first_block, next, "no block posted twice or skipped");
-        for (i, b) in payload.blocks.iter().enumerate() {
-            let n = payload.first_block + i as u64;
-            let block = l2.get_block_by_number(n.into()).await?.expect("L2 block");
-            assert_eq!(block.header.timestamp, b.timestamp, "block {n}");
-        }
-        next = payload.last_block() + 1;
-    }
-    assert!(next > 1, "batches were posted");
+    // Batches on L1, decoded: contiguous from block 1, each block once, equal to L2.
+    let blob_batches = check_batches(&l1, &l2, &d, head).await?;
+    assert_eq!(blob_batches > 0, da == "blob", "batches went where --batch.da said");
     child.kill()?;
     child.wait()?;
     Ok(())

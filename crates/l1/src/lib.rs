@@ -3,6 +3,7 @@
 pub mod bindings;
 pub mod deployment;
 pub mod sender;
+pub mod sim;
 pub mod watcher;
 
 pub use bindings::{

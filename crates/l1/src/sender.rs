@@ -24,12 +24,32 @@ pub enum SendError {
     /// It was mined and reverted (the state changed between estimate and inclusion).
     #[error("L1 transaction {hash} reverted in block {block}")]
     Reverted { hash: B256, block: u64 },
+    #[error(
+        "L1 transaction with nonce {nonce} cannot be mined: L1 counts only {on_l1} transactions of this key (an L1 reorg removed one); it is retried from L1 state"
+    )]
+    NonceGap { nonce: u64, on_l1: u64 },
     #[error("L1 transaction with nonce {nonce} not mined after {attempts} attempts")]
     NotMined { nonce: u64, attempts: u32 },
     #[error("L1 RPC: {0}")]
     Rpc(String),
     #[error("signing: {0}")]
     Sign(String),
+}
+
+/// A revert from `eth_estimateGas` in words: the rollup's or bridge's custom
+/// error by name when the data is one (`WrongFirstBlock(8, 1)`), else the node's
+/// message.
+fn revert_reason(e: &alloy::transports::TransportError) -> String {
+    use crate::bindings::{Bridge::BridgeErrors, Rollup::RollupErrors};
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(err) = payload.as_decoded_interface_error::<RollupErrors>() {
+            return format!("Rollup reverts with {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<BridgeErrors>() {
+            return format!("Bridge reverts with {err:?}");
+        }
+    }
+    e.to_string()
 }
 
 fn rpc(e: impl std::fmt::Display) -> SendError {
@@ -49,6 +69,12 @@ pub struct SenderConfig {
     pub max_attempts: u32,
     /// How often to look for the receipt.
     pub poll: Duration,
+    /// The most this sender pays per gas (`maxFeePerGas`), bumps included; `None`:
+    /// no cap. While the L1 base fee is above it the transaction waits in the pool
+    /// (and the sender logs a warning) instead of paying more.
+    pub max_fee_per_gas: Option<u128>,
+    /// The most it pays per blob gas (`maxFeePerBlobGas`); `None`: no cap.
+    pub max_fee_per_blob_gas: Option<u128>,
 }
 
 impl Default for SenderConfig {
@@ -58,6 +84,8 @@ impl Default for SenderConfig {
             fee_bump_percent: 15,
             max_attempts: 10,
             poll: Duration::from_millis(500),
+            max_fee_per_gas: None,
+            max_fee_per_blob_gas: None,
         }
     }
 }
@@ -94,6 +122,17 @@ impl Fees {
     fn bumped(self, percent: u64) -> Self {
         let up = |v: u128| v.saturating_mul(100 + u128::from(percent)).div_ceil(100).max(v + 1);
         Self { max_fee: up(self.max_fee), tip: up(self.tip), blob_fee: up(self.blob_fee) }
+    }
+
+    /// These fees held to the caps (the tip never above the max fee); whether a
+    /// cap bit.
+    fn capped(self, max_fee: Option<u128>, blob_fee: Option<u128>) -> (Self, bool) {
+        let max_fee_c = max_fee.map_or(self.max_fee, |c| self.max_fee.min(c));
+        let blob_fee_c = blob_fee.map_or(self.blob_fee, |c| self.blob_fee.min(c));
+        let capped =
+            Self { max_fee: max_fee_c, tip: self.tip.min(max_fee_c), blob_fee: blob_fee_c };
+        let bit = capped.max_fee != self.max_fee || capped.blob_fee != self.blob_fee;
+        (capped, bit)
     }
 }
 
@@ -163,7 +202,23 @@ impl TxSender {
                 Some(self.provider.get_blob_base_fee().await.map_err(rpc)?.max(1) * 2);
             req.sidecar = Some(sidecar.clone().into());
         }
-        self.provider.estimate_gas(req).await.map_err(|e| SendError::WouldRevert(e.to_string()))
+        self.provider.estimate_gas(req).await.map_err(|e| SendError::WouldRevert(revert_reason(&e)))
+    }
+
+    fn capped(&self, fees: Fees) -> Fees {
+        let (capped, bit) =
+            fees.capped(self.config.max_fee_per_gas, self.config.max_fee_per_blob_gas);
+        if bit {
+            tracing::warn!(
+                target: "l1",
+                wanted_max_fee = fees.max_fee,
+                wanted_blob_fee = fees.blob_fee,
+                max_fee = capped.max_fee,
+                blob_fee = capped.blob_fee,
+                "L1 fees are above the configured cap: the transaction waits at the cap"
+            );
+        }
+        capped
     }
 
     async fn fees(&self, blob: bool) -> Result<Fees, SendError> {
@@ -236,17 +291,25 @@ impl TxSender {
     /// is not mined. Returns the receipt of whichever submission was mined.
     pub async fn send(&self, tx: L1Tx) -> Result<TransactionReceipt, SendError> {
         let mut nonce_slot = self.nonce.lock().await;
+        // L1's count of this key's transactions, pool included. Below what this
+        // sender used means an L1 reorg removed a mined transaction of ours: its
+        // work is redone by the caller (the poster re-reads `nextBlock()`), and
+        // the nonce is reused so no gap blocks what follows.
+        let on_l1 =
+            self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?;
         let nonce = match *nonce_slot {
-            Some(n) => n,
-            None => {
-                self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?
+            Some(n) if on_l1 < n => {
+                tracing::warn!(target: "l1", expected = n, on_l1, "L1 reorg removed a transaction of ours: reusing its nonce");
+                on_l1
             }
+            Some(n) => n.max(on_l1),
+            None => on_l1,
         };
         let estimate = self.simulate(&tx).await?;
         let gas = estimate.saturating_add(estimate / 5).saturating_add(10_000);
         let blob = tx.sidecar.is_some();
         let bump = if blob { 100 } else { self.config.fee_bump_percent.max(10) };
-        let mut fees = self.fees(blob).await?;
+        let mut fees = self.capped(self.fees(blob).await?);
         let mut sent: Vec<B256> = Vec::new();
         for attempt in 1..=self.config.max_attempts {
             let (raw, hash) = self.sign(&tx, nonce, gas, fees)?;
@@ -285,13 +348,22 @@ impl TxSender {
                     }
                 }
             }
+            // Not mined yet. A transaction of ours below this nonce removed by an
+            // L1 reorg leaves a gap that no fee bump fills: give up on this one
+            // (the caller retries from L1 state, with the nonce reused).
+            let on_l1 =
+                self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?;
+            if on_l1 < nonce {
+                *nonce_slot = None;
+                return Err(SendError::NonceGap { nonce, on_l1 });
+            }
             let current = self.fees(blob).await?;
             let bumped = fees.bumped(bump);
-            fees = Fees {
+            fees = self.capped(Fees {
                 max_fee: bumped.max_fee.max(current.max_fee),
                 tip: bumped.tip.max(current.tip),
                 blob_fee: bumped.blob_fee.max(current.blob_fee),
-            };
+            });
         }
         *nonce_slot = None;
         Err(SendError::NotMined { nonce, attempts: self.config.max_attempts })
@@ -300,3 +372,35 @@ impl TxSender {
 
 /// Gas one blob costs (EIP-4844).
 pub const BLOB_GAS: u64 = DATA_GAS_PER_BLOB;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bumps_raise_every_fee_by_at_least_one_wei() {
+        let f = Fees { max_fee: 100, tip: 0, blob_fee: 7 }.bumped(15);
+        assert_eq!((f.max_fee, f.tip, f.blob_fee), (115, 1, 9));
+        let f = Fees { max_fee: 3, tip: 1, blob_fee: 1 }.bumped(100);
+        assert_eq!((f.max_fee, f.tip, f.blob_fee), (6, 2, 2));
+    }
+
+    #[test]
+    fn caps_hold_fees_and_keep_the_tip_under_the_max_fee() {
+        let f = Fees { max_fee: 500, tip: 300, blob_fee: 40 };
+        let (c, bit) = f.capped(None, None);
+        assert!(!bit);
+        assert_eq!((c.max_fee, c.tip, c.blob_fee), (500, 300, 40));
+        let (c, bit) = f.capped(Some(200), None);
+        assert!(bit);
+        assert_eq!((c.max_fee, c.tip, c.blob_fee), (200, 200, 40));
+        let (c, bit) = f.capped(Some(1_000), Some(10));
+        assert!(bit);
+        assert_eq!((c.max_fee, c.tip, c.blob_fee), (500, 300, 10));
+        // Bumping at the cap leaves the fees where they are (the same signed
+        // transaction, which the pool already knows).
+        let (c, _) = f.capped(Some(200), Some(10));
+        let (again, _) = c.bumped(15).capped(Some(200), Some(10));
+        assert_eq!((again.max_fee, again.tip, again.blob_fee), (200, 200, 10));
+    }
+}

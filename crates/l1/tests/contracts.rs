@@ -3,19 +3,12 @@
 //! by the node's own sparse Merkle tree checked by the Solidity Poseidon.
 
 use alloy::{
-    primitives::{Address, B256, Bytes, Log, TxKind, U256, keccak256},
-    sol_types::{SolCall, SolConstructor, SolEvent, SolInterface, SolValue},
+    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
+    sol_types::{SolCall, SolConstructor, SolEvent, SolValue},
 };
+use infra_l1::sim::{Failure, Outcome, SimL1 as L1};
 use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup};
 use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
-use revm::{
-    Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext,
-    context::{BlockEnv, CfgEnv, TxEnv},
-    context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
-    database::{CacheDB, EmptyDB},
-    primitives::hardfork::SpecId,
-    state::{AccountInfo, Bytecode},
-};
 
 const OWNER: Address = Address::repeat_byte(0x01);
 const BATCHER: Address = Address::repeat_byte(0x02);
@@ -25,170 +18,16 @@ const BOB: Address = Address::repeat_byte(0x0b);
 const PERIOD: u64 = 100;
 const ETH: u128 = 1_000_000_000_000_000_000;
 
-#[derive(Debug)]
-enum Failure {
-    Revert(Bytes),
-    Halt(String),
-}
-
-#[derive(Debug)]
-struct Outcome {
-    output: Bytes,
-    logs: Vec<Log>,
-    created: Option<Address>,
-    gas: u64,
-}
-
-/// A one-node L1 in revm: every transaction is its own block.
-struct L1 {
-    db: CacheDB<EmptyDB>,
-    timestamp: u64,
-    number: u64,
-}
-
-impl L1 {
-    fn new() -> Self {
-        let mut db = CacheDB::new(EmptyDB::default());
-        for a in [OWNER, BATCHER, CHALLENGER, ALICE, BOB] {
-            db.insert_account_info(
-                a,
-                AccountInfo { balance: U256::from(1_000 * ETH), ..Default::default() },
-            );
-        }
-        Self { db, timestamp: 1_700_000_000, number: 1 }
-    }
-
-    fn block(&self) -> BlockEnv {
-        BlockEnv {
-            number: U256::from(self.number),
-            timestamp: U256::from(self.timestamp),
-            gas_limit: 60_000_000,
-            basefee: 0,
-            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SpecId::OSAKA)),
-            prevrandao: Some(B256::ZERO),
-            ..Default::default()
-        }
-    }
-
-    fn cfg() -> CfgEnv {
-        let mut cfg = CfgEnv::new_with_spec(SpecId::OSAKA);
-        cfg.chain_id = 31337;
-        cfg.disable_nonce_check = true;
-        cfg
-    }
-
-    fn tx(from: Address, kind: TxKind, data: Bytes, value: U256, blobs: Vec<B256>) -> TxEnv {
-        let blob = !blobs.is_empty();
-        TxEnv {
-            tx_type: if blob { 3 } else { 2 },
-            caller: from,
-            gas_limit: 16_000_000,
-            gas_price: 0,
-            gas_priority_fee: Some(0),
-            kind,
-            value,
-            data,
-            chain_id: Some(31337),
-            blob_hashes: blobs,
-            max_fee_per_blob_gas: if blob { 1 } else { 0 },
-            ..Default::default()
-        }
-    }
-
-    fn outcome(res: ExecutionResult) -> Result<Outcome, Failure> {
-        match res {
-            ExecutionResult::Success { output, logs, gas, .. } => Ok(Outcome {
-                created: output.address().copied(),
-                output: output.into_data(),
-                logs,
-                gas: gas.tx_gas_used(),
-            }),
-            ExecutionResult::Revert { output, .. } => Err(Failure::Revert(output)),
-            ExecutionResult::Halt { reason, .. } => Err(Failure::Halt(format!("{reason:?}"))),
-        }
-    }
-
-    fn exec(
-        &mut self,
-        from: Address,
-        kind: TxKind,
-        data: Bytes,
-        value: U256,
-        blobs: Vec<B256>,
-    ) -> Result<Outcome, Failure> {
-        self.number += 1;
-        self.timestamp += 12;
-        let block = self.block();
-        let mut evm = Context::mainnet()
-            .with_db(&mut self.db)
-            .with_cfg(Self::cfg())
-            .with_block(block)
-            .build_mainnet();
-        let res = evm.transact_commit(Self::tx(from, kind, data, value, blobs)).expect("valid tx");
-        Self::outcome(res)
-    }
-
-    fn deploy(&mut self, from: Address, initcode: Vec<u8>) -> Address {
-        let out = self
-            .exec(from, TxKind::Create, initcode.into(), U256::ZERO, vec![])
-            .expect("deployment succeeds");
-        out.created.expect("created address")
-    }
-
-    fn send<C: SolCall>(
-        &mut self,
-        from: Address,
-        to: Address,
-        call: &C,
-        value: U256,
-    ) -> Result<Outcome, Failure> {
-        self.exec(from, TxKind::Call(to), call.abi_encode().into(), value, vec![])
-    }
-
-    fn view<C: SolCall>(&mut self, to: Address, call: &C) -> C::Return {
-        let block = self.block();
-        let mut evm = Context::mainnet()
-            .with_db(&mut self.db)
-            .with_cfg(Self::cfg())
-            .with_block(block)
-            .build_mainnet();
-        let tx = Self::tx(ALICE, TxKind::Call(to), call.abi_encode().into(), U256::ZERO, vec![]);
-        let res = evm.transact(tx).expect("valid tx").result;
-        let out = Self::outcome(res).unwrap_or_else(|e| panic!("view reverted: {e:?}"));
-        C::abi_decode_returns(&out.output).expect("decodable return")
-    }
-
-    fn warp(&mut self, seconds: u64) {
-        self.timestamp += seconds;
-    }
-
-    fn balance(&self, a: Address) -> U256 {
-        self.db.cache.accounts.get(&a).map(|acc| acc.info.balance).unwrap_or_default()
-    }
-
-    fn put_code(&mut self, at: Address, runtime: Bytes) {
-        let code = Bytecode::new_raw(runtime);
-        self.db.insert_account_info(
-            at,
-            AccountInfo { code_hash: code.hash_slow(), code: Some(code), ..Default::default() },
-        );
-    }
+fn new_l1() -> L1 {
+    L1::new(&[OWNER, BATCHER, CHALLENGER, ALICE, BOB], U256::from(1_000 * ETH))
 }
 
 fn rollup_error(f: Failure) -> Rollup::RollupErrors {
-    match f {
-        Failure::Revert(data) => Rollup::RollupErrors::abi_decode(&data)
-            .unwrap_or_else(|_| panic!("not a Rollup error: {data}")),
-        Failure::Halt(h) => panic!("halted: {h}"),
-    }
+    f.decode()
 }
 
 fn bridge_error(f: Failure) -> Bridge::BridgeErrors {
-    match f {
-        Failure::Revert(data) => Bridge::BridgeErrors::abi_decode(&data)
-            .unwrap_or_else(|_| panic!("not a Bridge error: {data}")),
-        Failure::Halt(h) => panic!("halted: {h}"),
-    }
+    f.decode()
 }
 
 fn output(root: B256, block: u64) -> Rollup::Output {
@@ -229,7 +68,7 @@ fn submit(
 
 #[test]
 fn solidity_poseidon_equals_the_node_hash() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let bn = l1.deploy(OWNER, PoseidonBn254::BYTECODE.to_vec());
     let bls = l1.deploy(OWNER, PoseidonBls12381::BYTECODE.to_vec());
     for (curve, at) in [(Curve::Bn254, bn), (Curve::Bls12_381, bls)] {
@@ -261,7 +100,7 @@ fn solidity_poseidon_equals_the_node_hash() {
 
 #[test]
 fn optimistic_batches_finalize_after_the_challenge_period() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
     assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 1);
 
@@ -370,7 +209,7 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
 
 #[test]
 fn a_challenge_stops_finalization_and_a_lost_one_rolls_back() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
     l1.send(OWNER, rollup, &Rollup::setChallengerCall { challenger_: CHALLENGER }, U256::ZERO)
         .expect("set challenger");
@@ -427,7 +266,7 @@ fn a_challenge_stops_finalization_and_a_lost_one_rolls_back() {
 
 #[test]
 fn zk_outputs_need_a_proof_the_verifier_accepts() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let rollup = deploy_rollup(&mut l1, MODE_ZK);
     submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
     l1.warp(PERIOD * 10);
@@ -468,7 +307,7 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
 
 #[test]
 fn blob_batches_commit_to_their_versioned_hashes() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
     let blob = |i: u8| {
         let mut h = B256::repeat_byte(i);
@@ -517,7 +356,7 @@ fn bridge_setup(l1: &mut L1) -> (Address, Address) {
 
 #[test]
 fn deposits_lock_eth_and_emit_ordered_events() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let (_, bridge) = bridge_setup(&mut l1);
     let deposit =
         Bridge::depositETHCall { to: BOB, gasLimit: 100_000, data: Bytes::from_static(b"hi") };
@@ -611,7 +450,7 @@ fn withdrawal_hash(w: &Bridge::Withdrawal) -> B256 {
 
 #[test]
 fn the_l2_predeploy_records_what_the_bridge_checks() {
-    let mut l1 = L1::new(); // used as an L2 here: same EVM
+    let mut l1 = new_l1(); // used as an L2 here: same EVM
     l1.put_code(L2_WITHDRAWALS, L2Withdrawals::DEPLOYED_BYTECODE.clone());
     let call = L2Withdrawals::initiateWithdrawalCall {
         target: BOB,
@@ -623,14 +462,14 @@ fn the_l2_predeploy_records_what_the_bridge_checks() {
     let w = withdrawal(0, BOB, ETH);
     assert_eq!(ev.withdrawalHash, withdrawal_hash(&w));
     let slot = withdrawal_slot(ev.withdrawalHash);
-    let stored = l1.db.cache.accounts[&L2_WITHDRAWALS].storage.get(&slot).copied();
+    let stored = l1.storage(L2_WITHDRAWALS, slot);
     assert_eq!(stored, Some(U256::ONE), "sentMessages[hash] at keccak256(hash, 1)");
     assert_eq!(l1.balance(L2_WITHDRAWALS), U256::from(ETH), "the ETH is locked on L2");
 }
 
 #[test]
 fn withdrawals_pay_once_against_a_finalized_root_only() {
-    let mut l1 = L1::new();
+    let mut l1 = new_l1();
     let (rollup, bridge) = bridge_setup(&mut l1);
     l1.exec(ALICE, TxKind::Call(bridge), Bytes::new(), U256::from(10 * ETH), vec![])
         .expect("fund the bridge by a deposit");

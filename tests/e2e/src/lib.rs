@@ -17,6 +17,17 @@ pub struct DevNode {
     pub datadir: tempfile::TempDir,
 }
 
+/// Logs of the node under test on the test's output, filtered by `RUST_LOG`
+/// (nothing when it is unset). Safe to call from every test.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// The dev genesis on `chain`, RPC on a free port of 127.0.0.1, settling to `l1`.
 pub fn node_config(
     datadir: std::path::PathBuf,

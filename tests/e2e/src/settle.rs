@@ -2,8 +2,18 @@
 //! with freshly deployed contracts, and the helpers the settlement tests share.
 
 use crate::DevNode;
+use alloy::{
+    consensus::{Blob, SidecarCoder, SimpleCoder, Transaction as _},
+    eips::BlockNumberOrTag,
+    primitives::{B256, Bytes},
+    providers::{DynProvider, Provider},
+    rpc::types::Filter,
+    sol_types::{SolCall, SolEvent},
+};
+use infra_batcher::BatchPayload;
 use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
+use infra_l1::Rollup;
 use infra_l1::{Deployment, SenderConfig};
 use infra_node_core::{L1Settings, deploy_contracts, start_sequencer};
 use std::{
@@ -50,6 +60,7 @@ pub async fn start_l2(
     confirmations: u64,
     datadir: Option<PathBuf>,
 ) -> eyre::Result<DevNode> {
+    crate::init_logs();
     let tmp = tempfile::tempdir()?;
     let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
     let l1 = L1Settings {
@@ -100,6 +111,12 @@ pub fn anvil_path() -> PathBuf {
 /// Starts anvil on a free port of 127.0.0.1, mining a block every second (so L1
 /// time and confirmations advance), with the dev mnemonic's accounts.
 pub async fn start_anvil() -> eyre::Result<Anvil> {
+    start_anvil_with(&["--block-time", "1"]).await
+}
+
+/// Starts anvil as [`start_anvil`] does, with `args` for its mining (for example
+/// `--no-mining`: blocks only on `anvil_mine`).
+pub async fn start_anvil_with(args: &[&str]) -> eyre::Result<Anvil> {
     let path = anvil_path();
     if !path.exists() {
         eyre::bail!(
@@ -109,7 +126,8 @@ pub async fn start_anvil() -> eyre::Result<Anvil> {
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(path)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--block-time", "1"])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(args)
         .args(["--mnemonic", infra_config::DEV_MNEMONIC, "--silent"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -123,4 +141,65 @@ pub async fn start_anvil() -> eyre::Result<Anvil> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eyre::bail!("anvil did not start listening on {}", anvil.url)
+}
+
+/// Reads every `BatchSubmitted`, decodes its data (calldata or blobs) and checks
+/// it against the L2 chain: contiguous from block 1 through at least `through`,
+/// each block's timestamp, parent and transactions as on L2. Returns how many of
+/// the batches were in blobs.
+pub async fn check_batches(
+    l1: &DynProvider,
+    l2: &DynProvider,
+    d: &Deployment,
+    through: u64,
+) -> eyre::Result<usize> {
+    let filter = Filter::new()
+        .address(d.rollup)
+        .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
+        .from_block(d.deploy_block)
+        .to_block(BlockNumberOrTag::Latest);
+    let mut next = 1u64;
+    let mut blob_batches = 0;
+    for log in l1.get_logs(&filter).await? {
+        let hash = log.transaction_hash.expect("tx hash");
+        let tx = l1.get_transaction_by_hash(hash).await?.expect("batch tx");
+        let input = tx.input();
+        let data: Vec<u8> = if let Ok(call) = Rollup::submitBatchCall::abi_decode(input) {
+            call.data.to_vec()
+        } else {
+            let call = Rollup::submitBlobBatchCall::abi_decode(input)?;
+            blob_batches += 1;
+            let blobs: Vec<Bytes> =
+                l1.raw_request("anvil_getBlobsByTransactionHash".into(), (hash,)).await?;
+            assert_eq!(blobs.len(), usize::from(call.blobCount));
+            let blobs: Vec<Blob> = blobs.iter().map(|b| Blob::from_slice(b)).collect();
+            SimpleCoder::default().decode_all(&blobs).expect("blob data").concat()
+        };
+        let payload = BatchPayload::decode(&data)?;
+        let gas = l1.get_transaction_receipt(hash).await?.map(|r| r.gas_used).unwrap_or_default();
+        let txs: usize = payload.blocks.iter().map(|b| b.transactions.len()).sum();
+        eprintln!(
+            "batch blocks {}..={}: {txs} txs, {} bytes, L1 gas {gas}",
+            payload.first_block,
+            payload.last_block(),
+            data.len()
+        );
+        assert_eq!(payload.first_block, next, "batches are contiguous, each block once");
+        for (i, block) in payload.blocks.iter().enumerate() {
+            let number = payload.first_block + i as u64;
+            let onchain = l2.get_block_by_number(number.into()).await?.expect("L2 block");
+            assert_eq!(onchain.header.timestamp, block.timestamp);
+            let hashes: Vec<B256> = onchain.transactions.hashes().collect();
+            let deposits = usize::try_from(block.deposit_count)?;
+            let posted: Vec<B256> =
+                payload.decode_transactions()?[i].iter().map(|t| *t.tx_hash()).collect();
+            assert_eq!(hashes[deposits..], posted[..], "block {number} transactions");
+            if i == 0 {
+                assert_eq!(onchain.header.parent_hash, payload.parent_hash);
+            }
+        }
+        next = payload.last_block() + 1;
+    }
+    eyre::ensure!(next > through, "batches cover the chain through block {through}, not {next}");
+    Ok(blob_batches)
 }

@@ -4,18 +4,15 @@
 //! each block once; a withdrawal goes to L1 after its output is final, once.
 
 use alloy::{
-    consensus::{Blob, SidecarCoder, SimpleCoder, Transaction as _},
-    eips::BlockNumberOrTag,
     network::EthereumWallet,
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::Filter,
     signers::local::PrivateKeySigner,
-    sol_types::{SolCall, SolEvent},
+    sol_types::SolCall,
 };
-use infra_batcher::{BatchPayload, DataAvailability};
-use infra_e2e::settle::{settled_node, start_anvil};
-use infra_l1::{Bridge, Deployment, L2_WITHDRAWALS, L2Withdrawals, Rollup};
+use infra_batcher::DataAvailability;
+use infra_e2e::settle::{check_batches, settled_node, start_anvil};
+use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, Rollup};
 use std::time::{Duration, Instant};
 
 const ETH: u64 = 1_000_000_000_000_000_000;
@@ -134,71 +131,11 @@ async fn settlement_flow(l1_url: &str, da: DataAvailability) -> eyre::Result<()>
     );
 
     // 5. Every batch on L1 decodes to exactly the L2 blocks, each once, in order.
-    check_batches(&l1, &l2, &d, output.l2BlockNumber, da).await?;
-    l2node.node.cancel_token().cancel();
-    Ok(())
-}
-
-/// Reads every `BatchSubmitted`, decodes its data (calldata or blobs) and checks
-/// it against the L2 chain: contiguous from block 1 through at least `through`.
-async fn check_batches(
-    l1: &DynProvider,
-    l2: &DynProvider,
-    d: &Deployment,
-    through: u64,
-    da: DataAvailability,
-) -> eyre::Result<()> {
-    let filter = Filter::new()
-        .address(d.rollup)
-        .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
-        .from_block(d.deploy_block)
-        .to_block(BlockNumberOrTag::Latest);
-    let mut next = 1u64;
-    let mut blob_batches = 0;
-    for log in l1.get_logs(&filter).await? {
-        let hash = log.transaction_hash.expect("tx hash");
-        let tx = l1.get_transaction_by_hash(hash).await?.expect("batch tx");
-        let input = tx.input();
-        let data: Vec<u8> = if let Ok(call) = Rollup::submitBatchCall::abi_decode(input) {
-            call.data.to_vec()
-        } else {
-            let call = Rollup::submitBlobBatchCall::abi_decode(input)?;
-            blob_batches += 1;
-            let blobs: Vec<Bytes> =
-                l1.raw_request("anvil_getBlobsByTransactionHash".into(), (hash,)).await?;
-            assert_eq!(blobs.len(), usize::from(call.blobCount));
-            let blobs: Vec<Blob> = blobs.iter().map(|b| Blob::from_slice(b)).collect();
-            SimpleCoder::default().decode_all(&blobs).expect("blob data").concat()
-        };
-        let payload = BatchPayload::decode(&data)?;
-        let gas = l1.get_transaction_receipt(hash).await?.map(|r| r.gas_used).unwrap_or_default();
-        let txs: usize = payload.blocks.iter().map(|b| b.transactions.len()).sum();
-        eprintln!(
-            "batch blocks {}..={}: {txs} txs, {} bytes, L1 gas {gas}",
-            payload.first_block,
-            payload.last_block(),
-            data.len()
-        );
-        assert_eq!(payload.first_block, next, "batches are contiguous, each block once");
-        for (i, block) in payload.blocks.iter().enumerate() {
-            let number = payload.first_block + i as u64;
-            let onchain = l2.get_block_by_number(number.into()).await?.expect("L2 block");
-            assert_eq!(onchain.header.timestamp, block.timestamp);
-            let hashes: Vec<B256> = onchain.transactions.hashes().collect();
-            let deposits = usize::try_from(block.deposit_count)?;
-            let posted: Vec<B256> =
-                payload.decode_transactions()?[i].iter().map(|t| *t.tx_hash()).collect();
-            assert_eq!(hashes[deposits..], posted[..], "block {number} transactions");
-            if i == 0 {
-                assert_eq!(onchain.header.parent_hash, payload.parent_hash);
-            }
-        }
-        next = payload.last_block() + 1;
-    }
-    assert!(next > through, "batches cover the chain through block {through}");
+    let blob_batches = check_batches(&l1, &l2, &d, output.l2BlockNumber).await?;
     if da == DataAvailability::Blob {
         assert!(blob_batches > 0, "blob batches were posted");
     }
+    l2node.node.cancel_token().cancel();
     Ok(())
 }
 
@@ -290,6 +227,15 @@ async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
         assert!(balance_is(i).await?.is_some(), "deposit {i} applied exactly once");
     }
     assert_eq!(applied_deposit_nonces(&l2).await?, vec![0, 1, 2]);
+    // The reorg also removed whatever batches those L1 blocks held: the poster
+    // re-posts from `Rollup.nextBlock()`, so L1 ends with every block once.
+    let head = l2.get_block_number().await?;
+    let rollup = Rollup::new(d.rollup, &l1);
+    wait_for("batches through the L2 head", Duration::from_secs(30), async || {
+        Ok((rollup.nextBlock().call().await? > head).then_some(()))
+    })
+    .await?;
+    check_batches(&l1, &l2, &d, head).await?;
     l2node.node.cancel_token().cancel();
     Ok(())
 }
