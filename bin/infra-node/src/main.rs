@@ -347,6 +347,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         l1: None,
         accept_blobs: false,
     };
+    let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;
     let mut dev_l1 = None;
     cfg.l1 = match (&cli.l1.rpc, &cli.l1.deployment, cli.dev) {
         (Some(rpc), Some(path), _) => {
@@ -355,7 +356,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             let deployment =
                 infra_l1::Deployment::read(path).map_err(|e| usage(format!("config: {e}")))?;
-            Some(l1_settings(&cli, rpc.clone(), deployment, parse_key("--l1.key", key)?, false)?)
+            Some(tuning.settings(rpc.clone(), deployment, parse_key("--l1.key", key)?))
         }
         (Some(_), None, _) | (None, Some(_), _) => {
             return Err(usage(
@@ -389,7 +390,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 d.write(&file).map_err(|e| eyre!(e))?;
                 d
             };
-            let settings = l1_settings(&cli, l1.http_url.clone(), deployment, deployer, true)?;
+            let settings = tuning.settings(l1.http_url.clone(), deployment, deployer);
             dev_l1 = Some(l1);
             Some(settings)
         }
@@ -416,13 +417,34 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-fn l1_settings(
-    cli: &Cli,
-    rpc_url: String,
-    deployment: infra_l1::Deployment,
-    batcher_key: alloy::signers::local::PrivateKeySigner,
-    dev: bool,
-) -> Result<infra_node_core::L1Settings, Failure> {
+/// The L1 options of the command line, checked before anything starts.
+struct L1Tuning {
+    confirmations: u64,
+    poll: std::time::Duration,
+    da: infra_batcher::DataAvailability,
+    sender: infra_l1::SenderConfig,
+}
+
+impl L1Tuning {
+    fn settings(
+        self,
+        rpc_url: String,
+        deployment: infra_l1::Deployment,
+        batcher_key: alloy::signers::local::PrivateKeySigner,
+    ) -> infra_node_core::L1Settings {
+        infra_node_core::L1Settings {
+            rpc_url,
+            deployment,
+            batcher_key,
+            confirmations: self.confirmations,
+            poll: self.poll,
+            da: self.da,
+            sender: self.sender,
+        }
+    }
+}
+
+fn l1_tuning(cli: &Cli, dev: bool) -> Result<L1Tuning, Failure> {
     let poll_ms = cli.l1.poll_ms.unwrap_or(if dev { 500 } else { 2_000 });
     if !(50..=60_000).contains(&poll_ms) {
         return Err(usage(format!("config: l1.poll_ms = {poll_ms}, must be 50..=60000")));
@@ -442,10 +464,7 @@ fn l1_settings(
     };
     let max_fee_per_gas = gwei("l1.max_fee_gwei", cli.l1.max_fee_gwei)?;
     let max_fee_per_blob_gas = gwei("l1.max_blob_fee_gwei", cli.l1.max_blob_fee_gwei)?;
-    Ok(infra_node_core::L1Settings {
-        rpc_url,
-        deployment,
-        batcher_key,
+    Ok(L1Tuning {
         confirmations,
         poll: std::time::Duration::from_millis(poll_ms),
         da: cli.l1.da.unwrap_or(DaArg::Auto).into(),

@@ -1,0 +1,61 @@
+//! Bad command lines and config files: the binary exits with code 2 before
+//! starting anything, naming the field and what it accepts.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
+
+/// Runs the binary; returns (exit code, stderr).
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(args)
+        .env("INFRA_DATADIR", dir.path())
+        .env_remove("INFRA_L1_RPC")
+        .env_remove("INFRA_DEPLOYMENT")
+        .output()
+        .expect("run infra-node");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn refused(args: &[&str], says: &[&str]) {
+    let (code, err) = run(args);
+    assert_eq!(code, Some(2), "{args:?} exits with 2; stderr: {err}");
+    for s in says {
+        assert!(err.contains(s), "{args:?}: stderr names {s:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_naming_the_field() {
+    refused(&["--role", "banana"], &["--role", "sequencer", "validator", "prover"]);
+    refused(&["--role", "validator"], &["--role validator is not available yet"]);
+    refused(&["--dev", "--l1.poll-ms", "10"], &["l1.poll_ms = 10", "50..=60000"]);
+    refused(&["--dev", "--l1.confirmations", "5000"], &["l1.confirmations = 5000", "0..=1000"]);
+    refused(&["--dev", "--l1.max-fee-gwei=0"], &["l1.max_fee_gwei = 0", "gwei"]);
+    refused(&["--dev", "--l1.max-blob-fee-gwei=-1"], &["l1.max_blob_fee_gwei = -1"]);
+    refused(
+        &["--dev", "--batch.da", "carrier-pigeon"],
+        &["--batch.da", "calldata", "blob", "auto"],
+    );
+    refused(
+        &["--dev", "--l1.rpc", "http://127.0.0.1:1"],
+        &["--l1.rpc and --deployment go together"],
+    );
+    refused(&["--role", "sequencer"], &["--genesis"]);
+}
+
+#[test]
+fn bad_config_files_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write config");
+        p.to_string_lossy().into_owned()
+    };
+    let unknown = write("unknown.toml", "[batch]\nmax_latency_ms = 1\n");
+    refused(&["--dev", "--config", &unknown], &["unknown field `batch`", "chain"]);
+    let zero = write("zero.toml", "[chain.batch]\nmax_latency_ms = 0\n");
+    refused(&["--dev", "--config", &zero], &["batch.max_latency_ms = 0"]);
+    refused(&["--dev", "--config", "/nonexistent/infra.toml"], &["/nonexistent/infra.toml"]);
+}
