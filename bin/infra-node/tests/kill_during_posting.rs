@@ -20,7 +20,7 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
 
 fn genesis() -> String {
-    format!("{}/../../genesis/dev.json", env!("CARGO_MANIFEST_DIR"))
+    infra_e2e::settle::repo_root().join("genesis/dev.json").to_string_lossy().into_owned()
 }
 
 fn start(

@@ -10,6 +10,9 @@ pub const DOMAIN_STORAGE_KEY: u64 = 4;
 pub const DOMAIN_LIMBS: u64 = 5;
 pub const DOMAIN_ACCOUNT: u64 = 6;
 pub const DOMAIN_STORAGE_VALUE: u64 = 7;
+/// Capacity element of the sponge that hashes a batch's state diff (the prover's
+/// commitment to the writes it proves).
+pub const DOMAIN_DIFF: u64 = 8;
 
 fn address_word(address: Address) -> B256 {
     address.into_word()

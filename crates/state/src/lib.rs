@@ -9,7 +9,12 @@ mod tree;
 
 pub use hasher::{Curve, TreeHasher};
 pub use poseidon::Poseidon;
+
+/// The Poseidon parameters, for circuit gadgets that must match the native hash.
+pub mod poseidon_params {
+    pub use crate::poseidon::{ALPHA, FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH};
+}
 pub use tree::{
-    MemoryNodeStore, Node, NodeChange, NodeStore, Position, SmtProof, SparseMerkleTree, StateError,
-    TreeUpdate,
+    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, SmtProof,
+    SparseMerkleTree, StateError, TreeUpdate,
 };

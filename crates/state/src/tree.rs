@@ -42,6 +42,27 @@ impl Position {
         Ok(Self { depth: self.depth.saturating_add(1), prefix })
     }
 
+    /// The position at `depth` on the path of `key`: its first `depth` bits.
+    pub fn on_path(key: &B256, depth: u16) -> Self {
+        let mut prefix = B256::ZERO;
+        for i in 0..depth.min(KEY_BITS) {
+            if bit(key, i) {
+                set_bit(&mut prefix, i);
+            }
+        }
+        Self { depth, prefix }
+    }
+
+    /// The other child of this position's parent (the root has none).
+    pub fn sibling(&self) -> Option<Self> {
+        let last = self.depth.checked_sub(1)?;
+        let mut prefix = self.prefix;
+        if let Some(byte) = prefix.0.get_mut(31usize.wrapping_sub(usize::from(last) / 8)) {
+            *byte ^= 1 << (last % 8);
+        }
+        Some(Self { depth: self.depth, prefix })
+    }
+
     /// Storage key: depth (2 bytes, big-endian) then the prefix.
     pub fn to_bytes(&self) -> [u8; 34] {
         let mut out = [0u8; 34];
@@ -154,6 +175,36 @@ impl MemoryNodeStore {
 impl NodeStore for MemoryNodeStore {
     fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
         Ok(self.nodes.get(position).copied())
+    }
+}
+
+/// Node writes kept in memory over a read-only base store: applying updates one
+/// by one without touching the base (the prover replays a batch's writes on top
+/// of the state at its first block).
+#[derive(Debug)]
+pub struct OverlayStore<'a, S: NodeStore> {
+    base: &'a S,
+    changes: HashMap<Position, Option<Node>>,
+}
+
+impl<'a, S: NodeStore> OverlayStore<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Self { base, changes: HashMap::new() }
+    }
+
+    pub fn apply(&mut self, changes: &[NodeChange]) {
+        for (pos, node) in changes {
+            self.changes.insert(*pos, *node);
+        }
+    }
+}
+
+impl<S: NodeStore> NodeStore for OverlayStore<'_, S> {
+    fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
+        match self.changes.get(position) {
+            Some(n) => Ok(*n),
+            None => self.base.node(position),
+        }
     }
 }
 
@@ -531,6 +582,34 @@ mod tests {
         assert_eq!(d.root, B256::ZERO);
         store.apply(&d.changes);
         assert!(store.is_empty());
+    }
+
+    #[test]
+    fn positions_on_a_path_and_their_siblings() {
+        let key = B256::with_last_byte(0b1011);
+        let p = Position::on_path(&key, 3);
+        assert_eq!(p, Position { depth: 3, prefix: B256::with_last_byte(0b011) });
+        assert_eq!(p.sibling(), Some(Position { depth: 3, prefix: B256::with_last_byte(0b111) }));
+        assert_eq!(Position::ROOT.sibling(), None);
+        assert_eq!(Position::on_path(&key, 0), Position::ROOT);
+    }
+
+    #[test]
+    fn overlay_reads_through_and_shadows_the_base() {
+        let h = hasher();
+        let tree = SparseMerkleTree::new(&h);
+        let mut base = MemoryNodeStore::default();
+        let u = tree
+            .update(&base, B256::ZERO, (0..20).map(|i| (k(i), Some(k(i + 50)))).collect())
+            .unwrap();
+        base.apply(&u.changes);
+        let mut overlay = OverlayStore::new(&base);
+        let v = tree.update(&overlay, u.root, vec![(k(3), None), (k(99), Some(k(1)))]).unwrap();
+        overlay.apply(&v.changes);
+        assert_eq!(tree.stored_root(&overlay).unwrap(), v.root);
+        assert_eq!(tree.stored_root(&base).unwrap(), u.root, "the base is untouched");
+        assert!(tree.proof(&overlay, v.root, k(99)).unwrap().verify(&h, v.root, k(99), Some(k(1))));
+        assert!(tree.proof(&overlay, v.root, k(3)).unwrap().verify(&h, v.root, k(3), None));
     }
 
     #[test]

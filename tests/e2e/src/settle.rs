@@ -102,10 +102,23 @@ impl Drop for Anvil {
     }
 }
 
+/// The root of the checkout under test, found at run time: a shared target
+/// directory may hold test binaries built from another checkout, whose
+/// compile-time paths point there.
+pub fn repo_root() -> PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").exists())
+        .map(|d| d.to_path_buf())
+        .unwrap_or(start)
+}
+
 /// The pinned anvil binary.
 pub fn anvil_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../wallets/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    repo_root().join("tests/wallets/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 }
 
 /// Starts anvil on a free port of 127.0.0.1, mining a block every second (so L1
