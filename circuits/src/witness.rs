@@ -80,7 +80,7 @@ fn fe<F: PrimeField>(x: &B256) -> F {
 type Path<F> = (Vec<F>, bool, (F, F));
 
 /// The path of `key` in the tree at `root` (which holds it) and the node beside its leaf.
-fn path<F: PrimeField, S: NodeStore>(
+fn path<F: PrimeField, S: NodeStore + ?Sized>(
     tree: &SparseMerkleTree<'_>,
     store: &S,
     root: B256,
@@ -108,7 +108,7 @@ fn path<F: PrimeField, S: NodeStore>(
 /// and builds each chunk's witness, replaying the writes on top of the tree that
 /// `base` holds at `pre_root`. The last chunk's post-root is the tree's root
 /// after all writes.
-pub fn chunk_witnesses<F: PrimeField, S: NodeStore>(
+pub fn chunk_witnesses<F: PrimeField, S: NodeStore + ?Sized>(
     hasher: &TreeHasher,
     base: &S,
     pre_root: B256,

@@ -182,12 +182,12 @@ impl NodeStore for MemoryNodeStore {
 /// by one without touching the base (the prover replays a batch's writes on top
 /// of the state at its first block).
 #[derive(Debug)]
-pub struct OverlayStore<'a, S: NodeStore> {
+pub struct OverlayStore<'a, S: NodeStore + ?Sized> {
     base: &'a S,
     changes: HashMap<Position, Option<Node>>,
 }
 
-impl<'a, S: NodeStore> OverlayStore<'a, S> {
+impl<'a, S: NodeStore + ?Sized> OverlayStore<'a, S> {
     pub fn new(base: &'a S) -> Self {
         Self { base, changes: HashMap::new() }
     }
@@ -199,7 +199,7 @@ impl<'a, S: NodeStore> OverlayStore<'a, S> {
     }
 }
 
-impl<S: NodeStore> NodeStore for OverlayStore<'_, S> {
+impl<S: NodeStore + ?Sized> NodeStore for OverlayStore<'_, S> {
     fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
         match self.changes.get(position) {
             Some(n) => Ok(*n),
@@ -276,7 +276,7 @@ impl<'h> SparseMerkleTree<'h> {
     }
 
     /// The root hash the store currently holds (zero for an empty tree).
-    pub fn stored_root<S: NodeStore>(&self, store: &S) -> Result<B256, StateError> {
+    pub fn stored_root<S: NodeStore + ?Sized>(&self, store: &S) -> Result<B256, StateError> {
         Ok(store.node(&Position::ROOT)?.map(|n| n.hash(self.hasher)).unwrap_or_default())
     }
 
@@ -284,7 +284,7 @@ impl<'h> SparseMerkleTree<'h> {
     /// deletes to the tree whose root is `root` (which must be the root the store
     /// holds). Later entries for the same key win. Independent subtrees are
     /// updated in parallel.
-    pub fn update<S: NodeStore>(
+    pub fn update<S: NodeStore + ?Sized>(
         &self,
         store: &S,
         root: B256,
@@ -319,7 +319,7 @@ impl<'h> SparseMerkleTree<'h> {
         Ok(TreeUpdate { root, changes: out.changes, hashes: out.hashes })
     }
 
-    fn update_at<S: NodeStore>(
+    fn update_at<S: NodeStore + ?Sized>(
         &self,
         store: &S,
         pos: Position,
@@ -416,7 +416,7 @@ impl<'h> SparseMerkleTree<'h> {
     }
 
     /// Joins two updated children into the node at `pos`, writing what must be written.
-    fn combine<S: NodeStore>(
+    fn combine<S: NodeStore + ?Sized>(
         &self,
         store: &S,
         pos: Position,
@@ -454,7 +454,7 @@ impl<'h> SparseMerkleTree<'h> {
         Ok(Sub::Internal { hash })
     }
 
-    fn load<S: NodeStore>(&self, store: &S, pos: &Position) -> Result<Node, StateError> {
+    fn load<S: NodeStore + ?Sized>(&self, store: &S, pos: &Position) -> Result<Node, StateError> {
         store.node(pos)?.ok_or_else(|| {
             StateError::Corrupt(format!(
                 "missing node at depth {} prefix {}",
@@ -475,7 +475,7 @@ impl<'h> SparseMerkleTree<'h> {
 
     /// The inclusion or exclusion proof of `key` in the tree whose root is `root`
     /// (the root the store holds).
-    pub fn proof<S: NodeStore>(
+    pub fn proof<S: NodeStore + ?Sized>(
         &self,
         store: &S,
         root: B256,

@@ -1,0 +1,339 @@
+#![doc = include_str!("../README.md")]
+
+pub mod evm;
+
+use alloy::primitives::{B256, keccak256};
+use ark_ff::{BigInteger, PrimeField};
+use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_snark::SNARK;
+use ark_std::rand::SeedableRng;
+use evm::EvmPairing;
+use infra_circuits::{
+    ChunkCircuit, ChunkPublic, ChunkWitness, PUBLIC_INPUTS, Shape, WitnessError, chunk_witnesses,
+    diff_eval, diff_hash,
+};
+use infra_config::{ProofBackend, ProofConfig, ProofSystem};
+use infra_state::{Curve, NodeStore, Poseidon, TreeHasher};
+use std::{path::Path, sync::Arc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProverError {
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    #[error("proving: {0}")]
+    Synthesis(String),
+    #[error("proving key file {path}: {reason}")]
+    KeyFile { path: String, reason: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("proof bytes: {0}")]
+    Encoding(String),
+}
+
+fn synthesis(e: impl std::fmt::Display) -> ProverError {
+    ProverError::Synthesis(e.to_string())
+}
+
+/// One chunk's proof as L1 takes it: the public inputs (big-endian field
+/// elements: pre root, post root, diff hash, z, y) and the proof in the curve's
+/// precompile encoding (A, B, C).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkProof {
+    pub public: [B256; PUBLIC_INPUTS],
+    pub proof: Vec<u8>,
+}
+
+/// Derives a chunk's challenge `z` from what L1 holds: `keccak256(binding ||
+/// chunk index (32 bytes) || key_0 || value_0 || ... || diff_hash)` reduced
+/// modulo the curve's scalar field. `binding` ties it to one batch (the batch's
+/// data commitment); `diff_hash` is the prover's commitment, so the prover's
+/// writes were fixed before `z`.
+pub fn challenge(
+    curve: Curve,
+    binding: B256,
+    chunk: usize,
+    writes: &[(B256, B256)],
+    diff_hash: B256,
+) -> B256 {
+    let mut data = Vec::with_capacity(96 + 64 * writes.len());
+    data.extend_from_slice(binding.as_slice());
+    data.extend_from_slice(B256::from(alloy::primitives::U256::from(chunk)).as_slice());
+    for (k, v) in writes {
+        data.extend_from_slice(k.as_slice());
+        data.extend_from_slice(v.as_slice());
+    }
+    data.extend_from_slice(diff_hash.as_slice());
+    let h = keccak256(&data);
+    match curve {
+        Curve::Bn254 => to_b256(ark_bn254::Fr::from_be_bytes_mod_order(h.as_slice())),
+        Curve::Bls12_381 => to_b256(ark_bls12_381::Fr::from_be_bytes_mod_order(h.as_slice())),
+    }
+}
+
+/// A field element as 32 big-endian bytes.
+pub fn to_b256<F: PrimeField>(x: F) -> B256 {
+    let bytes = x.into_bigint().to_bytes_be();
+    let mut out = [0u8; 32];
+    out[32 - bytes.len()..].copy_from_slice(&bytes);
+    B256::from(out)
+}
+
+fn fe<F: PrimeField>(x: &B256) -> F {
+    F::from_be_bytes_mod_order(x.as_slice())
+}
+
+/// Proves batches: the state diff of a batch, in chunks of [`Prover::shape`].
+pub trait Prover: Send + Sync {
+    fn curve(&self) -> Curve;
+    fn shape(&self) -> Shape;
+    /// Proves the writes (sorted by key; `None` deletes) applied to the tree that
+    /// `store` holds at `pre_root`. `binding` is the batch's data commitment
+    /// (see [`challenge`]).
+    fn prove_batch(
+        &self,
+        hasher: &TreeHasher,
+        store: &dyn NodeStore,
+        pre_root: B256,
+        writes: &[(B256, Option<B256>)],
+        binding: B256,
+    ) -> Result<Vec<ChunkProof>, ProverError>;
+    /// Checks a chunk proof as L1 would (same bytes, same public inputs).
+    fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError>;
+    /// The verifying key in the precompile encoding: alpha (G1), beta, gamma,
+    /// delta (G2), then one G1 point per public input plus one.
+    fn verifying_key_bytes(&self) -> Vec<u8>;
+    /// `keccak256` of [`Prover::verifying_key_bytes`]: what L1 pins.
+    fn verifying_key_hash(&self) -> B256 {
+        keccak256(self.verifying_key_bytes())
+    }
+}
+
+/// Groth16 over a pairing-friendly curve, on the CPU (arkworks, rayon).
+pub struct Groth16Prover<E: EvmPairing> {
+    shape: Shape,
+    poseidon: Arc<Poseidon<E::ScalarField>>,
+    pk: ProvingKey<E>,
+    pvk: PreparedVerifyingKey<E>,
+}
+
+impl<E: EvmPairing> std::fmt::Debug for Groth16Prover<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Groth16Prover")
+            .field("curve", &E::CURVE)
+            .field("shape", &self.shape)
+            .finish()
+    }
+}
+
+impl<E: EvmPairing> Groth16Prover<E> {
+    /// Keys from a seed everybody knows: anyone can forge proofs with them. For
+    /// dev chains and tests only.
+    pub fn insecure_dev_setup(shape: Shape) -> Result<Self, ProverError> {
+        tracing::warn!(
+            target: "prover",
+            curve = %E::CURVE, writes = shape.writes, depth = shape.depth,
+            "Groth16 keys from a PUBLIC seed: NOT A PRODUCTION SETUP, anyone can forge proofs"
+        );
+        Self::setup_from_seed(shape, "infra-node insecure dev Groth16 setup")
+    }
+
+    /// Keys generated from `seed` (deterministic: the same seed, curve and shape
+    /// give the same keys; whoever knows the seed can forge proofs).
+    pub fn setup_from_seed(shape: Shape, seed: &str) -> Result<Self, ProverError> {
+        let seed =
+            keccak256(format!("{seed}/{}/writes {}/depth {}", E::CURVE, shape.writes, shape.depth));
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed.0);
+        let poseidon = Arc::new(Poseidon::new());
+        let (pk, _) = Groth16::<E>::circuit_specific_setup(
+            ChunkCircuit::blank(shape, poseidon.clone()),
+            &mut rng,
+        )
+        .map_err(synthesis)?;
+        Ok(Self::with_key(shape, poseidon, pk))
+    }
+
+    fn with_key(shape: Shape, poseidon: Arc<Poseidon<E::ScalarField>>, pk: ProvingKey<E>) -> Self {
+        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        Self { shape, poseidon, pk, pvk }
+    }
+
+    /// Loads a proving key written by [`Self::save`] (arkworks' compressed
+    /// serialization, points checked).
+    pub fn load(shape: Shape, path: &Path) -> Result<Self, ProverError> {
+        let err =
+            |reason: String| ProverError::KeyFile { path: path.display().to_string(), reason };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let pk = ProvingKey::<E>::deserialize_compressed(bytes.as_slice())
+            .map_err(|e| err(e.to_string()))?;
+        if pk.vk.gamma_abc_g1.len() != PUBLIC_INPUTS + 1 {
+            return Err(err(format!(
+                "the key has {} public inputs, the chunk circuit {PUBLIC_INPUTS}",
+                pk.vk.gamma_abc_g1.len().saturating_sub(1)
+            )));
+        }
+        Ok(Self::with_key(shape, Arc::new(Poseidon::new()), pk))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), ProverError> {
+        let err =
+            |reason: String| ProverError::KeyFile { path: path.display().to_string(), reason };
+        let mut bytes = Vec::new();
+        self.pk.serialize_compressed(&mut bytes).map_err(|e| err(e.to_string()))?;
+        std::fs::write(path, bytes).map_err(|e| err(e.to_string()))
+    }
+
+    pub fn verifying_key(&self) -> &VerifyingKey<E> {
+        &self.pk.vk
+    }
+
+    /// Proves one chunk.
+    pub fn prove_chunk(
+        &self,
+        public: ChunkPublic<E::ScalarField>,
+        witness: ChunkWitness<E::ScalarField>,
+    ) -> Result<Proof<E>, ProverError> {
+        let circuit = ChunkCircuit {
+            shape: self.shape,
+            poseidon: self.poseidon.clone(),
+            public: Some(public),
+            witness: Some(witness),
+        };
+        Groth16::<E>::prove(&self.pk, circuit, &mut ark_std::rand::thread_rng()).map_err(synthesis)
+    }
+
+    pub fn verify_chunk(
+        &self,
+        public: &ChunkPublic<E::ScalarField>,
+        proof: &Proof<E>,
+    ) -> Result<bool, ProverError> {
+        Groth16::<E>::verify_with_processed_vk(&self.pvk, &public.to_vec(), proof)
+            .map_err(synthesis)
+    }
+
+    /// A proof in the precompile encoding: A, B, C.
+    pub fn proof_bytes(proof: &Proof<E>) -> Vec<u8> {
+        [E::g1_bytes(&proof.a), E::g2_bytes(&proof.b), E::g1_bytes(&proof.c)].concat()
+    }
+
+    pub fn proof_from_bytes(bytes: &[u8]) -> Option<Proof<E>> {
+        let w = E::WIDTH;
+        if bytes.len() != 8 * w {
+            return None;
+        }
+        Some(Proof {
+            a: E::g1_from(&bytes[..2 * w])?,
+            b: E::g2_from(&bytes[2 * w..6 * w])?,
+            c: E::g1_from(&bytes[6 * w..])?,
+        })
+    }
+}
+
+impl<E: EvmPairing> Prover for Groth16Prover<E> {
+    fn curve(&self) -> Curve {
+        E::CURVE
+    }
+
+    fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    fn prove_batch(
+        &self,
+        hasher: &TreeHasher,
+        store: &dyn NodeStore,
+        pre_root: B256,
+        writes: &[(B256, Option<B256>)],
+        binding: B256,
+    ) -> Result<Vec<ChunkProof>, ProverError> {
+        if hasher.curve() != E::CURVE {
+            return Err(ProverError::Unsupported(format!(
+                "the state tree hashes over {}, this prover proves over {}",
+                hasher.curve(),
+                E::CURVE
+            )));
+        }
+        let chunks =
+            chunk_witnesses::<E::ScalarField, _>(hasher, store, pre_root, writes, self.shape)?;
+        let mut out = Vec::with_capacity(chunks.len());
+        for (i, witness) in chunks.into_iter().enumerate() {
+            let writes = witness.writes();
+            let h = diff_hash(&self.poseidon, &writes);
+            let as_bytes: Vec<(B256, B256)> =
+                writes.iter().map(|(k, v)| (to_b256(*k), to_b256(*v))).collect();
+            let z = fe(&challenge(E::CURVE, binding, i, &as_bytes, to_b256(h)));
+            let public = ChunkPublic {
+                pre_root: witness.pre_root,
+                post_root: witness.post_root,
+                diff_hash: h,
+                z,
+                y: diff_eval(z, &writes),
+            };
+            let proof = self.prove_chunk(public, witness)?;
+            let encoded: [B256; PUBLIC_INPUTS] = [
+                to_b256(public.pre_root),
+                to_b256(public.post_root),
+                to_b256(public.diff_hash),
+                to_b256(public.z),
+                to_b256(public.y),
+            ];
+            out.push(ChunkProof { public: encoded, proof: Self::proof_bytes(&proof) });
+        }
+        Ok(out)
+    }
+
+    fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError> {
+        let Some(p) = Self::proof_from_bytes(&proof.proof) else {
+            return Ok(false);
+        };
+        let inputs: Vec<E::ScalarField> = proof.public.iter().map(fe).collect();
+        // Inputs must be canonical field elements, as L1 requires.
+        if inputs.iter().zip(proof.public.iter()).any(|(x, b)| to_b256(*x) != *b) {
+            return Ok(false);
+        }
+        Groth16::<E>::verify_with_processed_vk(&self.pvk, &inputs, &p).map_err(synthesis)
+    }
+
+    fn verifying_key_bytes(&self) -> Vec<u8> {
+        let vk = &self.pk.vk;
+        let mut out = E::g1_bytes(&vk.alpha_g1);
+        for g2 in [&vk.beta_g2, &vk.gamma_g2, &vk.delta_g2] {
+            out.extend(E::g2_bytes(g2));
+        }
+        for g1 in &vk.gamma_abc_g1 {
+            out.extend(E::g1_bytes(g1));
+        }
+        out
+    }
+}
+
+/// The prover the chain config asks for. `keys`: a proving key file written by
+/// `Groth16Prover::save`; `None` generates insecure dev keys (loudly).
+pub fn from_config(
+    proof: &ProofConfig,
+    shape: Shape,
+    keys: Option<&Path>,
+) -> Result<Box<dyn Prover>, ProverError> {
+    if proof.backend == ProofBackend::Cuda {
+        return Err(ProverError::Unsupported(
+            "proof.backend = \"cuda\" is not available yet (the CUDA backend is its own issue); allowed today: \"cpu\"".into(),
+        ));
+    }
+    if proof.system == ProofSystem::Plonk {
+        return Err(ProverError::Unsupported(
+            "proof.system = \"plonk\" is not available yet (the halo2 backend is its own issue); allowed today: \"groth16\"".into(),
+        ));
+    }
+    Ok(match (proof.curve, keys) {
+        (Curve::Bn254, None) => {
+            Box::new(Groth16Prover::<ark_bn254::Bn254>::insecure_dev_setup(shape)?)
+        }
+        (Curve::Bn254, Some(p)) => Box::new(Groth16Prover::<ark_bn254::Bn254>::load(shape, p)?),
+        (Curve::Bls12_381, None) => {
+            Box::new(Groth16Prover::<ark_bls12_381::Bls12_381>::insecure_dev_setup(shape)?)
+        }
+        (Curve::Bls12_381, Some(p)) => {
+            Box::new(Groth16Prover::<ark_bls12_381::Bls12_381>::load(shape, p)?)
+        }
+    })
+}
