@@ -187,6 +187,15 @@ impl<E: EvmPairing> Groth16Prover<E> {
         &self.pk.vk
     }
 
+    /// The proving key (benches time its multi-scalar multiplications alone).
+    pub fn proving_key(&self) -> &ProvingKey<E> {
+        &self.pk
+    }
+
+    pub fn poseidon(&self) -> &Arc<Poseidon<E::ScalarField>> {
+        &self.poseidon
+    }
+
     /// Proves one chunk.
     pub fn prove_chunk(
         &self,

@@ -1,0 +1,182 @@
+//! The headline bench: Groth16 proofs of the chunk circuit (the zk statement of a
+//! batch's state diff), for two circuit sizes on each curve. Reports proving time,
+//! state writes proven per second, constraints per write, and the floor measured
+//! in the same run: the multi-scalar multiplications (with this proof's real
+//! assignment) and the seven FFTs a Groth16 proof of that size performs, timed
+//! alone. Proving time / floor shows what witness generation and synthesis add.
+
+use alloy::primitives::{Address, B256, U256};
+use ark_ec::VariableBaseMSM;
+use ark_ff::{FftField, PrimeField, UniformRand};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use infra_circuits::{ChunkCircuit, ChunkPublic, Shape, chunk_witnesses, diff_eval, diff_hash};
+use infra_prover::{Groth16Prover, Prover, evm::EvmPairing};
+use infra_state::{MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
+use std::time::{Duration, Instant};
+
+/// Leaves in the state tree the writes land in.
+const LEAVES: u64 = 4_096;
+/// The two circuit sizes: writes per proof at depth 32 (about 2^16 and 2^18
+/// constraints).
+const SHAPES: [Shape; 2] = [Shape::new(3, 32), Shape::new(14, 32)];
+
+struct Scenario {
+    store: MemoryNodeStore,
+    root: B256,
+    writes: Vec<(B256, Option<B256>)>,
+}
+
+/// A tree of `LEAVES` accounts and `n` writes against it: updates, inserts and
+/// deletes in turn.
+fn scenario(h: &TreeHasher, n: usize) -> Scenario {
+    let tree = SparseMerkleTree::new(h);
+    let mut store = MemoryNodeStore::default();
+    let key = |i: u64| keys::account_key(h, Address::left_padding_from(&i.to_be_bytes()));
+    let value = |i: u64| keys::account_value_hash(h, i, U256::from(i * 1_000), B256::ZERO);
+    let u = tree
+        .update(&store, B256::ZERO, (0..LEAVES).map(|i| (key(i), Some(value(i)))).collect())
+        .expect("build");
+    store.apply(&u.changes);
+    let mut writes: Vec<_> = (0..n as u64)
+        .map(|i| match i % 3 {
+            0 => (key(i), Some(value(i + 7))),
+            1 => (key(LEAVES + i), Some(value(i))),
+            _ => (key(LEAVES - 1 - i), None),
+        })
+        .collect();
+    writes.sort_by_key(|w| w.0);
+    Scenario { store, root: u.root, writes }
+}
+
+fn msm<G: VariableBaseMSM>(
+    bases: &[G::MulBase],
+    scalars: &[<G::ScalarField as PrimeField>::BigInt],
+) -> G {
+    let n = bases.len().min(scalars.len());
+    G::msm_bigint(&bases[..n], &scalars[..n])
+}
+
+fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
+    let h = TreeHasher::new(E::CURVE);
+    for shape in SHAPES {
+        let s = scenario(&h, shape.writes);
+        let t = Instant::now();
+        let prover = Groth16Prover::<E>::setup_from_seed(shape, "bench").expect("setup");
+        let setup = t.elapsed();
+        let binding = B256::repeat_byte(7);
+
+        // The real assignment of this proof, for the floor.
+        let witness = chunk_witnesses::<E::ScalarField, _>(&h, &s.store, s.root, &s.writes, shape)
+            .expect("witness")
+            .remove(0);
+        let w = witness.writes();
+        let z = E::ScalarField::from(99u64);
+        let public = ChunkPublic {
+            pre_root: witness.pre_root,
+            post_root: witness.post_root,
+            diff_hash: diff_hash(prover.poseidon(), &w),
+            z,
+            y: diff_eval(z, &w),
+        };
+        let cs = ConstraintSystem::<E::ScalarField>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Prove {
+            construct_matrices: true,
+            generate_lc_assignments: false,
+        });
+        ChunkCircuit {
+            shape,
+            poseidon: prover.poseidon().clone(),
+            public: Some(public),
+            witness: Some(witness),
+        }
+        .generate_constraints(cs.clone())
+        .expect("synthesis");
+        assert!(cs.is_satisfied().expect("check"));
+        let constraints = cs.num_constraints();
+        let inner = cs.borrow().expect("cs");
+        let instance = inner.assignments.instance_assignment.clone();
+        let aux: Vec<_> =
+            inner.assignments.witness_assignment.iter().map(|x| x.into_bigint()).collect();
+        drop(inner);
+        let full: Vec<_> =
+            instance[1..].iter().map(|x| x.into_bigint()).chain(aux.iter().copied()).collect();
+        let pk = prover.proving_key();
+        let mut rng = ark_std::rand::thread_rng();
+        let h_scalars: Vec<_> =
+            (0..pk.h_query.len()).map(|_| E::ScalarField::rand(&mut rng).into_bigint()).collect();
+        let domain = GeneralEvaluationDomain::<E::ScalarField>::new(constraints + instance.len())
+            .expect("domain");
+        let mut poly: Vec<E::ScalarField> =
+            (0..domain.size()).map(|_| E::ScalarField::rand(&mut rng)).collect();
+
+        let name = format!("prover/{}/{}x{}", E::CURVE, shape.writes, shape.depth);
+        let mut group = c.benchmark_group(&name);
+        group.sample_size(10).warm_up_time(Duration::from_secs(1));
+        group.throughput(Throughput::Elements(shape.writes as u64));
+        let mut prove_time = Duration::ZERO;
+        group.bench_function("prove", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let proofs = prover
+                        .prove_batch(&h, &s.store, s.root, &s.writes, binding)
+                        .expect("prove");
+                    assert_eq!(proofs.len(), 1);
+                }
+                let d = t.elapsed();
+                prove_time = d / iters as u32;
+                d
+            })
+        });
+        let mut floor_time = Duration::ZERO;
+        group.bench_function("floor_msm_fft", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let _a: E::G1 = msm(&pk.a_query[1..], &full);
+                    let _b1: E::G1 = msm(&pk.b_g1_query[1..], &full);
+                    let _b2: E::G2 = msm(&pk.b_g2_query[1..], &full);
+                    let _h: E::G1 = msm(&pk.h_query, &h_scalars);
+                    let _l: E::G1 = msm(&pk.l_query, &aux);
+                    // The witness map: 3 inverse FFTs, 3 coset FFTs, 1 coset inverse FFT.
+                    for _ in 0..3 {
+                        domain.ifft_in_place(&mut poly);
+                    }
+                    let coset = domain.get_coset(E::ScalarField::GENERATOR).expect("coset");
+                    for _ in 0..3 {
+                        coset.fft_in_place(&mut poly);
+                    }
+                    coset.ifft_in_place(&mut poly);
+                }
+                let d = t.elapsed();
+                floor_time = d / iters as u32;
+                d
+            })
+        });
+        group.finish();
+        println!(
+            "\nSUMMARY {name}: {constraints} constraints ({:.0} per write), domain 2^{}, setup {:.1} s; \
+             prove {:.3} s = {:.1} writes/s; floor (MSMs + FFTs) {:.3} s; prove/floor {:.2}",
+            constraints as f64 / shape.writes as f64,
+            domain.size().trailing_zeros(),
+            setup.as_secs_f64(),
+            prove_time.as_secs_f64(),
+            shape.writes as f64 / prove_time.as_secs_f64(),
+            floor_time.as_secs_f64(),
+            prove_time.as_secs_f64() / floor_time.as_secs_f64(),
+        );
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    bench_curve::<ark_bn254::Bn254>(c);
+    bench_curve::<ark_bls12_381::Bls12_381>(c);
+}
+
+criterion_group!(prover_benches, benches);
+criterion_main!(prover_benches);
