@@ -9,9 +9,7 @@ use alloy::primitives::{Address, B256, U256};
 use ark_ec::VariableBaseMSM;
 use ark_ff::{FftField, PrimeField, UniformRand};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
-use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_circuits::{ChunkCircuit, ChunkPublic, Shape, chunk_witnesses, diff_eval, diff_hash};
 use infra_prover::{Groth16Prover, Prover, evm::EvmPairing};
@@ -83,11 +81,6 @@ fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
             y: diff_eval(z, &w),
         };
         let cs = ConstraintSystem::<E::ScalarField>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Prove {
-            construct_matrices: true,
-            generate_lc_assignments: false,
-        });
         ChunkCircuit {
             shape,
             poseidon: prover.poseidon().clone(),
