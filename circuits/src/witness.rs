@@ -9,6 +9,7 @@ use alloy::primitives::B256;
 use ark_ff::PrimeField;
 use infra_state::{
     Node, NodeStore, OverlayStore, Position, SparseMerkleTree, StateError, TreeHasher,
+    to_field as fe,
 };
 
 /// What a write does to its leaf.
@@ -70,10 +71,6 @@ pub enum WitnessError {
     MissingSibling(B256),
     #[error(transparent)]
     State(#[from] StateError),
-}
-
-fn fe<F: PrimeField>(x: &B256) -> F {
-    F::from_be_bytes_mod_order(x.as_slice())
 }
 
 /// A key's siblings, whether the node beside its leaf is a leaf, and that node's preimage.

@@ -8,7 +8,9 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSy
 use infra_circuits::{
     ChunkCircuit, ChunkPublic, ChunkWitness, Op, Shape, chunk_witnesses, diff_eval, diff_hash,
 };
-use infra_state::{Curve, MemoryNodeStore, Poseidon, SparseMerkleTree, TreeHasher, keys};
+use infra_state::{
+    Curve, MemoryNodeStore, Poseidon, SparseMerkleTree, TreeHasher, keys, to_b256, to_field as fe,
+};
 use std::sync::Arc;
 
 fn key(h: &TreeHasher, i: u64) -> B256 {
@@ -41,10 +43,6 @@ fn scenario(
     writes.sort_by_key(|w| w.0);
     let post = tree.update(&store, u.root, writes.clone()).expect("apply").root;
     (store, u.root, writes, post)
-}
-
-fn fe<F: PrimeField>(x: &B256) -> F {
-    F::from_be_bytes_mod_order(x.as_slice())
 }
 
 fn public<F: PrimeField>(p: &Poseidon<F>, w: &ChunkWitness<F>, z: F) -> ChunkPublic<F> {
@@ -293,14 +291,6 @@ fn a_leaf_beside_must_be_on_its_own_path() {
     bad.sibling_preimage = (fake_key, fake_value);
     let (bad_public, bad) = alone(bad);
     assert!(!satisfied(shape, &p, bad_public, bad), "a leaf off its path was accepted");
-}
-
-fn to_b256<F: PrimeField>(x: F) -> B256 {
-    use ark_ff::BigInteger;
-    let bytes = x.into_bigint().to_bytes_be();
-    let mut out = [0u8; 32];
-    out[32 - bytes.len()..].copy_from_slice(&bytes);
-    B256::from(out)
 }
 
 #[test]

@@ -135,14 +135,22 @@ impl SimL1 {
     ) -> Result<Outcome, Failure> {
         self.number += 1;
         self.timestamp += 12;
+        Self::outcome(self.run(Self::tx(from, kind, data, value, blobs), true))
+    }
+
+    /// Runs `tx` on the current block, committing its changes or not.
+    fn run(&mut self, tx: TxEnv, commit: bool) -> ExecutionResult {
         let block = self.block();
         let mut evm = Context::mainnet()
             .with_db(&mut self.db)
             .with_cfg(Self::cfg())
             .with_block(block)
             .build_mainnet();
-        let res = evm.transact_commit(Self::tx(from, kind, data, value, blobs)).expect("valid tx");
-        Self::outcome(res)
+        if commit {
+            evm.transact_commit(tx).expect("valid tx")
+        } else {
+            evm.transact(tx).expect("valid tx").result
+        }
     }
 
     /// Deploys `initcode` (bytecode and constructor arguments); panics if it fails.
@@ -166,16 +174,9 @@ impl SimL1 {
 
     /// Runs an ABI call without committing it (as `eth_call`).
     pub fn try_view<C: SolCall>(&mut self, to: Address, call: &C) -> Result<C::Return, Failure> {
-        let block = self.block();
-        let mut evm = Context::mainnet()
-            .with_db(&mut self.db)
-            .with_cfg(Self::cfg())
-            .with_block(block)
-            .build_mainnet();
         let tx =
             Self::tx(Address::ZERO, TxKind::Call(to), call.abi_encode().into(), U256::ZERO, vec![]);
-        let res = evm.transact(tx).expect("valid tx").result;
-        let out = Self::outcome(res)?;
+        let out = Self::outcome(self.run(tx, false))?;
         Ok(C::abi_decode_returns(&out.output).expect("decodable return"))
     }
 

@@ -3,7 +3,7 @@
 pub mod evm;
 
 use alloy::primitives::{B256, keccak256};
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::PrimeField;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
@@ -14,7 +14,7 @@ use infra_circuits::{
     diff_eval, diff_hash,
 };
 use infra_config::{ProofBackend, ProofConfig, ProofSystem};
-use infra_state::{Curve, NodeStore, Poseidon, TreeHasher};
+use infra_state::{Curve, NodeStore, Poseidon, TreeHasher, to_b256, to_field as fe};
 use std::{path::Path, sync::Arc};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,18 +69,6 @@ pub fn challenge(
         Curve::Bn254 => to_b256(ark_bn254::Fr::from_be_bytes_mod_order(h.as_slice())),
         Curve::Bls12_381 => to_b256(ark_bls12_381::Fr::from_be_bytes_mod_order(h.as_slice())),
     }
-}
-
-/// A field element as 32 big-endian bytes.
-pub fn to_b256<F: PrimeField>(x: F) -> B256 {
-    let bytes = x.into_bigint().to_bytes_be();
-    let mut out = [0u8; 32];
-    out[32 - bytes.len()..].copy_from_slice(&bytes);
-    B256::from(out)
-}
-
-fn fe<F: PrimeField>(x: &B256) -> F {
-    F::from_be_bytes_mod_order(x.as_slice())
 }
 
 /// Proves batches: the state diff of a batch, in chunks of [`Prover::shape`].

@@ -96,11 +96,13 @@ pub(crate) fn limbs(value: U256) -> (B256, B256) {
     (B256::from(hi), B256::from(lo))
 }
 
-fn to_field<F: PrimeField>(x: &B256) -> F {
+/// A 32-byte big-endian word as a field element (reduced modulo the field).
+pub fn to_field<F: PrimeField>(x: &B256) -> F {
     F::from_be_bytes_mod_order(x.as_slice())
 }
 
-fn to_b256<F: PrimeField>(x: F) -> B256 {
+/// A field element as its canonical 32-byte big-endian word.
+pub fn to_b256<F: PrimeField>(x: F) -> B256 {
     let bytes = x.into_bigint().to_bytes_be();
     let mut out = [0u8; 32];
     let start = 32usize.saturating_sub(bytes.len());

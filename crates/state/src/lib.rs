@@ -7,7 +7,7 @@ mod poseidon;
 pub mod solidity;
 mod tree;
 
-pub use hasher::{Curve, TreeHasher};
+pub use hasher::{Curve, TreeHasher, to_b256, to_field};
 pub use poseidon::Poseidon;
 
 /// The Poseidon parameters, for circuit gadgets that must match the native hash.
