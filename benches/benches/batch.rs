@@ -78,6 +78,7 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
             challengePeriod_: 100,
             genesisStateRoot: B256::ZERO,
             genesisBlockHash: B256::ZERO,
+            verifier_: Address::ZERO,
         }
         .abi_encode();
         let rollup = l1.deploy(BATCHER, [Rollup::BYTECODE.to_vec(), args].concat());

@@ -4,15 +4,22 @@
 //! in the same run: the multi-scalar multiplications (with this proof's real
 //! assignment) and the seven FFTs a Groth16 proof of that size performs, timed
 //! alone. Proving time / floor shows what witness generation and synthesis add.
+//! And the L1 gas to verify one chunk proof with the committed verifier contract
+//! (revm, Osaka precompiles).
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::{SolCall, SolConstructor},
+};
 use ark_ec::VariableBaseMSM;
 use ark_ff::{FftField, PrimeField, UniformRand};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_circuits::{ChunkCircuit, ChunkPublic, Shape, chunk_witnesses, diff_eval, diff_hash};
-use infra_prover::{Groth16Prover, Prover, evm::EvmPairing};
+use infra_l1::{BatchVerifierBls12381, BatchVerifierBn254, sim::SimL1};
+use infra_prover::{ChunkProof, Groth16Prover, Prover, evm::EvmPairing};
+use infra_state::Curve;
 use infra_state::{MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
 use std::time::{Duration, Instant};
 
@@ -56,6 +63,35 @@ fn msm<G: VariableBaseMSM>(
 ) -> G {
     let n = bases.len().min(scalars.len());
     G::msm_bigint(&bases[..n], &scalars[..n])
+}
+
+/// Gas of an L1 transaction calling `verifyProof` on the verifier for `vk`:
+/// (the whole transaction, its execution alone: less the 21,000 base and the
+/// calldata's 4/16 gas per zero/non-zero byte).
+fn l1_verify_gas(curve: Curve, vk: Vec<u8>, p: &ChunkProof) -> (u64, u64) {
+    let from = Address::repeat_byte(1);
+    let mut l1 = SimL1::new(&[from], U256::from(10u128.pow(21)));
+    let vk = Bytes::from(vk);
+    let code = match curve {
+        Curve::Bn254 => [
+            BatchVerifierBn254::BYTECODE.to_vec(),
+            BatchVerifierBn254::constructorCall { vk }.abi_encode(),
+        ],
+        Curve::Bls12_381 => [
+            BatchVerifierBls12381::BYTECODE.to_vec(),
+            BatchVerifierBls12381::constructorCall { vk }.abi_encode(),
+        ],
+    };
+    let verifier = l1.deploy(from, code.concat());
+    let call = BatchVerifierBn254::verifyProofCall {
+        proof: p.proof.clone().into(),
+        input: p.public.map(|w| U256::from_be_bytes(w.0)),
+    };
+    assert!(l1.view(verifier, &call), "the verifier accepts the proof");
+    let total = l1.send(from, verifier, &call, U256::ZERO).expect("verify").gas;
+    let data = call.abi_encode();
+    let calldata: u64 = data.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum();
+    (total, total - 21_000 - calldata)
 }
 
 fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
@@ -107,6 +143,10 @@ fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
         let mut poly: Vec<E::ScalarField> =
             (0..domain.size()).map(|_| E::ScalarField::rand(&mut rng)).collect();
 
+        let sample = prover.prove_batch(&h, &s.store, s.root, &s.writes, binding).expect("prove");
+        let (gas_total, gas_exec) =
+            l1_verify_gas(E::CURVE, prover.verifying_key_bytes(), &sample[0]);
+
         let name = format!("prover/{}/{}x{}", E::CURVE, shape.writes, shape.depth);
         let mut group = c.benchmark_group(&name);
         group.sample_size(10).warm_up_time(Duration::from_secs(1));
@@ -154,7 +194,8 @@ fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
         group.finish();
         println!(
             "\nSUMMARY {name}: {constraints} constraints ({:.0} per write), domain 2^{}, setup {:.1} s; \
-             prove {:.3} s = {:.1} writes/s; floor (MSMs + FFTs) {:.3} s; prove/floor {:.2}",
+             prove {:.3} s = {:.1} writes/s; floor (MSMs + FFTs) {:.3} s; prove/floor {:.2}; \
+             L1 verifyProof gas {gas_total} (execution {gas_exec})",
             constraints as f64 / shape.writes as f64,
             domain.size().trailing_zeros(),
             setup.as_secs_f64(),

@@ -7,7 +7,7 @@ pub mod witness;
 
 pub use chunk::{ChunkCircuit, ChunkPublic, PUBLIC_INPUTS};
 pub use diff::{diff_elements, diff_eval, diff_hash};
-pub use witness::{ChunkWitness, Op, SlotWitness, WitnessError, chunk_witnesses};
+pub use witness::{ChunkWitness, Op, SlotWitness, WitnessError, chunk_witnesses, witness_nodes};
 
 /// The fixed size of one chunk circuit: how many state writes it proves and how
 /// deep a leaf may sit in the tree. Both are baked into the proving key.

@@ -161,3 +161,20 @@ pub fn chunk_witnesses<F: PrimeField, S: NodeStore + ?Sized>(
     }
     Ok(chunks)
 }
+
+/// The nodes of the tree at `pre_root` (held by `base`) that building the
+/// witnesses of `writes` reads: with only these (in a `MemoryNodeStore`),
+/// [`chunk_witnesses`] gives the same witnesses for any chunk size and any depth
+/// the writes fit. What a sequencer hands a prover that has no state of its own.
+pub fn witness_nodes<S: NodeStore + ?Sized>(
+    hasher: &TreeHasher,
+    base: &S,
+    pre_root: B256,
+    writes: &[(B256, Option<B256>)],
+) -> Result<Vec<(Position, Node)>, WitnessError> {
+    let recording = infra_state::RecordingStore::new(base);
+    // The reads do not depend on the field, the chunk size or the depth bound.
+    let shape = Shape::new(writes.len().max(1), 256);
+    chunk_witnesses::<ark_bn254::Fr, _>(hasher, &recording, pre_root, writes, shape)?;
+    Ok(recording.into_nodes())
+}

@@ -355,3 +355,33 @@ fn constraint_counts() {
     assert_eq!(bn_one - (bn_two - bn_one), 244, "fixed constraints (the final absorb)");
     assert_eq!(deeper - bn_one, 499, "constraints per level of depth");
 }
+
+/// The nodes `witness_nodes` records are all a prover without the state needs:
+/// the same witnesses, for another chunk size too; without them it fails.
+#[test]
+fn recorded_nodes_are_a_complete_state_witness() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (store, pre, writes, post) = scenario(&h, 300, 4);
+    let nodes = infra_circuits::witness_nodes(&h, &store, pre, &writes).expect("record");
+    assert!(nodes.len() < 300 * 2, "a witness, not the whole tree ({} nodes)", nodes.len());
+    let mut partial = MemoryNodeStore::default();
+    partial.apply(&nodes.iter().map(|(p, n)| (*p, Some(*n))).collect::<Vec<_>>());
+    assert_eq!(SparseMerkleTree::new(&h).stored_root(&partial).expect("root"), pre);
+    for shape in [Shape::new(5, 32), Shape::new(12, 40)] {
+        let full =
+            chunk_witnesses::<ark_bn254::Fr, _>(&h, &store, pre, &writes, shape).expect("full");
+        let from_witness = chunk_witnesses::<ark_bn254::Fr, _>(&h, &partial, pre, &writes, shape)
+            .expect("partial");
+        assert_eq!(full, from_witness);
+        assert_eq!(to_b256(from_witness.last().expect("chunk").post_root), post);
+    }
+    // Missing one recorded node, the witness cannot be built or differs.
+    let mut short = MemoryNodeStore::default();
+    short.apply(&nodes[1..].iter().map(|(p, n)| (*p, Some(*n))).collect::<Vec<_>>());
+    let shape = Shape::new(5, 32);
+    let full = chunk_witnesses::<ark_bn254::Fr, _>(&h, &store, pre, &writes, shape).expect("full");
+    assert!(
+        chunk_witnesses::<ark_bn254::Fr, _>(&h, &short, pre, &writes, shape)
+            .map_or(true, |w| w != full)
+    );
+}

@@ -2,16 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Owned} from "./common/Owned.sol";
-
-/// Verifies a validity proof of one batch (the prover issue deploys one).
-interface IBatchVerifier {
-    /// True when `proof` shows that applying the batch whose data commits to
-    /// `dataCommitment` to the state `preStateRoot` gives `postStateRoot`.
-    function verifyBatch(bytes32 preStateRoot, bytes32 postStateRoot, bytes32 dataCommitment, bytes calldata proof)
-        external
-        view
-        returns (bool);
-}
+import {IBatchVerifier} from "./zk/IBatchVerifier.sol";
 
 /// The L1 record of the L2 chain: batches of L2 blocks (their data as calldata or
 /// EIP-4844 blobs), the output the proposer claims for each batch, and which
@@ -24,7 +15,10 @@ interface IBatchVerifier {
 ///   game) can freeze a batch and, if the output was wrong, roll it back together
 ///   with every later batch.
 /// - zk: a batch finalizes only with a proof the `verifier` accepts; without a
-///   verifier outputs stay pending.
+///   The verifier is fixed at deployment (`verifier`, with its key's hash
+///   `vkHash`): nobody can swap it. One proof may finalize a range of batches;
+///   only the range's last output is proven, so only it becomes `Finalized` and
+///   the batches inside it `Superseded`.
 contract Rollup is Owned {
     enum Mode {
         Optimistic,
@@ -35,7 +29,11 @@ contract Rollup is Owned {
         None,
         Pending,
         Challenged,
-        Finalized
+        Finalized,
+        /// zk: inside a range proven by one proof that did not pass through this
+        /// batch's claimed root. Its blocks are final (the range's last output
+        /// covers them); its own root is not, and nothing may be proven against it.
+        Superseded
     }
 
     struct Output {
@@ -58,10 +56,13 @@ contract Rollup is Owned {
 
     Mode public immutable mode;
     uint64 public immutable challengePeriod;
+    /// zk mode: keccak256 of the verifying key every verifier must check against.
+    bytes32 public immutable vkHash;
 
     address public batcher;
     address public challenger;
-    address public verifier;
+    /// zk: the batch verifier, fixed at deployment.
+    address public immutable verifier;
 
     Batch[] internal batches;
     /// The first batch not yet final.
@@ -82,7 +83,7 @@ contract Rollup is Owned {
     event BatchesRolledBack(uint256 indexed fromIndex, uint64 nextBlock);
     event BatcherChanged(address indexed previous, address indexed current);
     event ChallengerChanged(address indexed previous, address indexed current);
-    event VerifierChanged(address indexed previous, address indexed current);
+    event BatchesProven(uint256 indexed first, uint256 indexed last, bytes32 rangeCommitment);
 
     error NotBatcher(address caller);
     error NotChallenger(address caller);
@@ -99,7 +100,6 @@ contract Rollup is Owned {
     error ChallengePeriodOver(uint256 index);
     error NotChallenged(uint256 index);
     error WrongMode(Mode mode);
-    error NoVerifier();
     error InvalidProof(uint256 index);
     error NotFinalized(uint256 index);
 
@@ -119,11 +119,19 @@ contract Rollup is Owned {
         Mode mode_,
         uint64 challengePeriod_,
         bytes32 genesisStateRoot,
-        bytes32 genesisBlockHash
+        bytes32 genesisBlockHash,
+        address verifier_
     ) Owned(owner_) {
         if (batcher_ == address(0)) revert ZeroAddress("batcher");
         mode = mode_;
         challengePeriod = challengePeriod_;
+        if (mode_ == Mode.Zk) {
+            if (verifier_ == address(0)) revert ZeroAddress("verifier");
+            vkHash = IBatchVerifier(verifier_).vkHash();
+        } else if (verifier_ != address(0)) {
+            revert WrongMode(mode_);
+        }
+        verifier = verifier_;
         batcher = batcher_;
         emit BatcherChanged(address(0), batcher_);
         batches.push(
@@ -215,18 +223,42 @@ contract Rollup is Owned {
         _finalize(index, b);
     }
 
-    /// zk mode: finalizes batch `index` (the next one in order) with a validity
-    /// proof of its state transition from the previous batch's root.
-    function proveBatch(uint256 index, bytes calldata proof) external whenNotPaused {
+    /// zk mode: finalizes batches `nextToFinalize..=last` with one validity proof
+    /// of the state transition from the newest final root to batch `last`'s root,
+    /// bound to exactly those batches' data (`rangeCommitment`). Batch `last`
+    /// becomes `Finalized`; the batches before it in the range `Superseded` (their
+    /// own claimed roots were not proven). Anyone may call it.
+    function proveBatches(uint256 last, bytes calldata proof) external whenNotPaused {
         if (mode != Mode.Zk) revert WrongMode(mode);
-        if (verifier == address(0)) revert NoVerifier();
-        Batch storage b = _next(index);
-        if (b.status != Status.Pending) revert NotPending(index, b.status);
-        bytes32 pre = batches[index - 1].stateRoot;
-        if (!IBatchVerifier(verifier).verifyBatch(pre, b.stateRoot, b.dataCommitment, proof)) {
-            revert InvalidProof(index);
+        uint256 first = nextToFinalize;
+        if (last >= batches.length) revert UnknownBatch(last);
+        if (last < first) revert NotPending(last, batches[last].status);
+        bytes32 pre = batches[first - 1].stateRoot;
+        bytes32 commitment = rangeCommitment(first, last);
+        if (!IBatchVerifier(verifier).verifyBatch(pre, batches[last].stateRoot, commitment, proof)) {
+            revert InvalidProof(last);
         }
-        _finalize(index, b);
+        for (uint256 i = first; i < last; i++) {
+            Batch storage b = batches[i];
+            if (b.status != Status.Pending) revert NotPending(i, b.status);
+            b.status = Status.Superseded;
+        }
+        Batch storage lastBatch = batches[last];
+        if (lastBatch.status != Status.Pending) revert NotPending(last, lastBatch.status);
+        emit BatchesProven(first, last, commitment);
+        _finalize(last, lastBatch);
+    }
+
+    /// What a proof of batches `first..=last` is bound to:
+    /// `keccak256(first, last, dataCommitment_first, ..., dataCommitment_last)`.
+    function rangeCommitment(uint256 first, uint256 last) public view returns (bytes32) {
+        if (last >= batches.length) revert UnknownBatch(last);
+        if (last < first) revert EmptyRange(uint64(first), uint64(last));
+        bytes32[] memory commitments = new bytes32[](last - first + 1);
+        for (uint256 i = first; i <= last; i++) {
+            commitments[i - first] = batches[i].dataCommitment;
+        }
+        return keccak256(abi.encodePacked(first, last, commitments));
     }
 
     function _next(uint256 index) internal view returns (Batch storage) {
@@ -283,11 +315,6 @@ contract Rollup is Owned {
     function setChallenger(address challenger_) external onlyOwner {
         emit ChallengerChanged(challenger, challenger_);
         challenger = challenger_;
-    }
-
-    function setVerifier(address verifier_) external onlyOwner {
-        emit VerifierChanged(verifier, verifier_);
-        verifier = verifier_;
     }
 
     // ------------------------------------------------------------------ views

@@ -193,19 +193,24 @@ describe('ethers v6', () => {
     // --- WebSocket subscriptions, established before the transfer is sent.
     const ws = new ethers.WebSocketProvider(WS_URL);
     t.after(() => ws.destroy());
-    assert.equal((await ws.getNetwork()).chainId, chainId, 'WS endpoint reports the same chainId');
+    assert.equal((await withTimeout(ws.getNetwork(), 15_000, 'WS getNetwork')).chainId, chainId, 'WS endpoint reports the same chainId');
     const wsToken = new ethers.Contract(tokenAddress, token.interface, ws);
 
     let onHead;
     const headSeen = new Promise((resolve) => (onHead = resolve));
-    await ws.on('block', (blockNumber) => onHead(blockNumber));
+    await withTimeout(ws.on('block', (blockNumber) => onHead(blockNumber)), 15_000, 'WS subscribe newHeads');
 
     let onTransfer;
     const wsEvent = new Promise((resolve) => (onTransfer = resolve));
-    await wsToken.on('Transfer', (from, to, value, ev) => {
-      if (to === recipient) onTransfer({ from, to, value, log: ev.log });
-    });
-    await ws.send('eth_chainId', []); // round-trip so the eth_subscribe calls are processed
+    await withTimeout(
+      wsToken.on('Transfer', (from, to, value, ev) => {
+        if (to === recipient) onTransfer({ from, to, value, log: ev.log });
+      }),
+      15_000,
+      'WS subscribe logs',
+    );
+    // round-trip so the eth_subscribe calls are processed
+    await withTimeout(ws.send('eth_chainId', []), 15_000, 'WS eth_chainId after subscribing');
 
     // --- eth_estimateGas vs actual gasUsed.
     const estimate = await token.transfer.estimateGas(recipient, amount);
@@ -261,9 +266,9 @@ describe('ethers v6', () => {
 
     // Unsubscribe (eth_unsubscribe) and let the replies arrive before the
     // provider is destroyed, so no request is left in flight.
-    await wsToken.removeAllListeners();
-    await ws.removeAllListeners();
-    await ws.send('eth_chainId', []);
+    await withTimeout(wsToken.removeAllListeners(), 15_000, 'WS unsubscribe logs');
+    await withTimeout(ws.removeAllListeners(), 15_000, 'WS unsubscribe newHeads');
+    await withTimeout(ws.send('eth_chainId', []), 15_000, 'WS eth_chainId after unsubscribing');
   });
 
   test('error: too-low nonce -> "nonce too low"', T, async () => {

@@ -44,6 +44,8 @@ struct Cli {
     mempool: MempoolArgs,
     #[command(flatten)]
     l1: L1Args,
+    #[command(flatten)]
+    prover: ProverArgs,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long = "log", env = "INFRA_LOG", default_value = "info")]
     log: String,
@@ -120,6 +122,19 @@ struct L1Args {
     da: Option<DaArg>,
 }
 
+/// The zk prover (settlement = "zk").
+#[derive(Debug, clap::Args)]
+struct ProverArgs {
+    /// Groth16 proving key file (infra-node prover-setup writes one). Without it
+    /// only a dev chain runs, with keys from a public seed that anyone can forge
+    /// proofs with.
+    #[arg(id = "prover_key", long = "prover.key", env = "INFRA_PROVER_KEY")]
+    key: Option<PathBuf>,
+    /// --role prover: the sequencer's JSON-RPC URL (blocks and state witnesses).
+    #[arg(long = "prover.sequencer-rpc", env = "INFRA_PROVER_SEQUENCER_RPC")]
+    sequencer_rpc: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum DaArg {
     Calldata,
@@ -160,6 +175,20 @@ enum Command {
         /// The owner address (default: the deployer).
         #[arg(long)]
         owner: Option<alloy::primitives::Address>,
+        /// settlement = "zk": the proving key whose verifying key the rollup pins
+        /// (a dev chain id may go without: public dev keys).
+        #[arg(long = "prover.key", env = "INFRA_PROVER_KEY")]
+        prover_key: Option<PathBuf>,
+    },
+    /// Generates Groth16 keys for the chain config's proof settings from this
+    /// machine's randomness and writes the proving key file. A setup by one party:
+    /// whoever runs it must be trusted to have kept no copy of its randomness.
+    ProverSetup {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to write the proving key.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print the genesis state root of a genesis file (for its NAME.roots.toml).
     GenesisRoot {
@@ -229,7 +258,28 @@ fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKey
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Some(Command::Deploy { rpc, key, genesis, config, out, batcher, owner }) = &cli.command {
+    if let Some(Command::ProverSetup { config, out }) = &cli.command {
+        let chain = match config {
+            Some(p) => read_config(p)?.chain,
+            None => infra_config::ChainConfig::default(),
+        };
+        chain.validate().map_err(|e| usage(e.to_string()))?;
+        let shape =
+            infra_prover::Shape::new(chain.proof.chunk_writes as usize, chain.proof.depth as usize);
+        let out = out.clone();
+        let curve = chain.proof.curve;
+        let hash = tokio::task::spawn_blocking(move || {
+            infra_prover::setup_random_to_file(curve, shape, &out)
+        })
+        .await
+        .map_err(|e| eyre!(e))?
+        .map_err(|e| eyre!(e))?;
+        println!("verifying key hash {hash}");
+        return Ok(());
+    }
+    if let Some(Command::Deploy { rpc, key, genesis, config, out, batcher, owner, prover_key }) =
+        &cli.command
+    {
         let (g, _) = load_genesis(genesis).map_err(|e| usage(e.to_string()))?;
         let chain = match config {
             Some(p) => read_config(p)?.chain,
@@ -237,8 +287,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         };
         chain.validate().map_err(|e| usage(e.to_string()))?;
         let signer = parse_key("--l1.key", key)?;
+        let vk =
+            verifying_key(&chain, prover_key.clone(), chain.chain_id == infra_config::DEV_CHAIN_ID)
+                .await?
+                .map(|p| p.verifying_key_bytes().into());
         let deployment =
-            infra_node_core::deploy_contracts(rpc, signer, &chain, &g, *owner, *batcher).await?;
+            infra_node_core::deploy_contracts(rpc, signer, &chain, &g, *owner, *batcher, vk)
+                .await?;
         deployment.write(out).map_err(|e| eyre!(e))?;
         println!("{}", serde_json::to_string_pretty(&deployment).map_err(|e| eyre!(e))?);
         eprintln!("wrote {}", out.display());
@@ -264,11 +319,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 "--role validator is not available yet: deriving the chain from L1 and following peers land with the validator/fraud-proof work; run --role sequencer",
             ));
         }
-        Role::Prover => {
-            return Err(usage(
-                "--role prover is not available yet: the Groth16/PLONK provers land with the ZK settlement work; run --role sequencer",
-            ));
-        }
+        Role::Prover => return run_prover(&cli).await,
     }
     let file = match &cli.config {
         Some(p) => read_config(p)?,
@@ -372,6 +423,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .wrap_err("starting the embedded dev L1")?;
             let deployer = infra_config::dev_signer(infra_devnet::DEV_BATCHER_INDEX)
                 .map_err(|e| eyre!("dev key: {e}"))?;
+            let prover = verifying_key(&cfg.chain, cli.prover.key.clone(), true).await?;
             // A kept --datadir keeps its L1 and its contracts.
             let file = datadir.join("l1").join("deployment.json");
             let deployment = if file.exists() {
@@ -384,13 +436,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     &cfg.genesis,
                     None,
                     None,
+                    prover.as_ref().map(|p| p.verifying_key_bytes().into()),
                 )
                 .await
                 .wrap_err("deploying the contracts to the dev L1")?;
                 d.write(&file).map_err(|e| eyre!(e))?;
                 d
             };
-            let settings = tuning.settings(l1.http_url.clone(), deployment, deployer);
+            let mut settings = tuning.settings(l1.http_url.clone(), deployment, deployer);
+            settings.prover = match prover {
+                Some(prover) => Some(infra_node_core::ProverSettings {
+                    prover,
+                    key: infra_config::dev_signer(infra_devnet::DEV_PROVER_INDEX)
+                        .map_err(|e| eyre!("dev key: {e}"))?,
+                    max_batches: 64,
+                    max_chunks: 16,
+                }),
+                None => None,
+            };
             dev_l1 = Some(l1);
             Some(settings)
         }
@@ -440,8 +503,127 @@ impl L1Tuning {
             poll: self.poll,
             da: self.da,
             sender: self.sender,
+            prover: None,
         }
     }
+}
+
+/// `--role prover`: follows the rollup on L1 and the sequencer's RPC for state,
+/// proves the pending batches and sends the proofs with `--l1.key`.
+async fn run_prover(cli: &Cli) -> Result<(), Failure> {
+    let need = |what: &str| usage(format!("{what} is required for --role prover"));
+    let chain = match &cli.config {
+        Some(p) => read_config(p)?.chain,
+        None => infra_config::ChainConfig::default(),
+    };
+    chain.validate().map_err(|e| usage(e.to_string()))?;
+    let rpc = cli.l1.rpc.as_deref().ok_or_else(|| need("--l1.rpc (the L1)"))?;
+    let path = cli.l1.deployment.as_ref().ok_or_else(|| need("--deployment FILE"))?;
+    let key = cli
+        .l1
+        .key
+        .as_deref()
+        .ok_or_else(|| need("--l1.key (or INFRA_L1_KEY: the prover's L1 key)"))?;
+    let seq = cli
+        .prover
+        .sequencer_rpc
+        .as_deref()
+        .ok_or_else(|| need("--prover.sequencer-rpc URL (the sequencer's JSON-RPC)"))?;
+    let datadir = cli.datadir.as_ref().ok_or_else(|| need("--datadir PATH (the proof journal)"))?;
+    let d = infra_l1::Deployment::read(path).map_err(|e| usage(format!("config: {e}")))?;
+    if d.settlement != "zk" {
+        return Err(usage(format!(
+            "deployment: settlement = {:?}; --role prover needs a zk deployment",
+            d.settlement
+        )));
+    }
+    if d.l2_chain_id != chain.chain_id {
+        return Err(usage(format!(
+            "deployment: l2ChainId = {}, but the config's chain.chain_id is {}",
+            d.l2_chain_id, chain.chain_id
+        )));
+    }
+    let signer = parse_key("--l1.key", key)?;
+    let tuning = l1_tuning(cli, false)?;
+    let dev_chain = chain.chain_id == infra_config::DEV_CHAIN_ID;
+    let prover = verifying_key(&chain, cli.prover.key.clone(), dev_chain)
+        .await?
+        .ok_or_else(|| usage("config: settlement = \"optimistic\"; --role prover needs \"zk\""))?;
+    if d.vk_hash != Some(prover.verifying_key_hash()) {
+        return Err(usage(format!(
+            "deployment: the rollup pins verifying key {:?}, this prover's is {} (another key file, proof.curve, proof.chunk_writes or proof.depth?)",
+            d.vk_hash,
+            prover.verifying_key_hash()
+        )));
+    }
+    std::fs::create_dir_all(datadir).wrap_err_with(|| format!("creating {}", datadir.display()))?;
+    let provider = infra_l1::connect(rpc).map_err(|e| usage(format!("config: {e}")))?;
+    let sender = infra_l1::TxSender::new(provider, signer, tuning.sender.clone())
+        .await
+        .wrap_err_with(|| format!("connecting to the L1 at {rpc}"))?;
+    if sender.chain_id() != d.l1_chain_id {
+        return Err(usage(format!(
+            "deployment: l1ChainId = {}, but the L1 at {rpc} has chain id {}",
+            d.l1_chain_id,
+            sender.chain_id()
+        )));
+    }
+    let seq_rpc = infra_l1::connect(seq)
+        .map_err(|e| usage(format!("config: --prover.sequencer-rpc: {e}")))?;
+    let actor = infra_node_core::ProverActor {
+        state: infra_node_core::RemoteState { rpc: seq_rpc },
+        hasher: infra_state::TreeHasher::new(chain.state_curve()),
+        journal: datadir.join("prover-journal.bin"),
+        rollup: d.rollup,
+        sender: std::sync::Arc::new(sender),
+        settings: infra_node_core::ProverSettings {
+            prover,
+            key: parse_key("--l1.key", key)?,
+            max_batches: 64,
+            max_chunks: 16,
+        },
+        poll: tuning.poll,
+    };
+    println!(
+        "infra-node {} — prover\nL1:           {rpc}\nRollup:       {}\nVerifier:     {:?} (key {:?})\nSequencer:    {seq}\nProof system: groth16 over {} ({} writes per chunk, depth {})\nProver key:   {}\n",
+        env!("CARGO_PKG_VERSION"),
+        d.rollup,
+        d.verifier,
+        d.vk_hash,
+        chain.proof.curve,
+        chain.proof.chunk_writes,
+        chain.proof.depth,
+        actor.sender.address(),
+    );
+    let mut supervisor = infra_bus::Supervisor::new();
+    let cancel = supervisor.cancel_token();
+    supervisor.spawn(actor);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!(target: "node", "shutting down");
+        cancel.cancel();
+    });
+    supervisor.join().await.map_err(|e| eyre!(e))?;
+    Ok(())
+}
+
+/// zk settlement: the prover (its verifying key goes to the verifier on L1).
+/// `None` for an optimistic chain.
+async fn verifying_key(
+    chain: &infra_config::ChainConfig,
+    key_file: Option<PathBuf>,
+    allow_insecure: bool,
+) -> Result<Option<std::sync::Arc<dyn infra_prover::Prover>>, Failure> {
+    if chain.settlement != infra_config::Settlement::Zk {
+        return Ok(None);
+    }
+    let chain = chain.clone();
+    let prover = tokio::task::spawn_blocking(move || {
+        infra_node_core::build_prover(&chain, key_file.as_deref(), allow_insecure)
+    })
+    .await
+    .map_err(|e| eyre!(e))??;
+    Ok(Some(prover))
 }
 
 fn l1_tuning(cli: &Cli, dev: bool) -> Result<L1Tuning, Failure> {

@@ -30,6 +30,20 @@ fn refused(args: &[&str], says: &[&str]) {
 fn bad_flags_exit_2_naming_the_field() {
     refused(&["--role", "banana"], &["--role", "sequencer", "validator", "prover"]);
     refused(&["--role", "validator"], &["--role validator is not available yet"]);
+    refused(&["--role", "prover"], &["--l1.rpc", "required for --role prover"]);
+    refused(
+        &[
+            "--role",
+            "prover",
+            "--l1.rpc",
+            "http://127.0.0.1:1",
+            "--deployment",
+            "d.json",
+            "--l1.key",
+            "0x01",
+        ],
+        &["--prover.sequencer-rpc", "required for --role prover"],
+    );
     refused(&["--dev", "--l1.poll-ms", "10"], &["l1.poll_ms = 10", "50..=60000"]);
     refused(&["--dev", "--l1.confirmations", "5000"], &["l1.confirmations = 5000", "0..=1000"]);
     refused(&["--dev", "--l1.max-fee-gwei=0"], &["l1.max_fee_gwei = 0", "gwei"]);

@@ -61,12 +61,33 @@ pub enum ProofBackend {
     Cuda,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProofConfig {
     pub system: ProofSystem,
     pub curve: Curve,
     pub backend: ProofBackend,
+    /// State writes per chunk proof (the circuit's fixed size; a batch's diff is
+    /// proven in chunks of this many). Part of the proving key.
+    pub chunk_writes: u32,
+    /// The deepest tree level a chunk proof reaches (part of the proving key). A
+    /// leaf deeper than this cannot be proven: with N leaves, two keys share a
+    /// d-bit prefix with probability about N^2 / 2^(d+1), so size it to the chain
+    /// (32: fine for thousands of leaves; 64: for billions).
+    pub depth: u16,
+}
+
+impl Default for ProofConfig {
+    fn default() -> Self {
+        // 7 writes at depth 32 fill a 2^17-constraint circuit (7 x 18,233 + 244).
+        Self {
+            system: ProofSystem::default(),
+            curve: Curve::default(),
+            backend: ProofBackend::default(),
+            chunk_writes: 7,
+            depth: 32,
+        }
+    }
 }
 
 /// EIP-1559 base-fee parameters.
@@ -186,6 +207,8 @@ impl ChainConfig {
             return Err(ConfigError::new("min_stake", self.min_stake, "must be >= 1000 wei"));
         }
         range("slashing_penalty_pct", self.slashing_penalty_pct, 0, 100)?;
+        range("proof.chunk_writes", self.proof.chunk_writes, 1, 1_024)?;
+        range("proof.depth", self.proof.depth, 1, 256)?;
         if self.proof.system == ProofSystem::Plonk && self.proof.curve != Curve::Bn254 {
             return Err(ConfigError::new(
                 "proof.curve",

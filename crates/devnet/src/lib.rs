@@ -11,6 +11,9 @@ pub const DEV_L1_CHAIN_ID: u64 = 900;
 /// batches in `--dev`: the last one, so wallets using account 0 never race its
 /// nonces.
 pub const DEV_BATCHER_INDEX: u32 = 9;
+/// The dev account that sends proofs in `--dev` with zk settlement (its own
+/// nonces, apart from the batcher's).
+pub const DEV_PROVER_INDEX: u32 = 8;
 
 /// A started dev L1.
 #[derive(Debug)]

@@ -1,5 +1,9 @@
 //! Contract bindings from `contracts/artifacts` (ABI and bytecode as committed).
 
+// Generated code: `Rollup`'s constructor takes seven arguments, and the generated
+// `deploy(provider, ...)` one more.
+#![allow(clippy::too_many_arguments)]
+
 use alloy::sol;
 
 sol!(
@@ -44,3 +48,53 @@ sol!(
 
 /// Where genesis places the `L2Withdrawals` predeploy (the bridge hard-codes it).
 pub use infra_primitives::L2_WITHDRAWALS;
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    BatchVerifierBn254,
+    "../../contracts/artifacts/BatchVerifierBn254.json"
+);
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    BatchVerifierBls12381,
+    "../../contracts/artifacts/BatchVerifierBls12381.json"
+);
+
+sol! {
+    /// One chunk of a zk batch proof as `BatchVerifier.verifyBatch` decodes it
+    /// (`abi.encode(ZkChunk[])`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct ZkChunk {
+        bytes32 postRoot;
+        bytes32 diffHash;
+        bytes32[] diff;
+        bytes proof;
+    }
+}
+
+/// What a zk proof of batches `first..=last` is bound to, as
+/// `Rollup.rangeCommitment` computes it: `keccak256(first, last, commitments...)`
+/// (each a 32-byte word).
+pub fn range_commitment(
+    first: u64,
+    last: u64,
+    commitments: &[alloy::primitives::B256],
+) -> alloy::primitives::B256 {
+    use alloy::primitives::{B256, U256};
+    let mut data = Vec::with_capacity(64 + 32 * commitments.len());
+    data.extend_from_slice(B256::from(U256::from(first)).as_slice());
+    data.extend_from_slice(B256::from(U256::from(last)).as_slice());
+    for c in commitments {
+        data.extend_from_slice(c.as_slice());
+    }
+    alloy::primitives::keccak256(data)
+}
+
+/// The `proof` argument of `Rollup.proveBatches`: `abi.encode(chunks)`.
+pub fn encode_zk_proof(chunks: &[ZkChunk]) -> alloy::primitives::Bytes {
+    use alloy::sol_types::SolValue;
+    (chunks.to_vec(),).abi_encode_params().into()
+}

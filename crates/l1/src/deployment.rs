@@ -2,7 +2,9 @@
 //! file a sequencer reads.
 
 use crate::{
-    bindings::{Bridge, PoseidonBls12381, PoseidonBn254, Rollup},
+    bindings::{
+        BatchVerifierBls12381, BatchVerifierBn254, Bridge, PoseidonBls12381, PoseidonBn254, Rollup,
+    },
     sender::{L1Tx, SendError, TxSender},
 };
 use alloy::{
@@ -33,6 +35,12 @@ pub struct Deployment {
     pub curve: String,
     pub genesis_state_root: B256,
     pub genesis_block_hash: B256,
+    /// zk: the batch verifier (Groth16 over `curve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<Address>,
+    /// zk: keccak256 of the verifying key the rollup pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vk_hash: Option<B256>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +85,9 @@ pub struct DeployParams {
     pub bls12_381: bool,
     pub genesis_state_root: B256,
     pub genesis_block_hash: B256,
+    /// zk: the Groth16 verifying key in the precompile encoding (see
+    /// `infra_prover::Prover::verifying_key_bytes`); required when not optimistic.
+    pub verifying_key: Option<Bytes>,
 }
 
 async fn create(sender: &TxSender, code: Vec<u8>) -> Result<(Address, u64), DeploymentError> {
@@ -95,6 +106,26 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         PoseidonBn254::BYTECODE.to_vec()
     };
     let (poseidon, deploy_block) = create(sender, poseidon_code).await?;
+    let (verifier, vk_hash) = if p.optimistic {
+        (None, None)
+    } else {
+        let vk = p.verifying_key.clone().ok_or_else(|| {
+            DeploymentError::Other("settlement = \"zk\" needs the prover's verifying key".into())
+        })?;
+        let code = if p.bls12_381 {
+            [
+                BatchVerifierBls12381::BYTECODE.to_vec(),
+                BatchVerifierBls12381::constructorCall { vk: vk.clone() }.abi_encode(),
+            ]
+        } else {
+            [
+                BatchVerifierBn254::BYTECODE.to_vec(),
+                BatchVerifierBn254::constructorCall { vk: vk.clone() }.abi_encode(),
+            ]
+        };
+        let (verifier, _) = create(sender, code.concat()).await?;
+        (Some(verifier), Some(alloy::primitives::keccak256(&vk)))
+    };
     let rollup_args = Rollup::constructorCall {
         owner_: p.owner,
         batcher_: p.batcher,
@@ -102,6 +133,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         challengePeriod_: p.challenge_period_s,
         genesisStateRoot: p.genesis_state_root,
         genesisBlockHash: p.genesis_block_hash,
+        verifier_: verifier.unwrap_or_default(),
     }
     .abi_encode();
     let (rollup, _) = create(sender, [Rollup::BYTECODE.to_vec(), rollup_args].concat()).await?;
@@ -123,7 +155,9 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         curve: if p.bls12_381 { "bls12-381" } else { "bn254" }.into(),
         genesis_state_root: p.genesis_state_root,
         genesis_block_hash: p.genesis_block_hash,
+        verifier,
+        vk_hash,
     };
-    tracing::info!(target: "l1", %rollup, %bridge, %poseidon, deploy_block, "deployed the L1 contracts");
+    tracing::info!(target: "l1", %rollup, %bridge, %poseidon, ?verifier, deploy_block, "deployed the L1 contracts");
     Ok(deployment)
 }

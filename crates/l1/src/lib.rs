@@ -7,7 +7,8 @@ pub mod sim;
 pub mod watcher;
 
 pub use bindings::{
-    Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, TestToken,
+    BatchVerifierBls12381, BatchVerifierBn254, Bridge, L2_WITHDRAWALS, L2Withdrawals,
+    PoseidonBls12381, PoseidonBn254, Rollup, TestToken, ZkChunk, encode_zk_proof, range_commitment,
 };
 pub use deployment::{DeployParams, Deployment, DeploymentError, deploy};
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};

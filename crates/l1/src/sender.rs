@@ -40,8 +40,14 @@ pub enum SendError {
 /// error by name when the data is one (`WrongFirstBlock(8, 1)`), else the node's
 /// message.
 fn revert_reason(e: &alloy::transports::TransportError) -> String {
-    use crate::bindings::{Bridge::BridgeErrors, Rollup::RollupErrors};
+    use crate::bindings::{
+        BatchVerifierBn254::BatchVerifierBn254Errors, Bridge::BridgeErrors, Rollup::RollupErrors,
+    };
     if let Some(payload) = e.as_error_resp() {
+        // Both verifiers share their errors (BatchVerifier's).
+        if let Some(err) = payload.as_decoded_interface_error::<BatchVerifierBn254Errors>() {
+            return format!("BatchVerifier reverts with {err:?}");
+        }
         if let Some(err) = payload.as_decoded_interface_error::<RollupErrors>() {
             return format!("Rollup reverts with {err:?}");
         }

@@ -45,6 +45,7 @@ fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
         challengePeriod_: PERIOD,
         genesisStateRoot: B256::repeat_byte(0x60),
         genesisBlockHash: B256::repeat_byte(0x61),
+        verifier_: Address::ZERO,
     }
     .abi_encode();
     l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args].concat())
@@ -176,7 +177,7 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
         Rollup::RollupErrors::NotNextToFinalize(_)
     ));
     // zk-only entry point.
-    let prove = Rollup::proveBatchCall { index: U256::from(2), proof: Bytes::new() };
+    let prove = Rollup::proveBatchesCall { last: U256::from(2), proof: Bytes::new() };
     assert!(matches!(
         rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
         Rollup::RollupErrors::WrongMode(_)
@@ -266,24 +267,12 @@ fn a_challenge_stops_finalization_and_a_lost_one_rolls_back() {
 
 #[test]
 fn zk_outputs_need_a_proof_the_verifier_accepts() {
+    // Stand-in verifiers (raw EVM code answering every call with one word: 1 or
+    // 0) exercise the rollup's side; the real Groth16 verifiers are tested with
+    // real proofs in crates/prover/tests/l1_verifier.rs.
     let mut l1 = new_l1();
-    let rollup = deploy_rollup(&mut l1, MODE_ZK);
-    submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
-    l1.warp(PERIOD * 10);
-    let fin = Rollup::finalizeCall { index: U256::ONE };
-    assert!(matches!(
-        rollup_error(l1.send(ALICE, rollup, &fin, U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::WrongMode(_)
-    ));
-    let prove = Rollup::proveBatchCall { index: U256::ONE, proof: Bytes::from_static(b"p") };
-    assert!(matches!(
-        rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::NoVerifier(_)
-    ));
-    // Stand-in verifiers (raw EVM code returning a constant) exercise the hook; the
-    // real verifier comes with the prover.
-    let rejecting = Address::repeat_byte(0xe0);
     let accepting = Address::repeat_byte(0xe1);
+    let rejecting = Address::repeat_byte(0xe0);
     l1.put_code(
         rejecting,
         Bytes::from_static(&[0x60, 0x00, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
@@ -292,17 +281,71 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         accepting,
         Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
     );
-    l1.send(OWNER, rollup, &Rollup::setVerifierCall { verifier_: rejecting }, U256::ZERO).unwrap();
+    let args = |mode: u8, verifier: Address| {
+        Rollup::constructorCall {
+            owner_: OWNER,
+            batcher_: BATCHER,
+            mode_: mode,
+            challengePeriod_: PERIOD,
+            genesisStateRoot: B256::repeat_byte(0x60),
+            genesisBlockHash: B256::repeat_byte(0x61),
+            verifier_: verifier,
+        }
+        .abi_encode()
+    };
+    // zk needs a verifier (its key is pinned); optimistic takes none.
+    for (mode, verifier) in [(MODE_ZK, Address::ZERO), (MODE_OPTIMISTIC, accepting)] {
+        let code = [Rollup::BYTECODE.to_vec(), args(mode, verifier)].concat();
+        assert!(l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).is_err());
+    }
+    let rollup = l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args(MODE_ZK, accepting)].concat());
+    assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), B256::with_last_byte(1));
+    submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
+    submit(&mut l1, rollup, 3, 3, B256::repeat_byte(6)).unwrap();
+    l1.warp(PERIOD * 10);
+    let fin = Rollup::finalizeCall { index: U256::ONE };
     assert!(matches!(
-        rollup_error(l1.send(ALICE, rollup, &prove, U256::ZERO).unwrap_err()),
+        rollup_error(l1.send(ALICE, rollup, &fin, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::WrongMode(_)
+    ));
+    // A rejecting verifier: nothing finalizes (its pinned "key" is 0, an accepting
+    // one's 1; the verifier is fixed for a rollup's life).
+    let strict = l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args(MODE_ZK, rejecting)].concat());
+    assert_eq!(l1.view(strict, &Rollup::verifierCall {}), rejecting);
+    submit(&mut l1, strict, 1, 1, B256::repeat_byte(5)).unwrap();
+    let one = Rollup::proveBatchesCall { last: U256::ONE, proof: Bytes::from_static(b"p") };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, strict, &one, U256::ZERO).unwrap_err()),
         Rollup::RollupErrors::InvalidProof(_)
     ));
-    l1.send(OWNER, rollup, &Rollup::setVerifierCall { verifier_: accepting }, U256::ZERO).unwrap();
-    l1.send(ALICE, rollup, &prove, U256::ZERO).expect("proven");
+    let prove = |last: u64| Rollup::proveBatchesCall {
+        last: U256::from(last),
+        proof: Bytes::from_static(b"p"),
+    };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &prove(3), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::UnknownBatch(_)
+    ));
+    // One proof may finalize several batches, in order, once: the last output is
+    // final; the one inside the range, whose root the proof did not pass
+    // through, is superseded and nothing can be proven against it.
+    l1.send(ALICE, rollup, &prove(2), U256::ZERO).expect("proven");
     assert_eq!(
-        l1.view(rollup, &Rollup::finalizedStateRootCall { index: U256::ONE }),
-        B256::repeat_byte(5)
+        l1.view(rollup, &Rollup::finalizedStateRootCall { index: U256::from(2) }),
+        B256::repeat_byte(6)
     );
+    assert!(matches!(
+        rollup_error(
+            l1.try_view(rollup, &Rollup::finalizedStateRootCall { index: U256::ONE }).unwrap_err()
+        ),
+        Rollup::RollupErrors::NotFinalized(_)
+    ));
+    assert_eq!(l1.view(rollup, &Rollup::getBatchCall { index: U256::ONE }).status, 4);
+    assert_eq!(l1.view(rollup, &Rollup::latestFinalizedCall {}).index, U256::from(2));
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &prove(2), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotPending(_)
+    ));
 }
 
 #[test]

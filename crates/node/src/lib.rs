@@ -13,6 +13,8 @@ use infra_state::TreeHasher;
 use infra_storage::Store;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+pub use infra_prover::service::{LocalState, ProverActor, ProverSettings, RemoteState};
+
 /// The L1 this sequencer settles to.
 #[derive(Debug, Clone)]
 pub struct L1Settings {
@@ -25,6 +27,8 @@ pub struct L1Settings {
     pub poll: Duration,
     pub da: DataAvailability,
     pub sender: SenderConfig,
+    /// zk settlement: prove batches in this process (`--dev`).
+    pub prover: Option<ProverSettings>,
 }
 
 /// Everything a sequencer process needs.
@@ -112,7 +116,11 @@ pub async fn deploy_contracts(
     genesis: &Genesis,
     owner: Option<alloy::primitives::Address>,
     batcher: Option<alloy::primitives::Address>,
+    verifying_key: Option<alloy::primitives::Bytes>,
 ) -> eyre::Result<Deployment> {
+    if chain.settlement == infra_config::Settlement::Zk && verifying_key.is_none() {
+        bail!("settlement = \"zk\" deploys a verifier: the prover's verifying key is needed");
+    }
     let (hash, root) = genesis_info(chain, genesis)?;
     let provider = infra_l1::connect(rpc_url).map_err(|e| eyre!("config: {e}"))?;
     let me = signer.address();
@@ -128,6 +136,7 @@ pub async fn deploy_contracts(
         bls12_381: chain.state_curve() == infra_config::Curve::Bls12_381,
         genesis_state_root: root,
         genesis_block_hash: hash,
+        verifying_key,
     };
     Ok(infra_l1::deploy(&sender, &params).await?)
 }
@@ -227,9 +236,12 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             deposits,
         },
     });
-    if let Some((watcher, poster)) = l1_actors {
+    if let Some((watcher, poster, prover)) = l1_actors {
         supervisor.spawn(watcher);
         supervisor.spawn(poster);
+        if let Some(prover) = prover {
+            supervisor.spawn(prover);
+        }
     }
     Ok(RunningNode { rpc_addr, genesis_hash: genesis.hash, state_root, head, supervisor, cancel })
 }
@@ -241,7 +253,7 @@ async fn connect_l1(
     store: &Store,
     genesis: &infra_primitives::SealedBlock,
     inbox: DepositInbox,
-) -> eyre::Result<(WatcherActor, PosterActor)> {
+) -> eyre::Result<(WatcherActor, PosterActor, Option<ProverActor<LocalState>>)> {
     let d = &l1.deployment;
     if d.l2_chain_id != cfg.chain.chain_id {
         bail!(
@@ -281,7 +293,7 @@ async fn connect_l1(
     let cursor = store.reader()?.deposit_cursor()?;
     let from_block = cursor.l1_block.unwrap_or(d.deploy_block);
     let watcher = DepositWatcher::new(
-        provider,
+        provider.clone(),
         WatcherConfig {
             bridge: d.bridge,
             confirmations: l1.confirmations,
@@ -304,8 +316,41 @@ async fn connect_l1(
             finalize: d.settlement == "optimistic",
         },
     };
+    let prover = match &l1.prover {
+        Some(settings) => {
+            if d.settlement != "zk" {
+                bail!(
+                    "config: an in-process prover needs settlement = \"zk\"; the deployment is {}",
+                    d.settlement
+                );
+            }
+            let key_hash = settings.prover.verifying_key_hash();
+            if d.vk_hash != Some(key_hash) {
+                bail!(
+                    "deployment: the rollup pins verifying key {:?}, but this prover's key is {key_hash} (another proof.curve, proof.chunk_writes, proof.depth or key file?)",
+                    d.vk_hash
+                );
+            }
+            let sender = TxSender::new(provider.clone(), settings.key.clone(), l1.sender.clone())
+                .await
+                .wrap_err_with(|| format!("connecting the prover to the L1 at {}", l1.rpc_url))?;
+            Some(ProverActor {
+                state: LocalState {
+                    store: store.clone(),
+                    hasher: TreeHasher::new(cfg.chain.state_curve()),
+                },
+                hasher: TreeHasher::new(cfg.chain.state_curve()),
+                journal: cfg.datadir.join("prover-journal.bin"),
+                rollup: d.rollup,
+                sender: Arc::new(sender),
+                settings: settings.clone(),
+                poll: l1.poll,
+            })
+        }
+        None => None,
+    };
     tracing::info!(target: "node", l1 = %l1.rpc_url, rollup = %d.rollup, bridge = %d.bridge, from_block, next_deposit = cursor.next_nonce, "following L1");
-    Ok((WatcherActor { watcher, store: store.clone() }, PosterActor(poster)))
+    Ok((WatcherActor { watcher, store: store.clone() }, PosterActor(poster), prover))
 }
 
 struct WatcherActor {
@@ -339,4 +384,25 @@ impl Actor for PosterActor {
             .await
             .map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
     }
+}
+
+/// The prover `chain.proof` asks for. `key_file`: a proving key written by
+/// `infra-node prover-setup`; without one, keys from a public seed (anyone can
+/// forge proofs with them), allowed only when `allow_insecure` (dev chains).
+/// Takes seconds (key generation or loading): call it off the async runtime.
+pub fn build_prover(
+    chain: &ChainConfig,
+    key_file: Option<&std::path::Path>,
+    allow_insecure: bool,
+) -> eyre::Result<Arc<dyn infra_prover::Prover>> {
+    if key_file.is_none() && !allow_insecure {
+        bail!(
+            "config: --prover.key is required: a zk chain other than a dev chain needs a proving key file (infra-node prover-setup writes one); keys from the public dev seed would let anyone forge proofs"
+        );
+    }
+    let shape =
+        infra_prover::Shape::new(chain.proof.chunk_writes as usize, chain.proof.depth as usize);
+    let prover = infra_prover::from_config(&chain.proof, shape, key_file)
+        .map_err(|e| eyre!("config: {e}"))?;
+    Ok(Arc::from(prover))
 }

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod evm;
+pub mod service;
+
+pub use infra_circuits::Shape;
 
 use alloy::primitives::{B256, keccak256};
 use ark_ff::PrimeField;
@@ -10,7 +13,7 @@ use ark_snark::SNARK;
 use ark_std::rand::SeedableRng;
 use evm::EvmPairing;
 use infra_circuits::{
-    ChunkCircuit, ChunkPublic, ChunkWitness, PUBLIC_INPUTS, Shape, WitnessError, chunk_witnesses,
+    ChunkCircuit, ChunkPublic, ChunkWitness, PUBLIC_INPUTS, WitnessError, chunk_witnesses,
     diff_eval, diff_hash,
 };
 use infra_config::{ProofBackend, ProofConfig, ProofSystem};
@@ -36,12 +39,31 @@ fn synthesis(e: impl std::fmt::Display) -> ProverError {
 }
 
 /// One chunk's proof as L1 takes it: the public inputs (big-endian field
-/// elements: pre root, post root, diff hash, z, y) and the proof in the curve's
-/// precompile encoding (A, B, C).
+/// elements: pre root, post root, diff hash, z, y), the chunk's diff (key, new
+/// value hash; 0 deletes) and the proof in the curve's precompile encoding (A, B, C).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkProof {
     pub public: [B256; PUBLIC_INPUTS],
+    pub diff: Vec<(B256, B256)>,
     pub proof: Vec<u8>,
+}
+
+impl ChunkProof {
+    /// The chunk as `BatchVerifier` decodes it (L1 recomputes `z` and `y` from
+    /// the diff and takes the pre root from the previous chunk).
+    pub fn to_l1(&self) -> infra_l1::ZkChunk {
+        infra_l1::ZkChunk {
+            postRoot: self.public[1],
+            diffHash: self.public[2],
+            diff: self.diff.iter().flat_map(|(k, v)| [*k, *v]).collect(),
+            proof: self.proof.clone().into(),
+        }
+    }
+}
+
+/// The `proof` argument of `Rollup.proveBatches` for these chunks.
+pub fn l1_proof(chunks: &[ChunkProof]) -> alloy::primitives::Bytes {
+    infra_l1::encode_zk_proof(&chunks.iter().map(ChunkProof::to_l1).collect::<Vec<_>>())
 }
 
 /// Derives a chunk's challenge `z` from what L1 holds: `keccak256(binding ||
@@ -141,6 +163,22 @@ impl<E: EvmPairing> Groth16Prover<E> {
         Ok(Self::with_key(shape, poseidon, pk))
     }
 
+    /// Keys from this machine's randomness: a setup by one party, who must be
+    /// trusted to forget it (the randomness is dropped when this returns; a
+    /// multi-party ceremony is the way to need no such trust).
+    pub fn setup_random(shape: Shape) -> Result<Self, ProverError> {
+        use ark_std::rand::Rng;
+        let seed: [u8; 32] = ark_std::rand::thread_rng().r#gen();
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+        let poseidon = Arc::new(Poseidon::new());
+        let (pk, _) = Groth16::<E>::circuit_specific_setup(
+            ChunkCircuit::blank(shape, poseidon.clone()),
+            &mut rng,
+        )
+        .map_err(synthesis)?;
+        Ok(Self::with_key(shape, poseidon, pk))
+    }
+
     fn with_key(shape: Shape, poseidon: Arc<Poseidon<E::ScalarField>>, pk: ProvingKey<E>) -> Self {
         let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
         Self { shape, poseidon, pk, pvk }
@@ -152,7 +190,18 @@ impl<E: EvmPairing> Groth16Prover<E> {
         let err =
             |reason: String| ProverError::KeyFile { path: path.display().to_string(), reason };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let pk = ProvingKey::<E>::deserialize_compressed(bytes.as_slice())
+        let header = Self::key_header(shape);
+        if bytes.get(..header.len()) != Some(header.as_slice()) {
+            let found = bytes
+                .get(..header.len())
+                .map(|h| String::from_utf8_lossy(h).trim_end_matches('\0').to_string())
+                .unwrap_or_default();
+            return Err(err(format!(
+                "not a proving key for {} (found {found:?}): proof.curve, proof.chunk_writes and proof.depth must match the key",
+                String::from_utf8_lossy(&header).trim_end_matches('\0')
+            )));
+        }
+        let pk = ProvingKey::<E>::deserialize_compressed(&bytes[header.len()..])
             .map_err(|e| err(e.to_string()))?;
         if pk.vk.gamma_abc_g1.len() != PUBLIC_INPUTS + 1 {
             return Err(err(format!(
@@ -166,9 +215,22 @@ impl<E: EvmPairing> Groth16Prover<E> {
     pub fn save(&self, path: &Path) -> Result<(), ProverError> {
         let err =
             |reason: String| ProverError::KeyFile { path: path.display().to_string(), reason };
-        let mut bytes = Vec::new();
+        let mut bytes = Self::key_header(self.shape);
         self.pk.serialize_compressed(&mut bytes).map_err(|e| err(e.to_string()))?;
         std::fs::write(path, bytes).map_err(|e| err(e.to_string()))
+    }
+
+    /// A key file starts with what it is for: 64 bytes, zero-padded text.
+    fn key_header(shape: Shape) -> Vec<u8> {
+        let mut h = format!(
+            "infra-node groth16 key v1 {} writes {} depth {}",
+            E::CURVE,
+            shape.writes,
+            shape.depth
+        )
+        .into_bytes();
+        h.resize(64, 0);
+        h
     }
 
     pub fn verifying_key(&self) -> &VerifyingKey<E> {
@@ -274,7 +336,11 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
                 to_b256(public.z),
                 to_b256(public.y),
             ];
-            out.push(ChunkProof { public: encoded, proof: Self::proof_bytes(&proof) });
+            out.push(ChunkProof {
+                public: encoded,
+                diff: as_bytes,
+                proof: Self::proof_bytes(&proof),
+            });
         }
         Ok(out)
     }
@@ -331,6 +397,24 @@ pub fn from_config(
         }
         (Curve::Bls12_381, Some(p)) => {
             Box::new(Groth16Prover::<ark_bls12_381::Bls12_381>::load(shape, p)?)
+        }
+    })
+}
+
+/// Generates keys for `curve` and `shape` from this machine's randomness (see
+/// [`Groth16Prover::setup_random`]), writes the proving key to `path` and returns
+/// the verifying key's hash.
+pub fn setup_random_to_file(curve: Curve, shape: Shape, path: &Path) -> Result<B256, ProverError> {
+    Ok(match curve {
+        Curve::Bn254 => {
+            let p = Groth16Prover::<ark_bn254::Bn254>::setup_random(shape)?;
+            p.save(path)?;
+            p.verifying_key_hash()
+        }
+        Curve::Bls12_381 => {
+            let p = Groth16Prover::<ark_bls12_381::Bls12_381>::setup_random(shape)?;
+            p.save(path)?;
+            p.verifying_key_hash()
         }
     })
 }

@@ -120,3 +120,28 @@ impl RpcContext {
         })
     }
 }
+
+/// Most blocks one `infra_getStateWitness` covers.
+pub const MAX_WITNESS_BLOCKS: u64 = 10_000;
+
+impl RpcContext {
+    /// The state witness of blocks `pre + 1 ..= post` for a prover without state:
+    /// the net state diff and the tree nodes at `pre` that applying it reads.
+    pub fn state_witness(
+        &self,
+        pre: U64,
+        post: U64,
+    ) -> RpcResult<infra_prover::service::StateWitness> {
+        let (pre, post) = (pre.to::<u64>(), post.to::<u64>());
+        if post <= pre || post - pre > MAX_WITNESS_BLOCKS {
+            return Err(err(
+                -32602,
+                format!(
+                    "infra_getStateWitness({pre}, {post}): need pre < post and at most {MAX_WITNESS_BLOCKS} blocks"
+                ),
+            ));
+        }
+        infra_prover::service::StateWitness::from_store(&self.store, &self.hasher, pre, post)
+            .map_err(|e| err(-32000, e.to_string()))
+    }
+}

@@ -152,6 +152,10 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         let hash: alloy::primitives::B256 = p.next()?;
         c.withdrawal_proof(hash, opt(&mut p)?)
     });
+    reg!(m, "infra_getStateWitness", |p, c| {
+        let pre: U64 = p.next()?;
+        c.state_witness(pre, p.next()?)
+    });
     reg!(m, "eth_gasPrice", |_p, c| c.gas_price());
     reg!(m, "eth_maxPriorityFeePerGas", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.max_priority_fee()

@@ -15,6 +15,6 @@ pub mod poseidon_params {
     pub use crate::poseidon::{ALPHA, FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH};
 }
 pub use tree::{
-    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, SmtProof,
-    SparseMerkleTree, StateError, TreeUpdate,
+    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, RecordingStore, SmtProof,
+    SparseMerkleTree, StateError, TreeUpdate, diff_leaves,
 };

@@ -5,7 +5,7 @@ use crate::{
     keys::{leaf_hash, node_hash},
 };
 use alloy::primitives::B256;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Updates below this many keys are processed on one thread.
 const PARALLEL_THRESHOLD: usize = 48;
@@ -508,6 +508,114 @@ impl<'h> SparseMerkleTree<'h> {
     }
 }
 
+/// A store that remembers every node it hands out: run an operation over it, and
+/// the recorded nodes alone (in a [`MemoryNodeStore`]) are enough to run the same
+/// operation again, elsewhere (a prover's state witness).
+pub struct RecordingStore<'a, S: NodeStore + ?Sized> {
+    inner: &'a S,
+    seen: std::sync::Mutex<BTreeMap<Position, Node>>,
+}
+
+impl<'a, S: NodeStore + ?Sized> RecordingStore<'a, S> {
+    pub fn new(inner: &'a S) -> Self {
+        Self { inner, seen: std::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The nodes read so far, by position.
+    pub fn into_nodes(self) -> Vec<(Position, Node)> {
+        self.seen.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().collect()
+    }
+}
+
+impl<S: NodeStore + ?Sized> NodeStore for RecordingStore<'_, S> {
+    fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
+        let node = self.inner.node(position)?;
+        if let Some(n) = node {
+            self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(*position, n);
+        }
+        Ok(node)
+    }
+}
+
+/// The leaves in which two trees differ: `(key, Some(value))` for each leaf of
+/// `after` that `before` lacks or holds with another value, `(key, None)` for each
+/// leaf only `before` holds. Sorted by key: the state diff that turns `before`
+/// into `after` (what a validity proof of the transition proves). Descends only
+/// where the subtrees' hashes differ.
+pub fn diff_leaves<A: NodeStore + ?Sized, B: NodeStore + ?Sized>(
+    before: &A,
+    after: &B,
+) -> Result<Vec<(B256, Option<B256>)>, StateError> {
+    let mut out = BTreeMap::new();
+    diff_at(before, after, Position::ROOT, &mut out)?;
+    Ok(out.into_iter().collect())
+}
+
+fn diff_at<A: NodeStore + ?Sized, B: NodeStore + ?Sized>(
+    before: &A,
+    after: &B,
+    pos: Position,
+    out: &mut BTreeMap<B256, Option<B256>>,
+) -> Result<(), StateError> {
+    let (a, b) = (before.node(&pos)?, after.node(&pos)?);
+    if a == b {
+        return Ok(());
+    }
+    if let (
+        Some(Node::Internal { left: la, right: ra }),
+        Some(Node::Internal { left: lb, right: rb }),
+    ) = (a, b)
+    {
+        if la != lb {
+            diff_at(before, after, pos.child(false)?, out)?;
+        }
+        if ra != rb {
+            diff_at(before, after, pos.child(true)?, out)?;
+        }
+        return Ok(());
+    }
+    // A leaf or an empty slot on one side: compare the few leaves beneath.
+    let mut old = BTreeMap::new();
+    leaves_under(before, pos, a, &mut old)?;
+    let mut new = BTreeMap::new();
+    leaves_under(after, pos, b, &mut new)?;
+    for (k, v) in &new {
+        if old.get(k) != Some(v) {
+            out.insert(*k, Some(*v));
+        }
+    }
+    for k in old.keys() {
+        if !new.contains_key(k) {
+            out.insert(*k, None);
+        }
+    }
+    Ok(())
+}
+
+fn leaves_under<S: NodeStore + ?Sized>(
+    store: &S,
+    pos: Position,
+    node: Option<Node>,
+    out: &mut BTreeMap<B256, B256>,
+) -> Result<(), StateError> {
+    match node {
+        None => Ok(()),
+        Some(Node::Leaf { key, value }) => {
+            out.insert(key, value);
+            Ok(())
+        }
+        Some(Node::Internal { left, right }) => {
+            for (right_side, hash) in [(false, left), (true, right)] {
+                if hash != B256::ZERO {
+                    let child = pos.child(right_side)?;
+                    leaves_under(store, child, store.node(&child)?, out)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A proof for one key: the sibling hashes from the root down, and the leaf the
 /// path ends in (absent when it ends in an empty subtree).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -647,6 +755,43 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
+        /// The diff between two trees is exactly the model's difference, and
+        /// applying it to the first tree gives the second.
+        #[test]
+        fn diff_of_two_trees(
+            start in prop::collection::vec((0u64..40, 0u64..4), 0..30),
+            change in prop::collection::vec((0u64..40, prop::option::of(0u64..4)), 0..30),
+        ) {
+            let h = hasher();
+            let tree = SparseMerkleTree::new(&h);
+            let mut before: BTreeMap<B256, B256> = BTreeMap::new();
+            for (key, v) in &start {
+                before.insert(k(*key), k(v + 100));
+            }
+            let mut a = MemoryNodeStore::default();
+            let ua = tree.update(&a, B256::ZERO, before.iter().map(|(k, v)| (*k, Some(*v))).collect()).unwrap();
+            a.apply(&ua.changes);
+            let mut b = a.clone();
+            let ups: Vec<_> = change.iter().map(|(key, v)| (k(*key), v.map(|v| k(v + 100)))).collect();
+            let ub = tree.update(&b, ua.root, ups).unwrap();
+            b.apply(&ub.changes);
+            let mut after = before.clone();
+            for (key, v) in &change {
+                match v { Some(v) => { after.insert(k(*key), k(v + 100)); } None => { after.remove(&k(*key)); } }
+            }
+            let mut expected: Vec<(B256, Option<B256>)> = after.iter()
+                .filter(|(k, v)| before.get(*k) != Some(*v))
+                .map(|(k, v)| (*k, Some(*v)))
+                .collect();
+            expected.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| (*k, None)));
+            expected.sort_by_key(|w| w.0);
+            let diff = diff_leaves(&a, &b).unwrap();
+            prop_assert_eq!(&diff, &expected);
+            let replay = tree.update(&a, ua.root, diff).unwrap();
+            prop_assert_eq!(replay.root, ub.root);
+            prop_assert!(diff_leaves(&b, &b).unwrap().is_empty());
+        }
+
         /// Applying random batches incrementally gives the same root as building the
         /// final set at once, the store holds exactly the nodes of that tree, and
         /// every key has a valid proof.

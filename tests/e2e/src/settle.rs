@@ -43,12 +43,57 @@ pub async fn settled_node(
     confirmations: u64,
     datadir: Option<PathBuf>,
 ) -> eyre::Result<(DevNode, Deployment)> {
-    let chain = test_chain();
+    settled_chain(l1_url, da, confirmations, datadir, test_chain()).await
+}
+
+/// The dev key that sends proofs (as in `--dev`).
+pub const PROVER_INDEX: u32 = 8;
+
+/// [`test_chain`] with zk settlement over `curve`: 3 writes per chunk proof at
+/// depth 32 (a 2^16-constraint circuit, about 2 s a proof here).
+pub fn zk_test_chain(curve: infra_config::Curve) -> ChainConfig {
+    let mut chain = test_chain();
+    chain.settlement = infra_config::Settlement::Zk;
+    chain.proof.curve = curve;
+    chain.proof.chunk_writes = 3;
+    chain.proof.depth = 32;
+    chain
+}
+
+/// Deploys the contracts for `chain` to `l1_url` and starts an L2 sequencer
+/// following it; with zk settlement, a prover (insecure dev keys) in the node.
+pub async fn settled_chain(
+    l1_url: &str,
+    da: DataAvailability,
+    confirmations: u64,
+    datadir: Option<PathBuf>,
+    chain: ChainConfig,
+) -> eyre::Result<(DevNode, Deployment)> {
+    crate::init_logs();
     let genesis = parse_genesis(DEV_GENESIS_JSON, "genesis/dev.json")?;
     let batcher = infra_config::dev_signer(BATCHER_INDEX)?;
+    let prover = if chain.settlement == infra_config::Settlement::Zk {
+        let c = chain.clone();
+        Some(
+            tokio::task::spawn_blocking(move || infra_node_core::build_prover(&c, None, true))
+                .await??,
+        )
+    } else {
+        None
+    };
+    let vk = prover.as_ref().map(|p| p.verifying_key_bytes().into());
     let deployment =
-        deploy_contracts(l1_url, batcher.clone(), &chain, &genesis, None, None).await?;
-    let node = start_l2(l1_url, &deployment, da, confirmations, datadir).await?;
+        deploy_contracts(l1_url, batcher.clone(), &chain, &genesis, None, None, vk).await?;
+    let prover = match prover {
+        Some(prover) => Some(infra_node_core::ProverSettings {
+            prover,
+            key: infra_config::dev_signer(PROVER_INDEX)?,
+            max_batches: 64,
+            max_chunks: 16,
+        }),
+        None => None,
+    };
+    let node = start_l2_for(l1_url, &deployment, da, confirmations, datadir, chain, prover).await?;
     Ok((node, deployment))
 }
 
@@ -59,6 +104,19 @@ pub async fn start_l2(
     da: DataAvailability,
     confirmations: u64,
     datadir: Option<PathBuf>,
+) -> eyre::Result<DevNode> {
+    start_l2_for(l1_url, deployment, da, confirmations, datadir, test_chain(), None).await
+}
+
+/// [`start_l2`] for `chain`, with an in-process prover when given.
+pub async fn start_l2_for(
+    l1_url: &str,
+    deployment: &Deployment,
+    da: DataAvailability,
+    confirmations: u64,
+    datadir: Option<PathBuf>,
+    chain: ChainConfig,
+    prover: Option<infra_node_core::ProverSettings>,
 ) -> eyre::Result<DevNode> {
     crate::init_logs();
     let tmp = tempfile::tempdir()?;
@@ -75,8 +133,9 @@ pub async fn start_l2(
             poll: Duration::from_millis(200),
             ..Default::default()
         },
+        prover,
     };
-    let cfg = crate::node_config(dir, test_chain(), Some(l1))?;
+    let cfg = crate::node_config(dir, chain, Some(l1))?;
     let node = start_sequencer(cfg).await?;
     let addr = node.rpc_addr;
     Ok(DevNode {

@@ -11,7 +11,10 @@ use alloy::{
     sol_types::SolCall,
 };
 use infra_batcher::DataAvailability;
-use infra_e2e::settle::{check_batches, settled_node, start_anvil};
+use infra_config::{ChainConfig, Curve};
+use infra_e2e::settle::{
+    check_batches, settled_chain, settled_node, start_anvil, test_chain, zk_test_chain,
+};
 use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, Rollup};
 use std::time::{Duration, Instant};
 
@@ -47,9 +50,19 @@ struct Proof {
     siblings: Vec<B256>,
 }
 
-/// Deposit -> spend on L2 -> withdraw -> batches -> finalize -> claim on L1.
+/// Deposit -> spend on L2 -> withdraw -> batches -> finalize (after the
+/// challenge period, or with a validity proof) -> claim on L1.
 async fn settlement_flow(l1_url: &str, da: DataAvailability) -> eyre::Result<()> {
-    let (l2node, d) = settled_node(l1_url, da, 1, None).await?;
+    settlement_flow_for(l1_url, da, test_chain()).await
+}
+
+async fn settlement_flow_for(
+    l1_url: &str,
+    da: DataAvailability,
+    chain: ChainConfig,
+) -> eyre::Result<()> {
+    let zk = chain.settlement == infra_config::Settlement::Zk;
+    let (l2node, d) = settled_chain(l1_url, da, 1, None, chain).await?;
     let alice = infra_config::dev_signer(0)?;
     let l1 = wallet_provider(l1_url, alice.clone())?;
     let bridge = Bridge::new(d.bridge, &l1);
@@ -130,12 +143,70 @@ async fn settlement_flow(l1_url: &str, da: DataAvailability) -> eyre::Result<()>
         "second claim: {err}"
     );
 
-    // 5. Every batch on L1 decodes to exactly the L2 blocks, each once, in order.
+    // 5. Every batch on L1 decodes to exactly the L2 blocks, each once, in order;
+    // zk outputs were finalized by proofs the rollup's verifier accepted.
     let blob_batches = check_batches(&l1, &l2, &d, output.l2BlockNumber).await?;
+    if zk {
+        let proofs = zk_finalizations(&l1, &d).await?;
+        assert!(proofs > 0, "no proveBatches on L1");
+        eprintln!("zk: {proofs} proveBatches transactions finalized the outputs");
+    }
     if da == DataAvailability::Blob {
         assert!(blob_batches > 0, "blob batches were posted");
     }
     l2node.node.cancel_token().cancel();
+    Ok(())
+}
+
+/// The `proveBatches` transactions that finalized outputs, checked: each
+/// succeeded, came from the prover's key and emitted `OutputFinalized` for the
+/// batches it proved.
+async fn zk_finalizations(l1: &DynProvider, d: &infra_l1::Deployment) -> eyre::Result<usize> {
+    use alloy::{eips::BlockNumberOrTag, rpc::types::Filter, sol_types::SolEvent};
+    let filter = Filter::new()
+        .address(d.rollup)
+        .event_signature(Rollup::OutputFinalized::SIGNATURE_HASH)
+        .from_block(d.deploy_block)
+        .to_block(BlockNumberOrTag::Latest);
+    let mut txs = std::collections::BTreeSet::new();
+    for log in l1.get_logs(&filter).await? {
+        let index = Rollup::OutputFinalized::decode_log_data(&log.inner.data)?.index;
+        if index == U256::ZERO {
+            continue; // genesis, final at deployment
+        }
+        let hash = log.transaction_hash.expect("tx hash");
+        let tx = l1.get_transaction_by_hash(hash).await?.expect("tx");
+        let call = Rollup::proveBatchesCall::abi_decode(alloy::consensus::Transaction::input(&tx))?;
+        assert!(index <= call.last, "finalized by a proof of the range ending at {}", call.last);
+        assert_eq!(
+            tx.inner.signer(),
+            infra_config::dev_signer(infra_e2e::settle::PROVER_INDEX)?.address()
+        );
+        txs.insert(hash);
+    }
+    Ok(txs.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zk_settles_on_anvil_bn254() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    settlement_flow_for(&anvil.url, DataAvailability::Calldata, zk_test_chain(Curve::Bn254)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zk_settles_on_anvil_bls12_381() -> eyre::Result<()> {
+    let anvil = start_anvil().await?;
+    settlement_flow_for(&anvil.url, DataAvailability::Blob, zk_test_chain(Curve::Bls12_381)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zk_settles_on_the_embedded_dev_l1_both_curves() -> eyre::Result<()> {
+    for curve in [Curve::Bn254, Curve::Bls12_381] {
+        let dir = tempfile::tempdir()?;
+        let l1 = infra_devnet::start_l1(dir.path().to_path_buf(), None).await?;
+        settlement_flow_for(&l1.http_url, DataAvailability::Calldata, zk_test_chain(curve)).await?;
+        l1.node.cancel_token().cancel();
+    }
     Ok(())
 }
 
@@ -253,6 +324,7 @@ async fn watcher_unwinds_reorged_deposits_on_anvil() -> eyre::Result<()> {
         infra_config::dev_signer(9)?,
         &chain,
         &genesis,
+        None,
         None,
         None,
     )
