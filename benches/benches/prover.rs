@@ -9,7 +9,7 @@
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
-    sol_types::{SolCall, SolConstructor},
+    sol_types::SolCall,
 };
 use ark_ec::VariableBaseMSM;
 use ark_ff::{FftField, PrimeField, UniformRand};
@@ -17,7 +17,7 @@ use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_circuits::{ChunkCircuit, ChunkPublic, Shape, chunk_witnesses, diff_eval, diff_hash};
-use infra_l1::{BatchVerifierBls12381, BatchVerifierBn254, sim::SimL1};
+use infra_l1::{BatchVerifierBn254, sim::SimL1, verifier_initcode};
 use infra_prover::{ChunkProof, Groth16Prover, Prover, evm::EvmPairing};
 use infra_state::Curve;
 use infra_state::{MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
@@ -71,18 +71,7 @@ fn msm<G: VariableBaseMSM>(
 fn l1_verify_gas(curve: Curve, vk: Vec<u8>, p: &ChunkProof) -> (u64, u64) {
     let from = Address::repeat_byte(1);
     let mut l1 = SimL1::new(&[from], U256::from(10u128.pow(21)));
-    let vk = Bytes::from(vk);
-    let code = match curve {
-        Curve::Bn254 => [
-            BatchVerifierBn254::BYTECODE.to_vec(),
-            BatchVerifierBn254::constructorCall { vk }.abi_encode(),
-        ],
-        Curve::Bls12_381 => [
-            BatchVerifierBls12381::BYTECODE.to_vec(),
-            BatchVerifierBls12381::constructorCall { vk }.abi_encode(),
-        ],
-    };
-    let verifier = l1.deploy(from, code.concat());
+    let verifier = l1.deploy(from, verifier_initcode(curve == Curve::Bls12_381, Bytes::from(vk)));
     let call = BatchVerifierBn254::verifyProofCall {
         proof: p.proof.clone().into(),
         input: p.public.map(|w| U256::from_be_bytes(w.0)),

@@ -4,14 +4,14 @@
 //! (`infra_getStateWitness`) and finalizes the outputs with its proofs.
 
 use alloy::{
-    network::EthereumWallet,
     primitives::U256,
     providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
 };
 use infra_batcher::DataAvailability;
 use infra_config::{Curve, DEV_GENESIS_JSON, parse_genesis};
-use infra_e2e::settle::{BATCHER_INDEX, PROVER_INDEX, start_anvil, start_l2_for, zk_test_chain};
+use infra_e2e::settle::{
+    BATCHER_INDEX, PROVER_INDEX, l2_transfer, start_anvil, start_l2_for, zk_test_chain,
+};
 use infra_l1::Rollup;
 use std::{
     process::{Command, Stdio},
@@ -79,20 +79,7 @@ async fn a_prover_process_finalizes_a_zk_chain_from_the_sequencer_rpc() -> eyre:
         .spawn()?;
     let mut child = Killed(child);
 
-    let l2 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
-        .connect_http(seq.http_url.parse()?)
-        .erased();
-    let receipt = l2
-        .send_transaction(
-            alloy::rpc::types::TransactionRequest::default()
-                .to(PrivateKeySigner::random().address())
-                .value(U256::from(1_000)),
-        )
-        .await?
-        .get_receipt()
-        .await?;
-    let block = receipt.block_number.expect("mined");
+    let block = l2_transfer(&seq.http_url).await?;
     let l1 = ProviderBuilder::new().connect_http(anvil.url.parse()?).erased();
     let rollup = Rollup::new(d.rollup, &l1);
     let start = Instant::now();

@@ -98,6 +98,24 @@ async fn create(sender: &TxSender, code: Vec<u8>) -> Result<(Address, u64), Depl
     Ok((address, receipt.block_number.unwrap_or_default()))
 }
 
+/// Creation code of the batch verifier for a curve (BLS12-381 or BN254) with
+/// verifying key `vk` (the precompile encoding, `Prover::verifying_key_bytes`).
+pub fn verifier_initcode(bls12_381: bool, vk: Bytes) -> Vec<u8> {
+    if bls12_381 {
+        [
+            BatchVerifierBls12381::BYTECODE.to_vec(),
+            BatchVerifierBls12381::constructorCall { vk }.abi_encode(),
+        ]
+        .concat()
+    } else {
+        [
+            BatchVerifierBn254::BYTECODE.to_vec(),
+            BatchVerifierBn254::constructorCall { vk }.abi_encode(),
+        ]
+        .concat()
+    }
+}
+
 /// Deploys Poseidon, Rollup and Bridge with `sender`'s key.
 pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, DeploymentError> {
     let poseidon_code = if p.bls12_381 {
@@ -112,18 +130,8 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         let vk = p.verifying_key.clone().ok_or_else(|| {
             DeploymentError::Other("settlement = \"zk\" needs the prover's verifying key".into())
         })?;
-        let code = if p.bls12_381 {
-            [
-                BatchVerifierBls12381::BYTECODE.to_vec(),
-                BatchVerifierBls12381::constructorCall { vk: vk.clone() }.abi_encode(),
-            ]
-        } else {
-            [
-                BatchVerifierBn254::BYTECODE.to_vec(),
-                BatchVerifierBn254::constructorCall { vk: vk.clone() }.abi_encode(),
-            ]
-        };
-        let (verifier, _) = create(sender, code.concat()).await?;
+        let code = verifier_initcode(p.bls12_381, vk.clone());
+        let (verifier, _) = create(sender, code).await?;
         (Some(verifier), Some(alloy::primitives::keccak256(&vk)))
     };
     let rollup_args = Rollup::constructorCall {

@@ -153,14 +153,7 @@ impl<E: EvmPairing> Groth16Prover<E> {
     pub fn setup_from_seed(shape: Shape, seed: &str) -> Result<Self, ProverError> {
         let seed =
             keccak256(format!("{seed}/{}/writes {}/depth {}", E::CURVE, shape.writes, shape.depth));
-        let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed.0);
-        let poseidon = Arc::new(Poseidon::new());
-        let (pk, _) = Groth16::<E>::circuit_specific_setup(
-            ChunkCircuit::blank(shape, poseidon.clone()),
-            &mut rng,
-        )
-        .map_err(synthesis)?;
-        Ok(Self::with_key(shape, poseidon, pk))
+        Self::setup_from_bytes(shape, seed.0)
     }
 
     /// Keys from this machine's randomness: a setup by one party, who must be
@@ -168,7 +161,12 @@ impl<E: EvmPairing> Groth16Prover<E> {
     /// multi-party ceremony is the way to need no such trust).
     pub fn setup_random(shape: Shape) -> Result<Self, ProverError> {
         use ark_std::rand::Rng;
-        let seed: [u8; 32] = ark_std::rand::thread_rng().r#gen();
+        Self::setup_from_bytes(shape, ark_std::rand::thread_rng().r#gen())
+    }
+
+    /// The circuit-specific setup with randomness from a ChaCha20 stream seeded by
+    /// `seed`.
+    fn setup_from_bytes(shape: Shape, seed: [u8; 32]) -> Result<Self, ProverError> {
         let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
         let poseidon = Arc::new(Poseidon::new());
         let (pk, _) = Groth16::<E>::circuit_specific_setup(

@@ -10,12 +10,13 @@ use alloy::{
 };
 use infra_circuits::Shape;
 use infra_l1::{
-    BatchVerifierBls12381, BatchVerifierBn254,
+    BatchVerifierBn254,
     BatchVerifierBn254::BatchVerifierBn254Errors as VerifierError,
     Rollup,
     Rollup::RollupErrors,
     range_commitment,
     sim::{Failure, SimL1},
+    verifier_initcode,
 };
 use infra_prover::{ChunkProof, Groth16Prover, Prover, evm::EvmPairing, l1_proof};
 use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
@@ -49,18 +50,7 @@ fn sorted(mut w: Vec<(B256, Option<B256>)>) -> Vec<(B256, Option<B256>)> {
 }
 
 fn deploy_verifier(l1: &mut SimL1, curve: Curve, vk: Vec<u8>) -> Address {
-    let vk = Bytes::from(vk);
-    let code = match curve {
-        Curve::Bn254 => [
-            BatchVerifierBn254::BYTECODE.to_vec(),
-            BatchVerifierBn254::constructorCall { vk }.abi_encode(),
-        ],
-        Curve::Bls12_381 => [
-            BatchVerifierBls12381::BYTECODE.to_vec(),
-            BatchVerifierBls12381::constructorCall { vk }.abi_encode(),
-        ],
-    };
-    l1.deploy(OWNER, code.concat())
+    l1.deploy(OWNER, verifier_initcode(curve == Curve::Bls12_381, vk.into()))
 }
 
 fn deploy_rollup(l1: &mut SimL1, genesis_root: B256, verifier: Address) -> Address {

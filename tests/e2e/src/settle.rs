@@ -275,3 +275,41 @@ pub async fn check_batches(
     eyre::ensure!(next > through, "batches cover the chain through block {through}, not {next}");
     Ok(blob_batches)
 }
+
+/// Polls `f` every 200 ms until it returns a value, failing after `timeout`.
+pub async fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl AsyncFnMut() -> eyre::Result<Option<T>>,
+) -> eyre::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            eyre::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sends 1000 wei from dev account (0) to a fresh address through the L2 at
+/// `url` (alloy's wallet provider) and returns the L2 block it was mined in.
+pub async fn l2_transfer(url: &str) -> eyre::Result<u64> {
+    use alloy::{network::EthereumWallet, providers::ProviderBuilder};
+    let l2 = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
+        .connect_http(url.parse()?)
+        .erased();
+    let receipt = l2
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default()
+                .to(alloy::signers::local::PrivateKeySigner::random().address())
+                .value(alloy::primitives::U256::from(1_000)),
+        )
+        .await?
+        .get_receipt()
+        .await?;
+    receipt.block_number.ok_or_else(|| eyre::eyre!("receipt without a block number"))
+}

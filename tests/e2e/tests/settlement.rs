@@ -13,7 +13,7 @@ use alloy::{
 use infra_batcher::DataAvailability;
 use infra_config::{ChainConfig, Curve};
 use infra_e2e::settle::{
-    check_batches, settled_chain, settled_node, start_anvil, test_chain, zk_test_chain,
+    check_batches, settled_chain, settled_node, start_anvil, test_chain, wait_for, zk_test_chain,
 };
 use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, Rollup};
 use std::time::{Duration, Instant};
@@ -25,23 +25,6 @@ fn wallet_provider(url: &str, signer: PrivateKeySigner) -> eyre::Result<DynProvi
         .wallet(EthereumWallet::from(signer))
         .connect_http(url.parse()?)
         .erased())
-}
-
-async fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut f: impl AsyncFnMut() -> eyre::Result<Option<T>>,
-) -> eyre::Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await? {
-            return Ok(v);
-        }
-        if start.elapsed() > timeout {
-            eyre::bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -5,17 +5,17 @@
 
 use alloy::{
     consensus::Transaction as _,
-    network::EthereumWallet,
     primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
 use infra_batcher::DataAvailability;
 use infra_config::Curve;
-use infra_e2e::settle::{PROVER_INDEX, settled_chain, start_anvil, start_l2_for, zk_test_chain};
+use infra_e2e::settle::{
+    PROVER_INDEX, l2_transfer, settled_chain, start_anvil, start_l2_for, wait_for, zk_test_chain,
+};
 use infra_l1::Rollup;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 async fn interval_mining(l1: &DynProvider, seconds: u64) -> eyre::Result<()> {
     let _: serde_json::Value =
@@ -39,22 +39,6 @@ async fn pooled_input(l1: &DynProvider, from: Address) -> eyre::Result<Option<By
     Ok(None)
 }
 
-async fn until<T>(
-    what: &str,
-    mut f: impl AsyncFnMut() -> eyre::Result<Option<T>>,
-) -> eyre::Result<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await? {
-            return Ok(v);
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            eyre::bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_prover_resends_its_proof_instead_of_proving_again() -> eyre::Result<()> {
     let anvil = start_anvil().await?;
@@ -72,27 +56,19 @@ async fn a_restarted_prover_resends_its_proof_instead_of_proving_again() -> eyre
     let prover = infra_config::dev_signer(PROVER_INDEX)?.address();
 
     // An L2 transaction, its batch on L1, then L1 stops mining.
-    let l2 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
-        .connect_http(node.http_url.parse()?)
-        .erased();
-    let receipt = l2
-        .send_transaction(
-            alloy::rpc::types::TransactionRequest::default()
-                .to(PrivateKeySigner::random().address())
-                .value(U256::from(1_000)),
-        )
-        .await?
-        .get_receipt()
-        .await?;
-    let block = receipt.block_number.expect("mined");
+    let block = l2_transfer(&node.http_url).await?;
     let rollup = Rollup::new(d.rollup, &l1);
-    until("the batch on L1", async || Ok((rollup.nextBlock().call().await? > block).then_some(())))
-        .await?;
+    wait_for("the batch on L1", Duration::from_secs(90), async || {
+        Ok((rollup.nextBlock().call().await? > block).then_some(()))
+    })
+    .await?;
     interval_mining(&l1, 0).await?;
 
     // The prover proves and sends; the node stops before L1 mines the proof.
-    let sent = until("the proof in the L1 pool", async || pooled_input(&l1, prover).await).await?;
+    let sent = wait_for("the proof in the L1 pool", Duration::from_secs(90), async || {
+        pooled_input(&l1, prover).await
+    })
+    .await?;
     let call = Rollup::proveBatchesCall::abi_decode(&sent)?;
     assert_eq!(rollup.nextToFinalize().call().await?, U256::ONE, "nothing final yet");
     node.node.cancel_token().cancel();
@@ -123,7 +99,7 @@ async fn a_restarted_prover_resends_its_proof_instead_of_proving_again() -> eyre
     )
     .await?;
     interval_mining(&l1, 1).await?;
-    until("the output to finalize", async || {
+    wait_for("the output to finalize", Duration::from_secs(90), async || {
         Ok((rollup.nextToFinalize().call().await? > call.last).then_some(()))
     })
     .await?;
