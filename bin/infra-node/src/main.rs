@@ -717,16 +717,31 @@ fn print_banner(
     ));
     if let Some((url, d)) = l1 {
         out.push_str(&format!(
-            "\nL1 RPC URL:   {url}{}\nL1 chain id:  {}\nRollup:       {}\nBridge:       {}  (send ETH to it, or call depositETH, to deposit to L2)\nPoseidon:     {}\nSettlement:   {} (challenge period {} s)\nBatcher:      {}\n",
+            "\nL1 RPC URL:   {url}{}\nL1 chain id:  {}\nRollup:       {}\nBridge:       {}  (send ETH to it, or call depositETH, to deposit to L2)\nPoseidon:     {}\nSettlement:   {}\nBatcher:      {}\n",
             if cli.dev { " (embedded dev L1)" } else { "" },
             d.l1_chain_id,
             d.rollup,
             d.bridge,
             d.poseidon,
-            d.settlement,
-            d.challenge_period_s,
+            if d.settlement == "zk" {
+                "zk (an output is final when L1 verifies its proof)".to_string()
+            } else {
+                format!("{} (challenge period {} s)", d.settlement, d.challenge_period_s)
+            },
             d.batcher,
         ));
+        if let (Some(verifier), Some(key)) = (d.verifier, d.vk_hash) {
+            out.push_str(&format!(
+                "Verifier:     {verifier}  (Groth16 over {}, {} writes per chunk at depth {}, key hash {key})\n",
+                chain.proof.curve, chain.proof.chunk_writes, chain.proof.depth
+            ));
+            if cli.dev {
+                out.push_str(&format!(
+                    "Prover:       in this process, sending from dev account ({}); keys from a PUBLIC seed: not a production setup\n",
+                    infra_devnet::DEV_PROVER_INDEX
+                ));
+            }
+        }
     }
     if cli.dev {
         out.push_str(
