@@ -288,7 +288,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         chain.validate().map_err(|e| usage(e.to_string()))?;
         let signer = parse_key("--l1.key", key)?;
         let vk =
-            verifying_key(&chain, prover_key.clone(), chain.chain_id == infra_config::DEV_CHAIN_ID)
+            zk_prover(&chain, prover_key.clone(), chain.chain_id == infra_config::DEV_CHAIN_ID)
                 .await?
                 .map(|p| p.verifying_key_bytes().into());
         let deployment =
@@ -423,7 +423,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .wrap_err("starting the embedded dev L1")?;
             let deployer = infra_config::dev_signer(infra_devnet::DEV_BATCHER_INDEX)
                 .map_err(|e| eyre!("dev key: {e}"))?;
-            let prover = verifying_key(&cfg.chain, cli.prover.key.clone(), true).await?;
+            let prover = zk_prover(&cfg.chain, cli.prover.key.clone(), true).await?;
             // A kept --datadir keeps its L1 and its contracts.
             let file = datadir.join("l1").join("deployment.json");
             let deployment = if file.exists() {
@@ -546,7 +546,7 @@ async fn run_prover(cli: &Cli) -> Result<(), Failure> {
     let signer = parse_key("--l1.key", key)?;
     let tuning = l1_tuning(cli, false)?;
     let dev_chain = chain.chain_id == infra_config::DEV_CHAIN_ID;
-    let prover = verifying_key(&chain, cli.prover.key.clone(), dev_chain)
+    let prover = zk_prover(&chain, cli.prover.key.clone(), dev_chain)
         .await?
         .ok_or_else(|| usage("config: settlement = \"optimistic\"; --role prover needs \"zk\""))?;
     if d.vk_hash != Some(prover.verifying_key_hash()) {
@@ -572,7 +572,6 @@ async fn run_prover(cli: &Cli) -> Result<(), Failure> {
         .map_err(|e| usage(format!("config: --prover.sequencer-rpc: {e}")))?;
     let actor = infra_node_core::ProverActor {
         state: infra_node_core::RemoteState { rpc: seq_rpc },
-        hasher: infra_state::TreeHasher::new(chain.state_curve()),
         journal: datadir.join("prover-journal.bin"),
         rollup: d.rollup,
         sender: std::sync::Arc::new(sender),
@@ -609,7 +608,7 @@ async fn run_prover(cli: &Cli) -> Result<(), Failure> {
 
 /// zk settlement: the prover (its verifying key goes to the verifier on L1).
 /// `None` for an optimistic chain.
-async fn verifying_key(
+async fn zk_prover(
     chain: &infra_config::ChainConfig,
     key_file: Option<PathBuf>,
     allow_insecure: bool,

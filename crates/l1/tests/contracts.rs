@@ -37,7 +37,8 @@ fn output(root: B256, block: u64) -> Rollup::Output {
 const MODE_OPTIMISTIC: u8 = 0;
 const MODE_ZK: u8 = 1;
 
-fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
+/// The rollup's creation code (zk takes a verifier, optimistic none).
+fn rollup_initcode(mode: u8, verifier: Address) -> Vec<u8> {
     let args = Rollup::constructorCall {
         owner_: OWNER,
         batcher_: BATCHER,
@@ -45,10 +46,14 @@ fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
         challengePeriod_: PERIOD,
         genesisStateRoot: B256::repeat_byte(0x60),
         genesisBlockHash: B256::repeat_byte(0x61),
-        verifier_: Address::ZERO,
+        verifier_: verifier,
     }
     .abi_encode();
-    l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args].concat())
+    [Rollup::BYTECODE.to_vec(), args].concat()
+}
+
+fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
+    l1.deploy(OWNER, rollup_initcode(mode, Address::ZERO))
 }
 
 fn submit(
@@ -281,24 +286,12 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         accepting,
         Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
     );
-    let args = |mode: u8, verifier: Address| {
-        Rollup::constructorCall {
-            owner_: OWNER,
-            batcher_: BATCHER,
-            mode_: mode,
-            challengePeriod_: PERIOD,
-            genesisStateRoot: B256::repeat_byte(0x60),
-            genesisBlockHash: B256::repeat_byte(0x61),
-            verifier_: verifier,
-        }
-        .abi_encode()
-    };
     // zk needs a verifier (its key is pinned); optimistic takes none.
     for (mode, verifier) in [(MODE_ZK, Address::ZERO), (MODE_OPTIMISTIC, accepting)] {
-        let code = [Rollup::BYTECODE.to_vec(), args(mode, verifier)].concat();
+        let code = rollup_initcode(mode, verifier);
         assert!(l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).is_err());
     }
-    let rollup = l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args(MODE_ZK, accepting)].concat());
+    let rollup = l1.deploy(OWNER, rollup_initcode(MODE_ZK, accepting));
     assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), B256::with_last_byte(1));
     submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
     submit(&mut l1, rollup, 3, 3, B256::repeat_byte(6)).unwrap();
@@ -310,7 +303,7 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
     ));
     // A rejecting verifier: nothing finalizes (its pinned "key" is 0, an accepting
     // one's 1; the verifier is fixed for a rollup's life).
-    let strict = l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args(MODE_ZK, rejecting)].concat());
+    let strict = l1.deploy(OWNER, rollup_initcode(MODE_ZK, rejecting));
     assert_eq!(l1.view(strict, &Rollup::verifierCall {}), rejecting);
     submit(&mut l1, strict, 1, 1, B256::repeat_byte(5)).unwrap();
     let one = Rollup::proveBatchesCall { last: U256::ONE, proof: Bytes::from_static(b"p") };

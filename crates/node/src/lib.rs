@@ -118,9 +118,6 @@ pub async fn deploy_contracts(
     batcher: Option<alloy::primitives::Address>,
     verifying_key: Option<alloy::primitives::Bytes>,
 ) -> eyre::Result<Deployment> {
-    if chain.settlement == infra_config::Settlement::Zk && verifying_key.is_none() {
-        bail!("settlement = \"zk\" deploys a verifier: the prover's verifying key is needed");
-    }
     let (hash, root) = genesis_info(chain, genesis)?;
     let provider = infra_l1::connect(rpc_url).map_err(|e| eyre!("config: {e}"))?;
     let me = signer.address();
@@ -339,7 +336,6 @@ async fn connect_l1(
                     store: store.clone(),
                     hasher: TreeHasher::new(cfg.chain.state_curve()),
                 },
-                hasher: TreeHasher::new(cfg.chain.state_curve()),
                 journal: cfg.datadir.join("prover-journal.bin"),
                 rollup: d.rollup,
                 sender: Arc::new(sender),

@@ -246,7 +246,6 @@ impl ProvenRange {
 
 pub struct ProverActor<S: StateSource> {
     pub state: S,
-    pub hasher: TreeHasher,
     /// Where the proof being sent is kept across restarts (a file, replaced
     /// atomically).
     pub journal: PathBuf,
@@ -414,11 +413,13 @@ impl<S: StateSource> ProverActor<S> {
         }
         let commitments: Vec<B256> = range.batches.iter().map(|b| b.dataCommitment).collect();
         let commitment = range_commitment(range.first, last, &commitments);
-        let (hasher, prover) = (self.hasher.clone(), self.settings.prover.clone());
+        let prover = self.settings.prover.clone();
         let pre_root = range.pre_root;
         let n_writes = witness.writes.len();
         let started = std::time::Instant::now();
         let chunks = tokio::task::spawn_blocking(move || -> Result<_, ProveError> {
+            // The tree hashes over the curve the prover proves on.
+            let hasher = TreeHasher::new(prover.curve());
             let nodes = witness.store()?;
             if SparseMerkleTree::new(&hasher).stored_root(&nodes)? != pre_root {
                 return Err(ProveError::Witness(format!(
