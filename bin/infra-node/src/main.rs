@@ -5,7 +5,7 @@ use eyre::{WrapErr, eyre};
 use infra_config::{
     ConfigFile, DEV_GENESIS_JSON, DEV_MNEMONIC, GenesisRoots, load_genesis, parse_genesis,
 };
-use infra_node_core::{NodeConfig, genesis_root, start_sequencer};
+use infra_node_core::{NodeConfig, genesis_root, start_node};
 use infra_rpc::RpcConfig;
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -396,6 +396,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         max_per_sender: cli.mempool.max_per_sender.or(file.mempool.max_per_sender).unwrap_or(256),
         max_total: cli.mempool.max_total.or(file.mempool.max_total).unwrap_or(20_000),
         l1: None,
+        validator: None,
         accept_blobs: false,
     };
     let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;
@@ -460,7 +461,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         (None, None, false) => None,
     };
     let l1_info = cfg.l1.as_ref().map(|l| (l.rpc_url.clone(), l.deployment.clone()));
-    let node = start_sequencer(cfg).await?;
+    let node = start_node(cfg).await?;
     print_banner(&cli, &chain, &node, &datadir, &genesis_name, l1_info.as_ref())?;
     let cancel = node.cancel_token();
     let l1_cancel = dev_l1.as_ref().map(|l| l.node.cancel_token());
@@ -504,6 +505,7 @@ impl L1Tuning {
             da: self.da,
             sender: self.sender,
             prover: None,
+            faulty_root_every: None,
         }
     }
 }

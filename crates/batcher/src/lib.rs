@@ -1,9 +1,10 @@
 #![doc = include_str!("../README.md")]
 
-mod format;
 mod poster;
 
-pub use format::{BatchBlock, BatchError, BatchPayload, Codec, MAX_PAYLOAD_BYTES, VERSION};
+pub use infra_primitives::batch::{
+    BatchBlock, BatchError, BatchPayload, Codec, MAX_PAYLOAD_BYTES, VERSION,
+};
 pub use poster::{
     BatchPoster, DataAvailability, PostedBatch, PosterConfig, PosterError, calldata_floor_gas,
 };

@@ -46,6 +46,10 @@ pub struct PosterConfig {
     pub poll: Duration,
     /// Call `Rollup.finalize` for batches whose challenge period has passed.
     pub finalize: bool,
+    /// Tests only (dev chains): claim a wrong state root for every batch whose
+    /// index is a multiple of this, once per index (a batch resubmitted after a
+    /// lost dispute claims the true root).
+    pub faulty_root_every: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,8 @@ pub struct BatchPoster {
     pub store: Store,
     pub sender: Arc<TxSender>,
     pub config: PosterConfig,
+    /// Batch indexes already posted with a wrong root (fault injection).
+    pub faulted: Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>,
 }
 
 /// EIP-7623 floor cost of calldata: 10 gas per token, a token per zero byte and
@@ -168,11 +174,21 @@ impl BatchPoster {
         let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(None) };
         let (first_block, last_block) = (first.number(), last.number());
         let data = BatchPayload::from_blocks(&blocks)?.encode(Codec::Zstd);
-        let output = Rollup::Output {
+        let mut output = Rollup::Output {
             stateRoot: last.header.state_root,
             l2BlockNumber: last_block,
             l2BlockHash: last.hash,
         };
+        if let Some(every) = self.config.faulty_root_every {
+            let index = self.rollup().batchCount().call().await.map_err(rpc)?;
+            let index = u64::try_from(index).unwrap_or(u64::MAX);
+            let mut faulted =
+                self.faulted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if index % every.max(1) == 0 && faulted.insert(index) {
+                output.stateRoot = alloy::primitives::keccak256(output.stateRoot);
+                tracing::warn!(target: "batcher", index, claimed = %output.stateRoot, "fault injection: claiming a wrong state root");
+            }
+        }
         let blob = self.use_blob(&data).await?;
         let tx = if blob {
             let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)

@@ -12,8 +12,35 @@ pub use tokio_util::sync::CancellationToken;
 /// Events every component may listen to.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A block was sealed and committed to the database.
+    /// A block was sealed (or imported, on a validator) and committed to the
+    /// database.
     BlockSealed(Arc<SealedBlock>),
+    /// Derivation re-executed a batch from L1 and compared the output its
+    /// proposer claimed with its own.
+    BatchDerived(BatchVerdict),
+}
+
+/// What derivation found for one batch on L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchVerdict {
+    /// The batch's index in the rollup contract.
+    pub index: u64,
+    pub first_block: u64,
+    pub last_block: u64,
+    pub l1_block: u64,
+    pub claimed_state_root: alloy::primitives::B256,
+    pub claimed_block_hash: alloy::primitives::B256,
+    /// The state root and hash of `last_block` as derived from L1 data.
+    pub derived_state_root: alloy::primitives::B256,
+    pub derived_block_hash: alloy::primitives::B256,
+}
+
+impl BatchVerdict {
+    /// The claimed output is the one derived.
+    pub fn valid(&self) -> bool {
+        self.claimed_state_root == self.derived_state_root
+            && self.claimed_block_hash == self.derived_block_hash
+    }
 }
 
 /// The broadcast side of the bus. Cheap to clone.
@@ -226,7 +253,7 @@ mod tests {
         let mut rx = bus.subscribe();
         let block = SealedBlock::new(Default::default(), vec![], vec![], vec![]);
         bus.publish(Event::BlockSealed(Arc::new(block.clone())));
-        let Event::BlockSealed(got) = rx.recv().await.unwrap();
+        let Event::BlockSealed(got) = rx.recv().await.unwrap() else { panic!("another event") };
         assert_eq!(got.hash, block.hash);
     }
 }

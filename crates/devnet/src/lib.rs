@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 use infra_config::{ChainConfig, dev_signer, parse_genesis};
-use infra_node_core::{NodeConfig, RunningNode, start_sequencer};
+use infra_node_core::{NodeConfig, RunningNode, start_node};
 use infra_rpc::RpcConfig;
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -76,9 +76,10 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         max_per_sender: 1_024,
         max_total: 20_000,
         l1: None,
+        validator: None,
         accept_blobs: true,
     };
-    let node = start_sequencer(cfg).await?;
+    let node = start_node(cfg).await?;
     let http_url = format!("http://{}", node.rpc_addr);
     Ok(DevL1 { node, http_url })
 }

@@ -61,6 +61,19 @@ pub struct ExecutedBlock {
     pub base_fees: U256,
 }
 
+/// How candidates that cannot go in are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inclusion {
+    /// Building from the pool: a refused candidate is reported and every later
+    /// candidate of its sender skipped (they stay pending); one that does not fit
+    /// the remaining gas is deferred.
+    Pool,
+    /// Replaying posted transactions (derivation): each is tried on its own; one
+    /// the EVM refuses or that does not fit the remaining gas is dropped and
+    /// reported, and the rest still run.
+    Replay,
+}
+
 /// Executes `deposits` (see [`DepositTx`] for their semantics), then `candidates`
 /// (best first) on top of `source`. Invalid candidates are skipped and reported,
 /// as is every later candidate of the same sender. The caller keeps the deposits'
@@ -71,6 +84,18 @@ pub fn execute_block<S: StateSource + ?Sized>(
     block: &BlockContext,
     deposits: &[DepositTx],
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
+) -> Result<ExecutedBlock, ExecError> {
+    execute_block_with(source, cfg, block, deposits, candidates, Inclusion::Pool)
+}
+
+/// [`execute_block`] with the given treatment of candidates that cannot go in.
+pub fn execute_block_with<S: StateSource + ?Sized>(
+    source: &S,
+    cfg: &ExecConfig,
+    block: &BlockContext,
+    deposits: &[DepositTx],
+    candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
+    inclusion: Inclusion,
 ) -> Result<ExecutedBlock, ExecError> {
     let db = CacheDB::new(SourceDb(source));
     let mut evm = Context::mainnet()
@@ -144,6 +169,14 @@ pub fn execute_block<S: StateSource + ?Sized>(
             continue;
         }
         if tx.gas_limit() > block.gas_limit.saturating_sub(out.gas_used) {
+            if inclusion == Inclusion::Replay {
+                out.rejected.push(RejectedTx {
+                    hash: *tx.tx_hash(),
+                    sender,
+                    reason: "gas limit exceeds the block's remaining gas".into(),
+                });
+                continue;
+            }
             out.deferred = out.deferred.saturating_add(1);
             skip.insert(sender);
             continue;
@@ -173,7 +206,9 @@ pub fn execute_block<S: StateSource + ?Sized>(
                     sender,
                     reason: reason.to_string(),
                 });
-                skip.insert(sender);
+                if inclusion == Inclusion::Pool {
+                    skip.insert(sender);
+                }
             }
             Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
             Err(other) => return Err(ExecError::Evm(other.to_string())),

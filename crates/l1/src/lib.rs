@@ -12,7 +12,7 @@ pub use bindings::{
 };
 pub use deployment::{DeployParams, Deployment, DeploymentError, deploy, verifier_initcode};
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
-pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig};
+pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log};
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 

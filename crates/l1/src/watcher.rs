@@ -43,6 +43,27 @@ pub struct WatcherConfig {
     pub max_range: u64,
 }
 
+/// The deposit a bridge `DepositInitiated` log records.
+pub fn deposit_from_log(log: &alloy::rpc::types::Log) -> Result<DepositTx, WatchError> {
+    let block = log.block_number.ok_or_else(|| WatchError::Log("log without block".into()))?;
+    let ev = log
+        .log_decode::<Bridge::DepositInitiated>()
+        .map_err(|e| WatchError::Log(e.to_string()))?
+        .inner
+        .data;
+    let nonce = u64::try_from(ev.nonce)
+        .map_err(|_| WatchError::Log(format!("deposit nonce {} too large", ev.nonce)))?;
+    Ok(DepositTx {
+        nonce,
+        l1_block: block,
+        from: ev.from,
+        to: ev.to,
+        value: ev.value,
+        gas_limit: ev.gasLimit,
+        data: ev.data,
+    })
+}
+
 /// What one poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollOutcome {
@@ -165,24 +186,7 @@ impl DepositWatcher {
             if log.removed {
                 continue;
             }
-            let block =
-                log.block_number.ok_or_else(|| WatchError::Log("log without block".into()))?;
-            let ev = log
-                .log_decode::<Bridge::DepositInitiated>()
-                .map_err(|e| WatchError::Log(e.to_string()))?
-                .inner
-                .data;
-            let nonce = u64::try_from(ev.nonce)
-                .map_err(|_| WatchError::Log(format!("deposit nonce {} too large", ev.nonce)))?;
-            deposits.push(DepositTx {
-                nonce,
-                l1_block: block,
-                from: ev.from,
-                to: ev.to,
-                value: ev.value,
-                gas_limit: ev.gasLimit,
-                data: ev.data,
-            });
+            deposits.push(deposit_from_log(log)?);
         }
         deposits.sort_by_key(|d| d.nonce);
         for d in &deposits {

@@ -5,6 +5,7 @@ use eyre::{WrapErr, bail, eyre};
 use infra_batcher::{BatchPoster, DataAvailability, PosterConfig};
 use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Supervisor};
 use infra_config::{ChainConfig, GenesisRoots};
+use infra_derivation::{ChainLock, Deriver, DeriverActor, DeriverConfig};
 use infra_l1::{Deployment, DepositWatcher, SenderConfig, TxSender, WatcherConfig};
 use infra_mempool::{Mempool, PoolConfig};
 use infra_rpc::{RpcConfig, RpcContext, RpcServer};
@@ -13,6 +14,7 @@ use infra_state::TreeHasher;
 use infra_storage::Store;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+pub use infra_derivation::{BatchVerdict, DerivationStatus};
 pub use infra_prover::service::{LocalState, ProverActor, ProverSettings, RemoteState};
 
 /// The L1 this sequencer settles to.
@@ -29,6 +31,17 @@ pub struct L1Settings {
     pub sender: SenderConfig,
     /// zk settlement: prove batches in this process (`--dev`).
     pub prover: Option<ProverSettings>,
+    /// Tests only, dev chains only: claim a wrong state root for every batch
+    /// whose index is a multiple of this (`--sequencer.test-faulty-root-every`).
+    pub faulty_root_every: Option<u64>,
+}
+
+/// A validator: derives the chain from the L1 the deployment lives on.
+#[derive(Debug, Clone)]
+pub struct ValidatorSettings {
+    pub l1_rpc: String,
+    pub deployment: Deployment,
+    pub poll: Duration,
 }
 
 /// Everything a sequencer process needs.
@@ -46,6 +59,8 @@ pub struct NodeConfig {
     pub max_total: usize,
     /// `None`: an L2 chain without an L1 (no deposits, no batches).
     pub l1: Option<L1Settings>,
+    /// `Some`: this node is a validator (no sequencing; `l1` must be `None`).
+    pub validator: Option<ValidatorSettings>,
     /// Accept EIP-4844 blob transactions and serve their blobs: the embedded dev
     /// L1 only.
     pub accept_blobs: bool,
@@ -58,6 +73,8 @@ pub struct RunningNode {
     pub genesis_hash: alloy::primitives::B256,
     pub state_root: alloy::primitives::B256,
     pub head: u64,
+    /// A validator's derivation progress.
+    pub derivation: Option<Arc<std::sync::Mutex<infra_derivation::DerivationStatus>>>,
     supervisor: Supervisor,
     cancel: CancellationToken,
 }
@@ -138,10 +155,13 @@ pub async fn deploy_contracts(
     Ok(infra_l1::deploy(&sender, &params).await?)
 }
 
-/// Opens the datadir, initialises or checks the genesis, and starts the sequencer
-/// and the RPC server.
-pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
+/// Opens the datadir, initialises or checks the genesis, and starts the node: the
+/// sequencer (or, with `cfg.validator`, derivation from L1) and the RPC server.
+pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     cfg.chain.validate()?;
+    if cfg.validator.is_some() && cfg.l1.is_some() {
+        bail!("config: a validator does not sequence: it takes no batcher L1 settings");
+    }
     if cfg.genesis.config.chain_id != cfg.chain.chain_id {
         bail!(
             "config: chain.chain_id = {}, must equal the genesis file's config.chainId ({})",
@@ -222,17 +242,42 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     let mut supervisor = Supervisor::new();
     let cancel = supervisor.cancel_token();
     supervisor.spawn(RpcActor(rpc));
-    supervisor.spawn(SequencerActor {
-        builder: BlockBuilder {
-            store,
-            pool,
-            chain: cfg.chain.clone(),
-            hasher,
-            bus,
-            empty_blocks: cfg.empty_blocks,
-            deposits,
-        },
-    });
+    let mut derivation = None;
+    if let Some(v) = &cfg.validator {
+        check_deployment(&cfg, &v.deployment, &genesis)?;
+        let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
+        let deriver = Deriver::new(
+            provider,
+            DeriverConfig {
+                rollup: v.deployment.rollup,
+                bridge: v.deployment.bridge,
+                deploy_block: v.deployment.deploy_block,
+                poll: v.poll,
+                max_range: 1_000,
+            },
+            store.clone(),
+            cfg.chain.clone(),
+            hasher.clone(),
+            bus.clone(),
+            ChainLock::default(),
+        )?;
+        derivation = Some(deriver.status());
+        tracing::info!(target: "node", l1 = %v.l1_rpc, rollup = %v.deployment.rollup, "validator: deriving the chain from L1");
+        supervisor.spawn(DeriverActor(deriver));
+        supervisor.spawn(PoolPruner { pool, bus: bus.clone() });
+    } else {
+        supervisor.spawn(SequencerActor {
+            builder: BlockBuilder {
+                store,
+                pool,
+                chain: cfg.chain.clone(),
+                hasher,
+                bus,
+                empty_blocks: cfg.empty_blocks,
+                deposits,
+            },
+        });
+    }
     if let Some((watcher, poster, prover)) = l1_actors {
         supervisor.spawn(watcher);
         supervisor.spawn(poster);
@@ -240,18 +285,23 @@ pub async fn start_sequencer(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             supervisor.spawn(prover);
         }
     }
-    Ok(RunningNode { rpc_addr, genesis_hash: genesis.hash, state_root, head, supervisor, cancel })
+    Ok(RunningNode {
+        rpc_addr,
+        genesis_hash: genesis.hash,
+        state_root,
+        head,
+        derivation,
+        supervisor,
+        cancel,
+    })
 }
 
-/// Checks the deployment against this chain and L1, and builds the L1 actors.
-async fn connect_l1(
+/// Checks that the deployment is this chain's.
+fn check_deployment(
     cfg: &NodeConfig,
-    l1: &L1Settings,
-    store: &Store,
+    d: &Deployment,
     genesis: &infra_primitives::SealedBlock,
-    inbox: DepositInbox,
-) -> eyre::Result<(WatcherActor, PosterActor, Option<ProverActor<LocalState>>)> {
-    let d = &l1.deployment;
+) -> eyre::Result<()> {
     if d.l2_chain_id != cfg.chain.chain_id {
         bail!(
             "deployment: l2ChainId = {}, but this chain's id is {}: the deployment file belongs to another chain",
@@ -267,6 +317,62 @@ async fn connect_l1(
             genesis.hash,
             genesis.header.state_root
         );
+    }
+    Ok(())
+}
+
+/// A validator's pool: drops what blocks from elsewhere included.
+struct PoolPruner {
+    pool: Arc<Mempool>,
+    bus: Bus,
+}
+
+impl Actor for PoolPruner {
+    const NAME: &'static str = "pool-pruner";
+    async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
+        let mut events = self.bus.subscribe();
+        loop {
+            let event = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                e = events.recv() => e,
+            };
+            match event {
+                Ok(infra_bus::Event::BlockSealed(block)) => {
+                    use alloy::consensus::Transaction as _;
+                    let nonces: Vec<_> = block
+                        .transactions
+                        .iter()
+                        .zip(&block.senders)
+                        .map(|(tx, s)| (*s, tx.nonce().saturating_add(1)))
+                        .collect();
+                    self.pool.on_block(nonces, &[]);
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Checks the deployment against this chain and L1, and builds the L1 actors.
+async fn connect_l1(
+    cfg: &NodeConfig,
+    l1: &L1Settings,
+    store: &Store,
+    genesis: &infra_primitives::SealedBlock,
+    inbox: DepositInbox,
+) -> eyre::Result<(WatcherActor, PosterActor, Option<ProverActor<LocalState>>)> {
+    let d = &l1.deployment;
+    check_deployment(cfg, d, genesis)?;
+    if l1.faulty_root_every.is_some() && cfg.chain.chain_id != infra_config::DEV_CHAIN_ID {
+        bail!(
+            "config: sequencer.test-faulty-root-every makes the sequencer claim wrong roots: tests only, refused unless chain_id is the dev chain id {} (this chain: {})",
+            infra_config::DEV_CHAIN_ID,
+            cfg.chain.chain_id
+        );
+    }
+    if l1.faulty_root_every == Some(0) {
+        bail!("config: sequencer.test-faulty-root-every = 0, must be >= 1");
     }
     let provider = infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
     let sender = TxSender::new(provider.clone(), l1.batcher_key.clone(), l1.sender.clone())
@@ -311,7 +417,9 @@ async fn connect_l1(
             da: l1.da,
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
+            faulty_root_every: l1.faulty_root_every,
         },
+        faulted: Arc::default(),
     };
     let prover = match &l1.prover {
         Some(settings) => {

@@ -237,7 +237,7 @@ async fn subscribe(
             ev = events.recv() => {
                 let block = match ev {
                     Ok(Event::BlockSealed(b)) => b,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return Ok(()),
                 };
                 let items: Vec<Value> = match &filter {

@@ -1,13 +1,11 @@
 use alloy::primitives::KECCAK256_EMPTY as KECCAK_EMPTY;
 use alloy::{
-    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, Transaction as _},
-    eips::eip7685::EMPTY_REQUESTS_HASH,
     genesis::Genesis,
-    primitives::{B256, Bytes, U256, keccak256},
+    primitives::{B256, U256, keccak256},
 };
 use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Event};
 use infra_config::ChainConfig;
-use infra_execution::{BlockContext, ExecConfig, execute_block, next_base_fee, tree_updates};
+use infra_execution::{Inclusion, base_fee_after, block_header, build_block, tree_updates};
 use infra_mempool::Mempool;
 use infra_primitives::SealedBlock;
 use infra_state::{NodeChange, SparseMerkleTree, TreeHasher};
@@ -25,40 +23,10 @@ pub enum SequencerError {
     State(#[from] infra_state::StateError),
     #[error(transparent)]
     Exec(#[from] infra_execution::ExecError),
+    #[error(transparent)]
+    Build(#[from] infra_execution::BuildError),
     #[error("database has no head: it was not initialised with a genesis")]
     NoHead,
-}
-
-/// The header fields every block of this chain shares; the caller fills in the
-/// transaction-dependent roots, bloom, gas used and mix hash.
-fn block_header(
-    chain: &ChainConfig,
-    parent_hash: B256,
-    number: u64,
-    timestamp: u64,
-    base_fee: u64,
-    state_root: B256,
-) -> Header {
-    Header {
-        parent_hash,
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: chain.fee_recipient,
-        state_root,
-        transactions_root: EMPTY_ROOT_HASH,
-        receipts_root: EMPTY_ROOT_HASH,
-        difficulty: U256::ZERO,
-        number,
-        gas_limit: chain.gas_limit,
-        timestamp,
-        extra_data: Bytes::new(),
-        base_fee_per_gas: Some(base_fee),
-        withdrawals_root: Some(EMPTY_ROOT_HASH),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        ..Default::default()
-    }
 }
 
 /// Builds the genesis block and its state from a geth-style genesis.
@@ -116,10 +84,6 @@ pub struct BlockBuilder {
 pub const MAX_DEPOSITS_PER_BLOCK: usize = 256;
 
 impl BlockBuilder {
-    fn exec_config(&self) -> ExecConfig {
-        ExecConfig { chain_id: self.chain.chain_id, fee_recipient: self.chain.fee_recipient }
-    }
-
     /// Seals the next block at wall-clock `now` (unix seconds). Returns `None` when
     /// there was nothing to include and empty blocks are off.
     pub fn seal_next(&self, now: u64) -> Result<Option<Arc<SealedBlock>>, SequencerError> {
@@ -135,13 +99,7 @@ impl BlockBuilder {
         let reader = self.store.reader()?;
         let head = reader.head()?.ok_or(SequencerError::NoHead)?;
         let parent = reader.header(head)?.ok_or(SequencerError::NoHead)?;
-        let parent_hash = parent.hash_slow();
-        let base_fee = next_base_fee(
-            &self.chain.base_fee,
-            parent.gas_used,
-            parent.gas_limit,
-            parent.base_fee_per_gas.unwrap_or(self.chain.base_fee.initial_wei),
-        );
+        let base_fee = base_fee_after(&self.chain, &parent);
         let candidates = self.pool.best(base_fee, |a| {
             reader.account(a).ok().flatten().map(|acc| acc.nonce).unwrap_or_default()
         });
@@ -153,57 +111,29 @@ impl BlockBuilder {
         if candidates.is_empty() && deposits.is_empty() && !self.empty_blocks {
             return Ok(None);
         }
-        let ctx = BlockContext {
-            number: head.saturating_add(1),
-            timestamp: now.max(parent.timestamp),
-            gas_limit: self.chain.gas_limit,
-            base_fee,
-            parent_hash,
-            prevrandao: keccak256(parent_hash),
-        };
-        let exec_started = Instant::now();
-        let exec = execute_block(&reader, &self.exec_config(), &ctx, &deposits, candidates)?;
-        let execute = exec_started.elapsed();
-        let rejected: Vec<B256> = exec.rejected.iter().map(|r| r.hash).collect();
-        for r in &exec.rejected {
+        let built = build_block(
+            &reader,
+            &self.chain,
+            &self.hasher,
+            now,
+            deposits,
+            candidates,
+            Inclusion::Pool,
+        )?;
+        let rejected: Vec<B256> = built.rejected.iter().map(|r| r.hash).collect();
+        for r in &built.rejected {
             tracing::debug!(target: "sequencer", tx = %r.hash, reason = %r.reason, "dropped by the EVM");
         }
-        if exec.txs.is_empty() && deposits.is_empty() && !self.empty_blocks {
+        if built.block.tx_count() == 0 && !self.empty_blocks {
             self.pool.on_block(std::iter::empty(), &rejected);
             return Ok(None);
         }
-        let smt_started = Instant::now();
-        let updates = tree_updates(&self.hasher, &exec.changes);
-        let tree =
-            SparseMerkleTree::new(&self.hasher).update(&reader, parent.state_root, updates)?;
-        let state_root = smt_started.elapsed();
-        let txs: Vec<_> = exec.txs.iter().map(|t| t.tx.clone()).collect();
-        let senders: Vec<_> = exec.txs.iter().map(|t| t.sender).collect();
-        let receipts: Vec<_> = exec.txs.iter().map(|t| t.receipt.clone()).collect();
-        let mut header =
-            block_header(&self.chain, parent_hash, ctx.number, ctx.timestamp, base_fee, tree.root);
-        header.transactions_root = SealedBlock::compute_transactions_root(&deposits, &txs);
-        header.receipts_root =
-            SealedBlock::compute_receipts_root(&exec.deposit_receipts, &receipts);
-        header.logs_bloom = exec.logs_bloom;
-        // Blob transactions exist on the embedded dev L1 only.
-        header.blob_gas_used = Some(txs.iter().filter_map(|t| t.blob_gas_used()).sum());
-        header.gas_used = exec.gas_used;
-        header.mix_hash = ctx.prevrandao;
-        let block = SealedBlock::with_deposits(
-            header,
-            deposits,
-            exec.deposit_receipts.clone(),
-            exec.deposit_nonces.clone(),
-            txs,
-            senders,
-            receipts,
-        );
+        let block = built.block;
         drop(reader);
         let commit_started = Instant::now();
-        self.store.commit_block(&block, &exec.changes, &tree.changes)?;
+        self.store.commit_block(&block, &built.changes, &built.nodes)?;
         let commit = commit_started.elapsed();
-        let nonces: Vec<_> = exec
+        let nonces: Vec<_> = built
             .changes
             .accounts
             .iter()
@@ -219,19 +149,19 @@ impl BlockBuilder {
             deposits = block.deposits.len(),
             gas = block.header.gas_used,
             hash = %block.hash,
-            exec_ms = execute.as_millis(),
-            smt_ms = state_root.as_millis(),
-            smt_hashes = tree.hashes,
+            exec_ms = built.execute.as_millis(),
+            smt_ms = built.state_root.as_millis(),
+            smt_hashes = built.tree_hashes,
             commit_ms = commit.as_millis(),
             "sealed block"
         );
         self.bus.publish(Event::BlockSealed(block.clone()));
         let timings = SealTimings {
             total: started.elapsed(),
-            execute,
-            state_root,
+            execute: built.execute,
+            state_root: built.state_root,
             commit,
-            tree_hashes: tree.hashes,
+            tree_hashes: built.tree_hashes,
         };
         Ok(Some((block, timings)))
     }

@@ -24,7 +24,10 @@ const SMT_NODES: &str = "SmtNodes";
 /// past block read the newest version at or below it.
 const SMT_HISTORY: &str = "SmtHistory";
 const META: &str = "Meta";
-const TABLES: [&str; 10] = [
+/// Per block: what its commit overwrote (accounts, slots, tree nodes, the
+/// deposit cursor), so the block can be unwound (derivation replaces blocks).
+const CHANGESETS: &str = "ChangeSets";
+const TABLES: [&str; 11] = [
     HEADERS,
     HEADER_HASH,
     BODIES,
@@ -35,6 +38,7 @@ const TABLES: [&str; 10] = [
     SMT_NODES,
     SMT_HISTORY,
     META,
+    CHANGESETS,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -56,6 +60,8 @@ pub enum StorageError {
     NotNext { number: u64, head: Option<u64> },
     #[error("block {number} applies deposit {got}, but the next deposit to apply is {expected}")]
     DepositOutOfOrder { number: u64, expected: u64, got: u64 },
+    #[error("cannot unwind to block {target}: {reason}")]
+    Unwind { target: u64, reason: String },
 }
 
 /// Where deposit application stands, as of the head block.
@@ -192,6 +198,7 @@ impl Store {
         let meta = t(META)?;
         // Deposits: exactly once, in bridge order, across restarts.
         let cursor = read_deposit_cursor(&txn)?;
+        let mut undo = ChangeSet { cursor, ..ChangeSet::default() };
         let mut next = cursor.next_nonce;
         for d in &block.deposits {
             if d.nonce != next {
@@ -210,6 +217,7 @@ impl Store {
 
         let accounts = t(ACCOUNTS)?;
         for (address, account) in &state.accounts {
+            undo.accounts.push((*address, txn.get::<Vec<u8>>(&accounts, address)?));
             match account {
                 Some(a) => txn.put(&accounts, address, a.encode(), WriteFlags::UPSERT)?,
                 None => {
@@ -220,6 +228,7 @@ impl Store {
         let storage = t(STORAGE)?;
         for (address, slot, value) in &state.storage {
             let key = storage_key(address, slot);
+            undo.storage.push((key, txn.get::<Vec<u8>>(&storage, key)?));
             if value.is_zero() {
                 txn.del(&storage, key, None)?;
             } else {
@@ -234,6 +243,7 @@ impl Store {
         let history = t(SMT_HISTORY)?;
         for (pos, node) in nodes {
             let versioned = history_key(pos, block.number());
+            undo.nodes.push((pos.to_bytes(), txn.get::<Vec<u8>>(&smt, pos.to_bytes())?));
             match node {
                 Some(n) => {
                     txn.put(&smt, pos.to_bytes(), n.to_bytes(), WriteFlags::UPSERT)?;
@@ -247,10 +257,181 @@ impl Store {
         }
         if block.number() == 0 {
             txn.put(&meta, META_GENESIS, block.hash, WriteFlags::UPSERT)?;
+        } else {
+            txn.put(&t(CHANGESETS)?, number, undo.encode(), WriteFlags::UPSERT)?;
         }
         txn.put(&meta, META_HEAD, number, WriteFlags::UPSERT)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Removes every block above `target` (the head becomes `target`), restoring
+    /// the flat state, the tree and the deposit cursor as they were after
+    /// `target`, in one write transaction: a crash leaves either the old chain or
+    /// the unwound one. Returns the hashes of the removed blocks, newest first.
+    pub fn unwind_to(&self, target: u64) -> Result<Vec<B256>, StorageError> {
+        let txn = self.db.begin_rw_txn()?;
+        let fail = |reason: String| StorageError::Unwind { target, reason };
+        let head = read_head(&txn)?.ok_or_else(|| fail("the database is empty".into()))?;
+        if target > head {
+            return Err(fail(format!("the head is block {head}")));
+        }
+        let t = |name| txn.open_table(Some(name));
+        let (headers, hashes, bodies, lookup) =
+            (t(HEADERS)?, t(HEADER_HASH)?, t(BODIES)?, t(TX_LOOKUP)?);
+        let (accounts, storage, smt, history, changesets, meta) =
+            (t(ACCOUNTS)?, t(STORAGE)?, t(SMT_NODES)?, t(SMT_HISTORY)?, t(CHANGESETS)?, t(META)?);
+        let mut removed = Vec::new();
+        for number in (target.saturating_add(1)..=head).rev() {
+            let key = number.to_be_bytes();
+            let raw: Vec<u8> = txn.get(&changesets, key)?.ok_or_else(|| {
+                fail(format!("block {number} has no change set (written by an older version)"))
+            })?;
+            let undo = ChangeSet::decode(&raw)?;
+            // Newest write first: a key written twice ends at its oldest value.
+            for (pos, prior) in undo.nodes.iter().rev() {
+                let mut versioned = [0u8; 42];
+                versioned[..34].copy_from_slice(pos);
+                versioned[34..].copy_from_slice(&key);
+                txn.del(&history, versioned, None)?;
+                restore(&txn, &smt, pos, prior.as_deref())?;
+            }
+            for (key, prior) in undo.storage.iter().rev() {
+                restore(&txn, &storage, key, prior.as_deref())?;
+            }
+            for (address, prior) in undo.accounts.iter().rev() {
+                restore(&txn, &accounts, address, prior.as_deref())?;
+            }
+            let header_rlp: Vec<u8> = txn
+                .get(&headers, key)?
+                .ok_or_else(|| StorageError::Corrupt(format!("block {number} has no header")))?;
+            let body: Vec<u8> = txn
+                .get(&bodies, key)?
+                .ok_or_else(|| StorageError::Corrupt(format!("block {number} has no body")))?;
+            let block = SealedBlock::from_parts(
+                Header::decode(&mut header_rlp.as_slice())?,
+                BlockBody::decode_from(&body)?,
+            )?;
+            for hash in block.tx_hashes() {
+                txn.del(&lookup, hash, None)?;
+            }
+            txn.del(&hashes, block.hash, None)?;
+            txn.del(&headers, key, None)?;
+            txn.del(&bodies, key, None)?;
+            txn.del(&changesets, key, None)?;
+            let cursor = undo.cursor;
+            txn.put(&meta, META_DEPOSIT_NEXT, cursor.next_nonce.to_be_bytes(), WriteFlags::UPSERT)?;
+            match cursor.l1_block {
+                Some(b) => {
+                    txn.put(&meta, META_DEPOSIT_L1_BLOCK, b.to_be_bytes(), WriteFlags::UPSERT)?
+                }
+                None => {
+                    txn.del(&meta, META_DEPOSIT_L1_BLOCK, None)?;
+                }
+            }
+            removed.push(block.hash);
+        }
+        txn.put(&meta, META_HEAD, target.to_be_bytes(), WriteFlags::UPSERT)?;
+        txn.commit()?;
+        Ok(removed)
+    }
+}
+
+/// Puts back `prior` under `key` (`None`: the key did not exist).
+fn restore(
+    txn: &Transaction<'_, libmdbx::RW, NoWriteMap>,
+    table: &Table<'_>,
+    key: impl AsRef<[u8]>,
+    prior: Option<&[u8]>,
+) -> Result<(), StorageError> {
+    match prior {
+        Some(v) => txn.put(table, key, v, WriteFlags::UPSERT)?,
+        None => {
+            txn.del(table, key, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// What one block's commit overwrote: raw prior values (`None`: absent).
+#[derive(Debug, Default)]
+struct ChangeSet {
+    cursor: DepositCursor,
+    accounts: Vec<(Address, Option<Vec<u8>>)>,
+    storage: Vec<([u8; 52], Option<Vec<u8>>)>,
+    nodes: Vec<([u8; 34], Option<Vec<u8>>)>,
+}
+
+impl ChangeSet {
+    fn encode(&self) -> Vec<u8> {
+        fn entry(out: &mut Vec<u8>, key: &[u8], value: &Option<Vec<u8>>) {
+            out.extend_from_slice(key);
+            match value {
+                Some(v) => {
+                    out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                    out.extend_from_slice(v);
+                }
+                None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+            }
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.cursor.next_nonce.to_be_bytes());
+        out.extend_from_slice(&self.cursor.l1_block.map_or(u64::MAX, |b| b).to_be_bytes());
+        for n in [self.accounts.len(), self.storage.len(), self.nodes.len()] {
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        for (k, v) in &self.accounts {
+            entry(&mut out, k.as_slice(), v);
+        }
+        for (k, v) in &self.storage {
+            entry(&mut out, k, v);
+        }
+        for (k, v) in &self.nodes {
+            entry(&mut out, k, v);
+        }
+        out
+    }
+
+    fn decode(mut raw: &[u8]) -> Result<Self, StorageError> {
+        fn take<'a>(raw: &mut &'a [u8], n: usize) -> Result<&'a [u8], StorageError> {
+            if raw.len() < n {
+                return Err(StorageError::Corrupt("truncated change set".into()));
+            }
+            let (head, rest) = raw.split_at(n);
+            *raw = rest;
+            Ok(head)
+        }
+        fn u64_(raw: &mut &[u8]) -> Result<u64, StorageError> {
+            Ok(u64::from_be_bytes(take(raw, 8)?.try_into().unwrap_or_default()))
+        }
+        fn u32_(raw: &mut &[u8]) -> Result<u32, StorageError> {
+            Ok(u32::from_be_bytes(take(raw, 4)?.try_into().unwrap_or_default()))
+        }
+        fn entry<const K: usize>(
+            raw: &mut &[u8],
+        ) -> Result<([u8; K], Option<Vec<u8>>), StorageError> {
+            let key: [u8; K] = take(raw, K)?.try_into().unwrap_or([0; K]);
+            let len = u32_(raw)?;
+            let value =
+                if len == u32::MAX { None } else { Some(take(raw, len as usize)?.to_vec()) };
+            Ok((key, value))
+        }
+        let next_nonce = u64_(&mut raw)?;
+        let l1 = u64_(&mut raw)?;
+        let cursor = DepositCursor { next_nonce, l1_block: (l1 != u64::MAX).then_some(l1) };
+        let (na, ns, nn) = (u32_(&mut raw)?, u32_(&mut raw)?, u32_(&mut raw)?);
+        let mut out = Self { cursor, ..Self::default() };
+        for _ in 0..na {
+            let (k, v) = entry::<20>(&mut raw)?;
+            out.accounts.push((Address::from(k), v));
+        }
+        for _ in 0..ns {
+            out.storage.push(entry::<52>(&mut raw)?);
+        }
+        for _ in 0..nn {
+            out.nodes.push(entry::<34>(&mut raw)?);
+        }
+        Ok(out)
     }
 }
 
@@ -330,6 +511,22 @@ impl StateReader<'_> {
     /// The deposit cursor as of the head block.
     pub fn deposit_cursor(&self) -> Result<DepositCursor, StorageError> {
         read_deposit_cursor(&self.txn)
+    }
+
+    /// The deposit cursor as of block `number` (at most the head): the one after
+    /// the head, or the one block `number + 1` started from.
+    pub fn deposit_cursor_at(&self, number: u64) -> Result<DepositCursor, StorageError> {
+        let head = self.head()?.unwrap_or_default();
+        if number >= head {
+            return self.deposit_cursor();
+        }
+        let next = number.saturating_add(1);
+        let raw: Vec<u8> = self.get(CHANGESETS, next.to_be_bytes())?.ok_or_else(|| {
+            StorageError::Corrupt(format!(
+                "block {next} has no change set (written by an older version)"
+            ))
+        })?;
+        Ok(ChangeSet::decode(&raw)?.cursor)
     }
 
     /// A record stored with [`Store::put_meta`].
@@ -508,6 +705,81 @@ mod tests {
         let loc = r.tx_location(d.hash()).unwrap().unwrap();
         assert_eq!((loc.block_number, loc.index), (3, 0));
         assert_eq!(r.block(3).unwrap().unwrap().deposits, vec![d]);
+    }
+
+    #[test]
+    fn unwinding_restores_state_tree_cursor_and_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = TreeHasher::new(Curve::Bn254);
+        let tree = SparseMerkleTree::new(&h);
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let acc =
+            |nonce| Some(AccountState { nonce, balance: U256::from(nonce), code_hash: B256::ZERO });
+        let key = |i: u8| B256::repeat_byte(i);
+        // Block n: account a at nonce n, slot 1 of b = n, leaf n, and a deposit.
+        let mut root = B256::ZERO;
+        let mut roots = Vec::new();
+        let mut blocks = Vec::new();
+        for n in 0..4u64 {
+            let mut updates = vec![(key(n as u8 + 1), Some(key(100)))];
+            if n == 3 {
+                updates.push((key(1), None));
+            }
+            let upd = tree.update(&store.reader().unwrap(), root, updates).unwrap();
+            let changes = StateChanges {
+                accounts: if n == 3 {
+                    vec![(a, acc(3)), (b, None)]
+                } else {
+                    vec![(a, acc(n)), (b, acc(9))]
+                },
+                storage: vec![(b, U256::from(1), U256::from(n))],
+                code: vec![],
+            };
+            let blk = if n == 0 { block(0) } else { block_with_deposits(n, &[n - 1]) };
+            store.commit_block(&blk, &changes, &upd.changes).unwrap();
+            root = upd.root;
+            roots.push(root);
+            blocks.push(blk);
+        }
+        let r = store.reader().unwrap();
+        assert_eq!(
+            r.deposit_cursor_at(1).unwrap(),
+            DepositCursor { next_nonce: 1, l1_block: Some(10) }
+        );
+        assert_eq!(
+            r.deposit_cursor_at(3).unwrap(),
+            DepositCursor { next_nonce: 3, l1_block: Some(12) }
+        );
+        drop(r);
+        let err = store.unwind_to(5).unwrap_err();
+        assert!(err.to_string().contains("the head is block 3"), "{err}");
+        assert!(store.unwind_to(3).unwrap().is_empty());
+        let removed = store.unwind_to(1).unwrap();
+        assert_eq!(removed, vec![blocks[3].hash, blocks[2].hash]);
+        let r = store.reader().unwrap();
+        assert_eq!(r.head().unwrap(), Some(1));
+        assert_eq!(r.account(a).unwrap(), acc(1));
+        assert_eq!(r.account(b).unwrap(), acc(9));
+        assert_eq!(r.storage(b, U256::from(1)).unwrap(), U256::from(1));
+        assert_eq!(tree.stored_root(&r).unwrap(), roots[1]);
+        assert_eq!(tree.stored_root(&r.tree_at(3)).unwrap(), roots[1], "history is unwound too");
+        assert_eq!(
+            r.deposit_cursor().unwrap(),
+            DepositCursor { next_nonce: 1, l1_block: Some(10) }
+        );
+        assert!(r.block(2).unwrap().is_none());
+        assert_eq!(r.deposit_cursor_at(0).unwrap(), DepositCursor::default());
+        assert_eq!(r.block_number(blocks[2].hash).unwrap(), None);
+        assert_eq!(r.tx_location(deposit(1, 11).hash()).unwrap(), None);
+        drop(r);
+        // The chain continues from the unwound head; unwinding to genesis works.
+        store.commit_block(&block_with_deposits(2, &[1]), &StateChanges::default(), &[]).unwrap();
+        store.unwind_to(0).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.account(a).unwrap(), acc(0));
+        assert_eq!(tree.stored_root(&r).unwrap(), roots[0]);
+        assert_eq!(r.deposit_cursor().unwrap(), DepositCursor::default());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 use infra_config::{ChainConfig, DEV_GENESIS_JSON, GenesisRoots, parse_genesis};
-use infra_node_core::{NodeConfig, RunningNode, start_sequencer};
+use infra_node_core::{NodeConfig, RunningNode, start_node};
 use infra_rpc::RpcConfig;
 use std::net::SocketAddr;
 
@@ -15,6 +15,14 @@ pub struct DevNode {
     pub ws_url: String,
     /// Removed when the node is dropped.
     pub datadir: tempfile::TempDir,
+}
+
+impl DevNode {
+    /// A started node, with its URLs.
+    pub fn new(node: RunningNode, datadir: tempfile::TempDir) -> Self {
+        let addr = node.rpc_addr;
+        Self { node, http_url: format!("http://{addr}"), ws_url: format!("ws://{addr}"), datadir }
+    }
 }
 
 /// Logs of the node under test on the test's output, filtered by `RUST_LOG`
@@ -49,6 +57,7 @@ pub fn node_config(
         max_per_sender: 256,
         max_total: 10_000,
         l1,
+        validator: None,
         accept_blobs: false,
     })
 }
@@ -61,12 +70,5 @@ pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
         ChainConfig { block_time_ms, ..ChainConfig::dev() },
         None,
     )?;
-    let node = start_sequencer(cfg).await?;
-    let addr = node.rpc_addr;
-    Ok(DevNode {
-        node,
-        http_url: format!("http://{addr}"),
-        ws_url: format!("ws://{addr}"),
-        datadir,
-    })
+    Ok(DevNode::new(start_node(cfg).await?, datadir))
 }

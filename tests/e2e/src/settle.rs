@@ -15,7 +15,7 @@ use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
 use infra_l1::Rollup;
 use infra_l1::{Deployment, SenderConfig};
-use infra_node_core::{L1Settings, deploy_contracts, start_sequencer};
+use infra_node_core::{L1Settings, deploy_contracts, start_node};
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -118,10 +118,19 @@ pub async fn start_l2_for(
     chain: ChainConfig,
     prover: Option<infra_node_core::ProverSettings>,
 ) -> eyre::Result<DevNode> {
-    crate::init_logs();
-    let tmp = tempfile::tempdir()?;
-    let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
-    let l1 = L1Settings {
+    let l1 = l1_settings(l1_url, deployment, da, confirmations, prover)?;
+    start_l2_with(l1, datadir, chain).await
+}
+
+/// The L1 settings the tests' sequencers run with.
+pub fn l1_settings(
+    l1_url: &str,
+    deployment: &Deployment,
+    da: DataAvailability,
+    confirmations: u64,
+    prover: Option<infra_node_core::ProverSettings>,
+) -> eyre::Result<L1Settings> {
+    Ok(L1Settings {
         rpc_url: l1_url.to_string(),
         deployment: deployment.clone(),
         batcher_key: infra_config::dev_signer(BATCHER_INDEX)?,
@@ -134,16 +143,41 @@ pub async fn start_l2_for(
             ..Default::default()
         },
         prover,
-    };
-    let cfg = crate::node_config(dir, chain, Some(l1))?;
-    let node = start_sequencer(cfg).await?;
-    let addr = node.rpc_addr;
-    Ok(DevNode {
-        node,
-        http_url: format!("http://{addr}"),
-        ws_url: format!("ws://{addr}"),
-        datadir: tmp,
+        faulty_root_every: None,
     })
+}
+
+/// Starts (or restarts) an L2 sequencer of `chain` with `l1`.
+pub async fn start_l2_with(
+    l1: L1Settings,
+    datadir: Option<PathBuf>,
+    chain: ChainConfig,
+) -> eyre::Result<DevNode> {
+    crate::init_logs();
+    let tmp = tempfile::tempdir()?;
+    let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
+    let cfg = crate::node_config(dir, chain, Some(l1))?;
+    Ok(DevNode::new(start_node(cfg).await?, tmp))
+}
+
+/// Starts a validator of `chain` deriving from the L1 at `l1_url` (no peers),
+/// in `datadir` (a new temporary one when `None`).
+pub async fn start_validator(
+    l1_url: &str,
+    deployment: &Deployment,
+    datadir: Option<PathBuf>,
+    chain: ChainConfig,
+) -> eyre::Result<DevNode> {
+    crate::init_logs();
+    let tmp = tempfile::tempdir()?;
+    let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
+    let mut cfg = crate::node_config(dir, chain, None)?;
+    cfg.validator = Some(infra_node_core::ValidatorSettings {
+        l1_rpc: l1_url.to_string(),
+        deployment: deployment.clone(),
+        poll: Duration::from_millis(200),
+    });
+    Ok(DevNode::new(start_node(cfg).await?, tmp))
 }
 
 /// anvil from the pinned npm package (`tests/wallets`, installed by the test

@@ -20,13 +20,13 @@
 //! blob data; the rollup contract records `keccak256(batch)` (calldata) or the
 //! blobs' versioned hashes.
 
+use crate::SealedBlock;
 use alloy::{
     consensus::TxEnvelope,
     eips::{Decodable2718, Encodable2718},
     primitives::{B256, Bytes},
 };
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use infra_primitives::SealedBlock;
 
 /// The only version this node writes and reads.
 pub const VERSION: u8 = 1;

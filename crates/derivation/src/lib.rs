@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+mod deriver;
+mod import;
+pub mod source;
+
+pub use deriver::{
+    ChainLock, DerivationStatus, DeriveError, DerivePoll, Deriver, DeriverActor, DeriverConfig,
+    RECORD_KEY, SAFE_HEAD_KEY,
+};
+pub use import::{BlockInput, ImportError, Imported, import_sealed, replay_block, same_content};
+pub use infra_bus::BatchVerdict;
