@@ -397,6 +397,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         max_total: cli.mempool.max_total.or(file.mempool.max_total).unwrap_or(20_000),
         l1: None,
         validator: None,
+        p2p: None,
         accept_blobs: false,
     };
     let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;

@@ -18,6 +18,8 @@ pub enum Event {
     /// Derivation re-executed a batch from L1 and compared the output its
     /// proposer claimed with its own.
     BatchDerived(BatchVerdict),
+    /// The RPC pooled a transaction (its EIP-2718 encoding, without blobs).
+    PendingTx(alloy::primitives::Bytes),
 }
 
 /// What derivation found for one batch on L1.

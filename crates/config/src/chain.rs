@@ -5,6 +5,10 @@ use std::fmt::Display;
 
 /// The fixed chain id of `--dev` chains.
 pub const DEV_CHAIN_ID: u64 = 13370;
+/// The dev chain's sequencer (block signer): dev account 9 of the well-known
+/// mnemonic. Anyone can sign with it: never use it outside dev chains.
+pub const DEV_SEQUENCER: Address =
+    alloy::primitives::address!("0xa0Ee7A142d267C1f36714E4a8F75612F20a79720");
 /// The largest chain id wallets accept (MetaMask: 2^52 - 20, a JS-safe integer).
 const MAX_CHAIN_ID: u64 = 4_503_599_627_370_476;
 
@@ -140,6 +144,9 @@ pub struct ChainConfig {
     pub base_fee: BaseFeeConfig,
     /// Receives every fee paid on L2 (priority fee and base fee; nothing is burned).
     pub fee_recipient: Address,
+    /// The sequencer's block-signing address: peers relay and import only blocks
+    /// it signed.
+    pub sequencer: Address,
     pub settlement: Settlement,
     pub proof: ProofConfig,
     pub batch: BatchConfig,
@@ -165,6 +172,7 @@ impl ChainConfig {
             gas_limit: 60_000_000,
             base_fee: BaseFeeConfig::default(),
             fee_recipient: Address::repeat_byte(0xfe),
+            sequencer: DEV_SEQUENCER,
             // Optimistic until the prover lands: zk outputs would never finalize.
             settlement: Settlement::Optimistic,
             proof: ProofConfig::default(),

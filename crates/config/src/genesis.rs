@@ -83,6 +83,11 @@ mod tests {
     use crate::DEV_CHAIN_ID;
 
     #[test]
+    fn dev_sequencer_is_dev_account_9() {
+        assert_eq!(dev_signer(9).unwrap().address(), crate::DEV_SEQUENCER);
+    }
+
+    #[test]
     fn dev_genesis_parses() {
         let g = parse_genesis(DEV_GENESIS_JSON, "dev.json").unwrap();
         assert_eq!(g.config.chain_id, DEV_CHAIN_ID);

@@ -4,7 +4,7 @@ mod chain;
 mod genesis;
 
 pub use chain::{
-    BaseFeeConfig, BatchConfig, ChainConfig, ConfigError, ConfigFile, DEV_CHAIN_ID,
+    BaseFeeConfig, BatchConfig, ChainConfig, ConfigError, ConfigFile, DEV_CHAIN_ID, DEV_SEQUENCER,
     MempoolFileConfig, ProofBackend, ProofConfig, ProofSystem, RpcFileConfig, SequencerFileConfig,
     Settlement,
 };

@@ -77,6 +77,7 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         max_total: 20_000,
         l1: None,
         validator: None,
+        p2p: None,
         accept_blobs: true,
     };
     let node = start_node(cfg).await?;

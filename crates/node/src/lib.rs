@@ -12,6 +12,7 @@ use infra_rpc::{RpcConfig, RpcContext, RpcServer};
 use infra_sequencer::{BlockBuilder, SequencerActor, genesis_block};
 use infra_state::TreeHasher;
 use infra_storage::Store;
+use alloy::primitives::Address;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 pub use infra_derivation::{BatchVerdict, DerivationStatus};
@@ -34,6 +35,15 @@ pub struct L1Settings {
     /// Tests only, dev chains only: claim a wrong state root for every batch
     /// whose index is a multiple of this (`--sequencer.test-faulty-root-every`).
     pub faulty_root_every: Option<u64>,
+}
+
+/// The node's libp2p network.
+#[derive(Debug, Clone)]
+pub struct P2pSettings {
+    pub listen: infra_p2p::Multiaddr,
+    pub bootnodes: Vec<infra_p2p::Multiaddr>,
+    /// A sequencer's block-signing key (its address must be `chain.sequencer`).
+    pub signer: Option<alloy::signers::local::PrivateKeySigner>,
 }
 
 /// A validator: derives the chain from the L1 the deployment lives on.
@@ -61,6 +71,8 @@ pub struct NodeConfig {
     pub l1: Option<L1Settings>,
     /// `Some`: this node is a validator (no sequencing; `l1` must be `None`).
     pub validator: Option<ValidatorSettings>,
+    /// `Some`: join the chain's peer-to-peer network.
+    pub p2p: Option<P2pSettings>,
     /// Accept EIP-4844 blob transactions and serve their blobs: the embedded dev
     /// L1 only.
     pub accept_blobs: bool,
@@ -75,6 +87,8 @@ pub struct RunningNode {
     pub head: u64,
     /// A validator's derivation progress.
     pub derivation: Option<Arc<std::sync::Mutex<infra_derivation::DerivationStatus>>>,
+    /// The network, when joined.
+    pub p2p: Option<Arc<std::sync::Mutex<infra_p2p::P2pStatus>>>,
     supervisor: Supervisor,
     cancel: CancellationToken,
 }
@@ -224,20 +238,33 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         accept_blobs: cfg.accept_blobs,
     }));
     let bus = Bus::new(1024);
-    let rpc = infra_rpc::start(
-        cfg.rpc.clone(),
-        RpcContext {
-            store: store.clone(),
-            pool: pool.clone(),
-            chain: cfg.chain.clone(),
-            bus: bus.clone(),
-            client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
-            hasher: hasher.clone(),
-            blobs: cfg.accept_blobs.then(infra_rpc::BlobStore::default),
-        },
-    )
-    .await
-    .wrap_err_with(|| format!("starting JSON-RPC on {}", cfg.rpc.addr))?;
+    let rpc_ctx = RpcContext {
+        store: store.clone(),
+        pool: pool.clone(),
+        chain: cfg.chain.clone(),
+        bus: bus.clone(),
+        client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
+        hasher: hasher.clone(),
+        blobs: cfg.accept_blobs.then(infra_rpc::BlobStore::default),
+    };
+    let rpc = infra_rpc::start(cfg.rpc.clone(), rpc_ctx.clone())
+        .await
+        .wrap_err_with(|| format!("starting JSON-RPC on {}", cfg.rpc.addr))?;
+    let lock = ChainLock::default();
+    let p2p = match &cfg.p2p {
+        Some(settings) => Some(
+            start_p2p(&cfg, settings, NodeChain {
+                store: store.clone(),
+                chain: cfg.chain.clone(),
+                hasher: hasher.clone(),
+                lock: lock.clone(),
+                bus: bus.clone(),
+                rpc: rpc_ctx,
+            }, bus.clone())
+            .await?,
+        ),
+        None => None,
+    };
     let rpc_addr = rpc.local_addr;
     let mut supervisor = Supervisor::new();
     let cancel = supervisor.cancel_token();
@@ -259,7 +286,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             cfg.chain.clone(),
             hasher.clone(),
             bus.clone(),
-            ChainLock::default(),
+            lock.clone(),
         )?;
         derivation = Some(deriver.status());
         tracing::info!(target: "node", l1 = %v.l1_rpc, rollup = %v.deployment.rollup, "validator: deriving the chain from L1");
@@ -278,6 +305,10 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             },
         });
     }
+    let p2p_status = p2p.as_ref().map(infra_p2p::P2p::status);
+    if let Some(p2p) = p2p {
+        supervisor.spawn(infra_p2p::P2pActor(p2p));
+    }
     if let Some((watcher, poster, prover)) = l1_actors {
         supervisor.spawn(watcher);
         supervisor.spawn(poster);
@@ -291,9 +322,118 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         state_root,
         head,
         derivation,
+        p2p: p2p_status,
         supervisor,
         cancel,
     })
+}
+
+/// Checks the network settings against the chain and starts listening.
+async fn start_p2p(
+    cfg: &NodeConfig,
+    settings: &P2pSettings,
+    chain: NodeChain,
+    bus: Bus,
+) -> eyre::Result<infra_p2p::P2p> {
+    if cfg.chain.sequencer == Address::ZERO {
+        bail!("config: chain.sequencer = 0x0, must be the sequencer's block-signing address to join the network");
+    }
+    if cfg.chain.sequencer == infra_config::DEV_SEQUENCER && cfg.chain.chain_id != infra_config::DEV_CHAIN_ID {
+        bail!(
+            "config: chain.sequencer = {} is the well-known dev key's address (anyone can sign with it): set the sequencer's own address for chain {}",
+            cfg.chain.sequencer,
+            cfg.chain.chain_id
+        );
+    }
+    if let Some(signer) = &settings.signer
+        && signer.address() != cfg.chain.sequencer
+    {
+        bail!(
+            "config: --sequencer.key is for {}, but chain.sequencer is {}",
+            signer.address(),
+            cfg.chain.sequencer
+        );
+    }
+    let p2p = infra_p2p::P2p::start(
+        infra_p2p::P2pConfig {
+            listen: settings.listen.clone(),
+            bootnodes: settings.bootnodes.clone(),
+            key_file: cfg.datadir.join("p2p").join("node-key"),
+            chain_id: cfg.chain.chain_id,
+            sequencer: cfg.chain.sequencer,
+            signer: settings.signer.clone(),
+            forward_txs: cfg.validator.is_some(),
+        },
+        Arc::new(chain),
+        bus,
+    )
+    .await
+    .wrap_err("starting p2p")?;
+    Ok(p2p)
+}
+
+/// The chain as the network sees it.
+struct NodeChain {
+    store: Store,
+    chain: ChainConfig,
+    hasher: TreeHasher,
+    lock: ChainLock,
+    bus: Bus,
+    rpc: RpcContext,
+}
+
+impl NodeChain {
+    fn try_head(&self) -> Result<u64, infra_storage::StorageError> {
+        Ok(self.store.reader()?.head()?.unwrap_or_default())
+    }
+}
+
+impl infra_p2p::ChainAccess for NodeChain {
+    fn head(&self) -> u64 {
+        self.try_head().unwrap_or_default()
+    }
+
+    fn import(&self, signed: &infra_p2p::SignedBlock) -> infra_p2p::ImportOutcome {
+        use infra_p2p::ImportOutcome;
+        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let block = &signed.block;
+        let head = match self.try_head() {
+            Ok(h) => h,
+            Err(e) => return ImportOutcome::Invalid(format!("storage: {e}")),
+        };
+        if block.number() <= head {
+            return ImportOutcome::Known;
+        }
+        if block.number() > head.saturating_add(1) {
+            return ImportOutcome::Gap { head };
+        }
+        if let Err(e) = infra_derivation::import_sealed(&self.store, &self.chain, &self.hasher, block) {
+            return ImportOutcome::Invalid(e.to_string());
+        }
+        if let Err(e) = self.store.put_block_signature(block.number(), block.hash, &signed.signature) {
+            tracing::warn!(target: "p2p", "keeping a block signature: {e}");
+        }
+        tracing::info!(target: "p2p", number = block.number(), hash = %block.hash, txs = block.tx_count(), "imported block from the network");
+        self.bus.publish(infra_bus::Event::BlockSealed(Arc::new(block.clone())));
+        ImportOutcome::Imported
+    }
+
+    fn signed_block(&self, number: u64) -> Option<infra_p2p::SignedBlock> {
+        let r = self.store.reader().ok()?;
+        let block = r.block(number).ok()??;
+        let signature = r.block_signature(number).ok()??;
+        Some(infra_p2p::SignedBlock { block, signature })
+    }
+
+    fn keep_signature(&self, block: &infra_primitives::SealedBlock, signature: &[u8; 65]) {
+        if let Err(e) = self.store.put_block_signature(block.number(), block.hash, signature) {
+            tracing::warn!(target: "p2p", "keeping a block signature: {e}");
+        }
+    }
+
+    fn submit_tx(&self, raw: alloy::primitives::Bytes) -> Result<(), String> {
+        self.rpc.send_raw(raw).map(|_| ()).map_err(|e| e.message().to_string())
+    }
 }
 
 /// Checks that the deployment is this chain's.

@@ -296,9 +296,13 @@ impl RpcContext {
         let acc = r.account(sender).map_err(internal)?.unwrap_or_default();
         let ctx = self.next_block(&r)?;
         drop(r);
-        self.pool
+        let encoded = alloy::eips::Encodable2718::encoded_2718(&tx);
+        let hash = self
+            .pool
             .add(tx, sender, acc.nonce, acc.balance, ctx.base_fee)
-            .map_err(|e| err(-32000, e.to_string()))
+            .map_err(|e| err(-32000, e.to_string()))?;
+        self.bus.publish(infra_bus::Event::PendingTx(encoded.into()));
+        Ok(hash)
     }
 
     pub fn tx_by_hash(&self, hash: B256) -> RpcResult<Option<Value>> {

@@ -27,7 +27,11 @@ const META: &str = "Meta";
 /// Per block: what its commit overwrote (accounts, slots, tree nodes, the
 /// deposit cursor), so the block can be unwound (derivation replaces blocks).
 const CHANGESETS: &str = "ChangeSets";
-const TABLES: [&str; 11] = [
+/// The sequencer's signature of a block, as gossiped: key number, value the
+/// block hash (32 bytes) then the 65-byte signature. Served to syncing peers
+/// only while the stored block still has that hash.
+const BLOCK_SIGS: &str = "BlockSignatures";
+const TABLES: [&str; 12] = [
     HEADERS,
     HEADER_HASH,
     BODIES,
@@ -39,6 +43,7 @@ const TABLES: [&str; 11] = [
     SMT_HISTORY,
     META,
     CHANGESETS,
+    BLOCK_SIGS,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -436,6 +441,21 @@ impl ChangeSet {
 }
 
 impl Store {
+    /// Keeps the sequencer's signature of block `number` (hash `hash`).
+    pub fn put_block_signature(
+        &self,
+        number: u64,
+        hash: B256,
+        signature: &[u8; 65],
+    ) -> Result<(), StorageError> {
+        let txn = self.db.begin_rw_txn()?;
+        let table = txn.open_table(Some(BLOCK_SIGS))?;
+        let value = [hash.as_slice(), signature.as_slice()].concat();
+        txn.put(&table, number.to_be_bytes(), value, WriteFlags::UPSERT)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Stores a component's own small record (a batcher's progress, say) under
     /// `key`, in its own write transaction.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
@@ -527,6 +547,22 @@ impl StateReader<'_> {
             ))
         })?;
         Ok(ChangeSet::decode(&raw)?.cursor)
+    }
+
+    /// The signature stored for block `number`, if it was made for the block
+    /// now stored at that height.
+    pub fn block_signature(&self, number: u64) -> Result<Option<[u8; 65]>, StorageError> {
+        let Some(raw) = self.get::<Vec<u8>>(BLOCK_SIGS, number.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let (Some(hash), Some(sig)) = (raw.get(..32), raw.get(32..97)) else {
+            return Err(StorageError::Corrupt(format!("block {number}: signature record of {} bytes", raw.len())));
+        };
+        let header = self.header(number)?;
+        if header.is_none_or(|h| h.hash_slow().as_slice() != hash) {
+            return Ok(None);
+        }
+        Ok(sig.try_into().ok())
     }
 
     /// A record stored with [`Store::put_meta`].

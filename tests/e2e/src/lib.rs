@@ -58,6 +58,7 @@ pub fn node_config(
         max_total: 10_000,
         l1,
         validator: None,
+        p2p: None,
         accept_blobs: false,
     })
 }
