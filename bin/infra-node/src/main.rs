@@ -46,6 +46,8 @@ struct Cli {
     l1: L1Args,
     #[command(flatten)]
     prover: ProverArgs,
+    #[command(flatten)]
+    p2p: P2pArgs,
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long = "log", env = "INFRA_LOG", default_value = "info")]
     log: String,
@@ -75,6 +77,36 @@ struct SequencerArgs {
     /// Seal blocks even when there is no transaction.
     #[arg(long = "sequencer.empty-blocks", env = "INFRA_SEQUENCER_EMPTY_BLOCKS")]
     empty_blocks: bool,
+    /// The key the sequencer signs gossiped blocks with (hex; its address must be
+    /// chain.sequencer). Default with --dev: dev account 9. Prefer the variable.
+    #[arg(
+        id = "sequencer_key",
+        long = "sequencer.key",
+        env = "INFRA_SEQUENCER_KEY",
+        hide_env_values = true
+    )]
+    key: Option<String>,
+    /// TESTS ONLY: claim a wrong state root on L1 for every batch whose index is a
+    /// multiple of N. Refused unless the chain id is the dev chain id.
+    #[arg(long = "sequencer.test-faulty-root-every", value_name = "N")]
+    test_faulty_root_every: Option<u64>,
+}
+
+/// The peer-to-peer network.
+#[derive(Debug, clap::Args)]
+struct P2pArgs {
+    /// libp2p listen address, e.g. /ip4/0.0.0.0/tcp/30333. Default: that for a
+    /// validator; with --dev, 127.0.0.1 on the RPC port + 2; a sequencer without
+    /// --dev joins no network unless this or --p2p.bootnode is given.
+    #[arg(long = "p2p.listen", env = "INFRA_P2P_LISTEN")]
+    listen: Option<String>,
+    /// A peer to dial at start (repeat or separate with commas), e.g.
+    /// /ip4/127.0.0.1/tcp/8547/p2p/12D3Koo... (the sequencer prints its own).
+    #[arg(long = "p2p.bootnode", env = "INFRA_P2P_BOOTNODES", value_delimiter = ',')]
+    bootnodes: Vec<String>,
+    /// Join no network (a validator then follows L1 only).
+    #[arg(long = "p2p.disable", env = "INFRA_P2P_DISABLE")]
+    disable: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -207,7 +239,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{},gr1cs=off", cli.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -312,15 +348,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    match cli.role {
-        Role::Sequencer => {}
+    let validator = match cli.role {
+        Role::Sequencer => false,
         Role::Validator => {
-            return Err(usage(
-                "--role validator is not available yet: deriving the chain from L1 and following peers land with the validator/fraud-proof work; run --role sequencer",
-            ));
+            if cli.dev {
+                return Err(usage(
+                    "--dev runs a sequencer (with its own L1); start a validator of it with --role validator --genesis genesis/dev.json --l1.rpc <its L1 RPC URL> --deployment <its datadir>/l1/deployment.json --p2p.bootnode <its p2p address>",
+                ));
+            }
+            true
         }
         Role::Prover => return run_prover(&cli).await,
-    }
+    };
     let file = match &cli.config {
         Some(p) => read_config(p)?,
         None => ConfigFile::default(),
@@ -344,7 +383,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
         }
         (None, false) => {
-            return Err(usage("--genesis FILE is required for --role sequencer (or use --dev)"));
+            return Err(usage(format!(
+                "--genesis FILE is required for --role {} (or use --dev)",
+                if validator { "validator" } else { "sequencer" }
+            )));
         }
     };
     if cli.config.is_none() {
@@ -401,8 +443,41 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         accept_blobs: false,
     };
     let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;
+    if cli.sequencer.test_faulty_root_every.is_some() && validator {
+        return Err(usage("--sequencer.test-faulty-root-every is a sequencer flag"));
+    }
+    if let Some(n) = cli.sequencer.test_faulty_root_every {
+        if chain.chain_id != infra_config::DEV_CHAIN_ID {
+            return Err(usage(format!(
+                "config: --sequencer.test-faulty-root-every makes the sequencer claim wrong state roots: tests only, refused unless the chain id is the dev chain id {} (this chain: {})",
+                infra_config::DEV_CHAIN_ID,
+                chain.chain_id
+            )));
+        }
+        if n == 0 {
+            return Err(usage("config: --sequencer.test-faulty-root-every = 0, must be >= 1"));
+        }
+    }
+    cfg.p2p = p2p_settings(&cli, validator, port)?;
     let mut dev_l1 = None;
+    if validator {
+        let need = |what: &str| usage(format!("{what} is required for --role validator"));
+        let rpc =
+            cli.l1.rpc.clone().ok_or_else(|| need("--l1.rpc (the L1 the chain settles to)"))?;
+        let path =
+            cli.l1.deployment.as_ref().ok_or_else(|| need("--deployment (the deployment file)"))?;
+        if cli.l1.key.is_some() {
+            return Err(usage(
+                "--l1.key is a sequencer flag: a validator sends nothing to L1 (yet)",
+            ));
+        }
+        let deployment =
+            infra_l1::Deployment::read(path).map_err(|e| usage(format!("config: {e}")))?;
+        cfg.validator =
+            Some(infra_node_core::ValidatorSettings { l1_rpc: rpc, deployment, poll: tuning.poll });
+    }
     cfg.l1 = match (&cli.l1.rpc, &cli.l1.deployment, cli.dev) {
+        _ if validator => None,
         (Some(rpc), Some(path), _) => {
             let key = cli.l1.key.as_deref().ok_or_else(|| {
                 usage("--l1.key (or INFRA_L1_KEY) is required with --l1.rpc: the batcher signs L1 transactions")
@@ -461,7 +536,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         (None, None, false) => None,
     };
-    let l1_info = cfg.l1.as_ref().map(|l| (l.rpc_url.clone(), l.deployment.clone()));
+    if let Some(l1) = cfg.l1.as_mut() {
+        l1.faulty_root_every = cli.sequencer.test_faulty_root_every;
+    }
+    let l1_info = cfg
+        .l1
+        .as_ref()
+        .map(|l| (l.rpc_url.clone(), l.deployment.clone()))
+        .or_else(|| cfg.validator.as_ref().map(|v| (v.l1_rpc.clone(), v.deployment.clone())));
     let node = start_node(cfg).await?;
     print_banner(&cli, &chain, &node, &datadir, &genesis_name, l1_info.as_ref())?;
     let cancel = node.cancel_token();
@@ -480,6 +562,60 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         l1.node.wait().await?;
     }
     Ok(())
+}
+
+/// The network settings the flags ask for (`None`: no network).
+fn p2p_settings(
+    cli: &Cli,
+    validator: bool,
+    rpc_port: u16,
+) -> Result<Option<infra_node_core::P2pSettings>, Failure> {
+    if cli.p2p.disable {
+        return Ok(None);
+    }
+    let listen = match (&cli.p2p.listen, cli.dev, validator) {
+        (Some(l), _, _) => l.clone(),
+        (None, true, _) => {
+            format!(
+                "/ip4/127.0.0.1/tcp/{}",
+                if rpc_port == 0 { 0 } else { rpc_port.saturating_add(2) }
+            )
+        }
+        (None, false, true) => "/ip4/0.0.0.0/tcp/30333".into(),
+        (None, false, false) if !cli.p2p.bootnodes.is_empty() => "/ip4/0.0.0.0/tcp/30333".into(),
+        (None, false, false) => return Ok(None),
+    };
+    let listen = listen.parse().map_err(|e| {
+        usage(format!(
+            "config: p2p.listen = {listen:?} is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/30333): {e}"
+        ))
+    })?;
+    let bootnodes = cli
+        .p2p
+        .bootnodes
+        .iter()
+        .map(|b| {
+            b.trim().parse().map_err(|e| {
+                usage(format!(
+                    "config: p2p.bootnode = {b:?} is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/30333/p2p/12D3Koo...): {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let signer = match (&cli.sequencer.key, validator, cli.dev) {
+        (_, true, _) => None,
+        (Some(k), false, _) => Some(parse_key("--sequencer.key", k)?),
+        (None, false, true) => Some(
+            infra_config::dev_signer(infra_devnet::DEV_BATCHER_INDEX)
+                .map_err(|e| eyre!("dev key: {e}"))?,
+        ),
+        (None, false, false) => {
+            return Err(usage(
+                "--sequencer.key (or INFRA_SEQUENCER_KEY) is required for a sequencer on the network: it signs the blocks peers accept (its address must be chain.sequencer)",
+            ));
+        }
+    };
+    Ok(Some(infra_node_core::P2pSettings { listen, bootnodes, signer }))
 }
 
 /// The L1 options of the command line, checked before anything starts.
@@ -704,7 +840,13 @@ fn print_banner(
     out.push_str(&format!(
         "\ninfra-node {} — {}\n",
         env!("CARGO_PKG_VERSION"),
-        if cli.dev { "dev chain" } else { "sequencer" }
+        if cli.dev {
+            "dev chain"
+        } else if node.derivation.is_some() {
+            "validator"
+        } else {
+            "sequencer"
+        }
     ));
     out.push_str(&format!(
         "Chain id:     {}\nRPC URL:      {url}\nWebSocket:    {ws}\n",
@@ -743,6 +885,12 @@ fn print_banner(
                     infra_devnet::DEV_PROVER_INDEX
                 ));
             }
+        }
+    }
+    if let Some(p2p) = &node.p2p {
+        let s = p2p.lock().map_err(|_| eyre!("p2p status"))?.clone();
+        for addr in &s.listen_addrs {
+            out.push_str(&format!("P2P address:  {addr}/p2p/{}\n", s.peer_id));
         }
     }
     if cli.dev {

@@ -29,7 +29,28 @@ fn refused(args: &[&str], says: &[&str]) {
 #[test]
 fn bad_flags_exit_2_naming_the_field() {
     refused(&["--role", "banana"], &["--role", "sequencer", "validator", "prover"]);
-    refused(&["--role", "validator"], &["--role validator is not available yet"]);
+    refused(&["--role", "validator"], &["--genesis", "--role validator"]);
+    let genesis = concat!(env!("CARGO_MANIFEST_DIR"), "/../../genesis/dev.json");
+    refused(
+        &["--role", "validator", "--genesis", genesis],
+        &["--l1.rpc", "required for --role validator"],
+    );
+    refused(
+        &["--role", "validator", "--genesis", genesis, "--l1.rpc", "http://127.0.0.1:1"],
+        &["--deployment", "required for --role validator"],
+    );
+    refused(
+        &["--role", "validator", "--dev"],
+        &["--dev runs a sequencer", "--role validator --genesis"],
+    );
+    refused(&["--dev", "--p2p.listen", "nonsense"], &["p2p.listen = \"nonsense\"", "multiaddr"]);
+    refused(&["--dev", "--p2p.bootnode", "127.0.0.1:1"], &["p2p.bootnode", "multiaddr"]);
+    refused(&["--dev", "--sequencer.key", "0x01zz"], &["--sequencer.key is not a private key"]);
+    refused(
+        &["--genesis", genesis, "--p2p.listen", "/ip4/127.0.0.1/tcp/0"],
+        &["--sequencer.key", "required for a sequencer on the network"],
+    );
+    refused(&["--dev", "--sequencer.test-faulty-root-every", "0"], &["test-faulty-root-every = 0"]);
     refused(&["--role", "prover"], &["--l1.rpc", "required for --role prover"]);
     refused(
         &[
@@ -72,4 +93,9 @@ fn bad_config_files_exit_2_naming_the_field() {
     let zero = write("zero.toml", "[chain.batch]\nmax_latency_ms = 0\n");
     refused(&["--dev", "--config", &zero], &["batch.max_latency_ms = 0"]);
     refused(&["--dev", "--config", "/nonexistent/infra.toml"], &["/nonexistent/infra.toml"]);
+    let other = write("other.toml", "[chain]\nchain_id = 99\n");
+    refused(
+        &["--dev", "--config", &other, "--sequencer.test-faulty-root-every", "2"],
+        &["--sequencer.test-faulty-root-every", "dev chain id 13370", "this chain: 99"],
+    );
 }

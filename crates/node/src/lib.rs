@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 use alloy::genesis::Genesis;
+use alloy::primitives::Address;
 use eyre::{WrapErr, bail, eyre};
 use infra_batcher::{BatchPoster, DataAvailability, PosterConfig};
 use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Supervisor};
@@ -12,7 +13,6 @@ use infra_rpc::{RpcConfig, RpcContext, RpcServer};
 use infra_sequencer::{BlockBuilder, SequencerActor, genesis_block};
 use infra_state::TreeHasher;
 use infra_storage::Store;
-use alloy::primitives::Address;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 pub use infra_derivation::{BatchVerdict, DerivationStatus};
@@ -253,14 +253,19 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     let lock = ChainLock::default();
     let p2p = match &cfg.p2p {
         Some(settings) => Some(
-            start_p2p(&cfg, settings, NodeChain {
-                store: store.clone(),
-                chain: cfg.chain.clone(),
-                hasher: hasher.clone(),
-                lock: lock.clone(),
-                bus: bus.clone(),
-                rpc: rpc_ctx,
-            }, bus.clone())
+            start_p2p(
+                &cfg,
+                settings,
+                NodeChain {
+                    store: store.clone(),
+                    chain: cfg.chain.clone(),
+                    hasher: hasher.clone(),
+                    lock: lock.clone(),
+                    bus: bus.clone(),
+                    rpc: rpc_ctx,
+                },
+                bus.clone(),
+            )
             .await?,
         ),
         None => None,
@@ -336,9 +341,13 @@ async fn start_p2p(
     bus: Bus,
 ) -> eyre::Result<infra_p2p::P2p> {
     if cfg.chain.sequencer == Address::ZERO {
-        bail!("config: chain.sequencer = 0x0, must be the sequencer's block-signing address to join the network");
+        bail!(
+            "config: chain.sequencer = 0x0, must be the sequencer's block-signing address to join the network"
+        );
     }
-    if cfg.chain.sequencer == infra_config::DEV_SEQUENCER && cfg.chain.chain_id != infra_config::DEV_CHAIN_ID {
+    if cfg.chain.sequencer == infra_config::DEV_SEQUENCER
+        && cfg.chain.chain_id != infra_config::DEV_CHAIN_ID
+    {
         bail!(
             "config: chain.sequencer = {} is the well-known dev key's address (anyone can sign with it): set the sequencer's own address for chain {}",
             cfg.chain.sequencer,
@@ -407,10 +416,14 @@ impl infra_p2p::ChainAccess for NodeChain {
         if block.number() > head.saturating_add(1) {
             return ImportOutcome::Gap { head };
         }
-        if let Err(e) = infra_derivation::import_sealed(&self.store, &self.chain, &self.hasher, block) {
+        if let Err(e) =
+            infra_derivation::import_sealed(&self.store, &self.chain, &self.hasher, block)
+        {
             return ImportOutcome::Invalid(e.to_string());
         }
-        if let Err(e) = self.store.put_block_signature(block.number(), block.hash, &signed.signature) {
+        if let Err(e) =
+            self.store.put_block_signature(block.number(), block.hash, &signed.signature)
+        {
             tracing::warn!(target: "p2p", "keeping a block signature: {e}");
         }
         tracing::info!(target: "p2p", number = block.number(), hash = %block.hash, txs = block.tx_count(), "imported block from the network");

@@ -42,7 +42,9 @@ pub enum ImportOutcome {
     /// At or below the head already.
     Known,
     /// Above head + 1: the blocks in between are missing.
-    Gap { head: u64 },
+    Gap {
+        head: u64,
+    },
     /// Signed by the sequencer, but re-executing it does not give it (or it
     /// does not extend the head).
     Invalid(String),
@@ -180,7 +182,11 @@ impl P2p {
             .map_err(|e| swarm_err(e.to_string()))?;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
-            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
             .map_err(|e| swarm_err(e.to_string()))?
             .with_behaviour(|key| {
                 let gossipsub = gossipsub::Behaviour::new(
@@ -207,7 +213,11 @@ impl P2p {
         let blocks = gossipsub::IdentTopic::new(format!("/infra/{}/blocks/1", config.chain_id));
         let txs = gossipsub::IdentTopic::new(format!("/infra/{}/txs/1", config.chain_id));
         for topic in [&blocks, &txs] {
-            swarm.behaviour_mut().gossipsub.subscribe(topic).map_err(|e| swarm_err(e.to_string()))?;
+            swarm
+                .behaviour_mut()
+                .gossipsub
+                .subscribe(topic)
+                .map_err(|e| swarm_err(e.to_string()))?;
         }
         swarm.listen_on(config.listen.clone()).map_err(|e| swarm_err(e.to_string()))?;
         let mut listen_addrs = Vec::new();
@@ -342,11 +352,10 @@ impl P2p {
                 gossipsub::MessageAcceptance::Accept
             }
         };
-        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-            &id,
-            &source,
-            acceptance,
-        );
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
     }
 
     fn on_gossip_tx(&mut self, source: PeerId, id: gossipsub::MessageId, data: Vec<u8>) {
@@ -369,11 +378,10 @@ impl P2p {
                 }
             }
         };
-        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-            &id,
-            &source,
-            acceptance,
-        );
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
     }
 
     fn on_request(
@@ -427,11 +435,19 @@ impl P2p {
                             run.push(b)
                         }
                         Ok(_) => {
-                            self.penalize(peer, BAD_SIGNATURE, "synced block not signed by the sequencer");
+                            self.penalize(
+                                peer,
+                                BAD_SIGNATURE,
+                                "synced block not signed by the sequencer",
+                            );
                             return;
                         }
                         Err(e) => {
-                            self.penalize(peer, BAD_DATA, &format!("undecodable synced block: {e}"));
+                            self.penalize(
+                                peer,
+                                BAD_DATA,
+                                &format!("undecodable synced block: {e}"),
+                            );
                             return;
                         }
                     }
@@ -470,7 +486,8 @@ impl P2p {
         let mut events = self.bus.subscribe();
         // Imports run one batch at a time on a blocking thread.
         let chain = self.chain.clone();
-        let mut import_rx = self.import_rx.take().ok_or_else(|| P2pError::Swarm("started twice".into()))?;
+        let mut import_rx =
+            self.import_rx.take().ok_or_else(|| P2pError::Swarm("started twice".into()))?;
         let imported_tx = self.imported_tx.clone();
         let status = self.status.clone();
         let importer = tokio::spawn(async move {
@@ -601,6 +618,9 @@ pub struct P2pActor(pub P2p);
 impl Actor for P2pActor {
     const NAME: &'static str = "p2p";
     async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
-        self.0.run(cancel).await.map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
+        self.0
+            .run(cancel)
+            .await
+            .map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
     }
 }

@@ -556,7 +556,10 @@ impl StateReader<'_> {
             return Ok(None);
         };
         let (Some(hash), Some(sig)) = (raw.get(..32), raw.get(32..97)) else {
-            return Err(StorageError::Corrupt(format!("block {number}: signature record of {} bytes", raw.len())));
+            return Err(StorageError::Corrupt(format!(
+                "block {number}: signature record of {} bytes",
+                raw.len()
+            )));
         };
         let header = self.header(number)?;
         if header.is_none_or(|h| h.hash_slow().as_slice() != hash) {

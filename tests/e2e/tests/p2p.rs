@@ -34,7 +34,10 @@ fn bootnode(node: &DevNode) -> eyre::Result<infra_p2p::Multiaddr> {
     Ok(format!("{addr}/p2p/{}", s.peer_id).parse()?)
 }
 
-fn p2p(bootnodes: Vec<infra_p2p::Multiaddr>, signer: Option<PrivateKeySigner>) -> eyre::Result<P2pSettings> {
+fn p2p(
+    bootnodes: Vec<infra_p2p::Multiaddr>,
+    signer: Option<PrivateKeySigner>,
+) -> eyre::Result<P2pSettings> {
     Ok(P2pSettings { listen: "/ip4/127.0.0.1/tcp/0".parse()?, bootnodes, signer })
 }
 
