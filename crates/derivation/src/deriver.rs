@@ -26,9 +26,7 @@ use std::{
 
 /// The `Meta` key of the derivation record (see [`Record`]).
 pub const RECORD_KEY: &str = "derivation";
-/// The `Meta` key of the safe head: the newest L2 block derived from L1 (8
-/// bytes, big-endian). The RPC serves it as the `safe` block tag.
-pub const SAFE_HEAD_KEY: &str = "safe_head";
+pub use infra_storage::SAFE_HEAD_KEY;
 /// How many L1 checkpoints are kept to notice and unwind reorgs.
 const KEEP_CHECKPOINTS: usize = 256;
 

@@ -74,12 +74,19 @@ impl RpcContext {
             BlockNumberOrTag::Number(n) if n > head => None,
             BlockNumberOrTag::Number(n) => Some(n),
             BlockNumberOrTag::Earliest => Some(0),
-            // One sequencer, no reorgs of sealed blocks: latest, safe and finalized
-            // coincide at the L2 level (L1 settlement comes with the batch poster).
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized
-            | BlockNumberOrTag::Pending => Some(head),
+            // A validator's safe head: the newest block it derived from L1.
+            BlockNumberOrTag::Safe => {
+                let safe = r.meta(infra_storage::SAFE_HEAD_KEY).map_err(internal)?;
+                match safe.as_deref().and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                    Some(b) => Some(u64::from_be_bytes(b).min(head)),
+                    None => Some(head),
+                }
+            }
+            // On a sequencer (one orderer, no reorgs of sealed blocks) latest,
+            // safe and finalized coincide at the L2 level.
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Finalized | BlockNumberOrTag::Pending => {
+                Some(head)
+            }
         })
     }
 

@@ -5,3 +5,8 @@ mod store;
 pub use store::{
     AccountState, DepositCursor, HistoricalTree, StateChanges, StateReader, StorageError, Store,
 };
+
+/// The `Meta` record (see [`Store::put_meta`]) holding a validator's safe head:
+/// the newest L2 block derived from L1, 8 bytes big-endian. Derivation writes
+/// it; the RPC serves it as the `safe` block tag.
+pub const SAFE_HEAD_KEY: &str = "safe_head";

@@ -248,7 +248,8 @@ impl Store {
         let history = t(SMT_HISTORY)?;
         for (pos, node) in nodes {
             let versioned = history_key(pos, block.number());
-            undo.nodes.push((pos.to_bytes(), txn.get::<Vec<u8>>(&smt, pos.to_bytes())?));
+            // The prior version is in the history table: only the position is kept.
+            undo.nodes.push((pos.to_bytes(), None));
             match node {
                 Some(n) => {
                     txn.put(&smt, pos.to_bytes(), n.to_bytes(), WriteFlags::UPSERT)?;
@@ -293,12 +294,26 @@ impl Store {
                 fail(format!("block {number} has no change set (written by an older version)"))
             })?;
             let undo = ChangeSet::decode(&raw)?;
-            // Newest write first: a key written twice ends at its oldest value.
-            for (pos, prior) in undo.nodes.iter().rev() {
+            for (pos, _) in &undo.nodes {
                 let mut versioned = [0u8; 42];
                 versioned[..34].copy_from_slice(pos);
                 versioned[34..].copy_from_slice(&key);
                 txn.del(&history, versioned, None)?;
+            }
+            // Each node goes back to its newest version before this block.
+            for (pos, _) in &undo.nodes {
+                let mut cursor = txn.cursor(&history)?;
+                let mut seek = [0u8; 42];
+                seek[..34].copy_from_slice(pos);
+                seek[34..].copy_from_slice(&key);
+                let before = match cursor.set_range::<Vec<u8>, Vec<u8>>(&seek)? {
+                    Some(_) => cursor.prev::<Vec<u8>, Vec<u8>>()?,
+                    None => cursor.last::<Vec<u8>, Vec<u8>>()?,
+                };
+                let prior = match before {
+                    Some((k, v)) if k.get(..34) == Some(pos.as_slice()) && !v.is_empty() => Some(v),
+                    _ => None,
+                };
                 restore(&txn, &smt, pos, prior.as_deref())?;
             }
             for (key, prior) in undo.storage.iter().rev() {
@@ -358,7 +373,8 @@ fn restore(
     Ok(())
 }
 
-/// What one block's commit overwrote: raw prior values (`None`: absent).
+/// What one block's commit overwrote: raw prior values (`None`: absent). Tree
+/// nodes keep only their position (their prior version is in `SmtHistory`).
 #[derive(Debug, Default)]
 struct ChangeSet {
     cursor: DepositCursor,

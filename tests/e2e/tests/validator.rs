@@ -84,6 +84,11 @@ async fn validator_derives_the_chain_from_l1_alone_and_resumes() -> eyre::Result
     same_chain(&seq.http_url, &v.http_url, last).await?;
     let s = status(&v);
     assert!(s.invalid_outputs.is_empty(), "every claimed output matches: {s:?}");
+    let safe = provider(&v.http_url)?
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Safe)
+        .await?
+        .ok_or_else(|| eyre::eyre!("no safe block"))?;
+    assert!(safe.header.number >= last, "the `safe` tag is the derived head");
     assert!(s.batches >= 1 && s.executed >= last, "{s:?}");
     eprintln!("derived {} blocks from {} batches", s.executed, s.batches);
 
