@@ -162,7 +162,12 @@ fn benches(c: &mut Criterion) {
                 };
                 let derived = replay_block(&store, &chain, &hasher, &input).expect("replay");
                 let took = start.elapsed();
-                assert_eq!(derived.block.hash, block.hash, "derived block {} differs", block.number());
+                assert_eq!(
+                    derived.block.hash,
+                    block.hash,
+                    "derived block {} differs",
+                    block.number()
+                );
                 elapsed += took;
                 derive_totals.time += took;
                 derive_totals.blocks += 1;

@@ -60,7 +60,14 @@ async fn main() -> eyre::Result<()> {
         signer: Some(key),
     });
     let seq = start(cfg).await?;
-    let status = seq.node.p2p.as_ref().ok_or_else(|| eyre::eyre!("p2p"))?.lock().map_err(|_| eyre::eyre!("lock"))?.clone();
+    let status = seq
+        .node
+        .p2p
+        .as_ref()
+        .ok_or_else(|| eyre::eyre!("p2p"))?
+        .lock()
+        .map_err(|_| eyre::eyre!("lock"))?
+        .clone();
     let boot = format!("{}/p2p/{}", status.listen_addrs[0], status.peer_id).parse()?;
     let mut cfg = node_config(Default::default(), chain, None)?;
     cfg.validator = Some(ValidatorSettings {
@@ -82,13 +89,18 @@ async fn main() -> eyre::Result<()> {
         let _ = b.await;
     })
     .await?;
-    let (s, v_) = (s_seen.lock().map_err(|_| eyre::eyre!("lock"))?, v_seen.lock().map_err(|_| eyre::eyre!("lock"))?);
+    let (s, v_) = (
+        s_seen.lock().map_err(|_| eyre::eyre!("lock"))?,
+        v_seen.lock().map_err(|_| eyre::eyre!("lock"))?,
+    );
     let mut lat: Vec<Duration> = s
         .iter()
         .filter_map(|(n, t)| v_.get(n).map(|tv| tv.saturating_duration_since(*t)))
         .collect();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "SUMMARY gossip/loopback: {} empty blocks at {BLOCK_TIME_MS} ms; seal announced -> validator head announced: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms (block time {BLOCK_TIME_MS} ms)",
