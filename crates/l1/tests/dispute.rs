@@ -218,3 +218,157 @@ proptest! {
         check(&mut l1, at, &signer, kind, &f);
     }
 }
+
+mod smt {
+    use super::*;
+    use infra_l1::PoseidonBn254;
+    use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
+
+    struct Fixture {
+        l1: SimL1,
+        harness: Address,
+        poseidon: Address,
+        h: TreeHasher,
+        store: MemoryNodeStore,
+        root: B256,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let (mut l1, harness) = harness();
+            let poseidon = l1.deploy(DEPLOYER, PoseidonBn254::BYTECODE.to_vec());
+            Self {
+                l1,
+                harness,
+                poseidon,
+                h: TreeHasher::new(Curve::Bn254),
+                store: MemoryNodeStore::default(),
+                root: B256::ZERO,
+            }
+        }
+
+        /// The Rust tree's update of `key` to `value`.
+        fn rust_update(&mut self, key: B256, value: B256) -> B256 {
+            let tree = SparseMerkleTree::new(&self.h);
+            let up = tree.update(&self.store, self.root, vec![(key, Some(value))]).expect("update");
+            self.store.apply(&up.changes);
+            self.root = up.root;
+            up.root
+        }
+
+        fn proof(&self, key: B256) -> StateProof::Proof {
+            let p =
+                SparseMerkleTree::new(&self.h).proof(&self.store, self.root, key).expect("proof");
+            StateProof::Proof {
+                siblings: p.siblings,
+                hasLeaf: p.leaf.is_some(),
+                leafKey: p.leaf.map(|(k, _)| U256::from_be_bytes(k.0)).unwrap_or_default(),
+                leafValue: p.leaf.map(|(_, v)| U256::from_be_bytes(v.0)).unwrap_or_default(),
+            }
+        }
+
+        /// The Solidity update of `key` from `old` to `new` with the current proof.
+        fn sol_update(&mut self, key: B256, old: Option<B256>, new: B256) -> Result<B256, String> {
+            let call = DisputeHarness::smtUpdateCall {
+                h: self.poseidon,
+                root: self.root,
+                key: U256::from_be_bytes(key.0),
+                oldValue: old.map(|v| U256::from_be_bytes(v.0)).unwrap_or_default(),
+                newValue: U256::from_be_bytes(new.0),
+                p: self.proof(key),
+            };
+            self.l1.try_view(self.harness, &call).map_err(|f| format!("{f:?}"))
+        }
+
+        fn account(&self, i: u64) -> (B256, B256) {
+            let a = Address::from_word(alloy::primitives::keccak256(i.to_be_bytes()));
+            (
+                keys::account_key(&self.h, a),
+                keys::account_value_hash(&self.h, i, U256::from(i), B256::ZERO),
+            )
+        }
+    }
+
+    /// Inserts, updates and splits, each checked against the node's own tree: the
+    /// Solidity root after every write is the Rust root.
+    #[test]
+    fn solidity_updates_give_the_node_tree_roots() {
+        let mut f = Fixture::new();
+        let mut present: Vec<(B256, B256)> = Vec::new();
+        let (mut empties, mut splits, mut updates) = (0, 0, 0);
+        for i in 0..60u64 {
+            let (key, value) = if i % 3 == 2 && !present.is_empty() {
+                // A new value for a key already there.
+                let (k, _) = present[(i as usize * 7) % present.len()];
+                updates += 1;
+                (k, f.account(1000 + i).1)
+            } else {
+                f.account(i)
+            };
+            let old = present.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+            if old.is_none() {
+                if f.proof(key).hasLeaf { splits += 1 } else { empties += 1 }
+            }
+            let sol = f.sol_update(key, old, value).expect("valid proof");
+            let rust = f.rust_update(key, value);
+            assert_eq!(sol, rust, "write {i}");
+            present.retain(|(k, _)| *k != key);
+            present.push((key, value));
+        }
+        assert!(empties > 0 && splits > 0 && updates > 0, "{empties} {splits} {updates}");
+    }
+
+    #[test]
+    fn wrong_old_values_and_proofs_are_refused() {
+        let mut f = Fixture::new();
+        let (k0, v0) = f.account(0);
+        let (k1, v1) = f.account(1);
+        f.rust_update(k0, v0);
+        f.rust_update(k1, v1);
+        let new = f.account(9).1;
+        // Claiming another old value, or absence of a present key.
+        assert!(f.sol_update(k0, Some(v1), new).is_err());
+        assert!(f.sol_update(k0, None, new).is_err());
+        // Claiming presence of an absent key.
+        let (k2, _) = f.account(2);
+        assert!(f.sol_update(k2, Some(v0), new).is_err());
+        // A proof against another root.
+        let mut call = DisputeHarness::smtUpdateCall {
+            h: f.poseidon,
+            root: B256::repeat_byte(1),
+            key: U256::from_be_bytes(k0.0),
+            oldValue: U256::from_be_bytes(v0.0),
+            newValue: U256::from_be_bytes(new.0),
+            p: f.proof(k0),
+        };
+        assert!(f.l1.try_view(f.harness, &call).is_err());
+        call.root = f.root;
+        assert!(f.l1.try_view(f.harness, &call).is_ok());
+    }
+
+    #[test]
+    fn account_leaves_hash_as_the_node_hashes_them() {
+        let mut f = Fixture::new();
+        let a = Address::repeat_byte(0x33);
+        for (nonce, balance, code) in [
+            (0u64, U256::ZERO, alloy::primitives::KECCAK256_EMPTY),
+            (5, U256::MAX, B256::repeat_byte(7)),
+        ] {
+            let call = DisputeHarness::accountLeafCall {
+                h: f.poseidon,
+                account: a,
+                nonce,
+                balance,
+                codeHash: code,
+            };
+            let got = f.l1.view(f.harness, &call);
+            let code_leaf =
+                if code == alloy::primitives::KECCAK256_EMPTY { B256::ZERO } else { code };
+            assert_eq!(B256::from(got.key), keys::account_key(&f.h, a));
+            assert_eq!(
+                B256::from(got.value),
+                keys::account_value_hash(&f.h, nonce, balance, code_leaf)
+            );
+        }
+    }
+}
