@@ -68,6 +68,8 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
         stateRoot: B256::repeat_byte(0x11),
         l2BlockNumber: last.number(),
         l2BlockHash: last.hash,
+        nextBaseFee: 1_000_000_000,
+        nextDepositNonce: 0,
     };
     let fresh = || {
         let mut l1 = SimL1::new(&[BATCHER], U256::from(10u128.pow(21)));
@@ -78,6 +80,7 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
             challengePeriod_: 100,
             genesisStateRoot: B256::ZERO,
             genesisBlockHash: B256::ZERO,
+            genesisNextBaseFee: 1_000_000_000,
             verifier_: Address::ZERO,
         }
         .abi_encode();

@@ -36,10 +36,16 @@ contract Rollup is Owned {
         Superseded
     }
 
+    /// What a proposer claims for the end of a batch. Besides the state root and
+    /// the block, the context the next block starts from: its base fee and the
+    /// next bridge deposit nonce (the fraud-proof game starts the next batch's
+    /// step machine from them, so they are disputed with the root).
     struct Output {
         bytes32 stateRoot;
         uint64 l2BlockNumber;
         bytes32 l2BlockHash;
+        uint64 nextBaseFee;
+        uint64 nextDepositNonce;
     }
 
     struct Batch {
@@ -52,6 +58,8 @@ contract Rollup is Owned {
         uint64 l1Block;
         uint8 blobCount; // 0: data in calldata
         Status status;
+        uint64 nextBaseFee;
+        uint64 nextDepositNonce;
     }
 
     Mode public immutable mode;
@@ -69,13 +77,7 @@ contract Rollup is Owned {
     uint256 public nextToFinalize;
 
     event BatchSubmitted(
-        uint256 indexed index,
-        uint64 firstBlock,
-        uint64 lastBlock,
-        bytes32 dataCommitment,
-        bytes32 stateRoot,
-        bytes32 l2BlockHash,
-        uint8 blobCount
+        uint256 indexed index, uint64 firstBlock, uint64 lastBlock, bytes32 dataCommitment, Output output, uint8 blobCount
     );
     event OutputFinalized(uint256 indexed index, uint64 l2BlockNumber, bytes32 stateRoot, bytes32 l2BlockHash);
     event BatchChallenged(uint256 indexed index, address indexed by);
@@ -120,6 +122,7 @@ contract Rollup is Owned {
         uint64 challengePeriod_,
         bytes32 genesisStateRoot,
         bytes32 genesisBlockHash,
+        uint64 genesisNextBaseFee,
         address verifier_
     ) Owned(owner_) {
         if (batcher_ == address(0)) revert ZeroAddress("batcher");
@@ -144,7 +147,9 @@ contract Rollup is Owned {
                 submittedAt: uint64(block.timestamp),
                 l1Block: uint64(block.number),
                 blobCount: 0,
-                status: Status.Finalized
+                status: Status.Finalized,
+                nextBaseFee: genesisNextBaseFee,
+                nextDepositNonce: 0
             })
         );
         nextToFinalize = 1;
@@ -204,10 +209,12 @@ contract Rollup is Owned {
                 submittedAt: uint64(block.timestamp),
                 l1Block: uint64(block.number),
                 blobCount: blobCount,
-                status: Status.Pending
+                status: Status.Pending,
+                nextBaseFee: output.nextBaseFee,
+                nextDepositNonce: output.nextDepositNonce
             })
         );
-        emit BatchSubmitted(index, firstBlock, lastBlock, commitment, output.stateRoot, output.l2BlockHash, blobCount);
+        emit BatchSubmitted(index, firstBlock, lastBlock, commitment, output, blobCount);
     }
 
     // ----------------------------------------------------------- finalization
@@ -343,6 +350,12 @@ contract Rollup is Owned {
     function latestFinalized() external view returns (uint256 index, Output memory output) {
         index = nextToFinalize - 1;
         Batch storage b = batches[index];
-        output = Output({stateRoot: b.stateRoot, l2BlockNumber: b.lastBlock, l2BlockHash: b.l2BlockHash});
+        output = Output({
+            stateRoot: b.stateRoot,
+            l2BlockNumber: b.lastBlock,
+            l2BlockHash: b.l2BlockHash,
+            nextBaseFee: b.nextBaseFee,
+            nextDepositNonce: b.nextDepositNonce
+        });
     }
 }

@@ -46,6 +46,8 @@ pub struct PosterConfig {
     pub poll: Duration,
     /// Call `Rollup.finalize` for batches whose challenge period has passed.
     pub finalize: bool,
+    /// The chain's EIP-1559 parameters (each output claims the next block's base fee).
+    pub base_fee: infra_config::BaseFeeConfig,
     /// Tests only (dev chains): claim a wrong state root for every batch whose
     /// index is a multiple of this, once per index (a batch resubmitted after a
     /// lost dispute claims the true root).
@@ -174,10 +176,18 @@ impl BatchPoster {
         let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(None) };
         let (first_block, last_block) = (first.number(), last.number());
         let data = BatchPayload::from_blocks(&blocks)?.encode(Codec::Zstd);
+        let next_deposit = self.store.reader()?.deposit_cursor_at(last_block)?.next_nonce;
         let mut output = Rollup::Output {
             stateRoot: last.header.state_root,
             l2BlockNumber: last_block,
             l2BlockHash: last.hash,
+            nextBaseFee: infra_execution::next_base_fee(
+                &self.config.base_fee,
+                last.header.gas_used,
+                last.header.gas_limit,
+                last.header.base_fee_per_gas.unwrap_or(self.config.base_fee.initial_wei),
+            ),
+            nextDepositNonce: next_deposit,
         };
         if let Some(every) = self.config.faulty_root_every {
             let index = self.rollup().batchCount().call().await.map_err(rpc)?;

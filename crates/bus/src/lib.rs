@@ -32,9 +32,14 @@ pub struct BatchVerdict {
     pub l1_block: u64,
     pub claimed_state_root: alloy::primitives::B256,
     pub claimed_block_hash: alloy::primitives::B256,
+    /// The context the next block starts from, as claimed.
+    pub claimed_next_base_fee: u64,
+    pub claimed_next_deposit_nonce: u64,
     /// The state root and hash of `last_block` as derived from L1 data.
     pub derived_state_root: alloy::primitives::B256,
     pub derived_block_hash: alloy::primitives::B256,
+    pub derived_next_base_fee: u64,
+    pub derived_next_deposit_nonce: u64,
 }
 
 impl BatchVerdict {
@@ -42,6 +47,8 @@ impl BatchVerdict {
     pub fn valid(&self) -> bool {
         self.claimed_state_root == self.derived_state_root
             && self.claimed_block_hash == self.derived_block_hash
+            && self.claimed_next_base_fee == self.derived_next_base_fee
+            && self.claimed_next_deposit_nonce == self.derived_next_deposit_nonce
     }
 }
 

@@ -290,8 +290,10 @@ impl Deriver {
                     first_block: ev.firstBlock,
                     last_block: ev.lastBlock,
                     data_commitment: ev.dataCommitment,
-                    state_root: ev.stateRoot,
-                    block_hash: ev.l2BlockHash,
+                    state_root: ev.output.stateRoot,
+                    block_hash: ev.output.l2BlockHash,
+                    next_base_fee: ev.output.nextBaseFee,
+                    next_deposit_nonce: ev.output.nextDepositNonce,
                     blob_count: ev.blobCount,
                     l1_block: log.block_number.unwrap_or_default(),
                     l1_tx: log.transaction_hash.unwrap_or_default(),
@@ -397,8 +399,12 @@ impl Deriver {
             l1_block: batch.l1_block,
             claimed_state_root: batch.state_root,
             claimed_block_hash: batch.block_hash,
+            claimed_next_base_fee: batch.next_base_fee,
+            claimed_next_deposit_nonce: batch.next_deposit_nonce,
             derived_state_root: done.state_root,
             derived_block_hash: done.block_hash,
+            derived_next_base_fee: done.next_base_fee,
+            derived_next_deposit_nonce: done.deposit_next,
         };
         self.safe_head = batch.last_block;
         // Deposits the safe chain applied are no longer needed.
@@ -467,6 +473,7 @@ struct DeriveJob {
 
 struct JobDone {
     state_root: B256,
+    next_base_fee: u64,
     block_hash: B256,
     deposit_next: u64,
     executed: u64,
@@ -537,6 +544,7 @@ impl DeriveJob {
             .ok_or_else(|| StorageError::Corrupt(format!("block {last} is missing")))?;
         Ok(JobDone {
             state_root: header.state_root,
+            next_base_fee: infra_execution::base_fee_after(&self.chain, &header),
             block_hash: header.hash_slow(),
             deposit_next: reader.deposit_cursor_at(last)?.next_nonce,
             executed,

@@ -29,6 +29,8 @@ pub struct SubmittedBatch {
     pub data_commitment: B256,
     pub state_root: B256,
     pub block_hash: B256,
+    pub next_base_fee: u64,
+    pub next_deposit_nonce: u64,
     pub blob_count: u8,
     pub l1_block: u64,
     pub l1_tx: B256,

@@ -85,6 +85,8 @@ pub struct DeployParams {
     pub bls12_381: bool,
     pub genesis_state_root: B256,
     pub genesis_block_hash: B256,
+    /// The base fee of block 1 (the context the first batch starts from).
+    pub genesis_next_base_fee: u64,
     /// zk: the Groth16 verifying key in the precompile encoding (see
     /// `infra_prover::Prover::verifying_key_bytes`); required when not optimistic.
     pub verifying_key: Option<Bytes>,
@@ -141,6 +143,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         challengePeriod_: p.challenge_period_s,
         genesisStateRoot: p.genesis_state_root,
         genesisBlockHash: p.genesis_block_hash,
+        genesisNextBaseFee: p.genesis_next_base_fee,
         verifier_: verifier.unwrap_or_default(),
     }
     .abi_encode();

@@ -31,7 +31,13 @@ fn bridge_error(f: Failure) -> Bridge::BridgeErrors {
 }
 
 fn output(root: B256, block: u64) -> Rollup::Output {
-    Rollup::Output { stateRoot: root, l2BlockNumber: block, l2BlockHash: keccak256(root) }
+    Rollup::Output {
+        stateRoot: root,
+        l2BlockNumber: block,
+        l2BlockHash: keccak256(root),
+        nextBaseFee: 1_000_000_000 + block,
+        nextDepositNonce: block,
+    }
 }
 
 const MODE_OPTIMISTIC: u8 = 0;
@@ -46,6 +52,7 @@ fn rollup_initcode(mode: u8, verifier: Address) -> Vec<u8> {
         challengePeriod_: PERIOD,
         genesisStateRoot: B256::repeat_byte(0x60),
         genesisBlockHash: B256::repeat_byte(0x61),
+        genesisNextBaseFee: 875_000_000,
         verifier_: verifier,
     }
     .abi_encode();
@@ -146,6 +153,11 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
     assert_eq!(ev.index, U256::ONE);
     assert_eq!(ev.dataCommitment, keccak256(b"x"));
     assert_eq!((ev.firstBlock, ev.lastBlock, ev.blobCount), (1, 5, 0));
+    assert_eq!(ev.output, output(root, 5), "the whole claimed output is in the event");
+    let b = l1.view(rollup, &Rollup::getBatchCall { index: U256::ONE });
+    assert_eq!((b.nextBaseFee, b.nextDepositNonce), (1_000_000_005, 5), "and recorded");
+    let genesis = l1.view(rollup, &Rollup::getBatchCall { index: U256::ZERO });
+    assert_eq!((genesis.nextBaseFee, genesis.nextDepositNonce), (875_000_000, 0));
     assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 6);
     submit(&mut l1, rollup, 6, 9, B256::repeat_byte(0x12)).expect("second batch");
 

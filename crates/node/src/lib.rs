@@ -149,7 +149,10 @@ pub async fn deploy_contracts(
     batcher: Option<alloy::primitives::Address>,
     verifying_key: Option<alloy::primitives::Bytes>,
 ) -> eyre::Result<Deployment> {
-    let (hash, root) = genesis_info(chain, genesis)?;
+    let hasher = TreeHasher::new(chain.state_curve());
+    let genesis_header = genesis_block(chain, genesis, &hasher)?.0.header;
+    let (hash, root) = (genesis_header.hash_slow(), genesis_header.state_root);
+    let next_base_fee = infra_execution::base_fee_after(chain, &genesis_header);
     let provider = infra_l1::connect(rpc_url).map_err(|e| eyre!("config: {e}"))?;
     let me = signer.address();
     let sender = TxSender::new(provider, signer, SenderConfig::default())
@@ -164,6 +167,7 @@ pub async fn deploy_contracts(
         bls12_381: chain.state_curve() == infra_config::Curve::Bls12_381,
         genesis_state_root: root,
         genesis_block_hash: hash,
+        genesis_next_base_fee: next_base_fee,
         verifying_key,
     };
     Ok(infra_l1::deploy(&sender, &params).await?)
@@ -571,6 +575,7 @@ async fn connect_l1(
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
             faulty_root_every: l1.faulty_root_every,
+            base_fee: cfg.chain.base_fee.clone(),
         },
         faulted: Arc::default(),
     };

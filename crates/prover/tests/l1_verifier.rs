@@ -61,6 +61,7 @@ fn deploy_rollup(l1: &mut SimL1, genesis_root: B256, verifier: Address) -> Addre
         challengePeriod_: 100,
         genesisStateRoot: genesis_root,
         genesisBlockHash: B256::repeat_byte(0x61),
+        genesisNextBaseFee: 875_000_000,
         verifier_: verifier,
     }
     .abi_encode();
@@ -78,6 +79,8 @@ fn submit(l1: &mut SimL1, rollup: Address, first: u64, last: u64, data: &[u8], r
             stateRoot: root,
             l2BlockNumber: last,
             l2BlockHash: keccak256(root),
+            nextBaseFee: 1_000_000_000,
+            nextDepositNonce: 0,
         },
     };
     l1.send(BATCHER, rollup, &call, U256::ZERO).expect("submitted");
