@@ -39,6 +39,9 @@ contract Bridge is Owned {
     IPoseidon public immutable hasher;
 
     uint256 public depositNonce;
+    /// Per deposit nonce: `keccak256(abi.encode(from, to, value, gasLimit, data))`,
+    /// so the fraud-proof game can read a deposit's content on L1.
+    mapping(uint256 => bytes32) public depositHashes;
     mapping(bytes32 => bool) public finalizedWithdrawals;
 
     event DepositInitiated(
@@ -82,6 +85,7 @@ contract Bridge is Owned {
         if (msg.sender != tx.origin) from = l2Alias(msg.sender);
         uint256 nonce = depositNonce;
         depositNonce = nonce + 1;
+        depositHashes[nonce] = keccak256(abi.encode(from, to, msg.value, gasLimit, data));
         emit DepositInitiated(nonce, from, to, msg.value, gasLimit, data);
     }
 

@@ -419,6 +419,14 @@ fn deposits_lock_eth_and_emit_ordered_events() {
     let ev = Bridge::DepositInitiated::decode_log(&out.logs[0]).expect("event");
     assert_eq!((ev.nonce, ev.to, ev.gasLimit), (U256::ONE, ALICE, 21_000));
     assert_eq!(l1.balance(bridge), U256::from(4 * ETH));
+    // Each deposit's content is recorded by nonce (for the fraud-proof game).
+    let hash_of = |from, to, value: u128, gas: u64, data: &[u8]| {
+        keccak256((from, to, U256::from(value), gas, Bytes::copy_from_slice(data)).abi_encode_params())
+    };
+    let recorded = |l1: &mut L1, n: u64| l1.view(bridge, &Bridge::depositHashesCall(U256::from(n)));
+    assert_eq!(recorded(&mut l1, 0), hash_of(ALICE, BOB, 3 * ETH, 100_000, b"hi"));
+    assert_eq!(recorded(&mut l1, 1), hash_of(ALICE, ALICE, ETH, 21_000, b""));
+    assert_eq!(recorded(&mut l1, 2), B256::ZERO);
 
     for gas in [20_999u64, 5_000_001] {
         let bad = Bridge::depositETHCall { to: BOB, gasLimit: gas, data: Bytes::new() };
