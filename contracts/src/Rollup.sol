@@ -104,6 +104,9 @@ contract Rollup is Owned {
     error WrongMode(Mode mode);
     error InvalidProof(uint256 index);
     error NotFinalized(uint256 index);
+    /// With a dispute game attached, an optimistic batch must be readable on L1:
+    /// calldata in the uncompressed batch format (codec 0).
+    error DisputableDataRequired();
 
     modifier onlyBatcher() {
         if (msg.sender != batcher) revert NotBatcher(msg.sender);
@@ -166,6 +169,9 @@ contract Rollup is Owned {
         returns (uint256 index)
     {
         if (data.length == 0) revert EmptyData();
+        if (mode == Mode.Optimistic && challenger != address(0) && (data.length < 2 || data[1] != 0)) {
+            revert DisputableDataRequired();
+        }
         return _record(firstBlock, lastBlock, keccak256(data), 0, output);
     }
 
@@ -178,6 +184,7 @@ contract Rollup is Owned {
         returns (uint256 index)
     {
         if (blobCount == 0) revert NoBlobs();
+        if (mode == Mode.Optimistic && challenger != address(0)) revert DisputableDataRequired();
         bytes32[] memory hashes = new bytes32[](blobCount);
         for (uint256 i = 0; i < blobCount; i++) {
             hashes[i] = blobhash(i);

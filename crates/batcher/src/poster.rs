@@ -175,7 +175,12 @@ impl BatchPoster {
         let blocks = self.pending_blocks(next, now_ms)?;
         let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(None) };
         let (first_block, last_block) = (first.number(), last.number());
-        let data = BatchPayload::from_blocks(&blocks)?.encode(Codec::Zstd);
+        // With a dispute game attached, L1 must be able to read every transaction:
+        // uncompressed calldata (the rollup refuses anything else).
+        let disputable = self.config.finalize
+            && self.rollup().challenger().call().await.map_err(rpc)? != Address::ZERO;
+        let codec = if disputable { Codec::None } else { Codec::Zstd };
+        let data = BatchPayload::from_blocks(&blocks)?.encode(codec);
         let next_deposit = self.store.reader()?.deposit_cursor_at(last_block)?.next_nonce;
         let mut output = Rollup::Output {
             stateRoot: last.header.state_root,
@@ -199,7 +204,7 @@ impl BatchPoster {
                 tracing::warn!(target: "batcher", index, claimed = %output.stateRoot, "fault injection: claiming a wrong state root");
             }
         }
-        let blob = self.use_blob(&data).await?;
+        let blob = !disputable && self.use_blob(&data).await?;
         let tx = if blob {
             let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)
                 .build_4844()

@@ -98,3 +98,10 @@ pub fn encode_zk_proof(chunks: &[ZkChunk]) -> alloy::primitives::Bytes {
     use alloy::sol_types::SolValue;
     (chunks.to_vec(),).abi_encode_params().into()
 }
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    DisputeGame,
+    "../../contracts/artifacts/DisputeGame.json"
+);

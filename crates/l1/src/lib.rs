@@ -7,8 +7,9 @@ pub mod sim;
 pub mod watcher;
 
 pub use bindings::{
-    BatchVerifierBls12381, BatchVerifierBn254, Bridge, L2_WITHDRAWALS, L2Withdrawals,
-    PoseidonBls12381, PoseidonBn254, Rollup, TestToken, ZkChunk, encode_zk_proof, range_commitment,
+    BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, L2_WITHDRAWALS, L2Withdrawals,
+    PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken, ZkChunk, encode_zk_proof,
+    range_commitment,
 };
 pub use deployment::{DeployParams, Deployment, DeploymentError, deploy, verifier_initcode};
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};

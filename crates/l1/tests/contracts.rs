@@ -421,7 +421,9 @@ fn deposits_lock_eth_and_emit_ordered_events() {
     assert_eq!(l1.balance(bridge), U256::from(4 * ETH));
     // Each deposit's content is recorded by nonce (for the fraud-proof game).
     let hash_of = |from, to, value: u128, gas: u64, data: &[u8]| {
-        keccak256((from, to, U256::from(value), gas, Bytes::copy_from_slice(data)).abi_encode_params())
+        keccak256(
+            (from, to, U256::from(value), gas, Bytes::copy_from_slice(data)).abi_encode_params(),
+        )
     };
     let recorded = |l1: &mut L1, n: u64| l1.view(bridge, &Bridge::depositHashesCall(U256::from(n)));
     assert_eq!(recorded(&mut l1, 0), hash_of(ALICE, BOB, 3 * ETH, 100_000, b"hi"));
