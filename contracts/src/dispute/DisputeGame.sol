@@ -409,7 +409,9 @@ contract DisputeGame {
             : 0;
         if (oldValue == 0) {
             // Absent: the proof must show it, and the pre-values be empty.
-            if (a.nonce != 0 || a.balance != 0) revert BadWitness("absent account with values");
+            if (a.nonce != 0 || a.balance != 0 || a.codeHash != bytes32(0)) {
+                revert BadWitness("absent account with values");
+            }
             if (nonce == 0 && balance == 0) {
                 // Touched but empty: removed, so nothing is written (EIP-161). Still
                 // check the absence proof against the root.
@@ -419,6 +421,22 @@ contract DisputeGame {
         }
         uint256 newValue = StateProof.accountValueHash(hasher, nonce, balance, a.codeHash);
         s.stateRoot = StateProof.update(hasher, s.stateRoot, key, oldValue, newValue, a.proof);
+    }
+
+    /// Checks the values `a` claims against the tree with root `root` (inclusion,
+    /// or absence with all-zero values): a step that reads an account without
+    /// writing it (a refused transaction) must not take unproven values.
+    function _verify(bytes32 root, Account calldata a) internal view {
+        uint256 key = StateProof.accountKey(hasher, a.addr);
+        if (a.proof.hasLeaf && a.proof.leafKey == key) {
+            uint256 v = StateProof.accountValueHash(hasher, a.nonce, a.balance, a.codeHash);
+            StateProof.update(hasher, root, key, v, 1, a.proof);
+        } else {
+            if (a.nonce != 0 || a.balance != 0 || a.codeHash != bytes32(0)) {
+                revert BadWitness("absent account with values");
+            }
+            StateProof.update(hasher, root, key, 0, 1, a.proof);
+        }
     }
 
     function _hasCode(Account calldata a) internal pure returns (bool) {
@@ -449,6 +467,7 @@ contract DisputeGame {
         if (t.to == config.feeRecipient || sender.addr == config.feeRecipient) {
             revert NotDecidableOnL1("the fee recipient takes part in the transfer");
         }
+        _verify(s.stateRoot, sender);
         // What revm refuses: the step changes nothing.
         if (t.chainId != 0 && t.chainId != config.l2ChainId) return;
         if (_hasCode(sender)) return; // EIP-3607

@@ -312,13 +312,7 @@ impl L1 {
             pre: s.states[step - 1].clone(),
             data: s.data.clone(),
             accounts: s.witnesses[step - 1].clone(),
-            deposit: DisputeGame::Deposit {
-                from: Address::ZERO,
-                to: Address::ZERO,
-                value: U256::ZERO,
-                gasLimit: 0,
-                data: Bytes::new(),
-            },
+            deposit: no_deposit(),
         };
         let out = self.sim.send(CHALLENGER, self.game, &call, U256::ZERO)?;
         let decided = out
@@ -327,6 +321,16 @@ impl L1 {
             .find_map(|l| DisputeGame::StepDecided::decode_log(l).ok())
             .expect("StepDecided");
         Ok((decided.computedHash, out.gas))
+    }
+}
+
+fn no_deposit() -> DisputeGame::Deposit {
+    DisputeGame::Deposit {
+        from: Address::ZERO,
+        to: Address::ZERO,
+        value: U256::ZERO,
+        gasLimit: 0,
+        data: Bytes::new(),
     }
 }
 
@@ -392,6 +396,21 @@ fn a_dishonest_challenger_loses_against_a_right_root() {
     l1.sim
         .send(CHALLENGER, l1.game, &DisputeGame::respondCall { id, agree: false }, U256::ZERO)
         .expect("disagree");
+    // Lying about the sender (a nonce that would make L1 refuse the transfer) is
+    // caught: the values must match the pre-state's leaf.
+    let mut lie = s.witnesses[0].clone();
+    lie[0].nonce = 7;
+    let call = DisputeGame::proveStepCall {
+        id,
+        pre: s.states[0].clone(),
+        data: s.data.clone(),
+        accounts: lie,
+        deposit: no_deposit(),
+    };
+    assert!(
+        l1.sim.send(CHALLENGER, l1.game, &call, U256::ZERO).is_err(),
+        "a false pre-state is refused"
+    );
     let (computed, gas) = l1.prove(id, &s, 1).expect("one step");
     eprintln!("one-step proof of an ETH transfer: {gas} gas");
     assert_eq!(computed, l1.hash(&s.states[1]), "L1 computed the true post-state");

@@ -584,6 +584,47 @@ impl StateReader<'_> {
         Ok(sig.try_into().ok())
     }
 
+    /// What the flat state was after block `number` wherever it changed since:
+    /// each account's and slot's value before the first later block that wrote
+    /// it (an account `None`: absent then). Read from the change sets, newest
+    /// first; anything not listed is as it is now.
+    #[allow(clippy::type_complexity)]
+    pub fn state_priors_since(
+        &self,
+        number: u64,
+    ) -> Result<
+        (
+            std::collections::HashMap<Address, Option<AccountState>>,
+            std::collections::HashMap<(Address, U256), U256>,
+        ),
+        StorageError,
+    > {
+        let head = self.head()?.unwrap_or_default();
+        let (mut accounts, mut slots) =
+            (std::collections::HashMap::new(), std::collections::HashMap::new());
+        for b in (number.saturating_add(1)..=head).rev() {
+            let raw: Vec<u8> = self.get(CHANGESETS, b.to_be_bytes())?.ok_or_else(|| {
+                StorageError::Corrupt(format!(
+                    "block {b} has no change set (written by an older version)"
+                ))
+            })?;
+            let undo = ChangeSet::decode(&raw)?;
+            // Within a block the first write's prior is the value before it.
+            for (address, prior) in undo.accounts.iter().rev() {
+                accounts.insert(*address, prior.as_deref().map(AccountState::decode).transpose()?);
+            }
+            for (key, prior) in undo.storage.iter().rev() {
+                let address = Address::from_slice(&key[..20]);
+                let slot = U256::from_be_slice(&key[20..]);
+                slots.insert(
+                    (address, slot),
+                    prior.as_deref().map(U256::from_be_slice).unwrap_or_default(),
+                );
+            }
+        }
+        Ok((accounts, slots))
+    }
+
     /// A record stored with [`Store::put_meta`].
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.get(META, component_key(key))
