@@ -74,6 +74,7 @@ async fn main() -> eyre::Result<()> {
         l1_rpc: anvil.url.clone(),
         deployment: d,
         poll: Duration::from_millis(200),
+        challenger_key: None,
     });
     cfg.p2p = Some(P2pSettings {
         listen: "/ip4/127.0.0.1/tcp/0".parse()?,

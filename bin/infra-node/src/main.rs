@@ -466,15 +466,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             cli.l1.rpc.clone().ok_or_else(|| need("--l1.rpc (the L1 the chain settles to)"))?;
         let path =
             cli.l1.deployment.as_ref().ok_or_else(|| need("--deployment (the deployment file)"))?;
-        if cli.l1.key.is_some() {
-            return Err(usage(
-                "--l1.key is a sequencer flag: a validator sends nothing to L1 (yet)",
-            ));
-        }
         let deployment =
             infra_l1::Deployment::read(path).map_err(|e| usage(format!("config: {e}")))?;
-        cfg.validator =
-            Some(infra_node_core::ValidatorSettings { l1_rpc: rpc, deployment, poll: tuning.poll });
+        // A validator's L1 key bonds and disputes wrong outputs.
+        let challenger_key = match &cli.l1.key {
+            Some(k) => Some(parse_key("--l1.key", k)?),
+            None => None,
+        };
+        cfg.validator = Some(infra_node_core::ValidatorSettings {
+            l1_rpc: rpc,
+            deployment,
+            poll: tuning.poll,
+            challenger_key,
+        });
     }
     cfg.l1 = match (&cli.l1.rpc, &cli.l1.deployment, cli.dev) {
         _ if validator => None,

@@ -31,8 +31,11 @@ fn start(
     key: &str,
     da: &str,
 ) -> eyre::Result<Child> {
+    let config = datadir.parent().unwrap_or(datadir).join("chain.toml");
     Ok(Command::new(BIN)
         .args(["--role", "sequencer", "--genesis", &genesis()])
+        .arg("--config")
+        .arg(&config)
         .arg("--datadir")
         .arg(datadir)
         .args(["--rpc.port", &port.to_string(), "--l1.rpc", l1, "--l1.poll-ms", "200"])
@@ -76,8 +79,14 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
     let dir = tempfile::tempdir()?;
     let batcher = dev_key_hex(9)?;
     let deployment_file = dir.path().join("deployment.json");
+    // Blobs need an optimistic chain without the dispute game (which requires
+    // uncompressed calldata).
+    let config = dir.path().join("chain.toml");
+    std::fs::write(&config, format!("[chain]\nfraud_proofs = {}\n", da != "blob"))?;
     let status = Command::new(BIN)
         .args(["deploy", "--l1.rpc", &anvil.url, "--genesis", &genesis()])
+        .arg("--config")
+        .arg(&config)
         .arg("--out")
         .arg(&deployment_file)
         .env("INFRA_L1_KEY", &batcher)

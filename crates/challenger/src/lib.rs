@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod game;
 pub mod trace;
 
+pub use game::{ChallengerActor, DefenderActor, GameError, GameSettings, PlayerStatus};
 pub use trace::{
     AccountWitness, BatchTrace, StepKind, StepState, TraceError, TraceStep, trace_batch,
 };

@@ -15,7 +15,10 @@ use alloy::{
 use infra_bus::{Bus, DepositInbox};
 use infra_challenger::{StepKind, StepState, trace_batch};
 use infra_config::ChainConfig;
-use infra_l1::{Bridge, DisputeGame, PoseidonBn254, Rollup, StateProof, sim::SimL1};
+use infra_l1::{
+    Bridge, DisputeGame, GameTypes, PoseidonBn254, Rollup, StateProof, one_step_initcode,
+    sim::SimL1,
+};
 use infra_mempool::{Mempool, PoolConfig};
 use infra_primitives::{DepositTx, batch::BatchPayload};
 use infra_sequencer::{BlockBuilder, genesis_block};
@@ -63,8 +66,8 @@ fn legacy(signer: &PrivateKeySigner, nonce: u64, to: Address, value: u128) -> Tx
     tx.into_signed(sig).into()
 }
 
-fn sol_state(s: &StepState) -> DisputeGame::StepState {
-    DisputeGame::StepState {
+fn sol_state(s: &StepState) -> GameTypes::StepState {
+    GameTypes::StepState {
         stateRoot: s.state_root,
         step: s.step,
         blockIndex: s.block_index,
@@ -111,7 +114,7 @@ fn every_step_l1_decides_matches_the_trace() {
     let args =
         Bridge::constructorCall { owner_: OWNER, rollup_: rollup, hasher_: poseidon }.abi_encode();
     let bridge = l1.deploy(OWNER, [Bridge::BYTECODE.to_vec(), args].concat());
-    let config = DisputeGame::Config {
+    let config = GameTypes::Config {
         l2ChainId: U256::from(chain.chain_id),
         feeRecipient: chain.fee_recipient,
         gasLimit: chain.gas_limit,
@@ -123,13 +126,10 @@ fn every_step_l1_decides_matches_the_trace() {
         moveTimeout: 600,
         arbiter: OWNER,
     };
-    let args = DisputeGame::constructorCall {
-        rollup_: rollup,
-        bridge_: bridge,
-        hasher_: poseidon,
-        config_: config,
-    }
-    .abi_encode();
+    let one_step = l1.deploy(OWNER, one_step_initcode(bridge, poseidon, &config));
+    let args =
+        DisputeGame::constructorCall { rollup_: rollup, oneStep_: one_step, config_: config }
+            .abi_encode();
     let game = l1.deploy(OWNER, [DisputeGame::BYTECODE.to_vec(), args].concat());
     let carol = Address::repeat_byte(0xca);
     let deposit = Bridge::depositETHCall { to: carol, gasLimit: 30_000, data: Bytes::new() };
@@ -196,7 +196,7 @@ fn every_step_l1_decides_matches_the_trace() {
         let Some(witness) = &step.witness else { continue };
         let accounts = witness
             .iter()
-            .map(|w| DisputeGame::Account {
+            .map(|w| GameTypes::Account {
                 addr: w.address,
                 nonce: w.nonce,
                 balance: w.balance,
@@ -218,14 +218,14 @@ fn every_step_l1_decides_matches_the_trace() {
             })
             .collect();
         let deposit = match &step.kind {
-            StepKind::Deposit(d) => DisputeGame::Deposit {
+            StepKind::Deposit(d) => GameTypes::Deposit {
                 from: d.from,
                 to: d.to,
                 value: d.value,
                 gasLimit: d.gas_limit,
                 data: d.data.clone(),
             },
-            _ => DisputeGame::Deposit {
+            _ => GameTypes::Deposit {
                 from: Address::ZERO,
                 to: Address::ZERO,
                 value: U256::ZERO,

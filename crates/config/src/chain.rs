@@ -151,6 +151,11 @@ pub struct ChainConfig {
     pub proof: ProofConfig,
     pub batch: BatchConfig,
     pub challenge_period_s: u64,
+    /// Optimistic settlement: deploy the dispute game, so wrong outputs can be
+    /// disputed and rolled back on L1 (batches then go to L1 as uncompressed
+    /// calldata, which L1 can read). `false`: no game; claimed outputs are
+    /// trusted, and batches may be compressed or in blobs.
+    pub fraud_proofs: bool,
     /// Minimum proposer/challenger bond, in wei (decimal string or integer in TOML).
     pub min_stake: U256,
     pub slashing_penalty_pct: u64,
@@ -179,6 +184,7 @@ impl ChainConfig {
             // Short for a dev chain: batches every 2 s, outputs final 10 s later.
             batch: BatchConfig { max_latency_ms: 2_000, ..BatchConfig::default() },
             challenge_period_s: 10,
+            fraud_proofs: true,
             min_stake: U256::from(1_000_000_000_000_000_000u128),
             slashing_penalty_pct: 50,
         }

@@ -280,24 +280,7 @@ impl Deriver {
             } else if log.address() != self.config.rollup {
                 continue;
             } else if topic == Rollup::BatchSubmitted::SIGNATURE_HASH {
-                let ev = log
-                    .log_decode::<Rollup::BatchSubmitted>()
-                    .map_err(|e| DeriveError::Log(e.to_string()))?
-                    .inner
-                    .data;
-                let batch = SubmittedBatch {
-                    index: u64::try_from(ev.index).unwrap_or(u64::MAX),
-                    first_block: ev.firstBlock,
-                    last_block: ev.lastBlock,
-                    data_commitment: ev.dataCommitment,
-                    state_root: ev.output.stateRoot,
-                    block_hash: ev.output.l2BlockHash,
-                    next_base_fee: ev.output.nextBaseFee,
-                    next_deposit_nonce: ev.output.nextDepositNonce,
-                    blob_count: ev.blobCount,
-                    l1_block: log.block_number.unwrap_or_default(),
-                    l1_tx: log.transaction_hash.unwrap_or_default(),
-                };
+                let batch = SubmittedBatch::from_log(log).map_err(DeriveError::Log)?;
                 self.derive_batch(&batch).await?;
                 out.batches += 1;
             } else if topic == Rollup::BatchesRolledBack::SIGNATURE_HASH {

@@ -2,7 +2,7 @@
 
 mod deriver;
 mod import;
-pub mod source;
+pub use infra_l1::batches as source;
 
 pub use deriver::{
     ChainLock, DerivationStatus, DeriveError, DerivePoll, Deriver, DeriverActor, DeriverConfig,

@@ -105,3 +105,25 @@ sol!(
     DisputeGame,
     "../../contracts/artifacts/DisputeGame.json"
 );
+
+/// The one-step contract, in its own module: its ABI names the same shared types
+/// (`GameTypes`) the game's does; only its creation code is used from here.
+pub mod one_step {
+    alloy::sol!(
+        #[sol(rpc)]
+        OneStep,
+        "../../contracts/artifacts/OneStep.json"
+    );
+}
+
+/// Creation code of the one-step contract for `config` (its constructor:
+/// `(bridge, hasher, config)`).
+pub fn one_step_initcode(
+    bridge: alloy::primitives::Address,
+    hasher: alloy::primitives::Address,
+    config: &GameTypes::Config,
+) -> Vec<u8> {
+    use alloy::sol_types::SolValue;
+    [one_step::OneStep::BYTECODE.to_vec(), (bridge, hasher, config.clone()).abi_encode_params()]
+        .concat()
+}

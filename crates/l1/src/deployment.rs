@@ -3,13 +3,14 @@
 
 use crate::{
     bindings::{
-        BatchVerifierBls12381, BatchVerifierBn254, Bridge, PoseidonBls12381, PoseidonBn254, Rollup,
+        BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, PoseidonBls12381,
+        PoseidonBn254, Rollup,
     },
     sender::{L1Tx, SendError, TxSender},
 };
 use alloy::{
     primitives::{Address, B256, Bytes},
-    sol_types::SolConstructor,
+    sol_types::{SolCall, SolConstructor},
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -41,6 +42,9 @@ pub struct Deployment {
     /// zk: keccak256 of the verifying key the rollup pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vk_hash: Option<B256>,
+    /// optimistic: the dispute game (the rollup's challenger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute_game: Option<Address>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,8 @@ pub struct DeployParams {
     /// zk: the Groth16 verifying key in the precompile encoding (see
     /// `infra_prover::Prover::verifying_key_bytes`); required when not optimistic.
     pub verifying_key: Option<Bytes>,
+    /// optimistic: the dispute game's settings (`None`: no game is deployed).
+    pub dispute: Option<crate::GameTypes::Config>,
 }
 
 async fn create(sender: &TxSender, code: Vec<u8>) -> Result<(Address, u64), DeploymentError> {
@@ -152,6 +158,28 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         Bridge::constructorCall { owner_: p.owner, rollup_: rollup, hasher_: poseidon }
             .abi_encode();
     let (bridge, _) = create(sender, [Bridge::BYTECODE.to_vec(), bridge_args].concat()).await?;
+    let dispute_game = match (&p.dispute, p.optimistic) {
+        (Some(config), true) => {
+            let (one_step, _) =
+                create(sender, crate::bindings::one_step_initcode(bridge, poseidon, config))
+                    .await?;
+            let args = DisputeGame::constructorCall {
+                rollup_: rollup,
+                oneStep_: one_step,
+                config_: config.clone(),
+            }
+            .abi_encode();
+            let (game, _) = create(sender, [DisputeGame::BYTECODE.to_vec(), args].concat()).await?;
+            if p.owner == sender.address() {
+                let call = Rollup::setChallengerCall { challenger_: game }.abi_encode();
+                sender.send(L1Tx::call(rollup, call.into())).await?;
+            } else {
+                tracing::warn!(target: "l1", %game, owner = %p.owner, "the owner must call Rollup.setChallenger(game) to attach the dispute game");
+            }
+            Some(game)
+        }
+        _ => None,
+    };
     let deployment = Deployment {
         l1_chain_id: sender.chain_id(),
         l2_chain_id: p.l2_chain_id,
@@ -168,6 +196,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         genesis_block_hash: p.genesis_block_hash,
         verifier,
         vk_hash,
+        dispute_game,
     };
     tracing::info!(target: "l1", %rollup, %bridge, %poseidon, ?verifier, deploy_block, "deployed the L1 contracts");
     Ok(deployment)

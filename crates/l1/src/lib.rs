@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod batches;
 pub mod bindings;
 pub mod deployment;
 pub mod sender;
@@ -7,9 +8,9 @@ pub mod sim;
 pub mod watcher;
 
 pub use bindings::{
-    BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, L2_WITHDRAWALS, L2Withdrawals,
-    PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken, ZkChunk, encode_zk_proof,
-    range_commitment,
+    BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, GameTypes, L2_WITHDRAWALS,
+    L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken, ZkChunk,
+    encode_zk_proof, one_step_initcode, range_commitment,
 };
 pub use deployment::{DeployParams, Deployment, DeploymentError, deploy, verifier_initcode};
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};

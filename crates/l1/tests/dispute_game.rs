@@ -18,7 +18,7 @@ use infra_execution::{
     tree_updates,
 };
 use infra_l1::{
-    Bridge, DisputeGame, PoseidonBn254, Rollup,
+    Bridge, DisputeGame, GameTypes, PoseidonBn254, Rollup, one_step_initcode,
     sim::{Failure, SimL1},
 };
 use infra_primitives::batch::{BatchBlock, BatchPayload, Codec};
@@ -33,7 +33,7 @@ const ETH: u128 = 1_000_000_000_000_000_000;
 const TIMEOUT: u64 = 600;
 const PERIOD: u64 = 3_600;
 
-type Proof = <DisputeGame::Account as alloy::sol_types::SolType>::RustType;
+type Proof = <GameTypes::Account as alloy::sol_types::SolType>::RustType;
 
 /// The L2 state as the node's tree holds it.
 #[derive(Clone)]
@@ -59,7 +59,7 @@ impl L2 {
         let (nonce, balance) = self.accounts.get(&a).copied().unwrap_or_default();
         let key = keys::account_key(&self.h, a);
         let p = SparseMerkleTree::new(&self.h).proof(&self.store, self.root, key).expect("proof");
-        DisputeGame::Account {
+        GameTypes::Account {
             addr: a,
             nonce,
             balance,
@@ -96,7 +96,7 @@ struct Scenario {
     chain: ChainConfig,
     data: Bytes,
     genesis_root: B256,
-    states: Vec<DisputeGame::StepState>,
+    states: Vec<GameTypes::StepState>,
     /// Witness of step k (1-based): the accounts it reads.
     witnesses: Vec<Vec<Proof>>,
 }
@@ -109,8 +109,8 @@ fn state(
     base_fee: u64,
     gas_used: u64,
     base_fees: U256,
-) -> DisputeGame::StepState {
-    DisputeGame::StepState {
+) -> GameTypes::StepState {
+    GameTypes::StepState {
         stateRoot: root,
         step,
         blockIndex: block,
@@ -236,7 +236,7 @@ fn deploy(s: &Scenario) -> L1 {
         Bridge::constructorCall { owner_: OWNER, rollup_: rollup, hasher_: poseidon }.abi_encode();
     let bridge = sim.deploy(OWNER, [Bridge::BYTECODE.to_vec(), args].concat());
     let c = &s.chain;
-    let config = DisputeGame::Config {
+    let config = GameTypes::Config {
         l2ChainId: U256::from(c.chain_id),
         feeRecipient: c.fee_recipient,
         gasLimit: c.gas_limit,
@@ -248,13 +248,10 @@ fn deploy(s: &Scenario) -> L1 {
         moveTimeout: TIMEOUT,
         arbiter: ARBITER,
     };
-    let args = DisputeGame::constructorCall {
-        rollup_: rollup,
-        bridge_: bridge,
-        hasher_: poseidon,
-        config_: config,
-    }
-    .abi_encode();
+    let one_step = sim.deploy(OWNER, one_step_initcode(bridge, poseidon, &config));
+    let args =
+        DisputeGame::constructorCall { rollup_: rollup, oneStep_: one_step, config_: config }
+            .abi_encode();
     let game = sim.deploy(OWNER, [DisputeGame::BYTECODE.to_vec(), args].concat());
     sim.send(OWNER, rollup, &Rollup::setChallengerCall { challenger_: game }, U256::ZERO)
         .expect("the game is the rollup's challenger");
@@ -265,7 +262,7 @@ fn deploy(s: &Scenario) -> L1 {
 }
 
 impl L1 {
-    fn submit(&mut self, s: &Scenario, claimed: &DisputeGame::StepState) {
+    fn submit(&mut self, s: &Scenario, claimed: &GameTypes::StepState) {
         let call = Rollup::submitBatchCall {
             firstBlock: 1,
             lastBlock: 1,
@@ -301,7 +298,7 @@ impl L1 {
         self.sim.view(self.game, &DisputeGame::bondOfCall(who))
     }
 
-    fn hash(&mut self, s: &DisputeGame::StepState) -> B256 {
+    fn hash(&mut self, s: &GameTypes::StepState) -> B256 {
         self.sim.view(self.game, &DisputeGame::stateHashCall { s: s.clone() })
     }
 
@@ -324,8 +321,8 @@ impl L1 {
     }
 }
 
-fn no_deposit() -> DisputeGame::Deposit {
-    DisputeGame::Deposit {
+fn no_deposit() -> GameTypes::Deposit {
+    GameTypes::Deposit {
         from: Address::ZERO,
         to: Address::ZERO,
         value: U256::ZERO,

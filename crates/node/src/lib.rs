@@ -52,6 +52,9 @@ pub struct ValidatorSettings {
     pub l1_rpc: String,
     pub deployment: Deployment,
     pub poll: Duration,
+    /// With the deployment's dispute game: the key that bonds and disputes wrong
+    /// outputs (`None`: report them only).
+    pub challenger_key: Option<alloy::signers::local::PrivateKeySigner>,
 }
 
 /// Everything a sequencer process needs.
@@ -89,6 +92,8 @@ pub struct RunningNode {
     pub derivation: Option<Arc<std::sync::Mutex<infra_derivation::DerivationStatus>>>,
     /// The network, when joined.
     pub p2p: Option<Arc<std::sync::Mutex<infra_p2p::P2pStatus>>>,
+    /// The dispute-game player (a validator's challenger, a sequencer's defence).
+    pub disputes: Option<Arc<std::sync::Mutex<infra_challenger::PlayerStatus>>>,
     supervisor: Supervisor,
     cancel: CancellationToken,
 }
@@ -169,6 +174,22 @@ pub async fn deploy_contracts(
         genesis_block_hash: hash,
         genesis_next_base_fee: next_base_fee,
         verifying_key,
+        dispute: (chain.settlement == infra_config::Settlement::Optimistic && chain.fraud_proofs)
+            .then(|| {
+                infra_l1::GameTypes::Config {
+                    l2ChainId: alloy::primitives::U256::from(chain.chain_id),
+                    feeRecipient: chain.fee_recipient,
+                    gasLimit: chain.gas_limit,
+                    baseFeeDenominator: chain.base_fee.max_change_denominator,
+                    baseFeeElasticity: chain.base_fee.elasticity_multiplier,
+                    minBaseFee: chain.base_fee.min_wei,
+                    minStake: chain.min_stake,
+                    slashingPenaltyPct: alloy::primitives::U256::from(chain.slashing_penalty_pct),
+                    // Each move may take a challenge period.
+                    moveTimeout: chain.challenge_period_s,
+                    arbiter: owner.unwrap_or(me),
+                }
+            }),
     };
     Ok(infra_l1::deploy(&sender, &params).await?)
 }
@@ -279,6 +300,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     let cancel = supervisor.cancel_token();
     supervisor.spawn(RpcActor(rpc));
     let mut derivation = None;
+    let mut disputes = None;
     if let Some(v) = &cfg.validator {
         check_deployment(&cfg, &v.deployment, &genesis)?;
         let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
@@ -300,6 +322,28 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         derivation = Some(deriver.status());
         tracing::info!(target: "node", l1 = %v.l1_rpc, rollup = %v.deployment.rollup, "validator: deriving the chain from L1");
         supervisor.spawn(DeriverActor(deriver));
+        if let (Some(key), Some(game)) = (&v.challenger_key, v.deployment.dispute_game) {
+            let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
+            let sender = TxSender::new(provider, key.clone(), SenderConfig::default())
+                .await
+                .wrap_err_with(|| format!("connecting the challenger to the L1 at {}", v.l1_rpc))?;
+            let actor = infra_challenger::ChallengerActor::new(
+                store.clone(),
+                cfg.chain.clone(),
+                hasher.clone(),
+                Arc::new(sender),
+                infra_challenger::GameSettings {
+                    game,
+                    rollup: v.deployment.rollup,
+                    deploy_block: v.deployment.deploy_block,
+                    poll: v.poll,
+                },
+                bus.clone(),
+            );
+            disputes = Some(actor.status());
+            tracing::info!(target: "node", %game, challenger = %key.address(), "disputing wrong outputs on L1");
+            supervisor.spawn(actor);
+        }
         supervisor.spawn(PoolPruner { pool, bus: bus.clone() });
     } else {
         supervisor.spawn(SequencerActor {
@@ -319,6 +363,24 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         supervisor.spawn(infra_p2p::P2pActor(p2p));
     }
     if let Some((watcher, poster, prover)) = l1_actors {
+        if let (Some(l1), Some(game)) =
+            (&cfg.l1, cfg.l1.as_ref().and_then(|l| l.deployment.dispute_game))
+        {
+            let actor = infra_challenger::DefenderActor::new(
+                poster.0.store.clone(),
+                cfg.chain.clone(),
+                TreeHasher::new(cfg.chain.state_curve()),
+                poster.0.sender.clone(),
+                infra_challenger::GameSettings {
+                    game,
+                    rollup: l1.deployment.rollup,
+                    deploy_block: l1.deployment.deploy_block,
+                    poll: l1.poll,
+                },
+            );
+            disputes = Some(actor.status());
+            supervisor.spawn(actor);
+        }
         supervisor.spawn(watcher);
         supervisor.spawn(poster);
         if let Some(prover) = prover {
@@ -332,6 +394,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         head,
         derivation,
         p2p: p2p_status,
+        disputes,
         supervisor,
         cancel,
     })

@@ -168,6 +168,17 @@ pub async fn start_validator(
     datadir: Option<PathBuf>,
     chain: ChainConfig,
 ) -> eyre::Result<DevNode> {
+    start_validator_with(l1_url, deployment, datadir, chain, None).await
+}
+
+/// [`start_validator`] disputing wrong outputs with `challenger_key`.
+pub async fn start_validator_with(
+    l1_url: &str,
+    deployment: &Deployment,
+    datadir: Option<PathBuf>,
+    chain: ChainConfig,
+    challenger_key: Option<alloy::signers::local::PrivateKeySigner>,
+) -> eyre::Result<DevNode> {
     crate::init_logs();
     let tmp = tempfile::tempdir()?;
     let dir = datadir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -176,6 +187,7 @@ pub async fn start_validator(
         l1_rpc: l1_url.to_string(),
         deployment: deployment.clone(),
         poll: Duration::from_millis(200),
+        challenger_key,
     });
     Ok(DevNode::new(start_node(cfg).await?, tmp))
 }

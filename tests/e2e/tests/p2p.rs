@@ -72,6 +72,7 @@ async fn sequencer_and_two_validators_stay_in_sync_over_libp2p() -> eyre::Result
             l1_rpc: anvil.url.clone(),
             deployment: d.clone(),
             poll: Duration::from_millis(200),
+            challenger_key: None,
         });
         cfg.p2p = Some(p2p(boot, None)?);
         Ok(cfg)

@@ -9,11 +9,12 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use infra_batcher::DataAvailability;
+use infra_config::ChainConfig;
 use infra_e2e::{
     DevNode,
     settle::{
-        l1_settings, l2_transfer, settled_node, start_anvil, start_l2_with, start_validator,
-        test_chain, wait_for,
+        l1_settings, l2_transfer, settled_chain, settled_node, start_anvil, start_l2_with,
+        start_validator, test_chain, wait_for,
     },
 };
 use infra_l1::{Bridge, Deployment};
@@ -73,7 +74,9 @@ async fn same_chain(a: &str, b: &str, through: u64) -> eyre::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn validator_derives_the_chain_from_l1_alone_and_resumes() -> eyre::Result<()> {
     let anvil = start_anvil().await?;
-    let (seq, d) = settled_node(&anvil.url, DataAvailability::Blob, 1, None).await?;
+    // Blobs: an optimistic chain without the dispute game (which needs calldata).
+    let chain = ChainConfig { fraud_proofs: false, ..test_chain() };
+    let (seq, d) = settled_chain(&anvil.url, DataAvailability::Blob, 1, None, chain).await?;
     deposit(&anvil.url, &d).await?;
     let mut last = 0;
     for _ in 0..3 {

@@ -2,13 +2,13 @@
 //! from the L1 node's blob API; both checked against the commitment the rollup
 //! recorded.
 
+use crate::Rollup;
 use alloy::{
     consensus::{Blob, BlobTransactionSidecar, SidecarCoder, SimpleCoder, Transaction as _},
     primitives::{B256, Bytes, keccak256},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
-use infra_l1::Rollup;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -120,4 +120,51 @@ async fn on_big_stack<T: Send + 'static>(
         })
         .map_err(|e| e.to_string())?;
     rx.await.map_err(|e| e.to_string())
+}
+
+impl SubmittedBatch {
+    /// Decodes a `BatchSubmitted` log of the rollup.
+    pub fn from_log(log: &alloy::rpc::types::Log) -> Result<Self, String> {
+        let ev = log.log_decode::<Rollup::BatchSubmitted>().map_err(|e| e.to_string())?.inner.data;
+        Ok(Self {
+            index: u64::try_from(ev.index).unwrap_or(u64::MAX),
+            first_block: ev.firstBlock,
+            last_block: ev.lastBlock,
+            data_commitment: ev.dataCommitment,
+            state_root: ev.output.stateRoot,
+            block_hash: ev.output.l2BlockHash,
+            next_base_fee: ev.output.nextBaseFee,
+            next_deposit_nonce: ev.output.nextDepositNonce,
+            blob_count: ev.blobCount,
+            l1_block: log.block_number.unwrap_or_default(),
+            l1_tx: log.transaction_hash.unwrap_or_default(),
+        })
+    }
+
+    /// Finds the `BatchSubmitted` log of batch `index` with data `commitment` on
+    /// L1 (from `from_block` on): an index is reused after a rollback.
+    pub async fn find(
+        l1: &DynProvider,
+        rollup: alloy::primitives::Address,
+        index: u64,
+        commitment: B256,
+        from_block: u64,
+    ) -> Result<Self, SourceError> {
+        use alloy::sol_types::SolEvent;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(rollup)
+            .event_signature(Rollup::BatchSubmitted::SIGNATURE_HASH)
+            .topic1(B256::from(alloy::primitives::U256::from(index)))
+            .from_block(from_block);
+        let logs = l1.get_logs(&filter).await.map_err(|e| SourceError::Rpc(e.to_string()))?;
+        logs.iter()
+            .rev()
+            .filter(|l| !l.removed)
+            .filter_map(|l| Self::from_log(l).ok())
+            .find(|b| b.data_commitment == commitment)
+            .ok_or_else(|| SourceError::Data {
+                index,
+                reason: format!("no BatchSubmitted log with commitment {commitment} on L1"),
+            })
+    }
 }
