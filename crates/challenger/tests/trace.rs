@@ -8,7 +8,7 @@ use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy},
     eips::{Encodable2718, eip2930::AccessList},
     genesis::{Genesis, GenesisAccount},
-    primitives::{Address, B256, Bytes, TxKind, U256},
+    primitives::{Address, Bytes, TxKind, U256},
     signers::{SignerSync, local::PrivateKeySigner},
     sol_types::SolConstructor,
 };
@@ -249,5 +249,4 @@ fn every_step_l1_decides_matches_the_trace() {
         decided += 1;
     }
     assert_eq!(decided, trace.steps.len(), "every step here is decided on L1");
-    let _ = B256::ZERO;
 }
