@@ -9,11 +9,10 @@
 
 use alloy::primitives::U256;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use infra_benches::{Kind, Workload};
-use infra_bus::Bus;
+use infra_benches::{Kind, Sealer, Workload};
 use infra_config::ChainConfig;
 use infra_derivation::{BlockInput, replay_block};
-use infra_mempool::{Mempool, PoolConfig};
+use infra_mempool::Mempool;
 use infra_primitives::{
     SealedBlock,
     batch::{BatchPayload, Codec},
@@ -52,25 +51,7 @@ struct Sequencer {
 
 impl Sequencer {
     fn new(w: &Workload) -> Self {
-        let chain = chain();
-        let (dir, store) = store_with_genesis(w, &chain);
-        let pool = Arc::new(Mempool::new(PoolConfig {
-            chain_id: chain.chain_id,
-            block_gas_limit: chain.gas_limit,
-            min_tip_wei: 0,
-            max_per_sender: 16,
-            max_total: BLOCK_TXS * 2,
-            accept_blobs: false,
-        }));
-        let builder = BlockBuilder {
-            store,
-            pool: pool.clone(),
-            chain,
-            hasher: TreeHasher::new(Curve::Bn254),
-            bus: Bus::new(16),
-            empty_blocks: false,
-            deposits: Default::default(),
-        };
+        let Sealer { builder, pool, dir } = Sealer::new(w, &chain(), BLOCK_TXS * 2);
         Self { builder, pool, round: 0, _dir: dir }
     }
 

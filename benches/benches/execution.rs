@@ -8,19 +8,12 @@
 
 use alloy::primitives::U256;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use infra_benches::{Kind, Workload};
-use infra_bus::Bus;
+use infra_benches::{Kind, Sealer, Workload};
 use infra_config::ChainConfig;
 use infra_execution::{BlockContext, ExecConfig, tx_env};
-use infra_mempool::{Mempool, PoolConfig};
-use infra_sequencer::{BlockBuilder, SealTimings, genesis_block};
-use infra_state::{Curve, TreeHasher};
-use infra_storage::Store;
+use infra_sequencer::{BlockBuilder, SealTimings};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 /// Transactions per block (one per sender).
 const BLOCK_TXS: usize = 1_000;
@@ -103,29 +96,7 @@ fn raw_revm(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
 
 fn seal_path(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {
     let chain = chain();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("db")).expect("open MDBX");
-    let hasher = TreeHasher::new(Curve::Bn254);
-    let (genesis, changes, nodes) =
-        genesis_block(&chain, &w.genesis(), &hasher).expect("genesis block");
-    store.commit_block(&genesis, &changes, &nodes).expect("commit genesis");
-    let pool = Arc::new(Mempool::new(PoolConfig {
-        chain_id: chain.chain_id,
-        block_gas_limit: chain.gas_limit,
-        min_tip_wei: 0,
-        max_per_sender: 16,
-        max_total: BLOCK_TXS * 2,
-        accept_blobs: false,
-    }));
-    let builder = BlockBuilder {
-        store,
-        pool: pool.clone(),
-        chain: chain.clone(),
-        hasher,
-        bus: Bus::new(16),
-        empty_blocks: false,
-        deposits: Default::default(),
-    };
+    let Sealer { builder, pool, dir: _dir } = Sealer::new(w, &chain, BLOCK_TXS * 2);
     let mut round = 0u64;
     let mut totals = Totals::default();
     let mut group = c.benchmark_group(format!("execution/{}", kind.name()));

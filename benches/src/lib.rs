@@ -181,6 +181,44 @@ pub fn word(i: u64, salt: u64) -> B256 {
     keccak256([i.to_be_bytes(), salt.to_be_bytes()].concat())
 }
 
+/// A sequencer's block builder on a fresh MDBX store holding `w`'s genesis, with
+/// its pool (room for `max_total` transactions). The store's directory lives as
+/// long as the value.
+pub struct Sealer {
+    pub builder: infra_sequencer::BlockBuilder,
+    pub pool: std::sync::Arc<infra_mempool::Mempool>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Sealer {
+    pub fn new(w: &Workload, chain: &infra_config::ChainConfig, max_total: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = infra_storage::Store::open(&dir.path().join("db")).expect("open MDBX");
+        let hasher = infra_state::TreeHasher::new(infra_state::Curve::Bn254);
+        let (genesis, changes, nodes) =
+            infra_sequencer::genesis_block(chain, &w.genesis(), &hasher).expect("genesis block");
+        store.commit_block(&genesis, &changes, &nodes).expect("commit genesis");
+        let pool = std::sync::Arc::new(infra_mempool::Mempool::new(infra_mempool::PoolConfig {
+            chain_id: chain.chain_id,
+            block_gas_limit: chain.gas_limit,
+            min_tip_wei: 0,
+            max_per_sender: 16,
+            max_total,
+            accept_blobs: false,
+        }));
+        let builder = infra_sequencer::BlockBuilder {
+            store,
+            pool: pool.clone(),
+            chain: chain.clone(),
+            hasher,
+            bus: infra_bus::Bus::new(16),
+            empty_blocks: false,
+            deposits: Default::default(),
+        };
+        Self { builder, pool, dir }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

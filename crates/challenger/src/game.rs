@@ -2,7 +2,7 @@
 //! output) and the defender (the proposer, answering for its outputs). Both
 //! play every move from the node's own step trace of the disputed batch.
 
-use crate::{BatchTrace, StepKind, StepState, trace_batch};
+use crate::{AccountWitness, BatchTrace, trace_batch};
 use alloy::{
     primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider},
@@ -11,7 +11,7 @@ use alloy::{
 use infra_bus::{Actor, ActorError, Bus, CancellationToken, Event};
 use infra_config::ChainConfig;
 use infra_l1::{
-    DisputeGame, GameTypes, L1Tx, Rollup, StateProof, TxSender,
+    DisputeGame, L1Tx, Rollup, TxSender,
     batches::{SubmittedBatch, batch_data},
 };
 use infra_primitives::batch::BatchPayload;
@@ -60,19 +60,6 @@ const AWAITING_STEP: u8 = 3;
 const PROPOSER_WON: u8 = 4;
 const CHALLENGER_WON: u8 = 5;
 
-fn sol_state(s: &StepState) -> GameTypes::StepState {
-    GameTypes::StepState {
-        stateRoot: s.state_root,
-        step: s.step,
-        blockIndex: s.block_index,
-        txIndex: s.tx_index,
-        depositNonce: s.deposit_nonce,
-        baseFee: s.base_fee,
-        gasUsed: s.gas_used,
-        baseFees: s.base_fees,
-    }
-}
-
 /// A disputed batch as this node sees it: the posted bytes and its trace.
 struct Disputed {
     data: Bytes,
@@ -93,6 +80,25 @@ struct Player {
 }
 
 impl Player {
+    fn new(
+        store: Store,
+        chain: ChainConfig,
+        hasher: TreeHasher,
+        sender: Arc<TxSender>,
+        settings: GameSettings,
+    ) -> Self {
+        Self {
+            store,
+            chain,
+            hasher,
+            sender,
+            settings,
+            traces: HashMap::new(),
+            finished: BTreeSet::new(),
+            status: Arc::default(),
+        }
+    }
+
     fn provider(&self) -> &DynProvider {
         self.sender.provider()
     }
@@ -167,48 +173,11 @@ impl Player {
             tracing::error!(target: "challenger", game = id, step = lo + 1, "this step runs contract code: L1 does not decide it, the arbiter must");
             return Ok(false);
         };
-        let accounts = witness
-            .iter()
-            .map(|w| GameTypes::Account {
-                addr: w.address,
-                nonce: w.nonce,
-                balance: w.balance,
-                codeHash: w.code_hash,
-                proof: StateProof::Proof {
-                    siblings: w.proof.siblings.clone(),
-                    hasLeaf: w.proof.leaf.is_some(),
-                    leafKey: w
-                        .proof
-                        .leaf
-                        .map(|(k, _)| U256::from_be_bytes(k.0))
-                        .unwrap_or_default(),
-                    leafValue: w
-                        .proof
-                        .leaf
-                        .map(|(_, v)| U256::from_be_bytes(v.0))
-                        .unwrap_or_default(),
-                },
-            })
-            .collect();
-        let deposit = match &step.kind {
-            StepKind::Deposit(dep) => GameTypes::Deposit {
-                from: dep.from,
-                to: dep.to,
-                value: dep.value,
-                gasLimit: dep.gas_limit,
-                data: dep.data.clone(),
-            },
-            _ => GameTypes::Deposit {
-                from: Address::ZERO,
-                to: Address::ZERO,
-                value: U256::ZERO,
-                gasLimit: 0,
-                data: Bytes::new(),
-            },
-        };
+        let accounts = witness.iter().map(AccountWitness::to_l1).collect();
+        let deposit = step.l1_deposit();
         let call = DisputeGame::proveStepCall {
             id: U256::from(id),
-            pre: sol_state(pre),
+            pre: pre.to_l1(),
             data: d.data.clone(),
             accounts,
             deposit,
@@ -299,7 +268,7 @@ impl Player {
                 last.state_root = g.claimedRoot;
                 last.base_fee = g.nextBaseFee;
                 last.deposit_nonce = g.nextDepositNonce;
-                let call = DisputeGame::defendCall { id: U256::from(id), last: sol_state(&last) };
+                let call = DisputeGame::defendCall { id: U256::from(id), last: last.to_l1() };
                 self.send(call, U256::ZERO).await?;
             }
             BISECTING if as_proposer => {
@@ -361,19 +330,7 @@ impl ChallengerActor {
         settings: GameSettings,
         bus: Bus,
     ) -> Self {
-        Self {
-            player: Player {
-                store,
-                chain,
-                hasher,
-                sender,
-                settings,
-                traces: HashMap::new(),
-                finished: BTreeSet::new(),
-                status: Arc::default(),
-            },
-            bus,
-        }
+        Self { player: Player::new(store, chain, hasher, sender, settings), bus }
     }
 
     pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {
@@ -433,18 +390,7 @@ impl DefenderActor {
         sender: Arc<TxSender>,
         settings: GameSettings,
     ) -> Self {
-        Self {
-            player: Player {
-                store,
-                chain,
-                hasher,
-                sender,
-                settings,
-                traces: HashMap::new(),
-                finished: BTreeSet::new(),
-                status: Arc::default(),
-            },
-        }
+        Self { player: Player::new(store, chain, hasher, sender, settings) }
     }
 
     pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {

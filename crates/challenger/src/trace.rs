@@ -11,6 +11,7 @@ use infra_execution::{
     BlockContext, ExecConfig, Inclusion, SourceError, StateSource, base_fee_after,
     execute_block_with, next_base_fee, tree_updates,
 };
+use infra_l1::{GameTypes, StateProof};
 use infra_primitives::{DepositTx, batch::BatchPayload};
 use infra_state::{
     NodeStore, OverlayStore, SmtProof, SparseMerkleTree, StateError, TreeHasher, keys,
@@ -52,6 +53,20 @@ pub struct StepState {
 }
 
 impl StepState {
+    /// As the game's ABI has it.
+    pub fn to_l1(&self) -> GameTypes::StepState {
+        GameTypes::StepState {
+            stateRoot: self.state_root,
+            step: self.step,
+            blockIndex: self.block_index,
+            txIndex: self.tx_index,
+            depositNonce: self.deposit_nonce,
+            baseFee: self.base_fee,
+            gasUsed: self.gas_used,
+            baseFees: self.base_fees,
+        }
+    }
+
     pub fn hash(&self) -> B256 {
         let mut words = Vec::with_capacity(8 * 32);
         words.extend_from_slice(self.state_root.as_slice());
@@ -81,6 +96,25 @@ pub struct AccountWitness {
     pub proof: SmtProof,
 }
 
+impl AccountWitness {
+    /// As the game's ABI has it.
+    pub fn to_l1(&self) -> GameTypes::Account {
+        let leaf = self.proof.leaf;
+        GameTypes::Account {
+            addr: self.address,
+            nonce: self.nonce,
+            balance: self.balance,
+            codeHash: self.code_hash,
+            proof: StateProof::Proof {
+                siblings: self.proof.siblings.clone(),
+                hasLeaf: leaf.is_some(),
+                leafKey: leaf.map(|(k, _)| U256::from_be_bytes(k.0)).unwrap_or_default(),
+                leafValue: leaf.map(|(_, v)| U256::from_be_bytes(v.0)).unwrap_or_default(),
+            },
+        }
+    }
+}
+
 /// What a step is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
@@ -97,6 +131,28 @@ pub struct TraceStep {
     /// The accounts L1 reads to decide the step, in its order; `None` when L1
     /// does not decide it (it runs contract code: the arbiter does).
     pub witness: Option<Vec<AccountWitness>>,
+}
+
+impl TraceStep {
+    /// The deposit argument of the one-step for this step (empty unless a deposit).
+    pub fn l1_deposit(&self) -> GameTypes::Deposit {
+        match &self.kind {
+            StepKind::Deposit(d) => GameTypes::Deposit {
+                from: d.from,
+                to: d.to,
+                value: d.value,
+                gasLimit: d.gas_limit,
+                data: d.data.clone(),
+            },
+            _ => GameTypes::Deposit {
+                from: Address::ZERO,
+                to: Address::ZERO,
+                value: U256::ZERO,
+                gasLimit: 0,
+                data: Bytes::new(),
+            },
+        }
+    }
 }
 
 /// Every step of a batch, from the state it starts from.

@@ -13,11 +13,10 @@ use alloy::{
     sol_types::SolConstructor,
 };
 use infra_bus::{Bus, DepositInbox};
-use infra_challenger::{StepKind, StepState, trace_batch};
+use infra_challenger::trace_batch;
 use infra_config::ChainConfig;
 use infra_l1::{
-    Bridge, DisputeGame, GameTypes, PoseidonBn254, Rollup, StateProof, one_step_initcode,
-    sim::SimL1,
+    Bridge, DisputeGame, GameTypes, PoseidonBn254, Rollup, one_step_initcode, sim::SimL1,
 };
 use infra_mempool::{Mempool, PoolConfig};
 use infra_primitives::{DepositTx, batch::BatchPayload};
@@ -64,19 +63,6 @@ fn legacy(signer: &PrivateKeySigner, nonce: u64, to: Address, value: u128) -> Tx
     };
     let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
     tx.into_signed(sig).into()
-}
-
-fn sol_state(s: &StepState) -> GameTypes::StepState {
-    GameTypes::StepState {
-        stateRoot: s.state_root,
-        step: s.step,
-        blockIndex: s.block_index,
-        txIndex: s.tx_index,
-        depositNonce: s.deposit_nonce,
-        baseFee: s.base_fee,
-        gasUsed: s.gas_used,
-        baseFees: s.base_fees,
-    }
 }
 
 #[test]
@@ -194,47 +180,10 @@ fn every_step_l1_decides_matches_the_trace() {
         let pre = trace.state(k as u64).expect("pre");
         assert_eq!(step.post.step, k as u64 + 1);
         let Some(witness) = &step.witness else { continue };
-        let accounts = witness
-            .iter()
-            .map(|w| GameTypes::Account {
-                addr: w.address,
-                nonce: w.nonce,
-                balance: w.balance,
-                codeHash: w.code_hash,
-                proof: StateProof::Proof {
-                    siblings: w.proof.siblings.clone(),
-                    hasLeaf: w.proof.leaf.is_some(),
-                    leafKey: w
-                        .proof
-                        .leaf
-                        .map(|(k, _)| U256::from_be_bytes(k.0))
-                        .unwrap_or_default(),
-                    leafValue: w
-                        .proof
-                        .leaf
-                        .map(|(_, v)| U256::from_be_bytes(v.0))
-                        .unwrap_or_default(),
-                },
-            })
-            .collect();
-        let deposit = match &step.kind {
-            StepKind::Deposit(d) => GameTypes::Deposit {
-                from: d.from,
-                to: d.to,
-                value: d.value,
-                gasLimit: d.gas_limit,
-                data: d.data.clone(),
-            },
-            _ => GameTypes::Deposit {
-                from: Address::ZERO,
-                to: Address::ZERO,
-                value: U256::ZERO,
-                gasLimit: 0,
-                data: Bytes::new(),
-            },
-        };
+        let accounts = witness.iter().map(|w| w.to_l1()).collect();
+        let deposit = step.l1_deposit();
         let call = DisputeGame::stepCall {
-            pre: sol_state(pre),
+            pre: pre.to_l1(),
             data: data.clone(),
             blocks: 3,
             accounts,
@@ -243,7 +192,7 @@ fn every_step_l1_decides_matches_the_trace() {
         let post = l1
             .try_view(game, &call)
             .unwrap_or_else(|e| panic!("step {}: L1 refused: {e:?}", k + 1));
-        assert_eq!(post, sol_state(&step.post), "step {} ({:?})", k + 1, step.kind);
+        assert_eq!(post, step.post.to_l1(), "step {} ({:?})", k + 1, step.kind);
         let h = l1.view(game, &DisputeGame::stateHashCall { s: post });
         assert_eq!(h, step.post.hash(), "the game's state hash is the trace's");
         decided += 1;
