@@ -73,7 +73,9 @@ fn submit(
     let call = Rollup::submitBatchCall {
         firstBlock: first,
         lastBlock: last,
-        data: Bytes::from(format!("batch {first}..{last}").into_bytes()),
+        // Version 1, codec 0 (uncompressed): what a rollup with a dispute game
+        // (a challenger) accepts.
+        data: Bytes::from([&[1u8, 0][..], format!("batch {first}..{last}").as_bytes()].concat()),
         output: output(root, last),
     };
     l1.send(BATCHER, rollup, &call, U256::ZERO)
