@@ -114,31 +114,28 @@ library Rlp {
         }
     }
 
+    /// `tag + n` followed by `v` in its `n` big-endian bytes (no leading zero).
+    function _prefixed(uint256 tag, uint256 v) private pure returns (bytes memory out) {
+        uint256 n;
+        for (uint256 x = v; x > 0; x >>= 8) n++;
+        out = new bytes(1 + n);
+        out[0] = bytes1(uint8(tag + n));
+        for (uint256 i = 0; i < n; i++) {
+            out[n - i] = bytes1(uint8(v >> (8 * i)));
+        }
+    }
+
     /// The RLP list header for a payload of `len` bytes.
     function listHeader(uint256 len) internal pure returns (bytes memory) {
         if (len < 56) return abi.encodePacked(uint8(0xc0 + len));
-        uint256 n;
-        for (uint256 l = len; l > 0; l >>= 8) n++;
-        bytes memory out = new bytes(1 + n);
-        out[0] = bytes1(uint8(0xf7 + n));
-        for (uint256 i = 0; i < n; i++) {
-            out[n - i] = bytes1(uint8(len >> (8 * i)));
-        }
-        return out;
+        return _prefixed(0xf7, len);
     }
 
     /// The RLP encoding of an unsigned integer.
     function encodeUint(uint256 v) internal pure returns (bytes memory) {
         if (v == 0) return hex"80";
         if (v < 0x80) return abi.encodePacked(uint8(v));
-        uint256 n;
-        for (uint256 x = v; x > 0; x >>= 8) n++;
-        bytes memory out = new bytes(1 + n);
-        out[0] = bytes1(uint8(0x80 + n));
-        for (uint256 i = 0; i < n; i++) {
-            out[n - i] = bytes1(uint8(v >> (8 * i)));
-        }
-        return out;
+        return _prefixed(0x80, v);
     }
 
     /// `b[from..to]` copied.

@@ -45,6 +45,16 @@ pub struct GameSettings {
     pub poll: Duration,
 }
 
+/// What a player works with: the node's store and chain, its L1 key, the game.
+#[derive(Debug, Clone)]
+pub struct GameNode {
+    pub store: Store,
+    pub chain: ChainConfig,
+    pub hasher: TreeHasher,
+    pub sender: Arc<TxSender>,
+    pub settings: GameSettings,
+}
+
 /// What a player has done (for status pages and tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlayerStatus {
@@ -80,13 +90,8 @@ struct Player {
 }
 
 impl Player {
-    fn new(
-        store: Store,
-        chain: ChainConfig,
-        hasher: TreeHasher,
-        sender: Arc<TxSender>,
-        settings: GameSettings,
-    ) -> Self {
+    fn new(node: GameNode) -> Self {
+        let GameNode { store, chain, hasher, sender, settings } = node;
         Self {
             store,
             chain,
@@ -322,15 +327,8 @@ impl std::fmt::Debug for DefenderActor {
 }
 
 impl ChallengerActor {
-    pub fn new(
-        store: Store,
-        chain: ChainConfig,
-        hasher: TreeHasher,
-        sender: Arc<TxSender>,
-        settings: GameSettings,
-        bus: Bus,
-    ) -> Self {
-        Self { player: Player::new(store, chain, hasher, sender, settings), bus }
+    pub fn new(node: GameNode, bus: Bus) -> Self {
+        Self { player: Player::new(node), bus }
     }
 
     pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {
@@ -383,14 +381,8 @@ impl ChallengerActor {
 }
 
 impl DefenderActor {
-    pub fn new(
-        store: Store,
-        chain: ChainConfig,
-        hasher: TreeHasher,
-        sender: Arc<TxSender>,
-        settings: GameSettings,
-    ) -> Self {
-        Self { player: Player::new(store, chain, hasher, sender, settings) }
+    pub fn new(node: GameNode) -> Self {
+        Self { player: Player::new(node) }
     }
 
     pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {

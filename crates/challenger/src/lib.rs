@@ -3,7 +3,7 @@
 pub mod game;
 pub mod trace;
 
-pub use game::{ChallengerActor, DefenderActor, GameError, GameSettings, PlayerStatus};
+pub use game::{ChallengerActor, DefenderActor, GameError, GameNode, GameSettings, PlayerStatus};
 pub use trace::{
     AccountWitness, BatchTrace, StepKind, StepState, TraceError, TraceStep, trace_batch,
 };

@@ -327,19 +327,8 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             let sender = TxSender::new(provider, key.clone(), SenderConfig::default())
                 .await
                 .wrap_err_with(|| format!("connecting the challenger to the L1 at {}", v.l1_rpc))?;
-            let actor = infra_challenger::ChallengerActor::new(
-                store.clone(),
-                cfg.chain.clone(),
-                hasher.clone(),
-                Arc::new(sender),
-                infra_challenger::GameSettings {
-                    game,
-                    rollup: v.deployment.rollup,
-                    deploy_block: v.deployment.deploy_block,
-                    poll: v.poll,
-                },
-                bus.clone(),
-            );
+            let node = game_node(&cfg, &store, Arc::new(sender), &v.deployment, game, v.poll);
+            let actor = infra_challenger::ChallengerActor::new(node, bus.clone());
             disputes = Some(actor.status());
             tracing::info!(target: "node", %game, challenger = %key.address(), "disputing wrong outputs on L1");
             supervisor.spawn(actor);
@@ -366,18 +355,9 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         if let (Some(l1), Some(game)) =
             (&cfg.l1, cfg.l1.as_ref().and_then(|l| l.deployment.dispute_game))
         {
-            let actor = infra_challenger::DefenderActor::new(
-                poster.0.store.clone(),
-                cfg.chain.clone(),
-                TreeHasher::new(cfg.chain.state_curve()),
-                poster.0.sender.clone(),
-                infra_challenger::GameSettings {
-                    game,
-                    rollup: l1.deployment.rollup,
-                    deploy_block: l1.deployment.deploy_block,
-                    poll: l1.poll,
-                },
-            );
+            let sender = poster.0.sender.clone();
+            let node = game_node(&cfg, &poster.0.store, sender, &l1.deployment, game, l1.poll);
+            let actor = infra_challenger::DefenderActor::new(node);
             disputes = Some(actor.status());
             supervisor.spawn(actor);
         }
@@ -513,6 +493,29 @@ impl infra_p2p::ChainAccess for NodeChain {
 
     fn submit_tx(&self, raw: alloy::primitives::Bytes) -> Result<(), String> {
         self.rpc.send_raw(raw).map(|_| ()).map_err(|e| e.message().to_string())
+    }
+}
+
+/// What a dispute-game player of this node needs.
+fn game_node(
+    cfg: &NodeConfig,
+    store: &Store,
+    sender: Arc<TxSender>,
+    d: &Deployment,
+    game: Address,
+    poll: Duration,
+) -> infra_challenger::GameNode {
+    infra_challenger::GameNode {
+        store: store.clone(),
+        chain: cfg.chain.clone(),
+        hasher: TreeHasher::new(cfg.chain.state_curve()),
+        sender,
+        settings: infra_challenger::GameSettings {
+            game,
+            rollup: d.rollup,
+            deploy_block: d.deploy_block,
+            poll,
+        },
     }
 }
 
