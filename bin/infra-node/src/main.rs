@@ -498,7 +498,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         (None, None, true) => {
             let l1 = infra_devnet::start_l1(
                 datadir.join("l1"),
-                cli.rpc.port.map(|p| p.saturating_add(1)),
+                // The L2's RPC port + 1 (8546 by default), as the README says;
+                // any free port when the L2's is 0.
+                Some(if port == 0 { 0 } else { port.saturating_add(1) }),
             )
             .await
             .wrap_err("starting the embedded dev L1")?;
