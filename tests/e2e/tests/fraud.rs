@@ -154,18 +154,34 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         .erased();
     let liar_game = DisputeGame::new(game_at, liar_l1);
     liar_game.bond().value(U256::from(ETH)).send().await?.get_receipt().await?;
-    let target = wait_for("a pending batch", Duration::from_secs(60), async || {
+    // A right output: pending, and with the root the validator derived (with
+    // faults every 2nd batch, the even ones are wrong and the validator's own
+    // games on them run alongside).
+    let l2v = provider(&v.http_url)?;
+    let target = wait_for("a pending right batch", Duration::from_secs(60), async || {
         let _ = l2_transfer(&seq.http_url).await;
         let count: u64 = rollup.batchCount().call().await?.try_into()?;
         let b = rollup.getBatch(U256::from(count - 1)).call().await?;
-        Ok((b.status == 1).then_some(count - 1))
+        if b.status != 1 {
+            return Ok(None);
+        }
+        let Some(blk) = l2v.get_block_by_number(b.lastBlock.into()).await? else {
+            return Ok(None);
+        };
+        Ok((blk.header.state_root == b.stateRoot).then_some(count - 1))
     })
     .await?;
     let receipt = liar_game.challenge(U256::from(target)).send().await?.get_receipt().await?;
     assert!(receipt.status());
+    // Its own game: the validator may open others meanwhile.
+    let opened = receipt
+        .decoded_log::<DisputeGame::GameOpened>()
+        .ok_or_else(|| eyre::eyre!("GameOpened in the challenge receipt"))?;
+    assert_eq!(opened.batch, U256::from(target));
+    let id = opened.game;
     wait_for("the false challenge to lose", Duration::from_secs(180), async || {
-        let n: u64 = game.gameCount().call().await?.try_into()?;
-        let g = game.getGame(U256::from(n - 1)).call().await?;
+        let g = game.getGame(id).call().await?;
+        eyre::ensure!(g.status != 5, "the false challenge won game {id}");
         Ok((g.status == 4).then_some(()))
     })
     .await?;
