@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of infra-node: Rust unit/integration tests, then the wallet
-# libraries (ethers, viem, web3.py) and the crash test against a real node.
+# libraries (ethers, viem, web3.py), the RPC comparison with anvil, the
+# dashboard in a real browser and the crash test against a real node.
 # Installs what the tests need (pinned): libclang-dev for libmdbx's bindgen,
-# the npm packages of tests/wallets (npm ci) and the Python ones (tests/.venv).
+# Debian's chromium for the browser test, the npm packages of tests/wallets
+# (npm ci) and the Python ones (tests/.venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,12 +14,15 @@ export CARGO_TERM_COLOR=never
 step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
+APT_NEEDED=""
 if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
-  fi
+  APT_NEEDED="libclang-dev"
+fi
+[ -x /usr/bin/chromium ] || APT_NEEDED="$APT_NEEDED chromium"
+if [ -n "$APT_NEEDED" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  # shellcheck disable=SC2086
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $APT_NEEDED >/dev/null
 fi
 
 step "npm packages (contracts and tests/wallets, pinned by their package-lock.json)"
@@ -61,6 +66,11 @@ L1_RPC_URL=$(sed -n 's/^L1 RPC URL: *\(http[^ ]*\).*/\1/p' "$LOGDIR/node.out")
 BRIDGE=$(sed -n 's/^Bridge: *\(0x[0-9a-fA-F]*\).*/\1/p' "$LOGDIR/node.out")
 RPC_URL="http://127.0.0.1:$PORT" WS_URL="ws://127.0.0.1:$PORT" PYTHON="$ROOT/tests/.venv/bin/python" \
   L1_RPC_URL="$L1_RPC_URL" BRIDGE="$BRIDGE" tests/wallets/run.sh || WALLET_RC=$?
+
+step "dashboard in a real browser (Debian chromium, playwright-core)"
+DASH_RC=0
+DASHBOARD_URL="http://127.0.0.1:$PORT/dashboard" RPC_URL="http://127.0.0.1:$PORT" \
+  SCREENSHOT="$LOGDIR/dashboard.png" node tests/wallets/dashboard.mjs || DASH_RC=$?
 kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 if [ "$WALLET_RC" != 0 ]; then echo "node log:"; tail -50 "$LOGDIR/node.err"; fi
 
@@ -72,7 +82,8 @@ step "summary"
 SUITES_FAILED=0
 [ "$WALLET_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
 [ "$CRASH_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
-echo "rust: $RUST_PASSED passed, $RUST_FAILED failed; wallet suites: $([ "$WALLET_RC" = 0 ] && echo ok || echo FAILED); crash test: $([ "$CRASH_RC" = 0 ] && echo ok || echo FAILED)"
+[ "$DASH_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
+echo "rust: $RUST_PASSED passed, $RUST_FAILED failed; wallet suites: $([ "$WALLET_RC" = 0 ] && echo ok || echo FAILED); dashboard: $([ "$DASH_RC" = 0 ] && echo ok || echo FAILED); crash test: $([ "$CRASH_RC" = 0 ] && echo ok || echo FAILED)"
 if [ "$RUST_FAILED" != 0 ] || [ "$SUITES_FAILED" != 0 ]; then
   echo "tests: $RUST_PASSED passed, $((RUST_FAILED + SUITES_FAILED)) failed"
   exit 1

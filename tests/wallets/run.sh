@@ -6,7 +6,8 @@
 # Optional: DEV_KEY / DEV_KEY2 (funded dev keys; default: anvil/hardhat accounts #0/#1),
 #           WALLET_TEST_TIMEOUT_MS (per test, default 60000), WALLET_TEST_POLL_MS (default 250).
 #
-# Installs nothing and starts no node. Prerequisites (done by the project's
+# Installs nothing and starts no node under test (rpc_compare.test.mjs starts its
+# own reference anvil from node_modules). Prerequisites (done by the project's
 # top-level test script): `npm ci` in this directory, and
 # `$PYTHON -m pip install -r requirements.txt` for the interpreter in $PYTHON.
 # Exits non-zero if any suite fails; all suites run regardless.
@@ -33,6 +34,10 @@ echo "== node --test: ethers v6 + viem v2 (RPC_URL=$RPC_URL WS_URL=$WS_URL) =="
 # Files run one after another: both send from DEV_KEY, and concurrent
 # processes would race for its nonces.
 node --test --test-concurrency=1 ethers.test.mjs viem.test.mjs || status=1
+
+echo "== node --test: JSON-RPC shapes vs a reference anvil (rpc_compare) =="
+# Starts its own anvil (the pinned npm package) on a free port and kills it at the end.
+node --test --test-concurrency=1 rpc_compare.test.mjs || status=1
 
 if [[ -n "${L1_RPC_URL:-}" ]]; then
   echo "== node --test: deposit L1 -> L2 (L1_RPC_URL=$L1_RPC_URL BRIDGE=${BRIDGE:-}) =="

@@ -51,6 +51,15 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long = "log", env = "INFRA_LOG", default_value = "info")]
     log: String,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long = "log.format", env = "INFRA_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,6 +76,35 @@ struct RpcArgs {
     /// Most simultaneous connections.
     #[arg(long = "rpc.max-connections", env = "INFRA_RPC_MAX_CONNECTIONS")]
     max_connections: Option<u32>,
+    /// Require an API key on every JSON-RPC request (/v1/<key>, X-API-Key or
+    /// Authorization: Bearer); create keys with `infra-node keys create`.
+    #[arg(long = "rpc.api-keys", env = "INFRA_RPC_API_KEYS")]
+    api_keys: bool,
+    /// Origins browsers may call from, comma-separated, or * (default: * with
+    /// --dev, none otherwise).
+    #[arg(long = "rpc.cors", env = "INFRA_RPC_CORS", value_delimiter = ',')]
+    cors: Vec<String>,
+    /// Requests per second per client IP (0: no limit; default 0).
+    #[arg(long = "rpc.ip-rps", env = "INFRA_RPC_IP_RPS")]
+    ip_rps: Option<u32>,
+    /// Burst per client IP (default: 2 x rps).
+    #[arg(long = "rpc.ip-burst", env = "INFRA_RPC_IP_BURST")]
+    ip_burst: Option<u32>,
+    /// Requests per second per API key, unless the key has its own (default 100).
+    #[arg(long = "rpc.key-rps", env = "INFRA_RPC_KEY_RPS")]
+    key_rps: Option<u32>,
+    /// Burst per API key (default: 2 x rps).
+    #[arg(long = "rpc.key-burst", env = "INFRA_RPC_KEY_BURST")]
+    key_burst: Option<u32>,
+    /// Most calls in one batch request (default 100).
+    #[arg(long = "rpc.max-batch", env = "INFRA_RPC_MAX_BATCH")]
+    max_batch: Option<u32>,
+    /// Largest response, in bytes (default 52428800).
+    #[arg(long = "rpc.max-response-bytes", env = "INFRA_RPC_MAX_RESPONSE_BYTES")]
+    max_response_bytes: Option<u32>,
+    /// Most blocks one eth_getLogs may span (default 10000).
+    #[arg(long = "rpc.max-logs-range", env = "INFRA_RPC_MAX_LOGS_RANGE")]
+    max_logs_range: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,6 +260,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Manages the API keys of a node's RPC gateway (stored hashed in its
+    /// database; works while the node runs).
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
     /// Print the genesis state root of a genesis file (for its NAME.roots.toml).
     GenesisRoot {
         #[arg(long)]
@@ -232,6 +276,181 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Creates a key and prints its secret (shown this once only).
+    Create {
+        /// The node's datadir.
+        #[arg(long)]
+        datadir: PathBuf,
+        /// The project the key belongs to.
+        #[arg(long)]
+        project: String,
+        /// A label for the key.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Allowed methods, comma-separated; `eth_*` allows a prefix (default: all).
+        #[arg(long, value_delimiter = ',')]
+        methods: Vec<String>,
+        /// The key may not send transactions.
+        #[arg(long = "read-only")]
+        read_only: bool,
+        /// Its own requests per second (default: the node's --rpc.key-rps).
+        #[arg(long)]
+        rps: Option<u32>,
+        /// Its own burst (default: 2 x rps).
+        #[arg(long)]
+        burst: Option<u32>,
+    },
+    /// Lists the keys (ids, projects, limits; never secrets).
+    List {
+        #[arg(long)]
+        datadir: PathBuf,
+    },
+    /// Revokes a key by id (k_...): requests with it are refused from then on.
+    Revoke {
+        #[arg(long)]
+        datadir: PathBuf,
+        id: String,
+    },
+}
+
+fn keys_command(action: &KeysCommand) -> Result<(), Failure> {
+    let open = |datadir: &std::path::Path| -> Result<infra_storage::Store, Failure> {
+        let db = datadir.join("db");
+        if !db.join("mdbx.dat").exists() {
+            return Err(usage(format!(
+                "--datadir {}: no node database there (start the node with this datadir first)",
+                datadir.display()
+            )));
+        }
+        infra_storage::Store::open(&db).map_err(|e| eyre!("opening {}: {e}", db.display()).into())
+    };
+    let key_err = |e: infra_rpc::gateway::KeyError| match e {
+        infra_rpc::gateway::KeyError::Invalid(m) => usage(format!("config: {m}")),
+        infra_rpc::gateway::KeyError::Unknown(id) => {
+            usage(format!("no API key with id {id:?} (infra-node keys list)"))
+        }
+        other => Failure::Runtime(eyre!(other)),
+    };
+    match action {
+        KeysCommand::Create { datadir, project, name, methods, read_only, rps, burst } => {
+            let store = open(datadir)?;
+            let rate = match (rps, burst) {
+                (None, None) => None,
+                (Some(r), b) => Some(infra_rpc::Rate {
+                    per_second: *r,
+                    burst: b.unwrap_or(r.saturating_mul(2)),
+                }),
+                (None, Some(_)) => return Err(usage("--burst needs --rps")),
+            };
+            let new = infra_rpc::NewKey {
+                project: project.clone(),
+                name: name.clone(),
+                methods: (!methods.is_empty()).then(|| methods.clone()),
+                read_only: *read_only,
+                rate,
+            };
+            let (secret, record) = infra_rpc::create_key(&store, new).map_err(key_err)?;
+            println!(
+                "id:      {}
+project: {}
+key:     {secret}
+
+The key is shown this once only (the node stores its hash).
+Use it as http://<node>/v1/{secret} or with the header X-API-Key: {secret}",
+                record.id, record.project
+            );
+        }
+        KeysCommand::List { datadir } => {
+            let store = open(datadir)?;
+            let keys = infra_rpc::list_keys(&store).map_err(key_err)?;
+            println!(
+                "{:<12} {:<16} {:<16} {:<8} {:<10} methods",
+                "id", "project", "name", "status", "rate"
+            );
+            for k in keys {
+                println!(
+                    "{:<12} {:<16} {:<16} {:<8} {:<10} {}{}",
+                    k.id,
+                    k.project,
+                    k.name,
+                    if k.revoked { "revoked" } else { "active" },
+                    k.rate
+                        .map(|r| format!("{}/{}", r.per_second, r.burst))
+                        .unwrap_or_else(|| "default".into()),
+                    k.methods.map(|m| m.join(",")).unwrap_or_else(|| "all".into()),
+                    if k.read_only { " (read-only)" } else { "" },
+                );
+            }
+        }
+        KeysCommand::Revoke { datadir, id } => {
+            let store = open(datadir)?;
+            let k = infra_rpc::revoke_key(&store, id).map_err(key_err)?;
+            println!("revoked {} (project {})", k.id, k.project);
+        }
+    }
+    Ok(())
+}
+
+/// The gateway settings from flags and `[rpc]`, checked.
+fn gateway_config(
+    cli: &Cli,
+    file: &infra_config::RpcFileConfig,
+) -> Result<infra_rpc::GatewayConfig, Failure> {
+    let rate = |field: &str,
+                rps: Option<u32>,
+                burst: Option<u32>|
+     -> Result<Option<infra_rpc::Rate>, Failure> {
+        match rps {
+            None | Some(0) => Ok(None),
+            Some(r) => {
+                let b = burst.unwrap_or(r.saturating_mul(2));
+                if b == 0 {
+                    return Err(usage(format!(
+                        "config: rpc.{field}_burst = 0, must be at least 1"
+                    )));
+                }
+                Ok(Some(infra_rpc::Rate { per_second: r, burst: b }))
+            }
+        }
+    };
+    let ip_rate = rate("ip", cli.rpc.ip_rps.or(file.ip_rps), cli.rpc.ip_burst.or(file.ip_burst))?;
+    let key_rps = cli.rpc.key_rps.or(file.key_rps).unwrap_or(100);
+    if key_rps == 0 {
+        return Err(usage(
+            "config: rpc.key_rps = 0, must be at least 1 (per-key limits always apply)",
+        ));
+    }
+    let key_rate = rate("key", Some(key_rps), cli.rpc.key_burst.or(file.key_burst))?
+        .unwrap_or(infra_rpc::Rate { per_second: key_rps, burst: key_rps * 2 });
+    let cors = if !cli.rpc.cors.is_empty() {
+        cli.rpc.cors.clone()
+    } else if let Some(c) = &file.cors {
+        c.clone()
+    } else if cli.dev {
+        vec!["*".to_string()]
+    } else {
+        vec![]
+    };
+    for o in &cors {
+        let valid = o == "*"
+            || ((o.starts_with("http://") || o.starts_with("https://"))
+                && !o.trim_start_matches("http://").trim_start_matches("https://").contains('/'));
+        if !valid {
+            return Err(usage(format!(
+                "config: rpc.cors = {o:?}, must be * or an origin such as https://app.example.com (scheme and host, no path)"
+            )));
+        }
+    }
+    Ok(infra_rpc::GatewayConfig {
+        require_keys: cli.rpc.api_keys || file.api_keys.unwrap_or(false),
+        cors,
+        ip_rate,
+        key_rate,
+    })
+}
+
 /// A configuration error: printed, exit code 2.
 struct UsageError(String);
 
@@ -239,11 +458,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{},gr1cs=off", cli.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Text => {
+            logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init()
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -285,6 +506,13 @@ fn usage(msg: impl Into<String>) -> Failure {
     Failure::Usage(UsageError(msg.into()))
 }
 
+fn positive<T: PartialEq + Default + std::fmt::Display>(field: &str, v: T) -> Result<T, Failure> {
+    if v == T::default() {
+        return Err(usage(format!("config: {field} = 0, must be at least 1")));
+    }
+    Ok(v)
+}
+
 fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKeySigner, Failure> {
     key.trim().parse().map_err(|_| {
         usage(format!(
@@ -294,6 +522,9 @@ fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKey
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Some(Command::Keys { action }) = &cli.command {
+        return keys_command(action);
+    }
     if let Some(Command::ProverSetup { config, out }) = &cli.command {
         let chain = match config {
             Some(p) => read_config(p)?.chain,
@@ -429,9 +660,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         genesis,
         genesis_roots: roots,
         rpc: RpcConfig {
-            addr: SocketAddr::new(ip, port),
             max_request_bytes,
             max_connections: cli.rpc.max_connections.or(file.rpc.max_connections).unwrap_or(1_000),
+            max_batch: positive(
+                "rpc.max_batch",
+                cli.rpc.max_batch.or(file.rpc.max_batch).unwrap_or(100),
+            )?,
+            max_response_bytes: positive(
+                "rpc.max_response_bytes",
+                cli.rpc
+                    .max_response_bytes
+                    .or(file.rpc.max_response_bytes)
+                    .unwrap_or(50 * 1024 * 1024),
+            )?,
+            max_logs_range: positive(
+                "rpc.max_logs_range",
+                cli.rpc.max_logs_range.or(file.rpc.max_logs_range).unwrap_or(10_000),
+            )?,
+            gateway: gateway_config(&cli, &file.rpc)?,
+            ..RpcConfig::new(SocketAddr::new(ip, port))
         },
         empty_blocks: cli.sequencer.empty_blocks || file.sequencer.empty_blocks.unwrap_or(false),
         min_tip_wei: cli.mempool.min_tip_wei.or(file.mempool.min_tip_wei).unwrap_or(0),
@@ -855,9 +1102,12 @@ fn print_banner(
         }
     ));
     out.push_str(&format!(
-        "Chain id:     {}\nRPC URL:      {url}\nWebSocket:    {ws}\n",
+        "Chain id:     {}\nRPC URL:      {url}\nWebSocket:    {ws}\nDashboard:    {url}/dashboard\nMetrics:      {url}/metrics  (health: /health, readiness: /ready)\n",
         chain.chain_id
     ));
+    if cli.rpc.api_keys {
+        out.push_str("API keys:     required (use /v1/<key>; create one with: infra-node keys create --datadir <datadir> --project <name>)\n");
+    }
     out.push_str(&format!(
         "Block time:   {} ms\nDatadir:      {}\nGenesis:      {genesis} ({})\nHead:         {}\n",
         chain.block_time_ms,

@@ -8,7 +8,7 @@ use alloy::{
 };
 use infra_config::ChainConfig;
 use infra_execution::{
-    BlockContext, ExecConfig, Inclusion, SourceError, StateSource, base_fee_after,
+    BlockContext, ExecConfig, Inclusion, PastState, SourceError, StateSource, base_fee_after,
     execute_block_with, next_base_fee, tree_updates,
 };
 use infra_l1::{GameTypes, StateProof};
@@ -16,7 +16,7 @@ use infra_primitives::{DepositTx, batch::BatchPayload};
 use infra_state::{
     NodeStore, OverlayStore, SmtProof, SparseMerkleTree, StateError, TreeHasher, keys,
 };
-use infra_storage::{AccountState, StateChanges, StateReader, StorageError, Store};
+use infra_storage::{StateChanges, StorageError, Store};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -176,60 +176,6 @@ impl BatchTrace {
     }
 }
 
-/// The flat state after a past block, with the writes of the steps since on top.
-struct PastState<'r> {
-    reader: &'r StateReader<'r>,
-    accounts: HashMap<Address, Option<AccountState>>,
-    slots: HashMap<(Address, U256), U256>,
-    code: HashMap<B256, Bytes>,
-}
-
-fn se(e: impl std::fmt::Display) -> SourceError {
-    SourceError(e.to_string())
-}
-
-impl StateSource for PastState<'_> {
-    fn account(&self, a: Address) -> Result<Option<AccountState>, SourceError> {
-        match self.accounts.get(&a) {
-            Some(v) => Ok(*v),
-            None => self.reader.account(a).map_err(se),
-        }
-    }
-    fn storage(&self, a: Address, slot: U256) -> Result<U256, SourceError> {
-        match self.slots.get(&(a, slot)) {
-            Some(v) => Ok(*v),
-            None => self.reader.storage(a, slot).map_err(se),
-        }
-    }
-    fn code(&self, hash: B256) -> Result<Option<Bytes>, SourceError> {
-        match self.code.get(&hash) {
-            Some(c) => Ok(Some(c.clone())),
-            None => self.reader.code(hash).map_err(se),
-        }
-    }
-    fn block_hash(&self, number: u64) -> Result<B256, SourceError> {
-        Ok(self.reader.header(number).map_err(se)?.map(|h| h.hash_slow()).unwrap_or_default())
-    }
-}
-
-impl PastState<'_> {
-    fn apply(&mut self, c: &StateChanges) {
-        for (a, acc) in &c.accounts {
-            self.accounts.insert(*a, *acc);
-        }
-        for (a, slot, v) in &c.storage {
-            self.slots.insert((*a, *slot), *v);
-        }
-        for (h, code) in &c.code {
-            self.code.insert(*h, code.clone());
-        }
-    }
-
-    fn get(&self, a: Address) -> Result<AccountState, SourceError> {
-        Ok(self.account(a)?.unwrap_or_default())
-    }
-}
-
 fn leaf_code(code_hash: B256) -> B256 {
     if code_hash == KECCAK256_EMPTY { B256::ZERO } else { code_hash }
 }
@@ -303,8 +249,7 @@ pub fn trace_batch(
         first.checked_sub(1).ok_or_else(|| TraceError::Batch("batch starts at block 0".into()))?;
     let reader = store.reader()?;
     let parent = reader.header(before)?.ok_or(TraceError::MissingBlock(before))?;
-    let (accounts, slots) = reader.state_priors_since(before)?;
-    let mut past = PastState { reader: &reader, accounts, slots, code: HashMap::new() };
+    let mut past = PastState::after(&reader, before)?;
     let history = reader.tree_at(before);
     let mut tree = Tree { h: hasher, store: OverlayStore::new(&history), root: parent.state_root };
     let start = StepState {

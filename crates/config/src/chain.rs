@@ -247,6 +247,17 @@ pub struct RpcFileConfig {
     pub port: Option<u16>,
     pub max_request_bytes: Option<u32>,
     pub max_connections: Option<u32>,
+    /// Require an API key on every JSON-RPC request.
+    pub api_keys: Option<bool>,
+    /// Origins browsers may call from (`"*"`: any).
+    pub cors: Option<Vec<String>>,
+    pub ip_rps: Option<u32>,
+    pub ip_burst: Option<u32>,
+    pub key_rps: Option<u32>,
+    pub key_burst: Option<u32>,
+    pub max_batch: Option<u32>,
+    pub max_response_bytes: Option<u32>,
+    pub max_logs_range: Option<u64>,
 }
 
 /// `[sequencer]` in the config file.

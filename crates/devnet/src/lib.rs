@@ -67,9 +67,8 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         genesis,
         genesis_roots: None,
         rpc: RpcConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))),
             max_request_bytes: 16 * 1024 * 1024,
-            max_connections: 1_000,
+            ..RpcConfig::new(SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))))
         },
         empty_blocks: true,
         min_tip_wei: 0,

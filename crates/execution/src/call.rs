@@ -1,11 +1,11 @@
-use crate::{BlockContext, ExecConfig, SourceDb, SourceError, StateSource};
+use crate::{BlockContext, ExecConfig, InspectContext, SourceDb, SourceError, StateSource};
 use alloy::{
     primitives::{Address, Bytes, TxKind, U256},
     rpc::types::TransactionRequest,
     sol_types::{Revert, SolError},
 };
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     context::TxEnv,
     context_interface::result::{EVMError, ExecutionResult},
     database::CacheDB,
@@ -75,13 +75,15 @@ fn call_env(cfg: &ExecConfig, req: &TransactionRequest, gas_limit: u64, nonce: u
     }
 }
 
-fn run<S: StateSource + ?Sized>(
-    source: &S,
+/// The EVM context and transaction of a call: nonce checks off, and the base
+/// fee too when the request sets no price (as `eth_call` does on geth).
+fn setup<'a, S: StateSource + ?Sized>(
+    source: &'a S,
     cfg: &ExecConfig,
     block: &BlockContext,
     req: &TransactionRequest,
     gas_limit: u64,
-) -> Result<ExecutionResult, CallError> {
+) -> Result<(InspectContext<'a, S>, TxEnv), CallError> {
     let from = req.from.unwrap_or_default();
     let nonce = source.account(from)?.map(|a| a.nonce).unwrap_or_default();
     let free =
@@ -91,19 +93,53 @@ fn run<S: StateSource + ?Sized>(
     if free {
         cfg_env.disable_base_fee = true;
     }
-    let mut evm = Context::mainnet()
+    let ctx = Context::mainnet()
         .with_db(CacheDB::new(SourceDb(source)))
         .with_cfg(cfg_env)
-        .with_block(block.block_env(cfg.fee_recipient))
-        .build_mainnet();
-    match evm.transact(call_env(cfg, req, gas_limit, nonce)) {
-        Ok(res) => Ok(res.result),
+        .with_block(block.block_env(cfg.fee_recipient));
+    Ok((ctx, call_env(cfg, req, gas_limit, nonce)))
+}
+
+fn evm_result<T>(r: Result<T, EVMError<SourceError>>) -> Result<T, CallError> {
+    match r {
+        Ok(res) => Ok(res),
         Err(EVMError::Transaction(e)) => {
             Err(CallError::Invalid(crate::call::invalid_message(&e.to_string())))
         }
         Err(EVMError::Database(e)) => Err(CallError::State(e)),
         Err(e) => Err(CallError::Evm(e.to_string())),
     }
+}
+
+fn run<S: StateSource + ?Sized>(
+    source: &S,
+    cfg: &ExecConfig,
+    block: &BlockContext,
+    req: &TransactionRequest,
+    gas_limit: u64,
+) -> Result<ExecutionResult, CallError> {
+    let (ctx, env) = setup(source, cfg, block, req, gas_limit)?;
+    evm_result(ctx.build_mainnet().transact(env)).map(|r| r.result)
+}
+
+/// Runs `req` like [`call`] (nothing committed) under `inspector` (a tracer, an
+/// access-list collector); returns the EVM's result and the inspector.
+pub fn inspect_call<'a, S, I>(
+    source: &'a S,
+    cfg: &ExecConfig,
+    block: &BlockContext,
+    req: &TransactionRequest,
+    inspector: I,
+) -> Result<(ExecutionResult, I), CallError>
+where
+    S: StateSource + ?Sized,
+    I: Inspector<InspectContext<'a, S>>,
+{
+    let gas = req.gas.unwrap_or_else(|| default_gas(block)).min(default_gas(block));
+    let (ctx, env) = setup(source, cfg, block, req, gas)?;
+    let mut evm = ctx.build_mainnet_with_inspector(inspector);
+    let result = evm_result(evm.inspect_tx(env))?.result;
+    Ok((result, evm.inspector))
 }
 
 /// Maps revm's wording to the messages wallets know, where one exists.

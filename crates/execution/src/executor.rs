@@ -8,10 +8,12 @@ use infra_state::{TreeHasher, keys};
 use infra_storage::{AccountState, StateChanges};
 use rayon::prelude::*;
 use revm::{
-    Context, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext,
+    Context, DatabaseCommit, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{ContextTr, TxEnv},
-    context_interface::result::EVMError,
+    context_interface::result::{EVMError, ExecutionResult},
     database::{CacheDB, in_memory_db::AccountState as CacheAccountState},
+    handler::MainnetContext,
+    inspector::NoOpInspector,
     primitives::KECCAK_EMPTY,
 };
 use std::collections::{BTreeSet, HashSet};
@@ -97,12 +99,64 @@ pub fn execute_block_with<S: StateSource + ?Sized>(
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
     inclusion: Inclusion,
 ) -> Result<ExecutedBlock, ExecError> {
+    match run_block(source, cfg, block, deposits, candidates, inclusion, NoOpInspector, None)? {
+        BlockRun::Done(out) => Ok(out),
+        BlockRun::Traced { .. } => Err(ExecError::Evm("no transaction was to be traced".into())),
+    }
+}
+
+/// The context an inspector of block execution sees.
+pub type InspectContext<'a, S> = MainnetContext<CacheDB<SourceDb<'a, S>>>;
+
+/// Replays a stored block on its parent's state (`source`) up to transaction
+/// `index` (deposits excluded), which runs under `inspector`; returns its result
+/// and the inspector. Nothing is committed.
+#[allow(clippy::too_many_arguments)]
+pub fn trace_block_tx<'a, S, I>(
+    source: &'a S,
+    cfg: &ExecConfig,
+    block: &BlockContext,
+    deposits: &[DepositTx],
+    txs: impl IntoIterator<Item = (TxEnvelope, Address)>,
+    index: usize,
+    inspector: I,
+) -> Result<(ExecutionResult, I), ExecError>
+where
+    S: StateSource + ?Sized,
+    I: Inspector<InspectContext<'a, S>>,
+{
+    match run_block(source, cfg, block, deposits, txs, Inclusion::Replay, inspector, Some(index))? {
+        BlockRun::Traced { result, inspector } => Ok((result, inspector)),
+        BlockRun::Done(_) => Err(ExecError::Evm(format!("the block has no transaction {index}"))),
+    }
+}
+
+enum BlockRun<I> {
+    Done(ExecutedBlock),
+    Traced { result: ExecutionResult, inspector: I },
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_block<'a, S, I>(
+    source: &'a S,
+    cfg: &ExecConfig,
+    block: &BlockContext,
+    deposits: &[DepositTx],
+    candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
+    inclusion: Inclusion,
+    inspector: I,
+    trace: Option<usize>,
+) -> Result<BlockRun<I>, ExecError>
+where
+    S: StateSource + ?Sized,
+    I: Inspector<InspectContext<'a, S>>,
+{
     let db = CacheDB::new(SourceDb(source));
     let mut evm = Context::mainnet()
         .with_db(db)
         .with_cfg(cfg.cfg_env())
         .with_block(block.block_env(cfg.fee_recipient))
-        .build_mainnet();
+        .build_mainnet_with_inspector(inspector);
     let mut out = ExecutedBlock::default();
     let mut touched: BTreeSet<Address> = BTreeSet::new();
     let mut touched_slots: BTreeSet<(Address, U256)> = BTreeSet::new();
@@ -164,7 +218,15 @@ pub fn execute_block_with<S: StateSource + ?Sized>(
     }
     evm.ctx.block.basefee = block.base_fee;
 
-    for (tx, sender) in candidates {
+    for (i, (tx, sender)) in candidates.into_iter().enumerate() {
+        if trace == Some(i) {
+            let result = match evm.inspect_tx(tx_env(&tx, sender)) {
+                Ok(res) => res.result,
+                Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+                Err(other) => return Err(ExecError::Evm(other.to_string())),
+            };
+            return Ok(BlockRun::Traced { result, inspector: evm.inspector });
+        }
         if skip.contains(&sender) {
             continue;
         }
@@ -254,7 +316,7 @@ pub fn execute_block_with<S: StateSource + ?Sized>(
         };
         out.changes.storage.push((address, slot, value));
     }
-    Ok(out)
+    Ok(BlockRun::Done(out))
 }
 
 /// Records what one transaction changed, for the block's state diff.

@@ -125,3 +125,65 @@ impl<S: StateSource + ?Sized> DatabaseRef for SourceDb<'_, S> {
         self.0.block_hash(number)
     }
 }
+
+/// The flat state after a past block: the head's state under the values the
+/// blocks since overwrote (the change sets), with writes applied on top.
+pub struct PastState<'r> {
+    pub reader: &'r StateReader<'r>,
+    pub accounts: HashMap<Address, Option<AccountState>>,
+    pub slots: HashMap<(Address, U256), U256>,
+    pub code: HashMap<B256, Bytes>,
+}
+
+impl<'r> PastState<'r> {
+    /// The state as block `number` left it.
+    pub fn after(
+        reader: &'r StateReader<'r>,
+        number: u64,
+    ) -> Result<Self, infra_storage::StorageError> {
+        let (accounts, slots) = reader.state_priors_since(number)?;
+        Ok(Self { reader, accounts, slots, code: HashMap::new() })
+    }
+
+    /// Writes `c` over this view.
+    pub fn apply(&mut self, c: &infra_storage::StateChanges) {
+        for (a, acc) in &c.accounts {
+            self.accounts.insert(*a, *acc);
+        }
+        for (a, slot, v) in &c.storage {
+            self.slots.insert((*a, *slot), *v);
+        }
+        for (h, code) in &c.code {
+            self.code.insert(*h, code.clone());
+        }
+    }
+
+    /// The account at `a` (empty if none).
+    pub fn get(&self, a: Address) -> Result<AccountState, SourceError> {
+        Ok(self.account(a)?.unwrap_or_default())
+    }
+}
+
+impl StateSource for PastState<'_> {
+    fn account(&self, a: Address) -> Result<Option<AccountState>, SourceError> {
+        match self.accounts.get(&a) {
+            Some(v) => Ok(*v),
+            None => StateSource::account(self.reader, a),
+        }
+    }
+    fn storage(&self, a: Address, slot: U256) -> Result<U256, SourceError> {
+        match self.slots.get(&(a, slot)) {
+            Some(v) => Ok(*v),
+            None => StateSource::storage(self.reader, a, slot),
+        }
+    }
+    fn code(&self, hash: B256) -> Result<Option<Bytes>, SourceError> {
+        match self.code.get(&hash) {
+            Some(c) => Ok(Some(c.clone())),
+            None => StateSource::code(self.reader, hash),
+        }
+    }
+    fn block_hash(&self, number: u64) -> Result<B256, SourceError> {
+        StateSource::block_hash(self.reader, number)
+    }
+}

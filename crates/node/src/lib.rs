@@ -15,6 +15,8 @@ use infra_state::TreeHasher;
 use infra_storage::Store;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
+mod ops;
+
 pub use infra_derivation::{BatchVerdict, DerivationStatus};
 pub use infra_prover::service::{LocalState, ProverActor, ProverSettings, RemoteState};
 
@@ -117,6 +119,9 @@ impl Actor for RpcActor {
         tokio::select! {
             _ = cancel.cancelled() => {
                 let _ = self.0.handle.stop();
+                // Connections end (and release the database) before the node
+                // counts as stopped.
+                let _ = tokio::time::timeout(Duration::from_secs(5), self.0.handle.clone().stopped()).await;
                 Ok(())
             }
             _ = self.0.handle.clone().stopped() => Err(ActorError { actor: Self::NAME, message: "server stopped".into() }),
@@ -263,15 +268,26 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         accept_blobs: cfg.accept_blobs,
     }));
     let bus = Bus::new(1024);
-    let rpc_ctx = RpcContext {
-        store: store.clone(),
-        pool: pool.clone(),
-        chain: cfg.chain.clone(),
-        bus: bus.clone(),
-        client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
-        hasher: hasher.clone(),
-        blobs: cfg.accept_blobs.then(infra_rpc::BlobStore::default),
-    };
+    let mut rpc_ctx = RpcContext::new(
+        store.clone(),
+        pool.clone(),
+        cfg.chain.clone(),
+        bus.clone(),
+        hasher.clone(),
+    );
+    rpc_ctx.blobs = cfg.accept_blobs.then(infra_rpc::BlobStore::default);
+    rpc_ctx.max_logs_range = cfg.rpc.max_logs_range;
+    let ops = rpc_ctx.ops.clone();
+    ops.update(|v| {
+        v.role = if cfg.validator.is_some() { "validator" } else { "sequencer" }.into();
+        v.settlement = (cfg.l1.is_some() || cfg.validator.is_some()).then(|| {
+            match cfg.chain.settlement {
+                infra_config::Settlement::Zk => "zk",
+                infra_config::Settlement::Optimistic => "optimistic",
+            }
+            .to_string()
+        });
+    });
     let rpc = infra_rpc::start(cfg.rpc.clone(), rpc_ctx.clone())
         .await
         .wrap_err_with(|| format!("starting JSON-RPC on {}", cfg.rpc.addr))?;
@@ -367,6 +383,25 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             supervisor.spawn(prover);
         }
     }
+    let l1_view = match (&cfg.l1, &cfg.validator) {
+        (Some(l1), _) => Some((l1.rpc_url.clone(), l1.deployment.clone(), l1.poll)),
+        (None, Some(v)) => Some((v.l1_rpc.clone(), v.deployment.clone(), v.poll)),
+        _ => None,
+    };
+    let poll = l1_view.as_ref().map(|v| v.2).unwrap_or(Duration::from_secs(1));
+    let l1 = match l1_view {
+        Some((url, d, _)) => Some((infra_l1::connect(&url).map_err(|e| eyre!("config: {e}"))?, d)),
+        None => None,
+    };
+    supervisor.spawn(ops::OpsMonitor {
+        ops: ops.clone(),
+        poll: poll.max(Duration::from_millis(250)),
+        l1,
+        p2p: p2p_status.clone(),
+        derivation: derivation.clone(),
+        disputes: disputes.clone(),
+    });
+    ops.set_ready();
     Ok(RunningNode {
         rpc_addr,
         genesis_hash: genesis.hash,

@@ -34,6 +34,36 @@ pub struct RpcContext {
     /// Set on the embedded dev L1 only: accepts blob transactions and serves
     /// their blobs.
     pub blobs: Option<crate::BlobStore>,
+    /// Installed polled filters.
+    pub filters: Arc<crate::filters::Filters>,
+    /// The node's components' status and the metrics.
+    pub ops: Arc<crate::ops::Ops>,
+    /// Most blocks one `eth_getLogs` may span.
+    pub max_logs_range: u64,
+}
+
+impl RpcContext {
+    /// A context with no blob store, no filters yet and default limits.
+    pub fn new(
+        store: Store,
+        pool: Arc<Mempool>,
+        chain: ChainConfig,
+        bus: Bus,
+        hasher: infra_state::TreeHasher,
+    ) -> Self {
+        Self {
+            store,
+            pool,
+            chain,
+            bus,
+            client_version: format!("infra-node/v{}", env!("CARGO_PKG_VERSION")),
+            hasher,
+            blobs: None,
+            filters: Arc::default(),
+            ops: Arc::default(),
+            max_logs_range: MAX_LOG_RANGE,
+        }
+    }
 }
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -55,7 +85,7 @@ impl RpcContext {
         self.store.reader().map_err(internal)
     }
 
-    fn exec_config(&self) -> ExecConfig {
+    pub(crate) fn exec_config(&self) -> ExecConfig {
         ExecConfig { chain_id: self.chain.chain_id, fee_recipient: self.chain.fee_recipient }
     }
 
@@ -82,11 +112,18 @@ impl RpcContext {
                     None => Some(head),
                 }
             }
-            // On a sequencer (one orderer, no reorgs of sealed blocks) latest,
-            // safe and finalized coincide at the L2 level.
-            BlockNumberOrTag::Latest | BlockNumberOrTag::Finalized | BlockNumberOrTag::Pending => {
-                Some(head)
+            // With settlement on L1: the last block of the newest batch final
+            // there (proven, or past its challenge period).
+            BlockNumberOrTag::Finalized => {
+                let v = self.ops.view.read();
+                match (&v.settlement, &v.l1) {
+                    (Some(_), Some(l1)) => Some(l1.finalized_block().unwrap_or(0).min(head)),
+                    (Some(_), None) => Some(0),
+                    // No L1: one orderer, no reorgs of sealed blocks.
+                    (None, _) => Some(head),
+                }
             }
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(head),
         })
     }
 
@@ -102,7 +139,11 @@ impl RpcContext {
     }
 
     /// State queries are served at the head only: checks `id` names it.
-    fn check_state_block(&self, r: &StateReader<'_>, id: Option<BlockId>) -> RpcResult<bool> {
+    pub(crate) fn check_state_block(
+        &self,
+        r: &StateReader<'_>,
+        id: Option<BlockId>,
+    ) -> RpcResult<bool> {
         let head = self.head(r)?;
         let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let n = match id.unwrap_or_default() {
@@ -129,7 +170,7 @@ impl RpcContext {
     }
 
     /// The context of the block the sequencer would build next.
-    fn next_block(&self, r: &StateReader<'_>) -> RpcResult<BlockContext> {
+    pub(crate) fn next_block(&self, r: &StateReader<'_>) -> RpcResult<BlockContext> {
         let head = self.head(r)?;
         let parent =
             r.header(head).map_err(internal)?.ok_or_else(|| internal("missing head header"))?;
@@ -176,6 +217,14 @@ impl RpcContext {
     pub fn block_tx_count(&self, id: BlockId) -> RpcResult<Option<U64>> {
         let r = self.reader()?;
         Ok(self.block_by_id(&r, id)?.map(|b| U64::from(b.tx_count())))
+    }
+
+    /// `eth_getBlockReceipts`: every receipt of a block, deposits first.
+    pub fn block_receipts(&self, id: BlockId) -> RpcResult<Option<Vec<Value>>> {
+        let r = self.reader()?;
+        Ok(self
+            .block_by_id(&r, id)?
+            .map(|b| (0..b.tx_count()).filter_map(|i| rpc_receipt(&b, i)).collect()))
     }
 
     pub fn tx_by_block_and_index(&self, id: BlockId, index: U64) -> RpcResult<Option<Value>> {
@@ -345,7 +394,7 @@ impl RpcContext {
             FilterBlockOption::Range { from_block, to_block } => {
                 let resolve = |t: Option<BlockNumberOrTag>| -> RpcResult<u64> {
                     match t.unwrap_or(BlockNumberOrTag::Latest) {
-                        BlockNumberOrTag::Number(n) => Ok(n.min(head)),
+                        BlockNumberOrTag::Number(n) => Ok(n),
                         other => Ok(self.number_of(&r, other)?.unwrap_or(head)),
                     }
                 };
@@ -355,11 +404,19 @@ impl RpcContext {
         if from > to {
             return Ok(vec![]);
         }
-        if to - from >= MAX_LOG_RANGE {
-            return Err(err(-32005, format!("query exceeds max block range {MAX_LOG_RANGE}")));
+        // The range asked for counts, also where it reaches past the head.
+        if to - from >= self.max_logs_range {
+            return Err(err(
+                -32005,
+                format!(
+                    "query exceeds max block range {}: blocks {from}..={to} asked ({} blocks); split the range",
+                    self.max_logs_range,
+                    to - from + 1
+                ),
+            ));
         }
         let mut out = Vec::new();
-        for n in from..=to {
+        for n in from..=to.min(head) {
             let Some(header) = r.header(n).map_err(internal)? else { break };
             if !filter.matches_bloom(header.logs_bloom) {
                 continue;
@@ -434,7 +491,7 @@ fn rewards(block: &SealedBlock, base_fee: u64, percentiles: &[f64]) -> Vec<u128>
         .collect()
 }
 
-fn call_error(e: CallError) -> ErrorObjectOwned {
+pub(crate) fn call_error(e: CallError) -> ErrorObjectOwned {
     match e {
         CallError::Reverted { output, reason } => {
             let msg = match reason {

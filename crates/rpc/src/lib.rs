@@ -3,10 +3,18 @@
 mod blobs;
 mod convert;
 mod eth;
+mod filters;
+pub mod gateway;
+mod metrics;
+pub mod ops;
 mod proofs;
 mod server;
+mod trace;
 
 pub use blobs::{BlobStore, KEEP_BLOB_TXS};
 pub use eth::RpcContext;
+pub use gateway::{GatewayConfig, KeyRecord, NewKey, Rate, create_key, list_keys, revoke_key};
+pub use metrics::Metrics;
+pub use ops::{BatchView, DerivationView, DisputesView, L1View, Ops, OpsView, P2pView};
 pub use proofs::{ProofLeaf, StorageProof, WithdrawalProof};
 pub use server::{RpcConfig, RpcServer, start};

@@ -35,6 +35,39 @@ pub struct ProofLeaf {
     pub value_hash: B256,
 }
 
+/// An account's proof in the state tree of one block.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProof {
+    pub block_number: U64,
+    pub state_root: B256,
+    pub address: Address,
+    pub key: B256,
+    /// The account's leaf value hash, null when the account does not exist.
+    pub value_hash: Option<B256>,
+    pub siblings: Vec<B256>,
+    pub leaf: Option<ProofLeaf>,
+    /// The account's fields (at the head only: past blocks prove the hash).
+    pub account: Option<AccountLeaf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountLeaf {
+    pub nonce: U64,
+    pub balance: U256,
+    pub code_hash: B256,
+}
+
+/// A proof's leaf: the key's own value hash, or another key's leaf (exclusion).
+fn split_leaf(key: B256, leaf: Option<(B256, B256)>) -> (Option<B256>, Option<ProofLeaf>) {
+    match leaf {
+        Some((k, v)) if k == key => (Some(v), None),
+        Some((k, v)) => (None, Some(ProofLeaf { key: k, value_hash: v })),
+        None => (None, None),
+    }
+}
+
 /// What `Bridge.finalizeWithdrawal` needs besides the withdrawal itself.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,12 +82,12 @@ pub struct WithdrawalProof {
 }
 
 impl RpcContext {
-    pub fn storage_proof(
+    /// The tree proof of `key` at block `block` (latest when none).
+    fn proof_at(
         &self,
-        address: Address,
-        slot: U256,
+        key: B256,
         block: Option<BlockNumberOrTag>,
-    ) -> RpcResult<StorageProof> {
+    ) -> RpcResult<(u64, B256, infra_state::SmtProof)> {
         let r = self.reader()?;
         let tag = block.unwrap_or(BlockNumberOrTag::Latest);
         let number = self.number_of(&r, tag)?.ok_or_else(|| {
@@ -67,7 +100,6 @@ impl RpcContext {
             .header(number)
             .map_err(internal)?
             .ok_or_else(|| err(-32001, format!("block {number} not found")))?;
-        let key = keys::storage_key(&self.hasher, address, slot);
         let proof = SparseMerkleTree::new(&self.hasher)
             .proof(&r.tree_at(number), header.state_root, key)
             .map_err(|e| match e {
@@ -77,20 +109,58 @@ impl RpcContext {
                 ),
                 other => internal(other),
             })?;
-        let (value_hash, leaf) = match proof.leaf {
-            Some((k, v)) if k == key => (Some(v), None),
-            Some((k, v)) => (None, Some(ProofLeaf { key: k, value_hash: v })),
-            None => (None, None),
-        };
+        Ok((number, header.state_root, proof))
+    }
+
+    pub fn storage_proof(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockNumberOrTag>,
+    ) -> RpcResult<StorageProof> {
+        let key = keys::storage_key(&self.hasher, address, slot);
+        let (number, state_root, proof) = self.proof_at(key, block)?;
+        let (value_hash, leaf) = split_leaf(key, proof.leaf);
         Ok(StorageProof {
             block_number: U64::from(number),
-            state_root: header.state_root,
+            state_root,
             address,
             slot,
             key,
             value_hash,
             siblings: proof.siblings,
             leaf,
+        })
+    }
+
+    /// `infra_getAccountProof`: the account's leaf (nonce, balance, code hash)
+    /// in the state tree of a block, with its siblings.
+    pub fn account_proof(
+        &self,
+        address: Address,
+        block: Option<BlockNumberOrTag>,
+    ) -> RpcResult<AccountProof> {
+        let key = keys::account_key(&self.hasher, address);
+        let (number, state_root, proof) = self.proof_at(key, block)?;
+        let (value_hash, leaf) = split_leaf(key, proof.leaf);
+        let account = if number == self.head(&self.reader()?)? {
+            self.reader()?.account(address).map_err(internal)?
+        } else {
+            None
+        };
+        Ok(AccountProof {
+            block_number: U64::from(number),
+            state_root,
+            address,
+            key,
+            value_hash,
+            siblings: proof.siblings,
+            leaf,
+            account: account.map(|a| AccountLeaf {
+                nonce: U64::from(a.nonce),
+                balance: a.balance,
+                code_hash: a.code_hash,
+            }),
         })
     }
 

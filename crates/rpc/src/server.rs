@@ -1,4 +1,5 @@
 use crate::eth::{RpcContext, block_logs_for_sub, invalid_params};
+use crate::gateway::{Admission, Gateway, GatewayConfig};
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U64, U256},
@@ -8,7 +9,10 @@ use infra_bus::Event;
 use jsonrpsee::{
     PendingSubscriptionSink, RpcModule, SubscriptionMessage,
     core::traits::IdProvider,
-    server::{Server, ServerConfig, ServerHandle},
+    server::{
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, StopHandle,
+        middleware::rpc::RpcServiceBuilder, stop_channel,
+    },
     types::{Params, SubscriptionId},
 };
 use serde_json::Value;
@@ -19,6 +23,27 @@ pub struct RpcConfig {
     pub addr: SocketAddr,
     pub max_request_bytes: u32,
     pub max_connections: u32,
+    /// Most calls in one batch request.
+    pub max_batch: u32,
+    pub max_response_bytes: u32,
+    /// Most blocks one `eth_getLogs` may span.
+    pub max_logs_range: u64,
+    pub gateway: GatewayConfig,
+}
+
+impl RpcConfig {
+    /// Defaults for a node listening on `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            max_request_bytes: 5 * 1024 * 1024,
+            max_connections: 1_000,
+            max_batch: 100,
+            max_response_bytes: 50 * 1024 * 1024,
+            max_logs_range: crate::eth::MAX_LOG_RANGE,
+            gateway: GatewayConfig::default(),
+        }
+    }
 }
 
 /// A running server.
@@ -41,7 +66,7 @@ impl IdProvider for HexIds {
 
 /// Unpredictable enough for subscription ids: a counter mixed with the process
 /// start time and address-space randomness, hashed.
-fn rand_bytes() -> [u8; 16] {
+pub(crate) fn rand_bytes() -> [u8; 16] {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -192,9 +217,52 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         U64::ZERO
     ));
 
+    reg!(m, "eth_getBlockReceipts", |p, c| c.block_receipts(p.next()?));
+    reg!(m, "eth_newFilter", |p, c| c.new_filter(p.next()?));
+    reg!(m, "eth_newBlockFilter", |_p, c| c.new_block_filter());
+    reg!(m, "eth_newPendingTransactionFilter", |_p, c| c.new_pending_filter());
+    reg!(m, "eth_getFilterChanges", |p, c| c.filter_changes(p.next()?));
+    reg!(m, "eth_getFilterLogs", |p, c| c.filter_logs(p.next()?));
+    reg!(m, "eth_uninstallFilter", |p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+        c.uninstall_filter(p.next()?)
+    ));
+    reg!(m, "eth_createAccessList", |p, c| {
+        let req: TransactionRequest = p.next()?;
+        c.create_access_list(req, opt(&mut p)?)
+    });
+    reg!(m, "debug_traceTransaction", |p, c| {
+        let hash: B256 = p.next()?;
+        c.trace_transaction(hash, opt(&mut p)?)
+    });
+    reg!(m, "debug_traceCall", |p, c| {
+        let req: TransactionRequest = p.next()?;
+        let id: Option<BlockId> = opt(&mut p)?;
+        c.trace_call(req, id, opt(&mut p)?)
+    });
+    reg!(m, "infra_status", |_p, c| c.status());
+    reg!(m, "infra_getBatchByBlock", |p, c| c.batch_by_block(p.next()?));
+    reg!(m, "infra_rollupConfig", |_p, c| c.rollup_config());
+    reg!(m, "infra_getAccountProof", |p, c| {
+        let a: Address = p.next()?;
+        c.account_proof(a, opt(&mut p)?)
+    });
+    reg!(m, "admin_createKey", |p, c| c.admin_create_key(p.next()?));
+    reg!(m, "admin_listKeys", |_p, c| c.admin_list_keys());
+    reg!(m, "admin_revokeKey", |p, c| c.admin_revoke_key(p.next()?));
+
     m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", subscribe)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(m)
+}
+
+/// What an `eth_subscribe` follows.
+enum Feed {
+    Heads,
+    Logs(Box<Filter>),
+    /// Pool transactions: hashes, or whole transactions.
+    Pending {
+        full: bool,
+    },
 }
 
 async fn subscribe(
@@ -211,10 +279,17 @@ async fn subscribe(
             return Ok(());
         }
     };
-    let filter: Option<Filter> = match kind.as_str() {
-        "newHeads" => None,
+    let feed = match kind.as_str() {
+        "newHeads" => Feed::Heads,
         "logs" => match seq.optional_next::<Filter>() {
-            Ok(f) => Some(f.unwrap_or_default()),
+            Ok(f) => Feed::Logs(Box::new(f.unwrap_or_default())),
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        },
+        "newPendingTransactions" => match seq.optional_next::<bool>() {
+            Ok(full) => Feed::Pending { full: full.unwrap_or(false) },
             Err(e) => {
                 pending.reject(e).await;
                 return Ok(());
@@ -223,7 +298,7 @@ async fn subscribe(
         other => {
             pending
                 .reject(invalid_params(format!(
-                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\""
+                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\", \"newPendingTransactions\""
                 )))
                 .await;
             return Ok(());
@@ -235,14 +310,19 @@ async fn subscribe(
         tokio::select! {
             _ = sink.closed() => return Ok(()),
             ev = events.recv() => {
-                let block = match ev {
-                    Ok(Event::BlockSealed(b)) => b,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return Ok(()),
                 };
-                let items: Vec<Value> = match &filter {
-                    None => vec![serde_json::to_value(crate::convert::rpc_header(&block))?],
-                    Some(f) => block_logs_for_sub(&block, f).into_iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+                let items: Vec<Value> = match (&feed, ev) {
+                    (Feed::Heads, Event::BlockSealed(block)) => vec![serde_json::to_value(crate::convert::rpc_header(&block))?],
+                    (Feed::Logs(f), Event::BlockSealed(block)) => block_logs_for_sub(&block, f).into_iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+                    (Feed::Pending { full }, Event::PendingTx(raw)) => match pending_item(&raw, *full) {
+                        Some(v) => vec![v],
+                        None => continue,
+                    },
+                    _ => continue,
                 };
                 for item in items {
                     let msg = SubscriptionMessage::from(serde_json::value::to_raw_value(&item)?);
@@ -255,17 +335,117 @@ async fn subscribe(
     }
 }
 
-/// Starts HTTP + WebSocket JSON-RPC on `cfg.addr`.
+/// A pooled transaction as `newPendingTransactions` sends it.
+fn pending_item(raw: &[u8], full: bool) -> Option<Value> {
+    use alloy::{consensus::transaction::SignerRecoverable, eips::Decodable2718};
+    let tx = alloy::consensus::TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
+    if !full {
+        return serde_json::to_value(tx.tx_hash()).ok();
+    }
+    let sender = tx.recover_signer().ok()?;
+    serde_json::to_value(crate::convert::pending_tx(tx, sender)).ok()
+}
+
+/// Follows the bus for what the RPC keeps besides the database: block counters
+/// for `/metrics`, pool transactions for pending filters.
+fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
+    let mut events = ctx.bus.subscribe();
+    tokio::spawn(async move {
+        let stopped = stop.shutdown();
+        tokio::pin!(stopped);
+        loop {
+            let ev = tokio::select! {
+                _ = &mut stopped => return,
+                ev = events.recv() => ev,
+            };
+            match ev {
+                Ok(Event::BlockSealed(b)) => {
+                    let m = &ctx.ops.metrics;
+                    m.blocks.inc();
+                    m.transactions.inc_by(b.tx_count() as u64);
+                    m.gas_used.inc_by(b.header.gas_used);
+                }
+                Ok(Event::PendingTx(raw)) => {
+                    if let Some(hash) =
+                        pending_item(&raw, false).and_then(|v| serde_json::from_value(v).ok())
+                    {
+                        ctx.filters.pending(hash);
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+/// Starts HTTP + WebSocket JSON-RPC on `cfg.addr`, behind the gateway.
 pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer> {
-    let module = build_module(ctx)?;
+    let module = build_module(ctx.clone())?;
+    let names: Vec<String> = module.method_names().map(str::to_string).collect();
+    let methods: jsonrpsee::Methods = module.into();
+    let ctx = std::sync::Arc::new(ctx);
+    let gateway = std::sync::Arc::new(Gateway::new(cfg.gateway.clone(), &ctx, names));
+    let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
+    let local_addr = listener.local_addr()?;
+    let (stop, handle) = stop_channel();
     let server_cfg = ServerConfig::builder()
         .max_request_body_size(cfg.max_request_bytes)
-        .max_response_body_size(u32::MAX / 2)
-        .max_connections(cfg.max_connections)
+        .max_response_body_size(cfg.max_response_bytes)
+        .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch))
         .set_id_provider(HexIds)
         .build();
-    let server = Server::builder().set_config(server_cfg).build(cfg.addr).await?;
-    let local_addr = server.local_addr()?;
-    let handle = server.start(module);
+    let gw = gateway.clone();
+    let middleware = RpcServiceBuilder::new()
+        .layer_fn(move |service| Admission { service, gateway: gw.clone() });
+    let builder = Server::builder()
+        .set_config(server_cfg)
+        .set_rpc_middleware(middleware)
+        .to_service_builder()
+        .max_connections(cfg.max_connections);
+    spawn_feeds(ctx.clone(), stop.clone());
+    tokio::spawn(async move {
+        let stopped = stop.clone().shutdown();
+        tokio::pin!(stopped);
+        loop {
+            let (socket, peer) = tokio::select! {
+                _ = &mut stopped => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, go on.
+                        tracing::warn!(target: "rpc", "accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = socket.set_nodelay(true);
+            let rpc = builder.clone().build(methods.clone(), stop.clone());
+            let (gateway, ctx, conn_stop) = (gateway.clone(), ctx.clone(), stop.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        crate::gateway::serve_http(
+                            gateway.clone(),
+                            ctx.clone(),
+                            peer,
+                            req,
+                            rpc.clone(),
+                        )
+                    },
+                );
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                    .with_upgrades();
+                tokio::select! {
+                    res = conn => if let Err(e) = res {
+                        tracing::debug!(target: "rpc", %peer, "connection: {e}");
+                    },
+                    _ = conn_stop.shutdown() => {}
+                }
+            });
+        }
+    });
     Ok(RpcServer { local_addr, handle })
 }

@@ -31,7 +31,10 @@ const CHANGESETS: &str = "ChangeSets";
 /// block hash (32 bytes) then the 65-byte signature. Served to syncing peers
 /// only while the stored block still has that hash.
 const BLOCK_SIGS: &str = "BlockSignatures";
-const TABLES: [&str; 12] = [
+/// The RPC gateway's API keys: key the hash of the secret (the secret itself is
+/// never stored), value the gateway's record of the key.
+const API_KEYS: &str = "ApiKeys";
+const TABLES: [&str; 13] = [
     HEADERS,
     HEADER_HASH,
     BODIES,
@@ -44,6 +47,7 @@ const TABLES: [&str; 12] = [
     META,
     CHANGESETS,
     BLOCK_SIGS,
+    API_KEYS,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -472,6 +476,15 @@ impl Store {
         Ok(())
     }
 
+    /// Stores (or replaces) the record of the API key whose secret hashes to `hash`.
+    pub fn put_api_key(&self, hash: B256, record: &[u8]) -> Result<(), StorageError> {
+        let txn = self.db.begin_rw_txn()?;
+        let table = txn.open_table(Some(API_KEYS))?;
+        txn.put(&table, hash, record, WriteFlags::UPSERT)?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Stores a component's own small record (a batcher's progress, say) under
     /// `key`, in its own write transaction.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
@@ -623,6 +636,28 @@ impl StateReader<'_> {
             }
         }
         Ok((accounts, slots))
+    }
+
+    /// The record of the API key whose secret hashes to `hash`.
+    pub fn api_key(&self, hash: B256) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(API_KEYS, hash)
+    }
+
+    /// Every API key record, by secret hash.
+    pub fn api_keys(&self) -> Result<Vec<(B256, Vec<u8>)>, StorageError> {
+        let t = self.table(API_KEYS)?;
+        let mut cursor = self.txn.cursor(&t)?;
+        cursor
+            .iter_start::<Vec<u8>, Vec<u8>>()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((
+                    B256::try_from(k.as_slice())
+                        .map_err(|_| StorageError::Corrupt("api key hash".into()))?,
+                    v,
+                ))
+            })
+            .collect()
     }
 
     /// A record stored with [`Store::put_meta`].

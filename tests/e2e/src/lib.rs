@@ -48,9 +48,9 @@ pub fn node_config(
         genesis: parse_genesis(DEV_GENESIS_JSON, "genesis/dev.json")?,
         genesis_roots: Some(GenesisRoots::dev()?),
         rpc: RpcConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_request_bytes: 10 * 1024 * 1024,
             max_connections: 100,
+            ..RpcConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))
         },
         empty_blocks: false,
         min_tip_wei: 0,

@@ -1,0 +1,855 @@
+//! The RPC gateway in front of JSON-RPC: API keys (stored hashed in the node's
+//! database), per-key method allow-lists, rate limits per key and per IP with a
+//! cost per method, CORS, request ids, and the operator endpoints (`/metrics`,
+//! `/health`, `/ready`, `/dashboard`).
+
+use crate::{eth::RpcContext, ops::Ops};
+use alloy::primitives::{B256, keccak256};
+use infra_storage::Store;
+use jsonrpsee::{
+    MethodResponse,
+    core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT},
+    server::{HttpBody, HttpRequest, HttpResponse},
+    types::{ErrorObjectOwned, Request},
+};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// Requests per second with a burst (the bucket's size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// How the gateway treats requests.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Every JSON-RPC request needs a valid key (`/v1/<key>`, `X-API-Key` or
+    /// `Authorization: Bearer`).
+    pub require_keys: bool,
+    /// Origins browsers may call from (`*`: any); empty: no CORS headers.
+    pub cors: Vec<String>,
+    /// Limit per client IP address (none: unlimited).
+    pub ip_rate: Option<Rate>,
+    /// Limit per key, unless the key has its own.
+    pub key_rate: Rate,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            require_keys: false,
+            cors: Vec::new(),
+            ip_rate: None,
+            key_rate: Rate { per_second: 100, burst: 200 },
+        }
+    }
+}
+
+/// What one call costs against a rate limit: heavy methods more.
+pub fn method_cost(method: &str) -> u32 {
+    match method {
+        "eth_call"
+        | "eth_estimateGas"
+        | "eth_getLogs"
+        | "eth_getFilterLogs"
+        | "eth_createAccessList" => 10,
+        m if m.starts_with("debug_") => 20,
+        "infra_getStateWitness" => 20,
+        _ => 1,
+    }
+}
+
+/// Methods a read-only key may not call.
+pub const SEND_METHODS: [&str; 2] = ["eth_sendRawTransaction", "eth_sendTransaction"];
+
+// ---- keys ----
+
+/// An API key as stored (the secret is not: the table is keyed by its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    /// Public handle: `k_` and the first 8 hex digits of the secret's hash.
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub revoked: bool,
+    /// Allowed methods (`eth_call`, or a prefix such as `eth_*`); none: all.
+    pub methods: Option<Vec<String>>,
+    /// May not send transactions.
+    pub read_only: bool,
+    /// Its own rate limit, instead of the gateway's default.
+    pub rate: Option<Rate>,
+}
+
+impl KeyRecord {
+    /// Whether this key may call `method`.
+    pub fn allows(&self, method: &str) -> bool {
+        if self.read_only && SEND_METHODS.contains(&method) {
+            return false;
+        }
+        match &self.methods {
+            None => true,
+            Some(list) => list.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => method.starts_with(prefix),
+                None => p == method,
+            }),
+        }
+    }
+}
+
+/// What a new key may do.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewKey {
+    pub project: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub rate: Option<Rate>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Storage(#[from] infra_storage::StorageError),
+    #[error("corrupt key record: {0}")]
+    Corrupt(String),
+    #[error("no API key with id {0:?}")]
+    Unknown(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no randomness: {0}")]
+    Random(String),
+}
+
+/// Secrets look like `ink_` and 64 hex digits (256 random bits).
+pub const KEY_PREFIX: &str = "ink_";
+
+fn secret_hash(secret: &str) -> B256 {
+    keccak256(secret.as_bytes())
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Creates a key; returns its secret (shown once, never stored) and record.
+pub fn create_key(store: &Store, new: NewKey) -> Result<(String, KeyRecord), KeyError> {
+    let project = new.project.trim();
+    if project.is_empty() || project.len() > 64 {
+        return Err(KeyError::Invalid("project: 1 to 64 characters".into()));
+    }
+    if let Some(r) = new.rate
+        && (r.per_second == 0 || r.burst == 0)
+    {
+        return Err(KeyError::Invalid("rate: perSecond and burst must be at least 1".into()));
+    }
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|e| KeyError::Random(e.to_string()))?;
+    let secret = format!("{KEY_PREFIX}{}", alloy::hex::encode(raw));
+    let hash = secret_hash(&secret);
+    let record = KeyRecord {
+        id: format!("k_{}", &alloy::hex::encode(hash)[..8]),
+        project: project.to_string(),
+        name: new.name,
+        created_at: now_s(),
+        revoked: false,
+        methods: new.methods.filter(|m| !m.is_empty()),
+        read_only: new.read_only,
+        rate: new.rate,
+    };
+    store.put_api_key(hash, &encode(&record)?)?;
+    Ok((secret, record))
+}
+
+fn encode(r: &KeyRecord) -> Result<Vec<u8>, KeyError> {
+    serde_json::to_vec(r).map_err(|e| KeyError::Corrupt(e.to_string()))
+}
+
+fn decode(raw: &[u8]) -> Result<KeyRecord, KeyError> {
+    serde_json::from_slice(raw).map_err(|e| KeyError::Corrupt(e.to_string()))
+}
+
+/// Every key, oldest first.
+pub fn list_keys(store: &Store) -> Result<Vec<KeyRecord>, KeyError> {
+    let mut keys = store
+        .reader()?
+        .api_keys()?
+        .iter()
+        .map(|(_, raw)| decode(raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(keys)
+}
+
+/// Revokes the key with public id `id`; requests with it are refused from then on.
+pub fn revoke_key(store: &Store, id: &str) -> Result<KeyRecord, KeyError> {
+    let keys = store.reader()?.api_keys()?;
+    for (hash, raw) in keys {
+        let mut record = decode(&raw)?;
+        if record.id == id {
+            record.revoked = true;
+            store.put_api_key(hash, &encode(&record)?)?;
+            return Ok(record);
+        }
+    }
+    Err(KeyError::Unknown(id.to_string()))
+}
+
+fn find_key(store: &Store, secret: &str) -> Result<Option<KeyRecord>, KeyError> {
+    store.reader()?.api_key(secret_hash(secret))?.map(|raw| decode(&raw)).transpose()
+}
+
+// ---- rate limits ----
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Token buckets, one per scope (a key id, an IP address).
+#[derive(Default)]
+struct Limiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Limiter {
+    /// Takes `cost` from every scope's bucket, or from none: on refusal, which
+    /// scope refused and when it will have enough.
+    fn take(&self, scopes: &[(String, Rate)], cost: u32) -> Result<(), (usize, Duration)> {
+        let mut buckets = self.buckets.lock();
+        if buckets.len() > 100_000 {
+            // Forget idle clients (a full bucket is the same as a new one).
+            buckets.retain(|_, b| b.at.elapsed() < Duration::from_secs(60));
+        }
+        let now = Instant::now();
+        for (i, (scope, rate)) in scopes.iter().enumerate() {
+            let burst = f64::from(rate.burst.max(1));
+            let per_s = f64::from(rate.per_second.max(1));
+            let b = buckets.entry(scope.clone()).or_insert(Bucket { tokens: burst, at: now });
+            b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_s).min(burst);
+            b.at = now;
+            // A call dearer than the whole burst goes through on a full bucket.
+            let need = f64::from(cost).min(burst);
+            if b.tokens < need {
+                return Err((i, Duration::from_secs_f64((need - b.tokens) / per_s)));
+            }
+        }
+        for (scope, rate) in scopes {
+            if let Some(b) = buckets.get_mut(scope) {
+                b.tokens -= f64::from(cost).min(f64::from(rate.burst.max(1)));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- admission ----
+
+/// Why the gateway refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    KeyRequired,
+    UnknownKey,
+    Revoked(String),
+    MethodNotAllowed { method: String, key: String },
+    AdminRemote,
+    RateLimited { scope: &'static str, retry_after: Duration },
+}
+
+/// EIP-1193's "Unauthorized".
+pub const UNAUTHORIZED: i32 = 4100;
+/// EIP-1474's "Limit exceeded".
+pub const LIMIT_EXCEEDED: i32 = -32005;
+
+impl Refusal {
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::KeyRequired => "key_required",
+            Refusal::UnknownKey => "unknown_key",
+            Refusal::Revoked(_) => "revoked_key",
+            Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::AdminRemote => "admin_remote",
+            Refusal::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Refusal::KeyRequired | Refusal::UnknownKey => 401,
+            Refusal::RateLimited { .. } => 429,
+            _ => 403,
+        }
+    }
+
+    pub fn error(&self) -> ErrorObjectOwned {
+        let (code, msg) = match self {
+            Refusal::KeyRequired => (
+                UNAUTHORIZED,
+                "API key required: call /v1/<key> or send the X-API-Key header".to_string(),
+            ),
+            Refusal::UnknownKey => (UNAUTHORIZED, "invalid API key".to_string()),
+            Refusal::Revoked(id) => (UNAUTHORIZED, format!("API key {id} has been revoked")),
+            Refusal::MethodNotAllowed { method, key } => {
+                (UNAUTHORIZED, format!("method {method} is not allowed for API key {key}"))
+            }
+            Refusal::AdminRemote => {
+                (UNAUTHORIZED, "admin_ methods are served to localhost only".to_string())
+            }
+            Refusal::RateLimited { scope, retry_after } => (
+                LIMIT_EXCEEDED,
+                format!(
+                    "rate limit exceeded ({scope}): retry in {} ms",
+                    retry_after.as_millis().max(1)
+                ),
+            ),
+        };
+        ErrorObjectOwned::owned(code, msg, None::<()>)
+    }
+
+    fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Refusal::RateLimited { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Who is calling: set on each HTTP request and WebSocket connection, read by
+/// the per-call admission.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub ip: IpAddr,
+    pub key: Option<Arc<KeyRecord>>,
+    /// On loopback, with no proxy header: may call `admin_` methods.
+    pub local: bool,
+    pub ws: bool,
+    /// The first refusal of an HTTP request, for its status code.
+    refusal: Arc<Mutex<Option<Refusal>>>,
+}
+
+/// Per-key counters since the node started.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyUsage {
+    pub requests: u64,
+    pub rejected: u64,
+    pub last_used: Option<u64>,
+}
+
+/// The gateway: shared by every connection.
+pub struct Gateway {
+    pub cfg: GatewayConfig,
+    store: Store,
+    ops: Arc<Ops>,
+    limiter: Limiter,
+    /// Registered method names (metrics label only these).
+    methods: std::collections::HashSet<String>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    pub fn new(
+        cfg: GatewayConfig,
+        ctx: &RpcContext,
+        methods: impl IntoIterator<Item = String>,
+    ) -> Self {
+        Self {
+            cfg,
+            store: ctx.store.clone(),
+            ops: ctx.ops.clone(),
+            limiter: Limiter::default(),
+            methods: methods.into_iter().collect(),
+        }
+    }
+
+    fn count(&self, reason: &'static str) {
+        self.ops.metrics.refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
+    }
+
+    /// The key a request names, checked. `Ok(None)`: none named.
+    fn authenticate(&self, secret: Option<&str>) -> Result<Option<Arc<KeyRecord>>, Refusal> {
+        let Some(secret) = secret else { return Ok(None) };
+        match find_key(&self.store, secret) {
+            Ok(Some(k)) if k.revoked => Err(Refusal::Revoked(k.id)),
+            Ok(Some(k)) => Ok(Some(Arc::new(k))),
+            Ok(None) => Err(Refusal::UnknownKey),
+            Err(e) => {
+                tracing::error!(target: "rpc", "API key lookup: {e}");
+                Err(Refusal::UnknownKey)
+            }
+        }
+    }
+
+    /// May `caller` call `method` at all (keys, allow-lists, the admin namespace)?
+    fn check(&self, caller: &Caller, method: &str) -> Result<(), Refusal> {
+        if method.starts_with("admin_") {
+            return if caller.local { Ok(()) } else { Err(Refusal::AdminRemote) };
+        }
+        match &caller.key {
+            Some(k) if !k.allows(method) => {
+                Err(Refusal::MethodNotAllowed { method: method.to_string(), key: k.id.clone() })
+            }
+            Some(_) => Ok(()),
+            None if self.cfg.require_keys => Err(Refusal::KeyRequired),
+            None => Ok(()),
+        }
+    }
+
+    /// Charges `cost` to the caller's key and IP.
+    fn charge(&self, caller: &Caller, cost: u32) -> Result<(), Refusal> {
+        let mut scopes: Vec<(String, Rate)> = Vec::with_capacity(2);
+        let mut names = Vec::with_capacity(2);
+        if let Some(k) = &caller.key {
+            scopes.push((format!("key:{}", k.id), k.rate.unwrap_or(self.cfg.key_rate)));
+            names.push("key");
+        }
+        if let Some(rate) = self.cfg.ip_rate {
+            scopes.push((format!("ip:{}", caller.ip), rate));
+            names.push("ip");
+        }
+        if scopes.is_empty() {
+            return Ok(());
+        }
+        self.limiter.take(&scopes, cost).map_err(|(i, retry_after)| {
+            let scope = names[i];
+            self.ops.metrics.rate_limited.get_or_create(&vec![("scope", scope.to_string())]).inc();
+            Refusal::RateLimited { scope, retry_after }
+        })
+    }
+
+    /// Admits the calls `methods` of one request (a batch counts once, at the sum
+    /// of its costs): per method, `Ok` or why not.
+    fn admit(&self, caller: &Caller, methods: &[&str]) -> Vec<Result<(), Refusal>> {
+        let mut verdicts: Vec<Result<(), Refusal>> =
+            methods.iter().map(|m| self.check(caller, m)).collect();
+        let cost: u32 = methods
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(m, _)| method_cost(m))
+            .sum();
+        if cost > 0
+            && let Err(r) = self.charge(caller, cost)
+        {
+            for v in verdicts.iter_mut().filter(|v| v.is_ok()) {
+                *v = Err(r.clone());
+            }
+        }
+        if let Some(k) = &caller.key {
+            let refused = verdicts.iter().filter(|v| v.is_err()).count() as u64;
+            let mut usage = self.ops.key_usage.lock();
+            let u = usage.entry(k.id.clone()).or_default();
+            u.requests += methods.len() as u64;
+            u.rejected += refused;
+            u.last_used = Some(now_s());
+        }
+        for v in &verdicts {
+            if let Err(r) = v {
+                self.count(r.reason());
+                let mut slot = caller.refusal.lock();
+                if slot.is_none() {
+                    *slot = Some(r.clone());
+                }
+            }
+        }
+        verdicts
+    }
+
+    fn label(&self, method: &str) -> String {
+        if self.methods.contains(method) { method.to_string() } else { "other".to_string() }
+    }
+
+    fn observe(&self, method: &str, took: Duration, outcome: &'static str) {
+        let m = &self.ops.metrics;
+        let label = self.label(method);
+        m.rpc_requests
+            .get_or_create(&vec![("method", label.clone()), ("outcome", outcome.to_string())])
+            .inc();
+        m.rpc_latency.get_or_create(&vec![("method", label)]).observe(took.as_secs_f64());
+    }
+}
+
+// ---- the per-call middleware (HTTP and WebSocket alike) ----
+
+/// Admission and metrics for every JSON-RPC call.
+#[derive(Clone)]
+pub struct Admission<S> {
+    pub service: S,
+    pub gateway: Arc<Gateway>,
+}
+
+impl<S> RpcServiceT for Admission<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let gw = self.gateway.clone();
+        let service = self.service.clone();
+        async move {
+            let method = req.method_name().to_string();
+            let started = Instant::now();
+            if let Some(caller) = req.extensions().get::<Caller>().cloned()
+                && let Some(Err(r)) = gw.admit(&caller, &[method.as_str()]).pop()
+            {
+                let outcome = if matches!(r, Refusal::RateLimited { .. }) {
+                    "rate_limited"
+                } else {
+                    "refused"
+                };
+                gw.observe(&method, started.elapsed(), outcome);
+                return MethodResponse::error(req.id, r.error());
+            }
+            let rp = service.call(req).await;
+            gw.observe(&method, started.elapsed(), if rp.is_success() { "ok" } else { "error" });
+            rp
+        }
+    }
+
+    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let gw = self.gateway.clone();
+        let service = self.service.clone();
+        async move {
+            let started = Instant::now();
+            let caller = batch.extensions().get::<Caller>().cloned();
+            let methods: Vec<String> = batch
+                .iter()
+                .filter_map(|e| match e {
+                    Ok(BatchEntry::Call(r)) => Some(r.method_name().to_string()),
+                    Ok(BatchEntry::Notification(n)) => Some(n.method_name().to_string()),
+                    Err(_) => None,
+                })
+                .collect();
+            if let Some(caller) = caller {
+                let names: Vec<&str> = methods.iter().map(String::as_str).collect();
+                let mut verdicts = gw.admit(&caller, &names).into_iter();
+                for entry in batch.iter_mut() {
+                    let refusal = match entry {
+                        Ok(_) => match verdicts.next() {
+                            Some(Err(r)) => r,
+                            _ => continue,
+                        },
+                        Err(_) => continue,
+                    };
+                    if let Ok(BatchEntry::Call(r)) = entry {
+                        let id = r.id.clone().into_owned();
+                        *entry = Err(BatchEntryErr::new(id, refusal.error()));
+                    } else {
+                        // A refused notification gets no answer.
+                        *entry =
+                            Err(BatchEntryErr::new(jsonrpsee::types::Id::Null, refusal.error()));
+                    }
+                }
+            }
+            let rp = service.batch(batch).await;
+            let took = started.elapsed();
+            for m in &methods {
+                gw.observe(m, took, if rp.is_success() { "ok" } else { "error" });
+            }
+            rp
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.service.notification(n)
+    }
+}
+
+// ---- the HTTP front ----
+
+const DASHBOARD: &str = include_str!("../assets/dashboard.html");
+
+fn response(status: u16, content_type: &'static str, body: impl Into<HttpBody>) -> HttpResponse {
+    let mut rp = HttpResponse::new(body.into());
+    *rp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    rp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    rp
+}
+
+fn json_error(status: u16, e: &ErrorObjectOwned) -> HttpResponse {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": e }).to_string();
+    response(status, "application/json", body)
+}
+
+/// The key a request names: `/v1/<key>`, `X-API-Key`, or `Authorization: Bearer`.
+fn request_key<B>(req: &HttpRequest<B>) -> Option<String> {
+    if let Some(rest) = req.uri().path().strip_prefix("/v1/") {
+        let key = rest.trim_end_matches('/');
+        if !key.is_empty() {
+            return Some(key.to_string());
+        }
+    }
+    let h = req.headers();
+    if let Some(v) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string());
+    }
+    h.get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string())
+}
+
+fn is_upgrade<B>(req: &HttpRequest<B>) -> bool {
+    req.headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+impl Gateway {
+    fn allowed_origin(&self, origin: Option<&http::HeaderValue>) -> Option<http::HeaderValue> {
+        let origin = origin?;
+        let o = origin.to_str().ok()?;
+        if self.cfg.cors.iter().any(|c| c == "*") {
+            return Some(http::HeaderValue::from_static("*"));
+        }
+        self.cfg.cors.iter().any(|c| c.eq_ignore_ascii_case(o)).then(|| origin.clone())
+    }
+
+    fn cors_headers(&self, rp: &mut HttpResponse, origin: Option<http::HeaderValue>) {
+        let Some(origin) = origin else { return };
+        let h = rp.headers_mut();
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(http::header::VARY, http::HeaderValue::from_static("origin"));
+    }
+}
+
+static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A request id unique within this process run: a per-run prefix and a counter.
+fn request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| alloy::hex::encode(&crate::server::rand_bytes()[..4]));
+    let n = REQUEST_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{n:x}")
+}
+
+/// Serves one HTTP request: operator endpoints, CORS preflights, or JSON-RPC
+/// (HTTP or a WebSocket upgrade) through `rpc` with the caller attached.
+pub async fn serve_http<S, B>(
+    gw: Arc<Gateway>,
+    ctx: Arc<RpcContext>,
+    peer: std::net::SocketAddr,
+    req: HttpRequest<B>,
+    mut rpc: S,
+) -> Result<HttpResponse, std::convert::Infallible>
+where
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Error: std::fmt::Display,
+{
+    let id = request_id();
+    let span = tracing::debug_span!(target: "rpc", "request", id = %id, peer = %peer);
+    let _enter = span.enter();
+    let started = Instant::now();
+    let origin = gw.allowed_origin(req.headers().get(http::header::ORIGIN));
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let mut rp = if method == http::Method::OPTIONS {
+        if origin.is_some() || req.headers().get(http::header::ORIGIN).is_none() {
+            let mut rp = response(204, "text/plain", HttpBody::empty());
+            let h = rp.headers_mut();
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                http::HeaderValue::from_static("POST, GET, OPTIONS"),
+            );
+            h.insert(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                http::HeaderValue::from_static("content-type, authorization, x-api-key"),
+            );
+            h.insert(http::header::ACCESS_CONTROL_MAX_AGE, http::HeaderValue::from_static("600"));
+            rp
+        } else {
+            gw.count("cors_origin");
+            response(403, "text/plain", "origin not allowed (rpc.cors)")
+        }
+    } else {
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/metrics") => {
+                ctx.refresh_gauges();
+                response(200, "text/plain; version=0.0.4; charset=utf-8", gw.ops.metrics.render())
+            }
+            ("GET", "/health") => match ctx.reader().and_then(|r| ctx.head(&r)) {
+                Ok(head) => response(
+                    200,
+                    "application/json",
+                    serde_json::json!({"status": "ok", "head": format!("{head:#x}")}).to_string(),
+                ),
+                Err(e) => response(
+                    503,
+                    "application/json",
+                    serde_json::json!({"status": "unhealthy", "error": e.message()}).to_string(),
+                ),
+            },
+            ("GET", "/ready") => {
+                if gw.ops.is_ready() {
+                    response(200, "application/json", r#"{"status":"ready"}"#)
+                } else {
+                    response(503, "application/json", r#"{"status":"starting"}"#)
+                }
+            }
+            ("GET", "/dashboard" | "/dashboard/") => {
+                let mut rp = response(200, "text/html; charset=utf-8", DASHBOARD);
+                let h = rp.headers_mut();
+                h.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+                h.insert("x-content-type-options", http::HeaderValue::from_static("nosniff"));
+                h.insert(
+                    http::header::CONTENT_SECURITY_POLICY,
+                    http::HeaderValue::from_static(
+                        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'",
+                    ),
+                );
+                rp
+            }
+            (_, p) if p == "/" || p.starts_with("/v1/") => {
+                rpc_request(&gw, peer, req, &mut rpc).await
+            }
+            _ => response(
+                404,
+                "text/plain",
+                "not found: JSON-RPC is served at / and /v1/<key>; also /metrics, /health, /ready, /dashboard",
+            ),
+        }
+    };
+    gw.cors_headers(&mut rp, origin);
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        rp.headers_mut().insert("x-request-id", v);
+    }
+    tracing::debug!(target: "rpc", %method, %path, status = rp.status().as_u16(), took_us = started.elapsed().as_micros() as u64, "request");
+    Ok(rp)
+}
+
+async fn rpc_request<S, B>(
+    gw: &Arc<Gateway>,
+    peer: std::net::SocketAddr,
+    mut req: HttpRequest<B>,
+    rpc: &mut S,
+) -> HttpResponse
+where
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Error: std::fmt::Display,
+{
+    let key = match gw.authenticate(request_key(&req).as_deref()) {
+        Ok(k) => k,
+        Err(r) => {
+            gw.count(r.reason());
+            return json_error(r.http_status(), &r.error());
+        }
+    };
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    let local = peer.ip().is_loopback() && !proxied;
+    // Without a key where one is required, only the operator's admin calls
+    // from this machine can pass; refuse the rest before reading the body.
+    if key.is_none() && gw.cfg.require_keys && !local {
+        gw.count(Refusal::KeyRequired.reason());
+        return json_error(401, &Refusal::KeyRequired.error());
+    }
+    let caller = Caller {
+        ip: peer.ip(),
+        key,
+        local,
+        ws: is_upgrade(&req),
+        refusal: Arc::new(Mutex::new(None)),
+    };
+    let slot = caller.refusal.clone();
+    let ws = caller.ws;
+    req.extensions_mut().insert(caller);
+    let mut rp = match rpc.call(req).await {
+        Ok(rp) => rp,
+        Err(e) => return response(500, "text/plain", format!("internal error: {e}")),
+    };
+    if !ws && let Some(r) = slot.lock().take() {
+        *rp.status_mut() =
+            http::StatusCode::from_u16(r.http_status()).unwrap_or(http::StatusCode::FORBIDDEN);
+        if let Some(s) = r.retry_after_s()
+            && let Ok(v) = http::HeaderValue::from_str(&s.to_string())
+        {
+            rp.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+    }
+    rp
+}
+
+// ---- the admin namespace (served to localhost only, see `Gateway::check`) ----
+
+fn key_error(e: KeyError) -> ErrorObjectOwned {
+    match e {
+        KeyError::Unknown(_) | KeyError::Invalid(_) => {
+            ErrorObjectOwned::owned(-32602, e.to_string(), None::<()>)
+        }
+        other => crate::eth::internal(other),
+    }
+}
+
+impl RpcContext {
+    /// `admin_createKey({project, name?, methods?, readOnly?, rate?})`: the
+    /// secret is in the answer only.
+    pub fn admin_create_key(&self, new: NewKey) -> crate::eth::RpcResult<serde_json::Value> {
+        let (secret, record) = create_key(&self.store, new).map_err(key_error)?;
+        let mut v = serde_json::to_value(&record).map_err(crate::eth::internal)?;
+        v["key"] = serde_json::Value::String(secret);
+        Ok(v)
+    }
+
+    /// `admin_listKeys`: every key with its usage since the node started.
+    pub fn admin_list_keys(&self) -> crate::eth::RpcResult<Vec<serde_json::Value>> {
+        let usage = self.ops.key_usage.lock().clone();
+        list_keys(&self.store)
+            .map_err(key_error)?
+            .into_iter()
+            .map(|k| {
+                let u = usage.get(&k.id).copied().unwrap_or_default();
+                let mut v = serde_json::to_value(&k).map_err(crate::eth::internal)?;
+                v["usage"] = serde_json::to_value(u).map_err(crate::eth::internal)?;
+                Ok(v)
+            })
+            .collect()
+    }
+
+    /// `admin_revokeKey(id)`.
+    pub fn admin_revoke_key(&self, id: String) -> crate::eth::RpcResult<KeyRecord> {
+        revoke_key(&self.store, &id).map_err(key_error)
+    }
+}
