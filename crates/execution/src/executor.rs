@@ -100,7 +100,7 @@ pub fn execute_block_with<S: StateSource + ?Sized>(
     inclusion: Inclusion,
 ) -> Result<ExecutedBlock, ExecError> {
     match run_block(source, cfg, block, deposits, candidates, inclusion, NoOpInspector, None)? {
-        BlockRun::Done(out) => Ok(out),
+        BlockRun::Done(out) => Ok(*out),
         BlockRun::Traced { .. } => Err(ExecError::Evm("no transaction was to be traced".into())),
     }
 }
@@ -132,7 +132,7 @@ where
 }
 
 enum BlockRun<I> {
-    Done(ExecutedBlock),
+    Done(Box<ExecutedBlock>),
     Traced { result: ExecutionResult, inspector: I },
 }
 
@@ -316,7 +316,7 @@ where
         };
         out.changes.storage.push((address, slot, value));
     }
-    Ok(BlockRun::Done(out))
+    Ok(BlockRun::Done(Box::new(out)))
 }
 
 /// Records what one transaction changed, for the block's state diff.

@@ -214,8 +214,8 @@ pub fn revoke_key(store: &Store, id: &str) -> Result<KeyRecord, KeyError> {
     Err(KeyError::Unknown(id.to_string()))
 }
 
-fn find_key(store: &Store, secret: &str) -> Result<Option<KeyRecord>, KeyError> {
-    store.reader()?.api_key(secret_hash(secret))?.map(|raw| decode(&raw)).transpose()
+fn find_key(store: &Store, hash: B256) -> Result<Option<KeyRecord>, KeyError> {
+    store.reader()?.api_key(hash)?.map(|raw| decode(&raw)).transpose()
 }
 
 // ---- rate limits ----
@@ -341,6 +341,9 @@ impl Refusal {
 pub struct Caller {
     pub ip: IpAddr,
     pub key: Option<Arc<KeyRecord>>,
+    /// The hash of the key's secret: a WebSocket session re-reads the record on
+    /// each call, so a revocation ends it.
+    key_hash: Option<B256>,
     /// On loopback, with no proxy header: may call `admin_` methods.
     pub local: bool,
     pub ws: bool,
@@ -392,12 +395,20 @@ impl Gateway {
         self.ops.metrics.refused.get_or_create(&vec![("reason", reason.to_string())]).inc();
     }
 
-    /// The key a request names, checked. `Ok(None)`: none named.
-    fn authenticate(&self, secret: Option<&str>) -> Result<Option<Arc<KeyRecord>>, Refusal> {
+    /// The key a request names, checked, with its hash. `Ok(None)`: none named.
+    fn authenticate(
+        &self,
+        secret: Option<&str>,
+    ) -> Result<Option<(Arc<KeyRecord>, B256)>, Refusal> {
         let Some(secret) = secret else { return Ok(None) };
-        match find_key(&self.store, secret) {
+        let hash = secret_hash(secret);
+        self.lookup(hash).map(|k| Some((k, hash)))
+    }
+
+    fn lookup(&self, hash: B256) -> Result<Arc<KeyRecord>, Refusal> {
+        match find_key(&self.store, hash) {
             Ok(Some(k)) if k.revoked => Err(Refusal::Revoked(k.id)),
-            Ok(Some(k)) => Ok(Some(Arc::new(k))),
+            Ok(Some(k)) => Ok(Arc::new(k)),
             Ok(None) => Err(Refusal::UnknownKey),
             Err(e) => {
                 tracing::error!(target: "rpc", "API key lookup: {e}");
@@ -410,6 +421,11 @@ impl Gateway {
     fn check(&self, caller: &Caller, method: &str) -> Result<(), Refusal> {
         if method.starts_with("admin_") {
             return if caller.local { Ok(()) } else { Err(Refusal::AdminRemote) };
+        }
+        if caller.ws
+            && let Some(hash) = caller.key_hash
+        {
+            self.lookup(hash)?;
         }
         match &caller.key {
             Some(k) if !k.allows(method) => {
@@ -769,8 +785,9 @@ where
     S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
     S::Error: std::fmt::Display,
 {
-    let key = match gw.authenticate(request_key(&req).as_deref()) {
-        Ok(k) => k,
+    let (key, key_hash) = match gw.authenticate(request_key(&req).as_deref()) {
+        Ok(Some((k, h))) => (Some(k), Some(h)),
+        Ok(None) => (None, None),
         Err(r) => {
             gw.count(r.reason());
             return json_error(r.http_status(), &r.error());
@@ -789,6 +806,7 @@ where
     let caller = Caller {
         ip: peer.ip(),
         key,
+        key_hash,
         local,
         ws: is_upgrade(&req),
         refusal: Arc::new(Mutex::new(None)),
@@ -851,5 +869,91 @@ impl RpcContext {
     /// `admin_revokeKey(id)`.
     pub fn admin_revoke_key(&self, id: String) -> crate::eth::RpcResult<KeyRecord> {
         revoke_key(&self.store, &id).map_err(key_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(methods: Option<&[&str]>, read_only: bool) -> KeyRecord {
+        KeyRecord {
+            id: "k_test".into(),
+            project: "p".into(),
+            name: String::new(),
+            created_at: 0,
+            revoked: false,
+            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            read_only,
+            rate: None,
+        }
+    }
+
+    #[test]
+    fn allow_lists_take_exact_names_and_prefixes() {
+        let k = key(Some(&["eth_call", "net_*"]), false);
+        assert!(k.allows("eth_call"));
+        assert!(k.allows("net_version"));
+        assert!(!k.allows("eth_callMany"));
+        assert!(!k.allows("eth_sendRawTransaction"));
+        let all = key(None, false);
+        assert!(all.allows("eth_sendRawTransaction"));
+        let ro = key(None, true);
+        assert!(!ro.allows("eth_sendRawTransaction"));
+        assert!(ro.allows("eth_getBalance"));
+    }
+
+    #[test]
+    fn heavy_methods_cost_more() {
+        assert_eq!(method_cost("eth_blockNumber"), 1);
+        assert_eq!(method_cost("eth_getLogs"), 10);
+        assert_eq!(method_cost("debug_traceTransaction"), 20);
+    }
+
+    #[test]
+    fn buckets_refill_at_the_rate_and_charge_all_scopes_or_none() {
+        let l = Limiter::default();
+        let a = ("a".to_string(), Rate { per_second: 10, burst: 5 });
+        let b = ("b".to_string(), Rate { per_second: 1, burst: 2 });
+        // Five from a alone, then a is empty and says when it will have one.
+        for _ in 0..5 {
+            assert!(l.take(std::slice::from_ref(&a), 1).is_ok());
+        }
+        let (scope, wait) = l.take(std::slice::from_ref(&a), 1).unwrap_err();
+        assert_eq!(scope, 0);
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100), "{wait:?}");
+        // b refuses a cost of 3 (burst 2 caps it at 2: a full bucket pays); a
+        // refusal by one scope takes nothing from the other.
+        let c = ("c".to_string(), Rate { per_second: 1000, burst: 1000 });
+        assert!(l.take(&[c.clone(), b.clone()], 3).is_ok());
+        let before = l.buckets.lock()["c"].tokens;
+        assert_eq!(l.take(&[c.clone(), b.clone()], 1).unwrap_err().0, 1);
+        let after = l.buckets.lock()["c"].tokens;
+        assert!(after >= before, "c was not charged for b's refusal");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(l.take(std::slice::from_ref(&a), 1).is_ok(), "a refilled");
+    }
+
+    #[test]
+    fn keys_are_stored_by_hash_listed_and_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (secret, rec) = create_key(
+            &store,
+            NewKey { project: "acme".into(), name: "ci".into(), ..NewKey::default() },
+        )
+        .unwrap();
+        assert!(secret.starts_with(KEY_PREFIX) && secret.len() == 68);
+        assert_eq!(find_key(&store, secret_hash(&secret)).unwrap(), Some(rec.clone()));
+        assert_eq!(find_key(&store, secret_hash("ink_00")).unwrap(), None);
+        assert!(store.reader().unwrap().api_key(secret_hash(&secret)).unwrap().is_some());
+        assert_eq!(list_keys(&store).unwrap(), vec![rec.clone()]);
+        assert!(revoke_key(&store, &rec.id).unwrap().revoked);
+        assert!(find_key(&store, secret_hash(&secret)).unwrap().unwrap().revoked);
+        assert!(matches!(revoke_key(&store, "k_nope"), Err(KeyError::Unknown(_))));
+        assert!(matches!(
+            create_key(&store, NewKey { project: " ".into(), ..NewKey::default() }),
+            Err(KeyError::Invalid(_))
+        ));
     }
 }

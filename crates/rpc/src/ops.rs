@@ -156,8 +156,8 @@ impl RpcContext {
             "mempool": { "pending": pending, "queued": queued },
             "p2p": v.p2p,
             "l1": v.l1.as_ref().map(|l1| {
-                let mut recent = l1.batches.iter().rev().take(20).cloned().collect::<Vec<_>>();
-                recent.sort_by(|a, b| b.index.cmp(&a.index));
+                // Newest first.
+                let recent = l1.batches.iter().rev().take(20).cloned().collect::<Vec<_>>();
                 json!({
                     "rollup": l1.rollup,
                     "l1Head": l1.l1_head,

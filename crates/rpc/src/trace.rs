@@ -32,7 +32,7 @@ enum Tracer {
 
 fn tracer(opts: &GethDebugTracingOptions) -> RpcResult<Tracer> {
     match &opts.tracer {
-        None => Ok(Tracer::Struct(opts.config.clone())),
+        None => Ok(Tracer::Struct(opts.config)),
         Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::CallTracer)) => {
             let cfg = opts
                 .tracer_config

@@ -144,12 +144,18 @@ async fn api_keys_are_checked_and_kept_hashed_across_restarts() -> eyre::Result<
     .await?;
     assert_eq!(r.code(), Some(4100));
     assert!(r.message().contains("localhost only"), "{}", r.message());
-    // Revoked.
+    // Revoked: refused from the next call on, also on a socket opened before.
+    let ws = ProviderBuilder::new()
+        .connect_ws(alloy::providers::WsConnect::new(format!("{}/v1/{full}", node.ws_url)))
+        .await?;
+    assert_eq!(ws.get_chain_id().await?, 13370);
     let r = post(&c, &url, &call("admin_revokeKey", json!([full_id])), &[]).await?;
     assert_eq!(r.body["result"]["revoked"], json!(true), "{}", r.body);
     let r = post(&c, &format!("{url}/v1/{full}"), &chain_id, &[]).await?;
     assert_eq!((r.status, r.code()), (403, Some(4100)));
     assert!(r.message().contains("revoked"), "{}", r.message());
+    let e = ws.get_block_number().await.expect_err("revoked on the open socket");
+    assert_eq!(e.as_error_resp().map(|p| p.code), Some(4100), "{e}");
     // Usage per key, for the operator.
     let r = post(&c, &url, &call("admin_listKeys", json!([])), &[]).await?;
     let keys = r.body["result"].as_array().ok_or_else(|| eyre::eyre!("{}", r.body))?;
