@@ -21,6 +21,7 @@
 //
 // Env: DEV_KEY (default: dev account 0), TRANSFERS, RECIPIENTS, CHUNK.
 
+import { rpcAt } from '../../tests/wallets/rpc.mjs';
 import { ethers } from '../../tests/wallets/node_modules/ethers/lib.esm/index.js';
 import { compileTestToken } from '../../tests/wallets/compile.mjs';
 
@@ -42,23 +43,7 @@ if (urls.length === 0) {
 
 const log = (...a) => console.error('[populate]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let nextId = 1;
-
-async function rpc(url, method, params = []) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
-  });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${url} ${method}: HTTP ${res.status}, not JSON: ${text.slice(0, 300)}`);
-  }
-  return body;
-}
+const rpc = rpcAt;
 
 async function rpcResult(url, method, params = []) {
   const body = await rpc(url, method, params);

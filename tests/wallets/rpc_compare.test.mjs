@@ -29,6 +29,7 @@
 // ANVIL_HARDFORK (default "osaka"); RPC_COMPARE_DUMP=<dir> writes every
 // compared pair of responses there as JSON, for inspecting differences.
 
+import { rpcAt } from './rpc.mjs';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
@@ -271,22 +272,7 @@ function diffStructLogs(tn, ta, path, stepKeys, out = []) {
 // JSON-RPC plumbing
 // ---------------------------------------------------------------------------
 
-let nextId = 1;
-
-/** Raw JSON-RPC over HTTP; returns the whole response ({result} or {error}). */
-async function rpc(url, method, params = []) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
-  });
-  const text = await res.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`${method} at ${url}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
-  }
-}
+const rpc = rpcAt;
 
 async function rpcResult(url, method, params = []) {
   const body = await rpc(url, method, params);

@@ -212,3 +212,52 @@ pub fn rpc_receipt(block: &SealedBlock, index: usize) -> Option<Value> {
     })
     .ok()
 }
+
+/// The logs `filter` selects in a stored block, read from its encoded body:
+/// only receipts are decoded, and transaction hashes are the keccak256 of the
+/// stored encodings (what `eth_getLogs` needs, without decoding transactions).
+pub fn filtered_block_logs(
+    header: &alloy::consensus::Header,
+    body: &infra_primitives::BlockBody,
+    filter: &alloy::rpc::types::Filter,
+) -> Result<Vec<Log>, alloy::rlp::Error> {
+    use alloy::{
+        consensus::{ReceiptEnvelope, ReceiptWithBloom},
+        eips::Decodable2718,
+        rlp::Decodable,
+    };
+    let hash = header.hash_slow();
+    let mut out = Vec::new();
+    let mut log_index = 0u64;
+    let mut push = |tx_hash: B256, i: usize, logs: &[alloy::primitives::Log]| {
+        for log in logs {
+            if filter.matches(log) {
+                out.push(Log {
+                    inner: log.clone(),
+                    block_hash: Some(hash),
+                    block_number: Some(header.number),
+                    block_timestamp: Some(header.timestamp),
+                    transaction_hash: Some(tx_hash),
+                    transaction_index: Some(i as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                });
+            }
+            log_index += 1;
+        }
+    };
+    for (i, (d, raw)) in body.deposits.iter().zip(&body.deposit_receipts).enumerate() {
+        let r: ReceiptWithBloom = ReceiptWithBloom::decode(&mut raw.as_ref())?;
+        push(d.hash(), i, &r.receipt.logs);
+    }
+    let deposits = body.deposits.len();
+    for (i, (tx, raw)) in body.transactions.iter().zip(&body.receipts).enumerate() {
+        let r = ReceiptEnvelope::decode_2718(&mut raw.as_ref())
+            .map_err(|_| alloy::rlp::Error::Custom("stored receipt"))?;
+        if r.logs().is_empty() {
+            continue;
+        }
+        push(alloy::primitives::keccak256(tx), deposits + i, r.logs());
+    }
+    Ok(out)
+}

@@ -421,11 +421,13 @@ impl RpcContext {
             if !filter.matches_bloom(header.logs_bloom) {
                 continue;
             }
-            let block = r
-                .block(n)
+            let body = r
+                .block_body(n)
                 .map_err(internal)?
                 .ok_or_else(|| internal(format!("missing block {n}")))?;
-            out.extend(block_logs(&block).into_iter().filter(|l| filter.matches(&l.inner)));
+            out.extend(
+                crate::convert::filtered_block_logs(&header, &body, &filter).map_err(internal)?,
+            );
         }
         Ok(out)
     }

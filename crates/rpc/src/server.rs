@@ -92,6 +92,20 @@ fn opt<T: serde::de::DeserializeOwned>(
     p.optional_next::<T>()
 }
 
+/// A method answered on the connection's task: reads that take microseconds.
+macro_rules! fast {
+    ($m:ident, $name:literal, |$p:ident, $c:ident| $body:expr) => {
+        $m.register_method($name, |params: Params<'_>, ctx: &RpcContext, _| {
+            let $c: &RpcContext = ctx;
+            #[allow(unused_mut)]
+            let mut $p = params.sequence();
+            $body
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    };
+}
+
+/// A method run on the blocking pool: execution, scans, proofs, writes.
 macro_rules! reg {
     ($m:ident, $name:literal, |$p:ident, $c:ident| $body:expr) => {
         $m.register_blocking_method(
@@ -110,21 +124,21 @@ macro_rules! reg {
 fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
     let has_blobs = ctx.blobs.is_some();
     let mut m = RpcModule::new(ctx);
-    reg!(m, "eth_chainId", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.chain_id()));
-    reg!(m, "net_version", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "eth_chainId", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.chain_id()));
+    fast!(m, "net_version", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.chain.chain_id.to_string()
     ));
-    reg!(m, "net_listening", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(true));
-    reg!(m, "net_peerCount", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
-    reg!(m, "web3_clientVersion", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "net_listening", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(true));
+    fast!(m, "net_peerCount", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
+    fast!(m, "web3_clientVersion", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.client_version.clone()
     ));
-    reg!(m, "web3_sha3", |p, _c| {
+    fast!(m, "web3_sha3", |p, _c| {
         let data: Bytes = p.next()?;
         Ok::<_, jsonrpsee::types::ErrorObjectOwned>(alloy::primitives::keccak256(data))
     });
-    reg!(m, "eth_blockNumber", |_p, c| c.block_number());
-    reg!(m, "eth_blobBaseFee", |_p, c| c.blob_base_fee());
+    fast!(m, "eth_blockNumber", |_p, c| c.block_number());
+    fast!(m, "eth_blobBaseFee", |_p, c| c.blob_base_fee());
     if has_blobs {
         reg!(m, "anvil_getBlobsByTransactionHash", |p, c| c.blobs_by_tx(p.next()?));
         reg!(m, "infra_getBlobsByTransactionHash", |p, c| c.blobs_by_tx(p.next()?));
@@ -139,31 +153,31 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         let full: bool = opt(&mut p)?.unwrap_or(false);
         c.get_block(BlockId::from(hash), full)
     });
-    reg!(m, "eth_getBlockTransactionCountByNumber", |p, c| c
+    fast!(m, "eth_getBlockTransactionCountByNumber", |p, c| c
         .block_tx_count(BlockId::Number(p.next()?)));
-    reg!(m, "eth_getBlockTransactionCountByHash", |p, c| c
+    fast!(m, "eth_getBlockTransactionCountByHash", |p, c| c
         .block_tx_count(BlockId::from(p.next::<B256>()?)));
-    reg!(m, "eth_getTransactionByBlockNumberAndIndex", |p, c| {
+    fast!(m, "eth_getTransactionByBlockNumberAndIndex", |p, c| {
         let tag: BlockNumberOrTag = p.next()?;
         c.tx_by_block_and_index(BlockId::Number(tag), p.next()?)
     });
-    reg!(m, "eth_getTransactionByBlockHashAndIndex", |p, c| {
+    fast!(m, "eth_getTransactionByBlockHashAndIndex", |p, c| {
         let hash: B256 = p.next()?;
         c.tx_by_block_and_index(BlockId::from(hash), p.next()?)
     });
-    reg!(m, "eth_getBalance", |p, c| {
+    fast!(m, "eth_getBalance", |p, c| {
         let a: Address = p.next()?;
         c.balance(a, opt(&mut p)?)
     });
-    reg!(m, "eth_getTransactionCount", |p, c| {
+    fast!(m, "eth_getTransactionCount", |p, c| {
         let a: Address = p.next()?;
         c.tx_count(a, opt(&mut p)?)
     });
-    reg!(m, "eth_getCode", |p, c| {
+    fast!(m, "eth_getCode", |p, c| {
         let a: Address = p.next()?;
         c.code(a, opt(&mut p)?)
     });
-    reg!(m, "eth_getStorageAt", |p, c| {
+    fast!(m, "eth_getStorageAt", |p, c| {
         let a: Address = p.next()?;
         let slot: U256 = p.next()?;
         c.storage_at(a, slot, opt(&mut p)?)
@@ -181,8 +195,8 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         let pre: U64 = p.next()?;
         c.state_witness(pre, p.next()?)
     });
-    reg!(m, "eth_gasPrice", |_p, c| c.gas_price());
-    reg!(m, "eth_maxPriorityFeePerGas", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "eth_gasPrice", |_p, c| c.gas_price());
+    fast!(m, "eth_maxPriorityFeePerGas", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.max_priority_fee()
     ));
     reg!(m, "eth_feeHistory", |p, c| {
@@ -199,31 +213,31 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         c.estimate_gas(req, opt(&mut p)?)
     });
     reg!(m, "eth_sendRawTransaction", |p, c| c.send_raw(p.next()?));
-    reg!(m, "eth_getTransactionByHash", |p, c| c.tx_by_hash(p.next()?));
-    reg!(m, "eth_getTransactionReceipt", |p, c| c.receipt(p.next()?));
+    fast!(m, "eth_getTransactionByHash", |p, c| c.tx_by_hash(p.next()?));
+    fast!(m, "eth_getTransactionReceipt", |p, c| c.receipt(p.next()?));
     reg!(m, "eth_getLogs", |p, c| c.logs(p.next()?));
-    reg!(m, "eth_syncing", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.syncing()));
-    reg!(m, "eth_accounts", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "eth_syncing", |_p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(c.syncing()));
+    fast!(m, "eth_accounts", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         Vec::<Address>::new()
     ));
-    reg!(m, "eth_mining", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(false));
-    reg!(m, "eth_hashrate", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
-    reg!(
+    fast!(m, "eth_mining", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(false));
+    fast!(m, "eth_hashrate", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO));
+    fast!(
         m,
         "eth_getUncleCountByBlockNumber",
         |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(U64::ZERO)
     );
-    reg!(m, "eth_getUncleCountByBlockHash", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "eth_getUncleCountByBlockHash", |_p, _c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         U64::ZERO
     ));
 
     reg!(m, "eth_getBlockReceipts", |p, c| c.block_receipts(p.next()?));
-    reg!(m, "eth_newFilter", |p, c| c.new_filter(p.next()?));
-    reg!(m, "eth_newBlockFilter", |_p, c| c.new_block_filter());
-    reg!(m, "eth_newPendingTransactionFilter", |_p, c| c.new_pending_filter());
+    fast!(m, "eth_newFilter", |p, c| c.new_filter(p.next()?));
+    fast!(m, "eth_newBlockFilter", |_p, c| c.new_block_filter());
+    fast!(m, "eth_newPendingTransactionFilter", |_p, c| c.new_pending_filter());
     reg!(m, "eth_getFilterChanges", |p, c| c.filter_changes(p.next()?));
     reg!(m, "eth_getFilterLogs", |p, c| c.filter_logs(p.next()?));
-    reg!(m, "eth_uninstallFilter", |p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
+    fast!(m, "eth_uninstallFilter", |p, c| Ok::<_, jsonrpsee::types::ErrorObjectOwned>(
         c.uninstall_filter(p.next()?)
     ));
     reg!(m, "eth_createAccessList", |p, c| {
@@ -240,14 +254,14 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
         c.trace_call(req, id, opt(&mut p)?)
     });
     reg!(m, "infra_status", |_p, c| c.status());
-    reg!(m, "infra_getBatchByBlock", |p, c| c.batch_by_block(p.next()?));
-    reg!(m, "infra_rollupConfig", |_p, c| c.rollup_config());
+    fast!(m, "infra_getBatchByBlock", |p, c| c.batch_by_block(p.next()?));
+    fast!(m, "infra_rollupConfig", |_p, c| c.rollup_config());
     reg!(m, "infra_getAccountProof", |p, c| {
         let a: Address = p.next()?;
         c.account_proof(a, opt(&mut p)?)
     });
     reg!(m, "admin_createKey", |p, c| c.admin_create_key(p.next()?));
-    reg!(m, "admin_listKeys", |_p, c| c.admin_list_keys());
+    fast!(m, "admin_listKeys", |_p, c| c.admin_list_keys());
     reg!(m, "admin_revokeKey", |p, c| c.admin_revoke_key(p.next()?));
 
     m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", subscribe)

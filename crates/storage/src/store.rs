@@ -686,6 +686,13 @@ impl StateReader<'_> {
         Ok(Some(SealedBlock::from_parts(header, BlockBody::decode_from(&raw)?)?))
     }
 
+    /// Block `number`'s body as stored (encoded transactions and receipts), for
+    /// readers that need only part of it.
+    pub fn block_body(&self, number: u64) -> Result<Option<BlockBody>, StorageError> {
+        let raw: Option<Vec<u8>> = self.get(BODIES, number.to_be_bytes())?;
+        raw.map(|r| BlockBody::decode_from(&r).map_err(Into::into)).transpose()
+    }
+
     pub fn tx_location(&self, hash: B256) -> Result<Option<TxLocation>, StorageError> {
         Ok(self.get::<[u8; 16]>(TX_LOOKUP, hash)?.map(TxLocation::from_bytes))
     }
