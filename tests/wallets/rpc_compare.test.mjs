@@ -273,6 +273,8 @@ function diffStructLogs(tn, ta, path, stepKeys, out = []) {
 // ---------------------------------------------------------------------------
 
 const rpc = rpcAt;
+/** Ids of this file's WebSocket requests. */
+let nextId = 1;
 
 async function rpcResult(url, method, params = []) {
   const body = await rpc(url, method, params);
