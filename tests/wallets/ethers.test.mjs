@@ -268,6 +268,10 @@ describe('ethers v6', () => {
     // provider is destroyed, so no request is left in flight.
     await withTimeout(wsToken.removeAllListeners(), 15_000, 'WS unsubscribe logs');
     await withTimeout(ws.removeAllListeners(), 15_000, 'WS unsubscribe newHeads');
+    // ethers sends eth_unsubscribe without awaiting it, and a node may answer
+    // later calls first (calls on one socket run concurrently): give the
+    // replies time, then one more round-trip.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await withTimeout(ws.send('eth_chainId', []), 15_000, 'WS eth_chainId after unsubscribing');
   });
 

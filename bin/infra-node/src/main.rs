@@ -423,7 +423,7 @@ fn gateway_config(
         ));
     }
     let key_rate = rate("key", Some(key_rps), cli.rpc.key_burst.or(file.key_burst))?
-        .unwrap_or(infra_rpc::Rate { per_second: key_rps, burst: key_rps * 2 });
+        .unwrap_or(infra_rpc::Rate { per_second: key_rps, burst: key_rps.saturating_mul(2) });
     let cors = if !cli.rpc.cors.is_empty() {
         cli.rpc.cors.clone()
     } else if let Some(c) = &file.cors {

@@ -60,25 +60,58 @@ impl OpsMonitor {
         });
     }
 
-    /// Reads the batches L1 has that are new or may still change.
-    async fn l1(&self, provider: &DynProvider, d: &Deployment) -> Result<(), String> {
+    /// Reads what changed on L1 since the last poll, within bounds: new batches
+    /// (the newest `WINDOW` at most), the ones that just became final, and a few
+    /// still-pending ones in turn (a dispute may have challenged them).
+    async fn l1(
+        &self,
+        provider: &DynProvider,
+        d: &Deployment,
+        cursor: &mut u64,
+    ) -> Result<(), String> {
         let rollup = Rollup::new(d.rollup, provider.clone());
         let e = |e: alloy::contract::Error| e.to_string();
         let count: u64 = rollup.batchCount().call().await.map_err(e)?.try_into().unwrap_or(0);
         let next: u64 = rollup.nextToFinalize().call().await.map_err(e)?.try_into().unwrap_or(0);
         let l1_head = provider.get_block_number().await.map_err(|e| e.to_string())?;
-        let mut batches =
-            self.ops.view.read().l1.as_ref().map(|l| l.batches.clone()).unwrap_or_default();
+        let (mut batches, old_next) = match &self.ops.view.read().l1 {
+            Some(l) => (l.batches.clone(), l.next_to_finalize),
+            None => (Vec::new(), 0),
+        };
+        let start = count.saturating_sub(WINDOW);
+        batches.retain(|b| b.index >= start);
         // Batches past the count were rolled back (a lost dispute).
-        for b in batches.iter_mut().skip(count as usize) {
+        for b in batches.iter_mut().filter(|b| b.index >= count) {
             b.status = "rolledBack".into();
         }
-        for i in 0..count {
-            let known = batches.get(i as usize);
-            if known.is_some_and(|b| b.status == "finalized" || b.status == "superseded") {
-                continue;
+        let known = |batches: &[BatchView], i: u64| batches.iter().position(|b| b.index == i);
+        let mut read: Vec<u64> = (start..count)
+            .filter(|i| known(&batches, *i).is_none_or(|p| batches[p].status == "rolledBack"))
+            .collect();
+        let finalized: Vec<u64> =
+            (old_next.max(start)..next.min(count)).filter(|i| !read.contains(i)).collect();
+        read.extend(finalized);
+        let pending: Vec<u64> = batches
+            .iter()
+            .filter(|b| b.index >= next && b.index < count && !read.contains(&b.index))
+            .map(|b| b.index)
+            .collect();
+        if !pending.is_empty() {
+            for k in 0..pending.len().min(PENDING_PER_POLL) {
+                read.push(pending[(*cursor as usize + k) % pending.len()]);
             }
-            let b = rollup.getBatch(U256::from(i)).call().await.map_err(e)?;
+            *cursor = cursor.wrapping_add(PENDING_PER_POLL as u64);
+        }
+        let mut result = Ok(());
+        for i in read {
+            let b = match rollup.getBatch(U256::from(i)).call().await {
+                Ok(b) => b,
+                Err(err) => {
+                    // Keep what was read so far.
+                    result = Err(e(err));
+                    break;
+                }
+            };
             let view = BatchView {
                 index: i,
                 first_block: alloy::primitives::U64::from(b.firstBlock),
@@ -87,11 +120,12 @@ impl OpsMonitor {
                 state_root: b.stateRoot,
                 l1_block: alloy::primitives::U64::from(b.l1Block),
             };
-            match batches.get_mut(i as usize) {
-                Some(slot) => *slot = view,
+            match known(&batches, i) {
+                Some(p) => batches[p] = view,
                 None => batches.push(view),
             }
         }
+        batches.sort_by_key(|b| b.index);
         self.ops.update(|v| {
             v.l1 = Some(L1View {
                 rollup: d.rollup,
@@ -104,18 +138,24 @@ impl OpsMonitor {
                 batches,
             });
         });
-        Ok(())
+        result
     }
 }
+
+/// The newest batches kept in view (`infra_getBatchByBlock` answers for them).
+const WINDOW: u64 = 1_000;
+/// Pending batches re-read per poll, in turn.
+const PENDING_PER_POLL: usize = 20;
 
 impl Actor for OpsMonitor {
     const NAME: &'static str = "ops";
     async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
         let mut warned = false;
+        let mut cursor = 0u64;
         loop {
             self.local();
             if let Some((provider, d)) = &self.l1 {
-                match self.l1(provider, d).await {
+                match self.l1(provider, d, &mut cursor).await {
                     Ok(()) => warned = false,
                     Err(e) if !warned => {
                         tracing::warn!(target: "ops", "reading the rollup's batches on L1: {e}");

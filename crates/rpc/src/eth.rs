@@ -115,9 +115,11 @@ impl RpcContext {
             // With settlement on L1: the last block of the newest batch final
             // there (proven, or past its challenge period).
             BlockNumberOrTag::Finalized => {
+                let safe = self.number_of(r, BlockNumberOrTag::Safe)?.unwrap_or(head);
                 let v = self.ops.view.read();
                 match (&v.settlement, &v.l1) {
-                    (Some(_), Some(l1)) => Some(l1.finalized_block().unwrap_or(0).min(head)),
+                    // Never past what this node derived (a validator's safe head).
+                    (Some(_), Some(l1)) => Some(l1.finalized_block().unwrap_or(0).min(safe)),
                     (Some(_), None) => Some(0),
                     // No L1: one orderer, no reorgs of sealed blocks.
                     (None, _) => Some(head),
@@ -148,8 +150,9 @@ impl RpcContext {
         let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let n = match id.unwrap_or_default() {
             BlockId::Number(BlockNumberOrTag::Number(n)) => n,
-            BlockId::Number(BlockNumberOrTag::Earliest) => 0,
-            BlockId::Number(_) => head,
+            // Tags name the block they stand for (`safe` and `finalized` may be
+            // behind the head).
+            BlockId::Number(tag) => self.number_of(r, tag)?.unwrap_or(head),
             BlockId::Hash(h) => r
                 .block_number(h.block_hash)
                 .map_err(internal)?
@@ -411,7 +414,7 @@ impl RpcContext {
                 format!(
                     "query exceeds max block range {}: blocks {from}..={to} asked ({} blocks); split the range",
                     self.max_logs_range,
-                    to - from + 1
+                    (to - from).saturating_add(1)
                 ),
             ));
         }

@@ -122,16 +122,18 @@ impl RpcContext {
                 return Err(not_found(id));
             }
             e.polled = Instant::now();
+            // One poll covers at most `max_logs_range` blocks; the next goes on
+            // from there. The cursor only moves forward (concurrent polls).
+            let window = |next: &mut u64| {
+                let from = *next;
+                let to = head.min(from.saturating_add(self.max_logs_range.max(1) - 1));
+                *next = (*next).max(to + 1);
+                (from, to)
+            };
             match &mut e.kind {
                 Kind::Pending { hashes } => return Ok(json!(std::mem::take(hashes))),
-                Kind::Blocks { next } => {
-                    let from = std::mem::replace(next, head + 1);
-                    Err((from, head))
-                }
-                Kind::Logs { filter, next } => {
-                    let from = std::mem::replace(next, head + 1);
-                    Ok((filter.clone(), from))
-                }
+                Kind::Blocks { next } => Err(window(next)),
+                Kind::Logs { filter, next } => Ok((filter.clone(), window(next))),
             }
         };
         match query {
@@ -145,9 +147,9 @@ impl RpcContext {
                 }
                 Ok(json!(hashes))
             }
-            Ok((filter, from)) => {
+            Ok((filter, (from, to))) => {
                 drop(r);
-                let logs = self.logs_since(&filter, from, head)?;
+                let logs = self.logs_since(&filter, from, to)?;
                 serde_json::to_value(logs).map_err(internal)
             }
         }
@@ -158,6 +160,10 @@ impl RpcContext {
         let filter = {
             let mut entries = self.filters.entries.lock();
             let e = entries.get_mut(&id).ok_or_else(|| not_found(id))?;
+            if e.polled.elapsed() >= FILTER_TIMEOUT {
+                entries.remove(&id);
+                return Err(not_found(id));
+            }
             e.polled = Instant::now();
             match &e.kind {
                 Kind::Logs { filter, .. } => filter.clone(),
@@ -167,7 +173,8 @@ impl RpcContext {
         self.logs(*filter)
     }
 
-    /// The logs `filter` matches in blocks `from..=head`, within its own range.
+    /// The logs `filter` matches in blocks `from..=head` (not past the head),
+    /// within its own range.
     fn logs_since(&self, filter: &Filter, from: u64, head: u64) -> RpcResult<Vec<Log>> {
         if from > head {
             return Ok(vec![]);

@@ -77,7 +77,8 @@ pub const SEND_METHODS: [&str; 2] = ["eth_sendRawTransaction", "eth_sendTransact
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyRecord {
-    /// Public handle: `k_` and the first 8 hex digits of the secret's hash.
+    /// Public handle: `k_` and the first 12 hex digits of the secret's hash
+    /// (unique among the node's keys).
     pub id: String,
     pub project: String,
     pub name: String,
@@ -162,12 +163,20 @@ pub fn create_key(store: &Store, new: NewKey) -> Result<(String, KeyRecord), Key
     {
         return Err(KeyError::Invalid("rate: perSecond and burst must be at least 1".into()));
     }
-    let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw).map_err(|e| KeyError::Random(e.to_string()))?;
-    let secret = format!("{KEY_PREFIX}{}", alloy::hex::encode(raw));
-    let hash = secret_hash(&secret);
+    let taken: std::collections::HashSet<String> =
+        list_keys(store)?.into_iter().map(|k| k.id).collect();
+    let (secret, hash, id) = loop {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|e| KeyError::Random(e.to_string()))?;
+        let secret = format!("{KEY_PREFIX}{}", alloy::hex::encode(raw));
+        let hash = secret_hash(&secret);
+        let id = format!("k_{}", &alloy::hex::encode(hash)[..12]);
+        if !taken.contains(&id) {
+            break (secret, hash, id);
+        }
+    };
     let record = KeyRecord {
-        id: format!("k_{}", &alloy::hex::encode(hash)[..8]),
+        id,
         project: project.to_string(),
         name: new.name,
         created_at: now_s(),
@@ -229,6 +238,7 @@ struct Bucket {
 #[derive(Default)]
 struct Limiter {
     buckets: Mutex<HashMap<String, Bucket>>,
+    swept: Mutex<Option<Instant>>,
 }
 
 impl Limiter {
@@ -237,8 +247,13 @@ impl Limiter {
     fn take(&self, scopes: &[(String, Rate)], cost: u32) -> Result<(), (usize, Duration)> {
         let mut buckets = self.buckets.lock();
         if buckets.len() > 100_000 {
-            // Forget idle clients (a full bucket is the same as a new one).
-            buckets.retain(|_, b| b.at.elapsed() < Duration::from_secs(60));
+            // Forget idle clients (a bucket idle for a minute has refilled, at
+            // the rates one would set), at most every ten seconds.
+            let mut swept = self.swept.lock();
+            if swept.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                buckets.retain(|_, b| b.at.elapsed() < Duration::from_secs(60));
+                *swept = Some(Instant::now());
+            }
         }
         let now = Instant::now();
         for (i, (scope, rate)) in scopes.iter().enumerate() {
@@ -247,15 +262,16 @@ impl Limiter {
             let b = buckets.entry(scope.clone()).or_insert(Bucket { tokens: burst, at: now });
             b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * per_s).min(burst);
             b.at = now;
-            // A call dearer than the whole burst goes through on a full bucket.
+            // A request dearer than the whole burst goes through on a full
+            // bucket and leaves it in debt: the rate holds over time.
             let need = f64::from(cost).min(burst);
             if b.tokens < need {
                 return Err((i, Duration::from_secs_f64((need - b.tokens) / per_s)));
             }
         }
-        for (scope, rate) in scopes {
+        for (scope, _) in scopes {
             if let Some(b) = buckets.get_mut(scope) {
-                b.tokens -= f64::from(cost).min(f64::from(rate.burst.max(1)));
+                b.tokens -= f64::from(cost);
             }
         }
         Ok(())
@@ -485,14 +501,8 @@ impl Gateway {
             u.rejected += refused;
             u.last_used = Some(now_s());
         }
-        for v in &verdicts {
-            if let Err(r) = v {
-                self.count(r.reason());
-                let mut slot = caller.refusal.lock();
-                if slot.is_none() {
-                    *slot = Some(r.clone());
-                }
-            }
+        for r in verdicts.iter().filter_map(|v| v.as_ref().err()) {
+            self.count(r.reason());
         }
         verdicts
     }
@@ -541,9 +551,21 @@ where
         async move {
             let method = req.method_name().to_string();
             let started = Instant::now();
-            if let Some(caller) = req.extensions().get::<Caller>().cloned()
-                && let Some(Err(r)) = gw.admit(&caller, &[method.as_str()]).pop()
-            {
+            let refusal = match req.extensions().get::<Caller>() {
+                Some(caller) => match gw.admit(caller, &[method.as_str()]).pop() {
+                    Some(Err(r)) => {
+                        // A single call's refusal is the HTTP response's status.
+                        *caller.refusal.lock() = Some(r.clone());
+                        Some(r)
+                    }
+                    _ => None,
+                },
+                // Every request comes through the front, which sets a caller;
+                // without one, nothing privileged.
+                None if method.starts_with("admin_") => Some(Refusal::AdminRemote),
+                None => None,
+            };
+            if let Some(r) = refusal {
                 let outcome = if matches!(r, Refusal::RateLimited { .. }) {
                     "rate_limited"
                 } else {
@@ -574,7 +596,14 @@ where
                 .collect();
             if let Some(caller) = caller {
                 let names: Vec<&str> = methods.iter().map(String::as_str).collect();
-                let mut verdicts = gw.admit(&caller, &names).into_iter();
+                let verdicts = gw.admit(&caller, &names);
+                // The HTTP status tells of a refusal only when nothing was answered.
+                if let Some(Err(first)) = verdicts.first()
+                    && verdicts.iter().all(Result::is_err)
+                {
+                    *caller.refusal.lock() = Some(first.clone());
+                }
+                let mut verdicts = verdicts.into_iter();
                 for entry in batch.iter_mut() {
                     let refusal = match entry {
                         Ok(_) => match verdicts.next() {
@@ -646,11 +675,34 @@ fn request_key<B>(req: &HttpRequest<B>) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// Exactly what jsonrpsee takes for a WebSocket handshake.
 fn is_upgrade<B>(req: &HttpRequest<B>) -> bool {
-    req.headers()
-        .get(http::header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    jsonrpsee::server::ws::is_upgrade_request(req)
+}
+
+/// The request comes from the node's own machine and from no web page but the
+/// node's own (the dashboard): a loopback peer, no proxy header, a loopback
+/// `Host`, and no `Origin` or the node's own (`http://` and that `Host`).
+fn operator_request<B>(peer: std::net::SocketAddr, req: &HttpRequest<B>) -> bool {
+    let h = req.headers();
+    let own_page = match (h.get(http::header::ORIGIN), h.get(http::header::HOST)) {
+        (None, _) => true,
+        (Some(o), Some(host)) => o.as_bytes() == [b"http://".as_slice(), host.as_bytes()].concat(),
+        (Some(_), None) => false,
+    };
+    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"].iter().any(|k| h.contains_key(*k));
+    let host_local = match h.get(http::header::HOST).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(host) => {
+            let name = match host.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+            };
+            name.eq_ignore_ascii_case("localhost")
+                || name.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+        }
+    };
+    peer.ip().to_canonical().is_loopback() && !proxied && own_page && host_local
 }
 
 impl Gateway {
@@ -668,6 +720,10 @@ impl Gateway {
         let h = rp.headers_mut();
         h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(http::header::VARY, http::HeaderValue::from_static("origin"));
+        h.insert(
+            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            http::HeaderValue::from_static("retry-after, x-request-id"),
+        );
     }
 }
 
@@ -688,7 +744,7 @@ pub async fn serve_http<S, B>(
     ctx: Arc<RpcContext>,
     peer: std::net::SocketAddr,
     req: HttpRequest<B>,
-    mut rpc: S,
+    rpc: S,
 ) -> Result<HttpResponse, std::convert::Infallible>
 where
     S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
@@ -696,7 +752,21 @@ where
 {
     let id = request_id();
     let span = tracing::debug_span!(target: "rpc", "request", id = %id, peer = %peer);
-    let _enter = span.enter();
+    tracing::Instrument::instrument(serve_inner(gw, ctx, peer, req, rpc, id), span).await
+}
+
+async fn serve_inner<S, B>(
+    gw: Arc<Gateway>,
+    ctx: Arc<RpcContext>,
+    peer: std::net::SocketAddr,
+    req: HttpRequest<B>,
+    mut rpc: S,
+    id: String,
+) -> Result<HttpResponse, std::convert::Infallible>
+where
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Error: std::fmt::Display,
+{
     let started = Instant::now();
     let origin = gw.allowed_origin(req.headers().get(http::header::ORIGIN));
     let path = req.uri().path().to_string();
@@ -771,7 +841,9 @@ where
     if let Ok(v) = http::HeaderValue::from_str(&id) {
         rp.headers_mut().insert("x-request-id", v);
     }
-    tracing::debug!(target: "rpc", %method, %path, status = rp.status().as_u16(), took_us = started.elapsed().as_micros() as u64, "request");
+    // Never the key itself in a log line.
+    let shown = if path.starts_with("/v1/") { "/v1/<key>" } else { path.as_str() };
+    tracing::debug!(target: "rpc", %method, path = shown, status = rp.status().as_u16(), took_us = started.elapsed().as_micros() as u64, "request");
     Ok(rp)
 }
 
@@ -793,26 +865,26 @@ where
             return json_error(r.http_status(), &r.error());
         }
     };
-    let proxied = ["x-forwarded-for", "forwarded", "x-real-ip"]
-        .iter()
-        .any(|h| req.headers().contains_key(*h));
-    let local = peer.ip().is_loopback() && !proxied;
+    let local = operator_request(peer, &req);
+    let ws = is_upgrade(&req);
+    // Browsers apply no CORS to WebSockets: a page's socket is refused unless
+    // its origin is allowed (as geth's --ws.origins).
+    if ws
+        && let Some(origin) = req.headers().get(http::header::ORIGIN)
+        && gw.allowed_origin(Some(origin)).is_none()
+    {
+        gw.count("cors_origin");
+        return response(403, "text/plain", "origin not allowed (rpc.cors)");
+    }
     // Without a key where one is required, only the operator's admin calls
     // from this machine can pass; refuse the rest before reading the body.
     if key.is_none() && gw.cfg.require_keys && !local {
         gw.count(Refusal::KeyRequired.reason());
         return json_error(401, &Refusal::KeyRequired.error());
     }
-    let caller = Caller {
-        ip: peer.ip(),
-        key,
-        key_hash,
-        local,
-        ws: is_upgrade(&req),
-        refusal: Arc::new(Mutex::new(None)),
-    };
+    let caller =
+        Caller { ip: peer.ip(), key, key_hash, local, ws, refusal: Arc::new(Mutex::new(None)) };
     let slot = caller.refusal.clone();
-    let ws = caller.ws;
     req.extensions_mut().insert(caller);
     let mut rp = match rpc.call(req).await {
         Ok(rp) => rp,

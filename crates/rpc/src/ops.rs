@@ -44,10 +44,8 @@ pub struct L1View {
 impl L1View {
     /// The last L2 block of the newest final batch.
     pub fn finalized_block(&self) -> Option<u64> {
-        self.next_to_finalize
-            .checked_sub(1)
-            .and_then(|i| self.batches.get(i as usize))
-            .map(|b| b.last_block.to())
+        let last = self.next_to_finalize.checked_sub(1)?;
+        self.batches.iter().find(|b| b.index == last).map(|b| b.last_block.to())
     }
 
     /// The last L2 block in any batch still on L1.
@@ -183,6 +181,19 @@ impl RpcContext {
         let l1 = v.l1.as_ref().ok_or_else(|| {
             err(-32000, "this node does not follow L1 (no settlement configured)")
         })?;
+        if let Some(oldest) = l1.batches.first()
+            && oldest.index > 0
+            && n < oldest.first_block.to::<u64>()
+        {
+            return Err(err(
+                -32000,
+                format!(
+                    "block {n} is in a batch older than the {} newest this node keeps in view (from batch {})",
+                    l1.batches.len(),
+                    oldest.index
+                ),
+            ));
+        }
         Ok(l1
             .batches
             .iter()

@@ -85,15 +85,15 @@ impl RpcContext {
     /// The tree proof of `key` at block `block` (latest when none).
     fn proof_at(
         &self,
+        r: &infra_storage::StateReader<'_>,
         key: B256,
         block: Option<BlockNumberOrTag>,
     ) -> RpcResult<(u64, B256, infra_state::SmtProof)> {
-        let r = self.reader()?;
         let tag = block.unwrap_or(BlockNumberOrTag::Latest);
-        let number = self.number_of(&r, tag)?.ok_or_else(|| {
+        let number = self.number_of(r, tag)?.ok_or_else(|| {
             err(
                 -32001,
-                format!("block {tag} not found (head is {})", self.head(&r).unwrap_or_default()),
+                format!("block {tag} not found (head is {})", self.head(r).unwrap_or_default()),
             )
         })?;
         let header = r
@@ -119,7 +119,7 @@ impl RpcContext {
         block: Option<BlockNumberOrTag>,
     ) -> RpcResult<StorageProof> {
         let key = keys::storage_key(&self.hasher, address, slot);
-        let (number, state_root, proof) = self.proof_at(key, block)?;
+        let (number, state_root, proof) = self.proof_at(&self.reader()?, key, block)?;
         let (value_hash, leaf) = split_leaf(key, proof.leaf);
         Ok(StorageProof {
             block_number: U64::from(number),
@@ -141,13 +141,12 @@ impl RpcContext {
         block: Option<BlockNumberOrTag>,
     ) -> RpcResult<AccountProof> {
         let key = keys::account_key(&self.hasher, address);
-        let (number, state_root, proof) = self.proof_at(key, block)?;
+        let r = self.reader()?;
+        let (number, state_root, proof) = self.proof_at(&r, key, block)?;
         let (value_hash, leaf) = split_leaf(key, proof.leaf);
-        let account = if number == self.head(&self.reader()?)? {
-            self.reader()?.account(address).map_err(internal)?
-        } else {
-            None
-        };
+        // The fields from the same snapshot as the proof.
+        let account =
+            if number == self.head(&r)? { r.account(address).map_err(internal)? } else { None };
         Ok(AccountProof {
             block_number: U64::from(number),
             state_root,

@@ -64,25 +64,22 @@ impl IdProvider for HexIds {
     }
 }
 
-/// Unpredictable enough for subscription ids: a counter mixed with the process
-/// start time and address-space randomness, hashed.
+/// 16 random bytes (filter and subscription ids).
 pub(crate) fn rand_bytes() -> [u8; 16] {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let local = 0u8;
-    let addr = &local as *const u8 as usize;
-    let mut seed = Vec::with_capacity(40);
-    seed.extend_from_slice(&n.to_be_bytes());
-    seed.extend_from_slice(&t.to_be_bytes());
-    seed.extend_from_slice(&addr.to_be_bytes());
-    let h = alloy::primitives::keccak256(seed);
     let mut out = [0u8; 16];
-    out.copy_from_slice(&h[..16]);
+    if getrandom::fill(&mut out).is_err() {
+        // No system randomness: a counter and the time, hashed (unique, not secret).
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let h =
+            alloy::primitives::keccak256([n.to_be_bytes().as_slice(), &t.to_be_bytes()].concat());
+        out.copy_from_slice(&h[..16]);
+    }
     out
 }
 
@@ -418,10 +415,19 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
         .to_service_builder()
         .max_connections(cfg.max_connections);
     spawn_feeds(ctx.clone(), stop.clone());
+    // Open sockets, idle keep-alive ones included: at the limit, accepting waits.
+    let sockets = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.max_connections as usize));
     tokio::spawn(async move {
         let stopped = stop.clone().shutdown();
         tokio::pin!(stopped);
         loop {
+            let permit = tokio::select! {
+                _ = &mut stopped => return,
+                p = sockets.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
             let (socket, peer) = tokio::select! {
                 _ = &mut stopped => return,
                 accepted = listener.accept() => match accepted {
@@ -450,14 +456,24 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
                     },
                 );
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    // A client has this long to send a request's headers
+                    // (slow or idle keep-alive sockets are closed).
+                    .header_read_timeout(std::time::Duration::from_secs(30))
                     .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
                     .with_upgrades();
+                tokio::pin!(conn);
                 tokio::select! {
-                    res = conn => if let Err(e) = res {
+                    res = conn.as_mut() => if let Err(e) = res {
                         tracing::debug!(target: "rpc", %peer, "connection: {e}");
                     },
-                    _ = conn_stop.shutdown() => {}
+                    _ = conn_stop.shutdown() => {
+                        // Finish the request in flight, then close.
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn).await;
+                    }
                 }
+                drop(permit);
             });
         }
     });

@@ -14,7 +14,7 @@ use alloy::{
     },
 };
 use infra_execution::{
-    BlockContext, PastState, inspect_call,
+    BlockContext, ExecConfig, PastState, inspect_call,
     revm::{context_interface::result::ExecutionResult, inspector::NoOpInspector},
     trace_block_tx,
 };
@@ -22,6 +22,10 @@ use revm_inspectors::{
     access_list::AccessListInspector,
     tracing::{TracingInspector, TracingInspectorConfig},
 };
+
+/// How far behind the head a traced transaction may be: tracing rebuilds the
+/// parent's state from the change sets of every block since.
+pub const MAX_TRACE_DEPTH: u64 = 10_000;
 
 /// What the caller asked to trace with.
 enum Tracer {
@@ -105,6 +109,17 @@ impl RpcContext {
             .number()
             .checked_sub(1)
             .ok_or_else(|| err(-32000, "genesis has no transactions"))?;
+        let head = self.head(&r)?;
+        if head - parent > MAX_TRACE_DEPTH {
+            return Err(err(
+                -32000,
+                format!(
+                    "block {} is {} blocks behind the head: this node replays at most {MAX_TRACE_DEPTH} blocks of history to trace",
+                    block.number(),
+                    head - block.number()
+                ),
+            ));
+        }
         let past = PastState::after(&r, parent).map_err(|e| {
             err(-32000, format!("the state before block {} is not available: {e}", block.number()))
         })?;
@@ -118,16 +133,11 @@ impl RpcContext {
         };
         let txs = block.transactions.iter().cloned().zip(block.senders.iter().copied());
         let inspector = inspector_for(&t);
-        let (result, inspector) = trace_block_tx(
-            &past,
-            &self.exec_config(),
-            &ctx,
-            &block.deposits,
-            txs,
-            index,
-            inspector,
-        )
-        .map_err(internal)?;
+        // The fees went where the block says.
+        let cfg = ExecConfig { fee_recipient: block.header.beneficiary, ..self.exec_config() };
+        let (result, inspector) =
+            trace_block_tx(&past, &cfg, &ctx, &block.deposits, txs, index, inspector)
+                .map_err(internal)?;
         Ok(build(t, inspector, &result))
     }
 

@@ -128,6 +128,7 @@ async fn api_keys_are_checked_and_kept_hashed_across_restarts() -> eyre::Result<
         call("net_version", json!([]))
     ]);
     let r = post(&c, &format!("{url}/v1/{narrow}"), &batch, &[]).await?;
+    assert_eq!(r.status, 200, "a batch with answers is not an HTTP error");
     let items = r.body.as_array().ok_or_else(|| eyre::eyre!("batch reply: {}", r.body))?;
     assert_eq!(items.len(), 3);
     let refused: Vec<&Value> = items.iter().filter(|i| i.get("error").is_some()).collect();
@@ -144,6 +145,11 @@ async fn api_keys_are_checked_and_kept_hashed_across_restarts() -> eyre::Result<
     .await?;
     assert_eq!(r.code(), Some(4100));
     assert!(r.message().contains("localhost only"), "{}", r.message());
+    // Nor from a web page on this machine (it sends an Origin).
+    let r =
+        post(&c, &url, &call("admin_listKeys", json!([])), &[("origin", "http://evil.example")])
+            .await?;
+    assert_eq!(r.code(), Some(4100), "{}", r.body);
     // Revoked: refused from the next call on, also on a socket opened before.
     let ws = ProviderBuilder::new()
         .connect_ws(alloy::providers::WsConnect::new(format!("{}/v1/{full}", node.ws_url)))
@@ -361,6 +367,18 @@ async fn operator_endpoints_cors_and_limits() -> eyre::Result<()> {
     let r = post(&c, &url, &call("eth_chainId", json!([])), &[("origin", "https://evil.example")])
         .await?;
     assert!(r.headers.get("access-control-allow-origin").is_none());
+    // WebSockets get no CORS from browsers: a page's handshake needs an allowed origin.
+    let handshake = |origin: &'static str| {
+        c.get(&url)
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("origin", origin)
+            .send()
+    };
+    assert_eq!(handshake("https://evil.example").await?.status(), 403);
+    assert_eq!(handshake("https://app.example").await?.status(), 101);
 
     // Limits, each with a clear error.
     let big = json!((0..11).map(|_| call("eth_chainId", json!([]))).collect::<Vec<_>>());
