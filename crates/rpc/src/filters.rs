@@ -37,6 +37,13 @@ enum Kind {
     },
 }
 
+/// What one poll of a filter asks of the chain.
+enum Poll {
+    Hashes(Vec<B256>),
+    Blocks((u64, u64)),
+    Logs(Box<Filter>, (u64, u64)),
+}
+
 struct Entry {
     kind: Kind,
     polled: Instant,
@@ -77,6 +84,18 @@ impl Filters {
         self.entries.lock().len()
     }
 
+    /// Runs `f` on a live filter, as a poll (which keeps it from expiring).
+    fn poll<T>(&self, id: U256, f: impl FnOnce(&mut Kind) -> RpcResult<T>) -> RpcResult<T> {
+        let mut entries = self.entries.lock();
+        let e = entries.get_mut(&id).ok_or_else(|| not_found(id))?;
+        if e.polled.elapsed() >= FILTER_TIMEOUT {
+            entries.remove(&id);
+            return Err(not_found(id));
+        }
+        e.polled = Instant::now();
+        f(&mut e.kind)
+    }
+
     /// Records a transaction the pool accepted in every pending filter.
     pub fn pending(&self, hash: B256) {
         for e in self.entries.lock().values_mut() {
@@ -114,14 +133,7 @@ impl RpcContext {
         let r = self.reader()?;
         let head = self.head(&r)?;
         // Take what is needed under the lock, query the chain outside it.
-        let query = {
-            let mut entries = self.filters.entries.lock();
-            let e = entries.get_mut(&id).ok_or_else(|| not_found(id))?;
-            if e.polled.elapsed() >= FILTER_TIMEOUT {
-                entries.remove(&id);
-                return Err(not_found(id));
-            }
-            e.polled = Instant::now();
+        let query = self.filters.poll(id, |kind| {
             // One poll covers at most `max_logs_range` blocks; the next goes on
             // from there. The cursor only moves forward (concurrent polls).
             let window = |next: &mut u64| {
@@ -130,14 +142,15 @@ impl RpcContext {
                 *next = (*next).max(to + 1);
                 (from, to)
             };
-            match &mut e.kind {
-                Kind::Pending { hashes } => return Ok(json!(std::mem::take(hashes))),
-                Kind::Blocks { next } => Err(window(next)),
-                Kind::Logs { filter, next } => Ok((filter.clone(), window(next))),
-            }
-        };
+            Ok(match kind {
+                Kind::Pending { hashes } => Poll::Hashes(std::mem::take(hashes)),
+                Kind::Blocks { next } => Poll::Blocks(window(next)),
+                Kind::Logs { filter, next } => Poll::Logs(filter.clone(), window(next)),
+            })
+        })?;
         match query {
-            Err((from, to)) => {
+            Poll::Hashes(hashes) => Ok(json!(hashes)),
+            Poll::Blocks((from, to)) => {
                 let mut hashes = Vec::new();
                 for n in from..=to {
                     match r.header(n).map_err(internal)? {
@@ -147,7 +160,7 @@ impl RpcContext {
                 }
                 Ok(json!(hashes))
             }
-            Ok((filter, (from, to))) => {
+            Poll::Logs(filter, (from, to)) => {
                 drop(r);
                 let logs = self.logs_since(&filter, from, to)?;
                 serde_json::to_value(logs).map_err(internal)
@@ -157,19 +170,10 @@ impl RpcContext {
 
     /// All logs a log filter matches over its whole range.
     pub fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
-        let filter = {
-            let mut entries = self.filters.entries.lock();
-            let e = entries.get_mut(&id).ok_or_else(|| not_found(id))?;
-            if e.polled.elapsed() >= FILTER_TIMEOUT {
-                entries.remove(&id);
-                return Err(not_found(id));
-            }
-            e.polled = Instant::now();
-            match &e.kind {
-                Kind::Logs { filter, .. } => filter.clone(),
-                _ => return Err(not_found(id)),
-            }
-        };
+        let filter = self.filters.poll(id, |kind| match kind {
+            Kind::Logs { filter, .. } => Ok(filter.clone()),
+            _ => Err(not_found(id)),
+        })?;
         self.logs(*filter)
     }
 
