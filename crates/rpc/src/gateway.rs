@@ -291,6 +291,9 @@ pub enum Refusal {
     RateLimited { scope: &'static str, retry_after: Duration },
 }
 
+/// How long a valid key's record is reused before it is read again.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// EIP-1193's "Unauthorized".
 pub const UNAUTHORIZED: i32 = 4100;
 /// EIP-1474's "Limit exceeded".
@@ -422,9 +425,22 @@ impl Gateway {
     }
 
     fn lookup(&self, hash: B256) -> Result<Arc<KeyRecord>, Refusal> {
+        if let Some((at, k)) = self.ops.key_cache.lock().get(&hash)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(k.clone());
+        }
         match find_key(&self.store, hash) {
             Ok(Some(k)) if k.revoked => Err(Refusal::Revoked(k.id)),
-            Ok(Some(k)) => Ok(Arc::new(k)),
+            Ok(Some(k)) => {
+                let k = Arc::new(k);
+                let mut cache = self.ops.key_cache.lock();
+                if cache.len() >= 10_000 {
+                    cache.clear();
+                }
+                cache.insert(hash, (Instant::now(), k.clone()));
+                Ok(k)
+            }
             Ok(None) => Err(Refusal::UnknownKey),
             Err(e) => {
                 tracing::error!(target: "rpc", "API key lookup: {e}");
@@ -940,7 +956,9 @@ impl RpcContext {
 
     /// `admin_revokeKey(id)`.
     pub fn admin_revoke_key(&self, id: String) -> crate::eth::RpcResult<KeyRecord> {
-        revoke_key(&self.store, &id).map_err(key_error)
+        let revoked = revoke_key(&self.store, &id).map_err(key_error)?;
+        self.ops.key_cache.lock().clear();
+        Ok(revoked)
     }
 }
 

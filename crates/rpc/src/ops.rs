@@ -104,6 +104,14 @@ pub struct Ops {
     pub ready: AtomicBool,
     /// Calls per API key id since start.
     pub key_usage: parking_lot::Mutex<std::collections::HashMap<String, crate::gateway::KeyUsage>>,
+    /// Valid keys read in the last second, by secret hash (cleared when this
+    /// node revokes one; a revocation by another process applies within a second).
+    pub key_cache: parking_lot::Mutex<
+        std::collections::HashMap<
+            B256,
+            (std::time::Instant, std::sync::Arc<crate::gateway::KeyRecord>),
+        >,
+    >,
 }
 
 impl Ops {
