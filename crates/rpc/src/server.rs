@@ -276,42 +276,34 @@ enum Feed {
     },
 }
 
+impl Feed {
+    /// `eth_subscribe`'s parameters: the kind, then its option.
+    fn parse(params: &Params<'_>) -> Result<Self, jsonrpsee::types::ErrorObjectOwned> {
+        let mut seq = params.sequence();
+        let kind: String = seq.next()?;
+        Ok(match kind.as_str() {
+            "newHeads" => Feed::Heads,
+            "logs" => Feed::Logs(Box::new(opt::<Filter>(&mut seq)?.unwrap_or_default())),
+            "newPendingTransactions" => Feed::Pending { full: opt(&mut seq)?.unwrap_or(false) },
+            other => {
+                return Err(invalid_params(format!(
+                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\", \"newPendingTransactions\""
+                )));
+            }
+        })
+    }
+}
+
 async fn subscribe(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
     ctx: std::sync::Arc<RpcContext>,
     _ext: jsonrpsee::Extensions,
 ) -> jsonrpsee::core::SubscriptionResult {
-    let mut seq = params.sequence();
-    let kind: String = match seq.next() {
-        Ok(k) => k,
+    let feed = match Feed::parse(&params) {
+        Ok(f) => f,
         Err(e) => {
             pending.reject(e).await;
-            return Ok(());
-        }
-    };
-    let feed = match kind.as_str() {
-        "newHeads" => Feed::Heads,
-        "logs" => match seq.optional_next::<Filter>() {
-            Ok(f) => Feed::Logs(Box::new(f.unwrap_or_default())),
-            Err(e) => {
-                pending.reject(e).await;
-                return Ok(());
-            }
-        },
-        "newPendingTransactions" => match seq.optional_next::<bool>() {
-            Ok(full) => Feed::Pending { full: full.unwrap_or(false) },
-            Err(e) => {
-                pending.reject(e).await;
-                return Ok(());
-            }
-        },
-        other => {
-            pending
-                .reject(invalid_params(format!(
-                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\", \"newPendingTransactions\""
-                )))
-                .await;
             return Ok(());
         }
     };
