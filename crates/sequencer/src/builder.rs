@@ -83,6 +83,16 @@ pub struct BlockBuilder {
 /// At most this many deposits open one block.
 pub const MAX_DEPOSITS_PER_BLOCK: usize = 256;
 
+/// With empty blocks off, the sequencer still seals this many (empty) blocks
+/// after each block that carried something. Wallet libraries wait for a
+/// receipt by watching the block number (ethers' `tx.wait`, viem's
+/// `waitForTransactionReceipt`, MetaMask's block tracker): one that looked up
+/// the receipt just before the transaction's block was sealed and took its
+/// block-number baseline just after would otherwise wait until the next
+/// transaction, i.e. forever on an idle chain. The tail makes the chain move
+/// on after every inclusion, at a bounded cost.
+pub const TRAILING_EMPTY_BLOCKS: u32 = 2;
+
 impl BlockBuilder {
     /// Seals the next block at wall-clock `now` (unix seconds). Returns `None` when
     /// there was nothing to include and empty blocks are off.
@@ -94,6 +104,15 @@ impl BlockBuilder {
     pub fn seal_next_timed(
         &self,
         now: u64,
+    ) -> Result<Option<(Arc<SealedBlock>, SealTimings)>, SequencerError> {
+        self.seal(now, self.empty_blocks)
+    }
+
+    /// Seals the next block; `allow_empty`: seal one even with nothing to include.
+    fn seal(
+        &self,
+        now: u64,
+        allow_empty: bool,
     ) -> Result<Option<(Arc<SealedBlock>, SealTimings)>, SequencerError> {
         let started = Instant::now();
         let reader = self.store.reader()?;
@@ -108,7 +127,7 @@ impl BlockBuilder {
         let cursor = reader.deposit_cursor()?;
         let deposits =
             self.deposits.take(cursor.next_nonce, self.chain.gas_limit / 2, MAX_DEPOSITS_PER_BLOCK);
-        if candidates.is_empty() && deposits.is_empty() && !self.empty_blocks {
+        if candidates.is_empty() && deposits.is_empty() && !allow_empty {
             return Ok(None);
         }
         let built = build_block(
@@ -124,7 +143,7 @@ impl BlockBuilder {
         for r in &built.rejected {
             tracing::debug!(target: "sequencer", tx = %r.hash, reason = %r.reason, "dropped by the EVM");
         }
-        if built.block.tx_count() == 0 && !self.empty_blocks {
+        if built.block.tx_count() == 0 && !allow_empty {
             self.pool.on_block(std::iter::empty(), &rejected);
             return Ok(None);
         }
@@ -181,7 +200,9 @@ pub struct SealTimings {
     pub tree_hashes: usize,
 }
 
-/// The sequencer as an actor: seals on every tick of `block_time_ms`.
+/// The sequencer as an actor: seals on every tick of `block_time_ms` (empty
+/// blocks only when they are on, or for [`TRAILING_EMPTY_BLOCKS`] ticks after a
+/// block that carried something).
 #[derive(Debug)]
 pub struct SequencerActor {
     pub builder: BlockBuilder,
@@ -195,6 +216,7 @@ impl Actor for SequencerActor {
         let mut tick =
             tokio::time::interval(Duration::from_millis(self.builder.chain.block_time_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tail = 0u32;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
@@ -207,10 +229,16 @@ impl Actor for SequencerActor {
                 .unwrap_or_default();
             // Sealing is CPU and disk work: keep it off the async workers. It is not
             // cancelled half-way: a block is either committed or not started.
-            tokio::task::spawn_blocking(move || builder.seal_next(now))
+            let allow_empty = builder.empty_blocks || tail > 0;
+            let sealed = tokio::task::spawn_blocking(move || builder.seal(now, allow_empty))
                 .await
                 .map_err(|e| err(e.to_string()))?
                 .map_err(|e| err(e.to_string()))?;
+            tail = match sealed {
+                Some((b, _)) if b.tx_count() > 0 => TRAILING_EMPTY_BLOCKS,
+                Some(_) => tail.saturating_sub(1),
+                None => 0,
+            };
         }
     }
 }

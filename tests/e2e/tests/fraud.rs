@@ -165,6 +165,15 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         if b.status != 1 {
             return Ok(None);
         }
+        // With time left to challenge it (the period is 20 s of L1 time).
+        let now = l1
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .map(|b| b.header.timestamp)
+            .unwrap_or_default();
+        if now + 12 > b.submittedAt + 20 {
+            return Ok(None);
+        }
         let Some(blk) = l2v.get_block_by_number(b.lastBlock.into()).await? else {
             return Ok(None);
         };
