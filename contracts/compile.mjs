@@ -6,7 +6,7 @@
 //   node compile.mjs --check   recompile and exit 1 if a committed artifact differs
 //                              from the sources (or one is missing / stale)
 import { readFileSync, writeFileSync, readdirSync, statSync, mkdirSync, existsSync } from 'node:fs';
-import { join, relative, dirname } from 'node:path';
+import { join, relative, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import solc from 'solc';
 
@@ -23,6 +23,16 @@ export const SETTINGS = {
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
 };
 
+// Verifiers generated from a PLONK key (src/zk/generated, `infra-node plonk-verifier`)
+// are one block of assembly of about 100 KB: solc's Yul optimizer runs out of
+// memory on them in the wasm build, so they are compiled on their own with the
+// legacy optimizer only.
+export const GENERATED_SETTINGS = {
+  ...SETTINGS,
+  optimizer: { enabled: true, runs: 1, details: { yul: false } },
+};
+const isGenerated = (sourceName) => sourceName.startsWith('zk/generated/');
+
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
@@ -31,12 +41,8 @@ function walk(dir) {
   });
 }
 
-export function compileAll() {
-  const sources = {};
-  for (const file of walk(SRC).sort()) {
-    sources[relative(SRC, file).split('\\').join('/')] = { content: readFileSync(file, 'utf8') };
-  }
-  const input = { language: 'Solidity', sources, settings: SETTINGS };
+function run(sources, settings) {
+  const input = { language: 'Solidity', sources, settings };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) {
@@ -44,6 +50,20 @@ export function compileAll() {
   }
   for (const w of (output.errors ?? []).filter((e) => e.severity !== 'error')) {
     process.stderr.write(w.formattedMessage + '\n');
+  }
+  return output.contracts ?? {};
+}
+
+export function compileAll() {
+  const hand = {};
+  const generated = {};
+  for (const file of walk(SRC).sort()) {
+    const name = relative(SRC, file).split('\\').join('/');
+    (isGenerated(name) ? generated : hand)[name] = { content: readFileSync(file, 'utf8') };
+  }
+  const output = { contracts: run(hand, SETTINGS) };
+  for (const [name, source] of Object.entries(generated)) {
+    Object.assign(output.contracts, run({ [name]: source }, GENERATED_SETTINGS));
   }
   const artifacts = {};
   for (const [sourceName, contracts] of Object.entries(output.contracts ?? {})) {
@@ -95,4 +115,5 @@ function main() {
   console.log(`contracts: wrote ${expected.size} artifacts with solc ${solc.version()}`);
 }
 
-main();
+// Run only as a script (solc-one.mjs imports SETTINGS from here).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -2,6 +2,7 @@
 
 pub mod chunk;
 pub mod diff;
+pub mod plonk;
 pub mod poseidon;
 pub mod witness;
 

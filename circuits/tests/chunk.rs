@@ -2,59 +2,17 @@
 //! inserts and deletes of every shape, both curves); unsatisfied by every kind of
 //! tampering; its size asserted so a regression shows.
 
-use alloy::primitives::{Address, B256, U256};
+mod cases;
+
+use alloy::primitives::B256;
 use ark_ff::PrimeField;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
-use infra_circuits::{
-    ChunkCircuit, ChunkPublic, ChunkWitness, Op, Shape, chunk_witnesses, diff_eval, diff_hash,
-};
+use cases::{key, public, scenario, value};
+use infra_circuits::{ChunkCircuit, ChunkPublic, ChunkWitness, Op, Shape, chunk_witnesses};
 use infra_state::{
-    Curve, MemoryNodeStore, Poseidon, SparseMerkleTree, TreeHasher, keys, to_b256, to_field as fe,
+    Curve, MemoryNodeStore, Poseidon, SparseMerkleTree, TreeHasher, to_b256, to_field as fe,
 };
 use std::sync::Arc;
-
-fn key(h: &TreeHasher, i: u64) -> B256 {
-    keys::account_key(h, Address::left_padding_from(&i.to_be_bytes()))
-}
-
-fn value(h: &TreeHasher, i: u64) -> B256 {
-    keys::storage_value_hash(h, U256::from(i + 1))
-}
-
-/// A tree of `n` leaves, and the writes of a batch against it: `changes` updates,
-/// inserts and deletes each, sorted by key.
-fn scenario(
-    h: &TreeHasher,
-    n: u64,
-    changes: u64,
-) -> (MemoryNodeStore, B256, Vec<(B256, Option<B256>)>, B256) {
-    let tree = SparseMerkleTree::new(h);
-    let mut store = MemoryNodeStore::default();
-    let u = tree
-        .update(&store, B256::ZERO, (0..n).map(|i| (key(h, i), Some(value(h, i)))).collect())
-        .expect("build");
-    store.apply(&u.changes);
-    let mut writes = Vec::new();
-    for c in 0..changes {
-        writes.push((key(h, c), Some(value(h, 1_000 + c)))); // update
-        writes.push((key(h, n + c), Some(value(h, 2_000 + c)))); // insert
-        writes.push((key(h, n - 1 - c), None)); // delete
-    }
-    writes.sort_by_key(|w| w.0);
-    let post = tree.update(&store, u.root, writes.clone()).expect("apply").root;
-    (store, u.root, writes, post)
-}
-
-fn public<F: PrimeField>(p: &Poseidon<F>, w: &ChunkWitness<F>, z: F) -> ChunkPublic<F> {
-    let writes = w.writes();
-    ChunkPublic {
-        pre_root: w.pre_root,
-        post_root: w.post_root,
-        diff_hash: diff_hash(p, &writes),
-        z,
-        y: diff_eval(z, &writes),
-    }
-}
 
 fn synthesize<F: PrimeField>(
     shape: Shape,
@@ -158,92 +116,13 @@ fn from_empty_and_back() {
 
 #[test]
 fn every_kind_of_tampering_is_unsatisfied() {
-    type F = ark_bn254::Fr;
-    let h = TreeHasher::new(Curve::Bn254);
-    let p = Arc::new(Poseidon::<F>::new());
+    let p = Arc::new(Poseidon::<ark_bn254::Fr>::new());
     let shape = Shape::new(6, 20);
-    let (store, pre, writes, _) = scenario(&h, 40, 2);
-    let chunk =
-        chunk_witnesses::<F, _>(&h, &store, pre, &writes, shape).expect("witness").remove(0);
-    let z = F::from(11u64);
-    let good = public(&p, &chunk, z);
-    assert!(satisfied(shape, &p, good, chunk.clone()), "the untampered chunk");
-    let find = |want: Op, leaf: Option<bool>| {
-        chunk
-            .slots
-            .iter()
-            .position(|s| s.op == want && leaf.is_none_or(|l| s.sibling_is_leaf == l))
-            .unwrap_or_else(|| panic!("no {want:?} in the chunk"))
-    };
-    let mut cases: Vec<(&str, ChunkPublic<F>, ChunkWitness<F>)> = Vec::new();
-    let mut tamper = |what: &'static str, f: &dyn Fn(&mut ChunkWitness<F>)| {
-        let mut w = chunk.clone();
-        f(&mut w);
-        cases.push((what, good, w));
-    };
-    let upd = find(Op::Update, None);
-    let ins = find(Op::Insert, None);
-    let del = find(Op::Delete, None);
-    tamper("wrong sibling", &|w| w.slots[upd].siblings[1] += F::from(1u64));
-    tamper("wrong sibling of an insert", &|w| w.slots[ins].siblings[0] += F::from(1u64));
-    tamper("wrong old value", &|w| w.slots[upd].old_value += F::from(1u64));
-    tamper("wrong old value of a delete", &|w| w.slots[del].old_value += F::from(1u64));
-    tamper("wrong new value", &|w| w.slots[ins].new_value += F::from(1u64));
-    tamper("reordered writes", &|w| w.slots.swap(0, 1));
-    tamper("a write left out", &|w| {
-        w.slots.remove(upd);
-    });
-    tamper("update claimed as insert", &|w| w.slots[upd].op = Op::Insert);
-    tamper("insert claimed as update", &|w| w.slots[ins].op = Op::Update);
-    tamper("delete claimed as update", &|w| w.slots[del].op = Op::Update);
-    tamper("leaf one level deeper", &|w| w.slots[upd].siblings.push(F::from(0u64)));
-    tamper("leaf one level higher", &|w| {
-        w.slots[upd].siblings.pop();
-    });
-    tamper("node beside misdescribed", &|w| w.slots[del].sibling_is_leaf ^= true);
-    tamper("node beside with a wrong preimage", &|w| {
-        w.slots[ins].sibling_preimage.1 += F::from(1u64)
-    });
-    let mut bad_public = |what: &'static str, f: &dyn Fn(&mut ChunkPublic<F>)| {
-        let mut x = good;
-        f(&mut x);
-        cases.push((what, x, chunk.clone()));
-    };
-    bad_public("wrong pre root", &|x| x.pre_root += F::from(1u64));
-    bad_public("wrong post root", &|x| x.post_root += F::from(1u64));
-    bad_public("wrong diff hash", &|x| x.diff_hash += F::from(1u64));
-    bad_public("another z", &|x| x.z += F::from(1u64));
-    bad_public("wrong evaluation", &|x| x.y += F::from(1u64));
-    let _ = find(Op::Insert, Some(true));
+    let ((_, good_public, good), cases) = cases::tampered(shape);
+    assert!(satisfied(shape, &p, good_public, good), "the untampered chunk");
     for (what, public, witness) in cases {
         assert!(!satisfied(shape, &p, public, witness), "{what}: accepted");
     }
-}
-
-/// The roots a slot's witness implies (the tree holding the key with its new
-/// value, and the tree without it), computed natively as the circuit does.
-fn implied_roots<F: PrimeField>(p: &Poseidon<F>, slot: &infra_circuits::SlotWitness<F>) -> (F, F) {
-    use ark_ff::BigInteger;
-    let bits = slot.key.into_bigint().to_bits_le();
-    let node = |acc: F, sibling: F, j: usize| {
-        let (l, r) = if bits[j] { (sibling, acc) } else { (acc, sibling) };
-        p.hash2(F::from(keys::DOMAIN_NODE), l, r)
-    };
-    let m = slot.siblings.len();
-    let mut with = p.hash2(F::from(keys::DOMAIN_LEAF), slot.key, slot.new_value);
-    let (mut without, mut lone) = (F::zero(), true);
-    for j in (0..m).rev() {
-        let s = slot.siblings[j];
-        with = node(with, s, j);
-        if j + 1 == m && slot.sibling_is_leaf {
-            without = s;
-        } else if lone && j + 1 < m && s.is_zero() {
-        } else {
-            without = node(without, s, j);
-            lone = false;
-        }
-    }
-    (with, without)
 }
 
 /// An insert beside a leaf, where the leaf beside is claimed to be another one,
@@ -252,45 +131,11 @@ fn implied_roots<F: PrimeField>(p: &Poseidon<F>, slot: &infra_circuits::SlotWitn
 /// between this and a tree where a key is unreachable.
 #[test]
 fn a_leaf_beside_must_be_on_its_own_path() {
-    type F = ark_bn254::Fr;
-    use ark_ff::BigInteger;
-    let h = TreeHasher::new(Curve::Bn254);
-    let p = Arc::new(Poseidon::<F>::new());
+    let p = Arc::new(Poseidon::<ark_bn254::Fr>::new());
     let shape = Shape::new(1, 20);
-    let (store, pre, writes, _) = scenario(&h, 40, 2);
-    let chunk = chunk_witnesses::<F, _>(&h, &store, pre, &writes, Shape::new(64, 20))
-        .expect("witness")
-        .remove(0);
-    let slot = chunk
-        .slots
-        .iter()
-        .find(|s| s.op == Op::Insert && s.sibling_is_leaf && s.siblings.len() >= 3)
-        .expect("an insert beside a leaf")
-        .clone();
-    let alone = |slot: infra_circuits::SlotWitness<F>| {
-        let (with, without) = implied_roots(&p, &slot);
-        let w = ChunkWitness { pre_root: without, post_root: with, slots: vec![slot] };
-        (public(&p, &w, F::from(4u64)), w)
-    };
-    // Control: the real slot, alone, with the roots it implies, is satisfied.
-    let (good_public, good) = alone(slot.clone());
-    assert!(satisfied(shape, &p, good_public, good), "control");
-    // The leaf beside replaced by a leaf whose key leaves the path above the split.
-    let m = slot.siblings.len();
-    let key_bits = slot.key.into_bigint().to_bits_le();
-    let fake_key = (1_000..)
-        .map(|i| fe::<F>(&key(&h, i)))
-        .find(|k| {
-            let b = k.into_bigint().to_bits_le();
-            b[m - 1] != key_bits[m - 1] && (0..m - 1).any(|j| b[j] != key_bits[j])
-        })
-        .expect("a key off the path");
-    let fake_value = F::from(1u64);
-    let mut bad = slot.clone();
-    bad.siblings[m - 1] = fe(&keys::leaf_hash(&h, &to_b256(fake_key), &to_b256(fake_value)));
-    bad.sibling_preimage = (fake_key, fake_value);
-    let (bad_public, bad) = alone(bad);
-    assert!(!satisfied(shape, &p, bad_public, bad), "a leaf off its path was accepted");
+    let ((_, control_public, control), (what, bad_public, bad)) = cases::leaf_off_its_path();
+    assert!(satisfied(shape, &p, control_public, control), "control");
+    assert!(!satisfied(shape, &p, bad_public, bad), "{what}: accepted");
 }
 
 #[test]

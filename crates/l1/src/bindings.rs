@@ -52,6 +52,13 @@ pub use infra_primitives::L2_WITHDRAWALS;
 sol!(
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
+    BatchVerifierPlonk,
+    "../../contracts/artifacts/BatchVerifierPlonk.json"
+);
+
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
     BatchVerifierBn254,
     "../../contracts/artifacts/BatchVerifierBn254.json"
 );

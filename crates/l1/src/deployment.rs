@@ -3,8 +3,8 @@
 
 use crate::{
     bindings::{
-        BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, PoseidonBls12381,
-        PoseidonBn254, Rollup,
+        BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame,
+        PoseidonBls12381, PoseidonBn254, Rollup,
     },
     sender::{L1Tx, SendError, TxSender},
 };
@@ -122,6 +122,17 @@ pub fn verifier_initcode(bls12_381: bool, vk: Bytes) -> Vec<u8> {
         ]
         .concat()
     }
+}
+
+/// Creation code of the PLONK batch verifier in front of `plonk`, a deployed
+/// verifier generated for the key whose hash is `vk_hash`
+/// (`Prover::verifying_key_hash`).
+pub fn plonk_verifier_initcode(plonk: Address, vk_hash: B256) -> Vec<u8> {
+    [
+        BatchVerifierPlonk::BYTECODE.to_vec(),
+        BatchVerifierPlonk::constructorCall { plonk_: plonk, vkHash_: vk_hash }.abi_encode(),
+    ]
+    .concat()
 }
 
 /// Deploys Poseidon, Rollup and Bridge with `sender`'s key.

@@ -8,11 +8,13 @@ pub mod sim;
 pub mod watcher;
 
 pub use bindings::{
-    BatchVerifierBls12381, BatchVerifierBn254, Bridge, DisputeGame, GameTypes, L2_WITHDRAWALS,
-    L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken, ZkChunk,
-    encode_zk_proof, one_step_initcode, range_commitment,
+    BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame, GameTypes,
+    L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken,
+    ZkChunk, encode_zk_proof, one_step_initcode, range_commitment,
 };
-pub use deployment::{DeployParams, Deployment, DeploymentError, deploy, verifier_initcode};
+pub use deployment::{
+    DeployParams, Deployment, DeploymentError, deploy, plonk_verifier_initcode, verifier_initcode,
+};
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
 pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log};
 

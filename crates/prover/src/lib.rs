@@ -1,7 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod evm;
+pub mod plonk;
 pub mod service;
+
+pub use plonk::PlonkProver;
 
 pub use infra_circuits::Shape;
 
@@ -110,13 +113,61 @@ pub trait Prover: Send + Sync {
     ) -> Result<Vec<ChunkProof>, ProverError>;
     /// Checks a chunk proof as L1 would (same bytes, same public inputs).
     fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError>;
-    /// The verifying key in the precompile encoding: alpha (G1), beta, gamma,
-    /// delta (G2), then one G1 point per public input plus one.
+    /// The verifying key. Groth16: the precompile encoding (alpha (G1), beta,
+    /// gamma, delta (G2), then one G1 point per public input plus one), which
+    /// the L1 verifier takes. PLONK: see [`PlonkProver`]'s.
     fn verifying_key_bytes(&self) -> Vec<u8>;
     /// `keccak256` of [`Prover::verifying_key_bytes`]: what L1 pins.
     fn verifying_key_hash(&self) -> B256 {
         keccak256(self.verifying_key_bytes())
     }
+}
+
+/// The chunk proofs of a batch, whatever the proof system: builds the chunks'
+/// witnesses, derives each chunk's public inputs as L1 will (`diff_hash`, the
+/// challenge `z` and `y`) and calls `prove` on each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prove_chunks<F: PrimeField>(
+    curve: Curve,
+    poseidon: &Poseidon<F>,
+    shape: Shape,
+    hasher: &TreeHasher,
+    store: &dyn NodeStore,
+    pre_root: B256,
+    writes: &[(B256, Option<B256>)],
+    binding: B256,
+    mut prove: impl FnMut(ChunkPublic<F>, ChunkWitness<F>) -> Result<Vec<u8>, ProverError>,
+) -> Result<Vec<ChunkProof>, ProverError> {
+    if hasher.curve() != curve {
+        return Err(ProverError::Unsupported(format!(
+            "the state tree hashes over {}, this prover proves over {curve}",
+            hasher.curve()
+        )));
+    }
+    let chunks = chunk_witnesses::<F, _>(hasher, store, pre_root, writes, shape)?;
+    let mut out = Vec::with_capacity(chunks.len());
+    for (i, witness) in chunks.into_iter().enumerate() {
+        let writes = witness.writes();
+        let h = diff_hash(poseidon, &writes);
+        let as_bytes: Vec<(B256, B256)> =
+            writes.iter().map(|(k, v)| (to_b256(*k), to_b256(*v))).collect();
+        let z = fe(&challenge(curve, binding, i, &as_bytes, to_b256(h)));
+        let public = ChunkPublic {
+            pre_root: witness.pre_root,
+            post_root: witness.post_root,
+            diff_hash: h,
+            z,
+            y: diff_eval(z, &writes),
+        };
+        let encoded = public.to_vec().iter().map(|x| to_b256(*x)).collect::<Vec<_>>();
+        let proof = prove(public, witness)?;
+        out.push(ChunkProof {
+            public: encoded.try_into().unwrap_or_else(|_| unreachable!("{PUBLIC_INPUTS} inputs")),
+            diff: as_bytes,
+            proof,
+        });
+    }
+    Ok(out)
 }
 
 /// Groth16 over a pairing-friendly curve, on the CPU (arkworks, rayon).
@@ -303,44 +354,17 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
         writes: &[(B256, Option<B256>)],
         binding: B256,
     ) -> Result<Vec<ChunkProof>, ProverError> {
-        if hasher.curve() != E::CURVE {
-            return Err(ProverError::Unsupported(format!(
-                "the state tree hashes over {}, this prover proves over {}",
-                hasher.curve(),
-                E::CURVE
-            )));
-        }
-        let chunks =
-            chunk_witnesses::<E::ScalarField, _>(hasher, store, pre_root, writes, self.shape)?;
-        let mut out = Vec::with_capacity(chunks.len());
-        for (i, witness) in chunks.into_iter().enumerate() {
-            let writes = witness.writes();
-            let h = diff_hash(&self.poseidon, &writes);
-            let as_bytes: Vec<(B256, B256)> =
-                writes.iter().map(|(k, v)| (to_b256(*k), to_b256(*v))).collect();
-            let z = fe(&challenge(E::CURVE, binding, i, &as_bytes, to_b256(h)));
-            let public = ChunkPublic {
-                pre_root: witness.pre_root,
-                post_root: witness.post_root,
-                diff_hash: h,
-                z,
-                y: diff_eval(z, &writes),
-            };
-            let proof = self.prove_chunk(public, witness)?;
-            let encoded: [B256; PUBLIC_INPUTS] = [
-                to_b256(public.pre_root),
-                to_b256(public.post_root),
-                to_b256(public.diff_hash),
-                to_b256(public.z),
-                to_b256(public.y),
-            ];
-            out.push(ChunkProof {
-                public: encoded,
-                diff: as_bytes,
-                proof: Self::proof_bytes(&proof),
-            });
-        }
-        Ok(out)
+        prove_chunks(
+            E::CURVE,
+            &self.poseidon,
+            self.shape,
+            hasher,
+            store,
+            pre_root,
+            writes,
+            binding,
+            |public, witness| Ok(Self::proof_bytes(&self.prove_chunk(public, witness)?)),
+        )
     }
 
     fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError> {

@@ -1,8 +1,9 @@
-//! The generated verifiers on an L1 (revm, Osaka): a zk rollup finalizes a batch
-//! with the node's Groth16 proof, over BN254 (EIP-196/197) and BLS12-381
-//! (EIP-2537); a flipped byte, another batch, a wrong pre-root, a tampered diff,
+//! The verifiers on an L1 (revm, Osaka): a zk rollup finalizes a batch with the
+//! node's proof, Groth16 over BN254 (EIP-196/197) and BLS12-381 (EIP-2537), and
+//! PLONK over BN254 (a verifier generated from the key, compiled by the pinned
+//! solc); a flipped byte, another batch, a wrong pre-root, a tampered diff,
 //! dropped or reordered chunks, a wrong claimed root and another verifying key are
-//! all rejected on L1. Prints the gas of one proof's verification per curve.
+//! all rejected on L1. Prints the gas of one proof's verification per system.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -14,11 +15,11 @@ use infra_l1::{
     BatchVerifierBn254::BatchVerifierBn254Errors as VerifierError,
     Rollup,
     Rollup::RollupErrors,
-    range_commitment,
+    plonk_verifier_initcode, range_commitment,
     sim::{Failure, SimL1},
     verifier_initcode,
 };
-use infra_prover::{ChunkProof, Groth16Prover, Prover, evm::EvmPairing, l1_proof};
+use infra_prover::{ChunkProof, Groth16Prover, PlonkProver, Prover, evm::EvmPairing, l1_proof};
 use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
 
 const SHAPE: Shape = Shape::new(2, 16);
@@ -49,8 +50,36 @@ fn sorted(mut w: Vec<(B256, Option<B256>)>) -> Vec<(B256, Option<B256>)> {
     w
 }
 
-fn deploy_verifier(l1: &mut SimL1, curve: Curve, vk: Vec<u8>) -> Address {
-    l1.deploy(OWNER, verifier_initcode(curve == Curve::Bls12_381, vk.into()))
+fn deploy_groth16(l1: &mut SimL1, prover: &dyn Prover) -> Address {
+    let vk = prover.verifying_key_bytes();
+    l1.deploy(OWNER, verifier_initcode(prover.curve() == Curve::Bls12_381, vk.into()))
+}
+
+/// Compiles a generated Solidity source with the pinned npm solc (the settings of
+/// the committed contracts); returns the creation code.
+fn solc(source: &str, contract: &str) -> Vec<u8> {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts");
+    let mut child = std::process::Command::new("node")
+        .arg("solc-one.mjs")
+        .arg(contract)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (contracts/solc-one.mjs; run `npm ci` in contracts/)");
+    child.stdin.take().expect("stdin").write_all(source.as_bytes()).expect("write the source");
+    let out = child.wait_with_output().expect("solc");
+    assert!(out.status.success(), "solc failed on the generated verifier");
+    let artifact: serde_json::Value = serde_json::from_slice(&out.stdout).expect("artifact");
+    let hex = artifact["bytecode"].as_str().expect("bytecode");
+    alloy::primitives::hex::decode(hex).expect("hex")
+}
+
+fn deploy_plonk(l1: &mut SimL1, prover: &PlonkProver) -> Address {
+    let code = solc(&prover.solidity_verifier("PlonkVerifier"), "PlonkVerifier");
+    let plonk = l1.deploy(OWNER, code);
+    l1.deploy(OWNER, plonk_verifier_initcode(plonk, prover.verifying_key_hash()))
 }
 
 fn deploy_rollup(l1: &mut SimL1, genesis_root: B256, verifier: Address) -> Address {
@@ -97,10 +126,18 @@ fn verifier_error(f: Failure) -> VerifierError {
     f.decode()
 }
 
-fn check<E: EvmPairing>() {
-    let curve = E::CURVE;
+/// `prover` settles on L1 through the verifier `deploy` puts there; `flips`:
+/// byte offsets to tamper with in a proof of the given length; `stranger`: a
+/// prover with another key.
+fn check(
+    prover: &dyn Prover,
+    stranger: &dyn Prover,
+    deploy: &dyn Fn(&mut SimL1) -> Address,
+    flips: &dyn Fn(usize) -> Vec<usize>,
+    system: &str,
+) {
+    let curve = prover.curve();
     let h = TreeHasher::new(curve);
-    let prover = Groth16Prover::<E>::insecure_dev_setup(SHAPE).expect("setup");
     let (store, pre) = tree(&h, 12);
     let writes = sorted(vec![
         (key(&h, 1), Some(value(&h, 100))),
@@ -111,7 +148,7 @@ fn check<E: EvmPairing>() {
     let post = smt.update(&store, pre, writes.clone()).expect("apply").root;
 
     let mut l1 = SimL1::new(&[OWNER, BATCHER, ANYONE], U256::from(10u128.pow(24)));
-    let verifier = deploy_verifier(&mut l1, curve, prover.verifying_key_bytes());
+    let verifier = deploy(&mut l1);
     let rollup = deploy_rollup(&mut l1, pre, verifier);
     assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), prover.verifying_key_hash());
     let data = submit(&mut l1, rollup, 1, 2, b"batch one", post);
@@ -127,9 +164,9 @@ fn check<E: EvmPairing>() {
     let rejected = |l1: &mut SimL1, call: &Rollup::proveBatchesCall| {
         verifier_error(l1.send(ANYONE, rollup, call, U256::ZERO).expect_err("L1 accepted"))
     };
-    // A flipped byte in each of A, B and C, in either chunk.
+    // A flipped byte at each place asked, in either chunk.
     for chunk in 0..2 {
-        for byte in [E::WIDTH + 5, 3 * E::WIDTH + 7, 7 * E::WIDTH + 1] {
+        for byte in flips(proofs[chunk].proof.len()) {
             let mut bad = proofs.clone();
             bad[chunk].proof[byte] ^= 1;
             assert!(matches!(
@@ -171,7 +208,6 @@ fn check<E: EvmPairing>() {
     assert!(matches!(rejected(&mut l1, &prove_call(1, &[])), VerifierError::NoChunks(_)));
     // Another verifying key: its proofs fail (the verifier, and so the key, is
     // fixed for the rollup's life).
-    let stranger = Groth16Prover::<E>::setup_from_seed(SHAPE, "another ceremony").expect("setup");
     let foreign = stranger.prove_batch(&h, &store, pre, &writes, binding).expect("prove");
     assert!(matches!(rejected(&mut l1, &prove_call(1, &foreign)), VerifierError::ProofRejected(_)));
     assert!(
@@ -241,17 +277,36 @@ fn check<E: EvmPairing>() {
     assert!(!l1.view(verifier, &flipped), "verifyProof rejects another y");
     let gas = l1.send(ANYONE, verifier, &one, U256::ZERO).expect("verify").gas;
     println!(
-        "L1 gas ({curve}): verifyProof of one chunk {gas} (whole tx); proveBatches with 2 chunks {}",
+        "L1 gas ({system}): verifyProof of one chunk {gas} (whole tx); proveBatches with 2 chunks {}",
         ok.gas
     );
 }
 
+fn groth16<E: EvmPairing>() {
+    let prover = Groth16Prover::<E>::insecure_dev_setup(SHAPE).expect("setup");
+    let stranger = Groth16Prover::<E>::setup_from_seed(SHAPE, "another ceremony").expect("setup");
+    // A byte in each of A, B and C.
+    let w = E::WIDTH;
+    let system = format!("groth16 {}", E::CURVE);
+    let flips = |_| vec![w + 5, 3 * w + 7, 7 * w + 1];
+    check(&prover, &stranger, &|l1| deploy_groth16(l1, &prover), &flips, &system);
+}
+
 #[test]
 fn l1_verifies_bn254_batches() {
-    check::<ark_bn254::Bn254>();
+    groth16::<ark_bn254::Bn254>();
 }
 
 #[test]
 fn l1_verifies_bls12_381_batches() {
-    check::<ark_bls12_381::Bls12_381>();
+    groth16::<ark_bls12_381::Bls12_381>();
+}
+
+#[test]
+fn l1_verifies_plonk_batches() {
+    let prover = PlonkProver::insecure_dev_setup(SHAPE).expect("setup");
+    let stranger = PlonkProver::setup_from_seed(SHAPE, "another ceremony").expect("setup");
+    // A commitment's coordinate, an evaluation in the middle, the last opening.
+    let flips = |len: usize| vec![5, len / 2 + 3, len - 2];
+    check(&prover, &stranger, &|l1| deploy_plonk(l1, &prover), &flips, "plonk bn254");
 }
