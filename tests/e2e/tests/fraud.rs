@@ -71,13 +71,16 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         Ok((rollup.batchCount().call().await? >= U256::from(3)).then_some(()))
     })
     .await?;
-    // The validator disputes it and wins.
+    // The validator disputes it (game 0) and wins. (Its games on later wrong
+    // batches run alongside and may end first: a game's length depends on its
+    // batch's transactions.)
     let status = v.node.disputes.clone().ok_or_else(|| eyre::eyre!("a challenger"))?;
-    wait_for("the challenger to win", Duration::from_secs(180), async || {
+    let s = wait_for("game 0 to end", Duration::from_secs(180), async || {
         let s = status.lock().map_err(|_| eyre::eyre!("lock"))?.clone();
-        Ok((!s.won.is_empty()).then_some(s))
+        Ok((s.won.contains(&0) || s.lost.contains(&0)).then_some(s))
     })
     .await?;
+    assert!(s.won.contains(&0), "the challenger won game 0: {s:?}");
     let g = game.getGame(U256::ZERO).call().await?;
     assert_eq!(g.batch, U256::from(2));
     assert_eq!(g.status, 5, "ChallengerWon");

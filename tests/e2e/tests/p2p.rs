@@ -137,7 +137,19 @@ async fn sequencer_and_two_validators_stay_in_sync_over_libp2p() -> eyre::Result
         }
     }
 
-    // A rogue node gossips blocks signed by another key: v1 bans it.
+    // A rogue node gossips blocks signed by another key: v1 bans it. The rogue
+    // believes in its own key, so it would ban v1 for relaying the real
+    // sequencer's blocks first: it joins while the chain is idle (the sequencer
+    // seals a couple of empty blocks after each inclusion, then stops).
+    let mut idle = (head(&seq.http_url).await?, Instant::now());
+    wait_for("the sequencer to go idle", Duration::from_secs(30), async || {
+        let now = head(&seq.http_url).await?;
+        if now != idle.0 {
+            idle = (now, Instant::now());
+        }
+        Ok((idle.1.elapsed() > Duration::from_millis(3 * chain.block_time_ms)).then_some(()))
+    })
+    .await?;
     let rogue_key = PrivateKeySigner::random();
     let rogue_chain = ChainConfig { sequencer: rogue_key.address(), ..chain.clone() };
     let mut cfg = node_config(Default::default(), rogue_chain, None)?;
