@@ -46,7 +46,7 @@ async fn a_prover_process_finalizes_a_zk_chain_from_the_sequencer_rpc() -> eyre:
         &genesis,
         None,
         None,
-        Some(prover.verifying_key_bytes().into()),
+        Some(prover.l1_verifier()?),
     )
     .await?;
     let deployment = dir.path().join("deployment.json");

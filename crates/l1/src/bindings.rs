@@ -50,6 +50,18 @@ sol!(
 pub use infra_primitives::L2_WITHDRAWALS;
 
 sol!(
+    /// The PLONK verifier generated for the dev chain's key (public dev
+    /// parameters): `contracts/src/zk/generated/PlonkVerifierDev.sol`.
+    PlonkVerifierDev,
+    "../../contracts/artifacts/PlonkVerifierDev.json"
+);
+
+/// The Solidity source of [`PlonkVerifierDev`], to compare with what a prover's
+/// key generates (`infra_prover::PlonkProver::solidity_verifier`).
+pub const PLONK_VERIFIER_DEV_SOURCE: &str =
+    include_str!("../../../contracts/src/zk/generated/PlonkVerifierDev.sol");
+
+sol!(
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
     BatchVerifierPlonk,

@@ -91,11 +91,32 @@ pub struct DeployParams {
     pub genesis_block_hash: B256,
     /// The base fee of block 1 (the context the first batch starts from).
     pub genesis_next_base_fee: u64,
-    /// zk: the Groth16 verifying key in the precompile encoding (see
-    /// `infra_prover::Prover::verifying_key_bytes`); required when not optimistic.
-    pub verifying_key: Option<Bytes>,
+    /// zk: what verifies the proofs (see `infra_prover::Prover::l1_verifier`);
+    /// required when not optimistic.
+    pub verifier: Option<ZkVerifier>,
     /// optimistic: the dispute game's settings (`None`: no game is deployed).
     pub dispute: Option<crate::GameTypes::Config>,
+}
+
+/// What checks zk proofs on L1, behind the rollup's `BatchVerifier`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZkVerifier {
+    /// Groth16: the verifying key in the precompile encoding; the verifier
+    /// stores it and the rollup pins its keccak256.
+    Groth16 { vk: Bytes },
+    /// PLONK: the creation code of a verifier contract generated for one key
+    /// (the key is in its code), and that key's hash, which the rollup pins.
+    Plonk { code: Bytes, vk_hash: B256 },
+}
+
+impl ZkVerifier {
+    /// What the rollup pins.
+    pub fn vk_hash(&self) -> B256 {
+        match self {
+            Self::Groth16 { vk } => alloy::primitives::keccak256(vk),
+            Self::Plonk { vk_hash, .. } => *vk_hash,
+        }
+    }
 }
 
 async fn create(sender: &TxSender, code: Vec<u8>) -> Result<(Address, u64), DeploymentError> {
@@ -146,12 +167,23 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
     let (verifier, vk_hash) = if p.optimistic {
         (None, None)
     } else {
-        let vk = p.verifying_key.clone().ok_or_else(|| {
-            DeploymentError::Other("settlement = \"zk\" needs the prover's verifying key".into())
+        let spec = p.verifier.clone().ok_or_else(|| {
+            DeploymentError::Other("settlement = \"zk\" needs the prover's verifier".into())
         })?;
-        let code = verifier_initcode(p.bls12_381, vk.clone());
+        let code = match &spec {
+            ZkVerifier::Groth16 { vk } => verifier_initcode(p.bls12_381, vk.clone()),
+            ZkVerifier::Plonk { code, vk_hash } => {
+                if p.bls12_381 {
+                    return Err(DeploymentError::Other(
+                        "PLONK proofs are over BN254: proof.curve must be \"bn254\"".into(),
+                    ));
+                }
+                let (plonk, _) = create(sender, code.to_vec()).await?;
+                plonk_verifier_initcode(plonk, *vk_hash)
+            }
+        };
         let (verifier, _) = create(sender, code).await?;
-        (Some(verifier), Some(alloy::primitives::keccak256(&vk)))
+        (Some(verifier), Some(spec.vk_hash()))
     };
     let rollup_args = Rollup::constructorCall {
         owner_: p.owner,

@@ -5,15 +5,18 @@ pub mod bindings;
 pub mod deployment;
 pub mod sender;
 pub mod sim;
+pub mod solc;
 pub mod watcher;
 
 pub use bindings::{
     BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame, GameTypes,
-    L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, StateProof, TestToken,
-    ZkChunk, encode_zk_proof, one_step_initcode, range_commitment,
+    L2_WITHDRAWALS, L2Withdrawals, PLONK_VERIFIER_DEV_SOURCE, PlonkVerifierDev, PoseidonBls12381,
+    PoseidonBn254, Rollup, StateProof, TestToken, ZkChunk, encode_zk_proof, one_step_initcode,
+    range_commitment,
 };
 pub use deployment::{
-    DeployParams, Deployment, DeploymentError, deploy, plonk_verifier_initcode, verifier_initcode,
+    DeployParams, Deployment, DeploymentError, ZkVerifier, deploy, plonk_verifier_initcode,
+    verifier_initcode,
 };
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
 pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log};

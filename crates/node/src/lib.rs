@@ -157,7 +157,7 @@ pub async fn deploy_contracts(
     genesis: &Genesis,
     owner: Option<alloy::primitives::Address>,
     batcher: Option<alloy::primitives::Address>,
-    verifying_key: Option<alloy::primitives::Bytes>,
+    verifier: Option<infra_l1::ZkVerifier>,
 ) -> eyre::Result<Deployment> {
     let hasher = TreeHasher::new(chain.state_curve());
     let genesis_header = genesis_block(chain, genesis, &hasher)?.0.header;
@@ -178,7 +178,7 @@ pub async fn deploy_contracts(
         genesis_state_root: root,
         genesis_block_hash: hash,
         genesis_next_base_fee: next_base_fee,
-        verifying_key,
+        verifier,
         dispute: (chain.settlement == infra_config::Settlement::Optimistic && chain.fraud_proofs)
             .then(|| {
                 infra_l1::GameTypes::Config {

@@ -55,29 +55,9 @@ fn deploy_groth16(l1: &mut SimL1, prover: &dyn Prover) -> Address {
     l1.deploy(OWNER, verifier_initcode(prover.curve() == Curve::Bls12_381, vk.into()))
 }
 
-/// Compiles a generated Solidity source with the pinned npm solc (the settings of
-/// the committed contracts); returns the creation code.
-fn solc(source: &str, contract: &str) -> Vec<u8> {
-    use std::io::Write;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts");
-    let mut child = std::process::Command::new("node")
-        .arg("solc-one.mjs")
-        .arg(contract)
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node (contracts/solc-one.mjs; run `npm ci` in contracts/)");
-    child.stdin.take().expect("stdin").write_all(source.as_bytes()).expect("write the source");
-    let out = child.wait_with_output().expect("solc");
-    assert!(out.status.success(), "solc failed on the generated verifier");
-    let artifact: serde_json::Value = serde_json::from_slice(&out.stdout).expect("artifact");
-    let hex = artifact["bytecode"].as_str().expect("bytecode");
-    alloy::primitives::hex::decode(hex).expect("hex")
-}
-
 fn deploy_plonk(l1: &mut SimL1, prover: &PlonkProver) -> Address {
-    let code = solc(&prover.solidity_verifier("PlonkVerifier"), "PlonkVerifier");
+    let code = infra_l1::solc::compile(&prover.solidity_verifier("PlonkVerifier"), "PlonkVerifier")
+        .expect("solc");
     let plonk = l1.deploy(OWNER, code);
     l1.deploy(OWNER, plonk_verifier_initcode(plonk, prover.verifying_key_hash()))
 }

@@ -196,6 +196,20 @@ async fn zk_settles_on_the_embedded_dev_l1_both_curves() -> eyre::Result<()> {
     Ok(())
 }
 
+/// PLONK (halo2, KZG over BN254): the same flow, the batch finalized by a proof
+/// the generated verifier checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zk_settles_on_the_embedded_dev_l1_with_plonk() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let l1 = infra_devnet::start_l1(dir.path().to_path_buf(), None).await?;
+    let mut chain = zk_test_chain(Curve::Bn254);
+    chain.proof.system = infra_config::ProofSystem::Plonk;
+    chain.proof.depth = 16;
+    settlement_flow_for(&l1.http_url, DataAvailability::Calldata, chain).await?;
+    l1.node.cancel_token().cancel();
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn settles_on_the_embedded_dev_l1_with_blobs() -> eyre::Result<()> {
     let dir = tempfile::tempdir()?;
