@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of infra-node: Rust unit/integration tests, then the wallet
 # libraries (ethers, viem, web3.py), the RPC comparison with anvil, the
-# dashboard in a real browser and the crash test against a real node.
+# dashboard in a real browser and the crash test against a real node; then the
+# `cuda` feature's build and its GPU tests (reported as skipped without a GPU).
 # Installs what the tests need (pinned): libclang-dev for libmdbx's bindgen,
 # Debian's chromium for the browser test, the npm packages of tests/wallets
 # (npm ci) and the Python ones (tests/.venv).
@@ -78,14 +79,24 @@ step "crash safety: kill -9 under load, restart, compare"
 CRASH_RC=0
 BIN="$BIN" node tests/wallets/crash.mjs || CRASH_RC=$?
 
+step "the cuda feature: builds without a GPU or CUDA toolkit; GPU equality tests (skipped, visibly, without a GPU)"
+CUDA_RC=0
+cargo build -p infra-node --features cuda || CUDA_RC=$?
+cargo test -p infra-prover --features cuda --test cuda -- --nocapture 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
+GPU_SKIPPED=$(grep -c '^SKIPPED (no GPU)' /tmp/infra-cuda-test.log || true)
+GPU_RAN=$(grep -E '^test result:' /tmp/infra-cuda-test.log | awk '{s+=$4} END {print s+0}')
+GPU_RAN=$((GPU_RAN - GPU_SKIPPED))
+RUST_PASSED=$((RUST_PASSED + GPU_RAN))
+
 step "summary"
 SUITES_FAILED=0
 [ "$WALLET_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
 [ "$CRASH_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
 [ "$DASH_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
-echo "rust: $RUST_PASSED passed, $RUST_FAILED failed; wallet suites: $([ "$WALLET_RC" = 0 ] && echo ok || echo FAILED); dashboard: $([ "$DASH_RC" = 0 ] && echo ok || echo FAILED); crash test: $([ "$CRASH_RC" = 0 ] && echo ok || echo FAILED)"
+[ "$CUDA_RC" = 0 ] || SUITES_FAILED=$((SUITES_FAILED + 1))
+echo "rust: $RUST_PASSED passed, $RUST_FAILED failed; wallet suites: $([ "$WALLET_RC" = 0 ] && echo ok || echo FAILED); dashboard: $([ "$DASH_RC" = 0 ] && echo ok || echo FAILED); crash test: $([ "$CRASH_RC" = 0 ] && echo ok || echo FAILED); cuda build: $([ "$CUDA_RC" = 0 ] && echo ok || echo FAILED), GPU tests: $GPU_RAN ran, $GPU_SKIPPED SKIPPED for lack of a GPU"
 if [ "$RUST_FAILED" != 0 ] || [ "$SUITES_FAILED" != 0 ]; then
-  echo "tests: $RUST_PASSED passed, $((RUST_FAILED + SUITES_FAILED)) failed"
+  echo "tests: $RUST_PASSED passed, $((RUST_FAILED + SUITES_FAILED)) failed, $GPU_SKIPPED skipped"
   exit 1
 fi
-echo "tests: $RUST_PASSED passed, 0 failed"
+echo "tests: $RUST_PASSED passed, 0 failed, $GPU_SKIPPED skipped"

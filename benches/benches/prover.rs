@@ -6,6 +6,11 @@
 //! alone. Proving time / floor shows what witness generation and synthesis add.
 //! And the L1 gas to verify one chunk proof with the committed verifier contract
 //! (revm, Osaka precompiles).
+//!
+//! PLONK rows (halo2, KZG over BN254) on the same batches in the same run:
+//! proving time, writes/s, rows and advice cells per state write, and the L1 gas
+//! of the generated verifier (compiled by the pinned solc: run `npm ci` in
+//! `contracts/` first).
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -18,7 +23,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_circuits::{ChunkCircuit, ChunkPublic, Shape, chunk_witnesses, diff_eval, diff_hash};
 use infra_l1::{BatchVerifierBn254, sim::SimL1, verifier_initcode};
-use infra_prover::{ChunkProof, Groth16Prover, Prover, evm::EvmPairing};
+use infra_prover::{ChunkProof, Groth16Prover, PlonkProver, Prover, evm::EvmPairing};
 use infra_state::Curve;
 use infra_state::{MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
 use std::time::{Duration, Instant};
@@ -69,9 +74,29 @@ fn msm<G: VariableBaseMSM>(
 /// (the whole transaction, its execution alone: less the 21,000 base and the
 /// calldata's 4/16 gas per zero/non-zero byte).
 fn l1_verify_gas(curve: Curve, vk: Vec<u8>, p: &ChunkProof) -> (u64, u64) {
+    verify_gas(
+        |l1, from| l1.deploy(from, verifier_initcode(curve == Curve::Bls12_381, Bytes::from(vk))),
+        p,
+    )
+}
+
+/// The same for a PLONK prover's generated verifier behind `BatchVerifierPlonk`.
+fn plonk_verify_gas(prover: &PlonkProver, p: &ChunkProof) -> (u64, u64) {
+    let code = infra_l1::solc::compile(&prover.solidity_verifier("PlonkVerifier"), "PlonkVerifier")
+        .expect("the pinned solc (npm ci in contracts/)");
+    verify_gas(
+        |l1, from| {
+            let plonk = l1.deploy(from, code);
+            l1.deploy(from, infra_l1::plonk_verifier_initcode(plonk, prover.verifying_key_hash()))
+        },
+        p,
+    )
+}
+
+fn verify_gas(deploy: impl FnOnce(&mut SimL1, Address) -> Address, p: &ChunkProof) -> (u64, u64) {
     let from = Address::repeat_byte(1);
     let mut l1 = SimL1::new(&[from], U256::from(10u128.pow(21)));
-    let verifier = l1.deploy(from, verifier_initcode(curve == Curve::Bls12_381, Bytes::from(vk)));
+    let verifier = deploy(&mut l1, from);
     let call = BatchVerifierBn254::verifyProofCall {
         proof: p.proof.clone().into(),
         input: p.public.map(|w| U256::from_be_bytes(w.0)),
@@ -196,8 +221,56 @@ fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
     }
 }
 
+fn bench_plonk(c: &mut Criterion) {
+    let h = TreeHasher::new(Curve::Bn254);
+    for shape in SHAPES {
+        let s = scenario(&h, shape.writes);
+        let t = Instant::now();
+        let prover = PlonkProver::setup_from_seed(shape, "bench").expect("setup");
+        let setup = t.elapsed();
+        let (k, columns) = prover.layout();
+        let (k, columns) = (k, columns.to_vec());
+        let cells = PlonkProver::cells(shape).expect("cells");
+        let binding = B256::repeat_byte(7);
+        let sample = prover.prove_batch(&h, &s.store, s.root, &s.writes, binding).expect("prove");
+        let (gas_total, gas_exec) = plonk_verify_gas(&prover, &sample[0]);
+        let name = format!("prover/plonk-bn254/{}x{}", shape.writes, shape.depth);
+        let mut group = c.benchmark_group(&name);
+        group.sample_size(10).warm_up_time(Duration::from_secs(1));
+        group.throughput(Throughput::Elements(shape.writes as u64));
+        let mut prove_time = Duration::ZERO;
+        group.bench_function("prove", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let proofs = prover
+                        .prove_batch(&h, &s.store, s.root, &s.writes, binding)
+                        .expect("prove");
+                    assert_eq!(proofs.len(), 1);
+                }
+                let d = t.elapsed();
+                prove_time = d / iters as u32;
+                d
+            })
+        });
+        group.finish();
+        println!(
+            "\nSUMMARY {name}: k = {k} (2^{k} rows), advice columns {columns:?}, {cells} advice cells \
+             ({:.0} per write, {:.0} rows per write), setup {:.1} s; prove {:.3} s = {:.1} writes/s; \
+             proof {} bytes; L1 verifyProof gas {gas_total} (execution {gas_exec})",
+            cells as f64 / shape.writes as f64,
+            (1u64 << k) as f64 / shape.writes as f64,
+            setup.as_secs_f64(),
+            prove_time.as_secs_f64(),
+            shape.writes as f64 / prove_time.as_secs_f64(),
+            sample[0].proof.len(),
+        );
+    }
+}
+
 fn benches(c: &mut Criterion) {
     bench_curve::<ark_bn254::Bn254>(c);
+    bench_plonk(c);
     bench_curve::<ark_bls12_381::Bls12_381>(c);
 }
 

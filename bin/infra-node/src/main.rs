@@ -532,6 +532,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             None => infra_config::ChainConfig::default(),
         };
         chain.validate().map_err(|e| usage(e.to_string()))?;
+        if chain.proof.system == infra_config::ProofSystem::Plonk {
+            return Err(usage(
+                "config: proof.system = \"plonk\": prover-setup makes Groth16 keys only; a PLONK chain takes KZG parameters from a powers-of-tau ceremony (a halo2 raw-format file, --prover.key on deploy and on the prover)",
+            ));
+        }
         let shape =
             infra_prover::Shape::new(chain.proof.chunk_writes as usize, chain.proof.depth as usize);
         let out = out.clone();
@@ -558,7 +563,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         let vk =
             zk_prover(&chain, prover_key.clone(), chain.chain_id == infra_config::DEV_CHAIN_ID)
                 .await?
-                .map(|p| p.verifying_key_bytes().into());
+                .map(|p| p.l1_verifier())
+                .transpose()
+                .map_err(|e| usage(format!("config: {e}")))?;
         let deployment =
             infra_node_core::deploy_contracts(rpc, signer, &chain, &g, *owner, *batcher, vk)
                 .await?;
@@ -767,7 +774,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     &cfg.genesis,
                     None,
                     None,
-                    prover.as_ref().map(|p| p.verifying_key_bytes().into()),
+                    prover
+                        .as_ref()
+                        .map(|p| p.l1_verifier())
+                        .transpose()
+                        .map_err(|e| usage(format!("config: {e}")))?,
                 )
                 .await
                 .wrap_err("deploying the contracts to the dev L1")?;

@@ -36,6 +36,13 @@ pub trait EvmPairing: Pairing {
     fn g2_bytes(p: &Self::G2Affine) -> Vec<u8>;
     fn g1_from(bytes: &[u8]) -> Option<Self::G1Affine>;
     fn g2_from(bytes: &[u8]) -> Option<Self::G2Affine>;
+    /// G1's curve, as the GPU MSM takes it ([`crate::gpu::GpuCurve`]).
+    type G1Curve: crate::gpu::GpuCurve<ScalarField = Self::ScalarField>;
+    /// G1 points as the GPU MSM takes them (the same type: `E::G1Affine` is
+    /// `Affine<E::G1Curve>`; the compiler needs it said per curve).
+    fn g1_for_gpu(p: &[Self::G1Affine]) -> &[Affine<Self::G1Curve>];
+    /// A G1 sum from the GPU MSM (the same type as `E::G1`).
+    fn g1_from_gpu(p: ark_ec::short_weierstrass::Projective<Self::G1Curve>) -> Self::G1;
 }
 
 fn checked<P: ark_ec::short_weierstrass::SWCurveConfig>(p: Affine<P>) -> Option<Affine<P>> {
@@ -43,10 +50,19 @@ fn checked<P: ark_ec::short_weierstrass::SWCurveConfig>(p: Affine<P>) -> Option<
 }
 
 macro_rules! evm_pairing {
-    ($engine:ty, $curve:expr, $width:expr, $g1:ty, $g2:ty, $fq:ty, $imag_first:expr) => {
+    ($engine:ty, $curve:expr, $width:expr, $g1:ty, $g2:ty, $fq:ty, $imag_first:expr, $g1curve:ty) => {
         impl EvmPairing for $engine {
             const CURVE: Curve = $curve;
             const WIDTH: usize = $width;
+            type G1Curve = $g1curve;
+
+            fn g1_for_gpu(p: &[Self::G1Affine]) -> &[Affine<Self::G1Curve>] {
+                p
+            }
+
+            fn g1_from_gpu(p: ark_ec::short_weierstrass::Projective<Self::G1Curve>) -> Self::G1 {
+                p
+            }
 
             fn g1_bytes(p: &Self::G1Affine) -> Vec<u8> {
                 let mut out = Vec::with_capacity(2 * $width);
@@ -119,7 +135,8 @@ evm_pairing!(
     ark_bn254::G1Affine,
     ark_bn254::G2Affine,
     ark_bn254::Fq,
-    true
+    true,
+    ark_bn254::g1::Config
 );
 evm_pairing!(
     ark_bls12_381::Bls12_381,
@@ -128,5 +145,6 @@ evm_pairing!(
     ark_bls12_381::G1Affine,
     ark_bls12_381::G2Affine,
     ark_bls12_381::Fq,
-    false
+    false,
+    ark_bls12_381::g1::Config
 );

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod evm;
+pub mod gpu;
 pub mod plonk;
 pub mod service;
 
@@ -121,13 +124,15 @@ pub trait Prover: Send + Sync {
     fn verifying_key_hash(&self) -> B256 {
         keccak256(self.verifying_key_bytes())
     }
+    /// What to deploy on L1 to check this prover's proofs.
+    fn l1_verifier(&self) -> Result<infra_l1::ZkVerifier, ProverError>;
 }
 
-/// The chunk proofs of a batch, whatever the proof system: builds the chunks'
-/// witnesses, derives each chunk's public inputs as L1 will (`diff_hash`, the
-/// challenge `z` and `y`) and calls `prove` on each.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn prove_chunks<F: PrimeField>(
+/// The chunks of a batch as the circuits take them: each chunk's witness and its
+/// public inputs derived as L1 will (`diff_hash`, the challenge `z` and `y`),
+/// with the chunk's diff as L1 receives it.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn chunk_inputs<F: PrimeField>(
     curve: Curve,
     poseidon: &Poseidon<F>,
     shape: Shape,
@@ -136,8 +141,7 @@ pub(crate) fn prove_chunks<F: PrimeField>(
     pre_root: B256,
     writes: &[(B256, Option<B256>)],
     binding: B256,
-    mut prove: impl FnMut(ChunkPublic<F>, ChunkWitness<F>) -> Result<Vec<u8>, ProverError>,
-) -> Result<Vec<ChunkProof>, ProverError> {
+) -> Result<Vec<(ChunkPublic<F>, ChunkWitness<F>, Vec<(B256, B256)>)>, ProverError> {
     if hasher.curve() != curve {
         return Err(ProverError::Unsupported(format!(
             "the state tree hashes over {}, this prover proves over {curve}",
@@ -159,11 +163,33 @@ pub(crate) fn prove_chunks<F: PrimeField>(
             z,
             y: diff_eval(z, &writes),
         };
+        out.push((public, witness, as_bytes));
+    }
+    Ok(out)
+}
+
+/// The chunk proofs of a batch, whatever the proof system: [`chunk_inputs`],
+/// then `prove` on each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prove_chunks<F: PrimeField>(
+    curve: Curve,
+    poseidon: &Poseidon<F>,
+    shape: Shape,
+    hasher: &TreeHasher,
+    store: &dyn NodeStore,
+    pre_root: B256,
+    writes: &[(B256, Option<B256>)],
+    binding: B256,
+    mut prove: impl FnMut(ChunkPublic<F>, ChunkWitness<F>) -> Result<Vec<u8>, ProverError>,
+) -> Result<Vec<ChunkProof>, ProverError> {
+    let chunks = chunk_inputs(curve, poseidon, shape, hasher, store, pre_root, writes, binding)?;
+    let mut out = Vec::with_capacity(chunks.len());
+    for (public, witness, diff) in chunks {
         let encoded = public.to_vec().iter().map(|x| to_b256(*x)).collect::<Vec<_>>();
         let proof = prove(public, witness)?;
         out.push(ChunkProof {
             public: encoded.try_into().unwrap_or_else(|_| unreachable!("{PUBLIC_INPUTS} inputs")),
-            diff: as_bytes,
+            diff,
             proof,
         });
     }
@@ -176,6 +202,9 @@ pub struct Groth16Prover<E: EvmPairing> {
     poseidon: Arc<Poseidon<E::ScalarField>>,
     pk: ProvingKey<E>,
     pvk: PreparedVerifyingKey<E>,
+    /// `proof.backend = "cuda"`: the key's G1 queries on the GPU.
+    #[cfg(feature = "cuda")]
+    gpu: Option<Arc<cuda::GpuKey<E::G1Curve>>>,
 }
 
 impl<E: EvmPairing> std::fmt::Debug for Groth16Prover<E> {
@@ -230,7 +259,31 @@ impl<E: EvmPairing> Groth16Prover<E> {
 
     fn with_key(shape: Shape, poseidon: Arc<Poseidon<E::ScalarField>>, pk: ProvingKey<E>) -> Self {
         let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
-        Self { shape, poseidon, pk, pvk }
+        Self {
+            shape,
+            poseidon,
+            pk,
+            pvk,
+            #[cfg(feature = "cuda")]
+            gpu: None,
+        }
+    }
+
+    /// Moves the proofs' G1 multi-scalar multiplications to `device` (the
+    /// proving key's G1 queries are uploaded now and stay there). Proofs are
+    /// the CPU backend's, bit for bit, for the same randomness.
+    #[cfg(feature = "cuda")]
+    pub fn with_cuda(mut self, device: Arc<cuda::CudaDevice>) -> Result<Self, ProverError> {
+        let started = std::time::Instant::now();
+        let pk = &self.pk;
+        let key = cuda::GpuKey::upload(device, |q| E::g1_for_gpu(q.bases(pk)).to_vec())?;
+        tracing::info!(
+            target: "prover",
+            gpu = key.device.name(), ms = started.elapsed().as_millis() as u64,
+            "Groth16 proving key on the GPU"
+        );
+        self.gpu = Some(Arc::new(key));
+        Ok(self)
     }
 
     /// Loads a proving key written by [`Self::save`] (arkworks' compressed
@@ -301,13 +354,32 @@ impl<E: EvmPairing> Groth16Prover<E> {
         public: ChunkPublic<E::ScalarField>,
         witness: ChunkWitness<E::ScalarField>,
     ) -> Result<Proof<E>, ProverError> {
+        let (r, s) = gpu::proof_randomness(&mut ark_std::rand::thread_rng());
+        self.prove_chunk_with(public, witness, r, s)
+    }
+
+    /// Proves one chunk with the randomness `r`, `s` given (a proof is a
+    /// function of them: the CPU and GPU backends give the same bytes).
+    pub fn prove_chunk_with(
+        &self,
+        public: ChunkPublic<E::ScalarField>,
+        witness: ChunkWitness<E::ScalarField>,
+        r: E::ScalarField,
+        s: E::ScalarField,
+    ) -> Result<Proof<E>, ProverError> {
         let circuit = ChunkCircuit {
             shape: self.shape,
             poseidon: self.poseidon.clone(),
             public: Some(public),
             witness: Some(witness),
         };
-        Groth16::<E>::prove(&self.pk, circuit, &mut ark_std::rand::thread_rng()).map_err(synthesis)
+        #[cfg(feature = "cuda")]
+        if let Some(key) = &self.gpu {
+            return gpu::prove_with_msm(&self.pk, circuit, r, s, &|q, scalars| {
+                Ok(E::g1_from_gpu(key.msm(q, scalars)?))
+            });
+        }
+        Groth16::<E>::create_proof_with_reduction(circuit, &self.pk, r, s).map_err(synthesis)
     }
 
     pub fn verify_chunk(
@@ -379,6 +451,10 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
         Groth16::<E>::verify_with_processed_vk(&self.pvk, &inputs, &p).map_err(synthesis)
     }
 
+    fn l1_verifier(&self) -> Result<infra_l1::ZkVerifier, ProverError> {
+        Ok(infra_l1::ZkVerifier::Groth16 { vk: self.verifying_key_bytes().into() })
+    }
+
     fn verifying_key_bytes(&self) -> Vec<u8> {
         let vk = &self.pk.vk;
         let mut out = E::g1_bytes(&vk.alpha_g1);
@@ -392,35 +468,81 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
     }
 }
 
-/// The prover the chain config asks for. `keys`: a proving key file written by
-/// `Groth16Prover::save`; `None` generates insecure dev keys (loudly).
+/// The prover the chain config asks for. `keys`: Groth16, a proving key file
+/// written by `Groth16Prover::save`; PLONK, a KZG parameters file (see
+/// [`PlonkProver::from_params_file`]). `None` generates insecure dev keys (loudly).
 pub fn from_config(
     proof: &ProofConfig,
     shape: Shape,
     keys: Option<&Path>,
 ) -> Result<Box<dyn Prover>, ProverError> {
-    if proof.backend == ProofBackend::Cuda {
-        return Err(ProverError::Unsupported(
-            "proof.backend = \"cuda\" is not available yet (the CUDA backend is its own issue); allowed today: \"cpu\"".into(),
-        ));
-    }
+    // (`()` without the `cuda` feature.)
+    #[allow(clippy::let_unit_value)]
+    let device: Device = match proof.backend {
+        ProofBackend::Cpu => Default::default(),
+        ProofBackend::Cuda => {
+            if proof.system == ProofSystem::Plonk {
+                return Err(ProverError::Unsupported(
+                    "proof.backend = \"cuda\" runs Groth16's multi-scalar multiplications on the GPU; proof.system = \"plonk\" proves on the CPU in this version: use proof.backend = \"cpu\" with plonk, or proof.system = \"groth16\" with cuda".into(),
+                ));
+            }
+            #[cfg(not(feature = "cuda"))]
+            return Err(ProverError::Unsupported(
+                "proof.backend = \"cuda\": this infra-node was built without the `cuda` feature; rebuild with `cargo build --release --features cuda` (it needs an NVIDIA GPU, its driver and NVRTC at run time), or use proof.backend = \"cpu\"".into(),
+            ));
+            // The GPU is opened first: a machine without one fails before any key is made.
+            #[cfg(feature = "cuda")]
+            Some(cuda::CudaDevice::open()?)
+        }
+    };
     if proof.system == ProofSystem::Plonk {
-        return Err(ProverError::Unsupported(
-            "proof.system = \"plonk\" is not available yet (the halo2 backend is its own issue); allowed today: \"groth16\"".into(),
-        ));
+        if proof.curve != Curve::Bn254 {
+            return Err(ProverError::Unsupported(format!(
+                "proof.system = \"plonk\" proves over BN254 (KZG checked with the EVM's BN254 precompiles); proof.curve = \"{}\" is for groth16 only",
+                proof.curve
+            )));
+        }
+        return Ok(Box::new(match keys {
+            None => PlonkProver::insecure_dev_setup(shape)?,
+            Some(p) => PlonkProver::from_params_file(shape, p)?,
+        }));
     }
-    Ok(match (proof.curve, keys) {
-        (Curve::Bn254, None) => {
-            Box::new(Groth16Prover::<ark_bn254::Bn254>::insecure_dev_setup(shape)?)
-        }
-        (Curve::Bn254, Some(p)) => Box::new(Groth16Prover::<ark_bn254::Bn254>::load(shape, p)?),
-        (Curve::Bls12_381, None) => {
-            Box::new(Groth16Prover::<ark_bls12_381::Bls12_381>::insecure_dev_setup(shape)?)
-        }
-        (Curve::Bls12_381, Some(p)) => {
-            Box::new(Groth16Prover::<ark_bls12_381::Bls12_381>::load(shape, p)?)
-        }
-    })
+    match proof.curve {
+        Curve::Bn254 => groth16::<ark_bn254::Bn254>(shape, keys, device),
+        Curve::Bls12_381 => groth16::<ark_bls12_381::Bls12_381>(shape, keys, device),
+    }
+}
+
+/// The GPU a prover runs on (`cuda` builds), if any.
+#[cfg(feature = "cuda")]
+type Device = Option<Arc<cuda::CudaDevice>>;
+/// No GPU without the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+type Device = ();
+
+fn groth16<E: EvmPairing + 'static>(
+    shape: Shape,
+    keys: Option<&Path>,
+    device: Device,
+) -> Result<Box<dyn Prover>, ProverError> {
+    let prover = match keys {
+        None => Groth16Prover::<E>::insecure_dev_setup(shape)?,
+        Some(p) => Groth16Prover::<E>::load(shape, p)?,
+    };
+    #[cfg(feature = "cuda")]
+    let prover = match device {
+        Some(d) => prover.with_cuda(d)?,
+        None => prover,
+    };
+    #[cfg(not(feature = "cuda"))]
+    let () = device;
+    Ok(Box::new(prover))
+}
+
+/// Whether this machine has NVIDIA's driver library (`libcuda.so.1`), without
+/// loading it: without it `proof.backend = "cuda"` cannot run.
+pub fn cuda_driver_present() -> bool {
+    gpu::library_present(&["libcuda.so.1", "libcuda.so"])
 }
 
 /// Generates keys for `curve` and `shape` from this machine's randomness (see

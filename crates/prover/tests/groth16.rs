@@ -95,11 +95,36 @@ fn groth16_bls12_381() {
 #[test]
 fn unavailable_backends_fail_loudly() {
     let cuda = ProofConfig { backend: ProofBackend::Cuda, ..Default::default() };
-    let err = infra_prover::from_config(&cuda, SHAPE, None).err().expect("cuda refused");
-    assert!(err.to_string().contains("proof.backend = \"cuda\" is not available yet"), "{err}");
-    let plonk = ProofConfig { system: infra_config::ProofSystem::Plonk, ..Default::default() };
-    let err = infra_prover::from_config(&plonk, SHAPE, None).err().expect("plonk refused");
-    assert!(err.to_string().contains("proof.system = \"plonk\""), "{err}");
+    match infra_prover::from_config(&cuda, SHAPE, None) {
+        Err(err) if cfg!(feature = "cuda") => {
+            // Built with the backend: only a machine without a GPU refuses it.
+            assert!(!infra_prover::cuda_driver_present(), "a GPU is here, yet: {err}");
+            assert!(err.to_string().contains("no NVIDIA driver"), "{err}");
+        }
+        Err(err) => {
+            assert!(err.to_string().contains("built without the `cuda` feature"), "{err}")
+        }
+        // Only a `cuda` build on a machine with a GPU gets a prover.
+        Ok(p) => assert!(
+            infra_prover::cuda_driver_present(),
+            "a cuda prover without a GPU: {:?}",
+            p.curve()
+        ),
+    }
+    let plonk_cuda = ProofConfig {
+        system: infra_config::ProofSystem::Plonk,
+        backend: ProofBackend::Cuda,
+        ..Default::default()
+    };
+    let err = infra_prover::from_config(&plonk_cuda, SHAPE, None).err().expect("plonk on cuda");
+    assert!(err.to_string().contains("proof.system = \"plonk\" proves on the CPU"), "{err}");
+    let plonk_bls = ProofConfig {
+        system: infra_config::ProofSystem::Plonk,
+        curve: Curve::Bls12_381,
+        ..Default::default()
+    };
+    let err = infra_prover::from_config(&plonk_bls, SHAPE, None).err().expect("plonk over bls");
+    assert!(err.to_string().contains("proof.system = \"plonk\" proves over BN254"), "{err}");
     let ok = infra_prover::from_config(
         &ProofConfig { curve: Curve::Bls12_381, ..Default::default() },
         Shape::new(1, 4),
