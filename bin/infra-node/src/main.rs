@@ -1144,8 +1144,18 @@ fn print_banner(
         ));
         if let (Some(verifier), Some(key)) = (d.verifier, d.vk_hash) {
             out.push_str(&format!(
-                "Verifier:     {verifier}  (Groth16 over {}, {} writes per chunk at depth {}, key hash {key})\n",
-                chain.proof.curve, chain.proof.chunk_writes, chain.proof.depth
+                "Verifier:     {verifier}  ({} over {}, {} writes per chunk at depth {}, key hash {key}; prover backend {})\n",
+                match chain.proof.system {
+                    infra_config::ProofSystem::Groth16 => "Groth16",
+                    infra_config::ProofSystem::Plonk => "PLONK (halo2, KZG)",
+                },
+                chain.proof.curve,
+                chain.proof.chunk_writes,
+                chain.proof.depth,
+                match chain.proof.backend {
+                    infra_config::ProofBackend::Cpu => "cpu",
+                    infra_config::ProofBackend::Cuda => "cuda (GPU)",
+                }
             ));
             if cli.dev {
                 out.push_str(&format!(

@@ -98,4 +98,32 @@ fn bad_config_files_exit_2_naming_the_field() {
         &["--dev", "--config", &other, "--sequencer.test-faulty-root-every", "2"],
         &["--sequencer.test-faulty-root-every", "dev chain id 13370", "this chain: 99"],
     );
+    // Proof backends that cannot run here are refused at start, never run on
+    // something else (this binary is built without the `cuda` feature).
+    let port = (20_000 + std::process::id() % 20_000).to_string();
+    let cuda =
+        write("cuda.toml", "[chain]\nsettlement = \"zk\"\n[chain.proof]\nbackend = \"cuda\"\n");
+    refused(
+        &["--dev", "--config", &cuda, "--rpc.port", &port, "--p2p.disable"],
+        &[
+            "proof.backend = \"cuda\"",
+            "built without the `cuda` feature",
+            "proof.backend = \"cpu\"",
+        ],
+    );
+    let plonk =
+        write("plonk.toml", "[chain]\nsettlement = \"zk\"\n[chain.proof]\nsystem = \"plonk\"\n");
+    let out = dir.path().join("k.pk");
+    refused(
+        &["prover-setup", "--config", &plonk, "--out", &out.to_string_lossy()],
+        &["proof.system = \"plonk\"", "powers-of-tau"],
+    );
+    let plonk_bls = write(
+        "plonk-bls.toml",
+        "[chain]\nsettlement = \"zk\"\n[chain.proof]\nsystem = \"plonk\"\ncurve = \"bls12-381\"\n",
+    );
+    refused(
+        &["--dev", "--config", &plonk_bls, "--rpc.port", &port, "--p2p.disable"],
+        &["proof.curve = bls12-381", "must be \"bn254\" when proof.system = \"plonk\""],
+    );
 }
