@@ -8,12 +8,9 @@
 //! GPU rows are reported as skipped. `INFRA_MSM_MAX_LOG` (default 22 with a GPU,
 //! 20 without) bounds the sizes.
 
-use ark_ec::{
-    CurveGroup, VariableBaseMSM,
-    short_weierstrass::{Affine, Projective},
-};
-use ark_ff::{PrimeField, UniformRand};
-use ark_std::rand::{SeedableRng, rngs::StdRng};
+#[cfg(feature = "cuda")]
+use ark_ec::CurveGroup;
+use ark_ec::{VariableBaseMSM, short_weierstrass::Projective};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_prover::gpu::GpuCurve;
 use std::time::{Duration, Instant};
@@ -52,19 +49,6 @@ fn has_gpu(gpu: &Gpu) -> bool {
     gpu.is_some()
 }
 
-fn inputs<P: GpuCurve>(n: usize) -> (Vec<Affine<P>>, Vec<<P::ScalarField as PrimeField>::BigInt>) {
-    let mut rng = StdRng::seed_from_u64(n as u64);
-    let g = Projective::<P>::rand(&mut rng);
-    let mut acc = g;
-    let mut points = Vec::with_capacity(n);
-    for _ in 0..n {
-        points.push(acc);
-        acc += g;
-    }
-    let scalars = (0..n).map(|_| P::ScalarField::rand(&mut rng).into_bigint()).collect();
-    (Projective::normalize_batch(&points), scalars)
-}
-
 fn time(c: &mut Criterion, group: &str, name: &str, n: usize, mut f: impl FnMut()) -> Duration {
     let mut g = c.benchmark_group(group);
     g.sample_size(10).warm_up_time(Duration::from_secs(1));
@@ -88,7 +72,7 @@ fn time(c: &mut Criterion, group: &str, name: &str, n: usize, mut f: impl FnMut(
 fn msm_rows<P: GpuCurve>(c: &mut Criterion, gpu: &Gpu, max_log: u32) {
     for log in (16..=max_log).step_by(2) {
         let n = 1usize << log;
-        let (bases, scalars) = inputs::<P>(n);
+        let (bases, scalars) = infra_prover::gpu::sample_inputs::<P>(n, n as u64);
         let group = format!("msm/{}/2^{log}", P::NAME);
         let cpu = time(c, &group, "cpu", n, || {
             let _ = std::hint::black_box(Projective::<P>::msm_bigint(&bases, &scalars));

@@ -108,6 +108,31 @@ fn verify_gas(deploy: impl FnOnce(&mut SimL1, Address) -> Address, p: &ChunkProo
     (total, total - 21_000 - calldata)
 }
 
+/// Times `prover` on the scenario's one-chunk batch; returns the time per proof.
+fn bench_prove(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    prover: &dyn Prover,
+    h: &TreeHasher,
+    s: &Scenario,
+    binding: B256,
+) -> Duration {
+    let mut prove_time = Duration::ZERO;
+    group.bench_function("prove", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                let proofs =
+                    prover.prove_batch(h, &s.store, s.root, &s.writes, binding).expect("prove");
+                assert_eq!(proofs.len(), 1);
+            }
+            let d = t.elapsed();
+            prove_time = d / iters as u32;
+            d
+        })
+    });
+    prove_time
+}
+
 fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
     let h = TreeHasher::new(E::CURVE);
     for shape in SHAPES {
@@ -165,21 +190,7 @@ fn bench_curve<E: EvmPairing>(c: &mut Criterion) {
         let mut group = c.benchmark_group(&name);
         group.sample_size(10).warm_up_time(Duration::from_secs(1));
         group.throughput(Throughput::Elements(shape.writes as u64));
-        let mut prove_time = Duration::ZERO;
-        group.bench_function("prove", |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let proofs = prover
-                        .prove_batch(&h, &s.store, s.root, &s.writes, binding)
-                        .expect("prove");
-                    assert_eq!(proofs.len(), 1);
-                }
-                let d = t.elapsed();
-                prove_time = d / iters as u32;
-                d
-            })
-        });
+        let prove_time = bench_prove(&mut group, &prover, &h, &s, binding);
         let mut floor_time = Duration::ZERO;
         group.bench_function("floor_msm_fft", |b| {
             b.iter_custom(|iters| {
@@ -238,21 +249,7 @@ fn bench_plonk(c: &mut Criterion) {
         let mut group = c.benchmark_group(&name);
         group.sample_size(10).warm_up_time(Duration::from_secs(1));
         group.throughput(Throughput::Elements(shape.writes as u64));
-        let mut prove_time = Duration::ZERO;
-        group.bench_function("prove", |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let proofs = prover
-                        .prove_batch(&h, &s.store, s.root, &s.writes, binding)
-                        .expect("prove");
-                    assert_eq!(proofs.len(), 1);
-                }
-                let d = t.elapsed();
-                prove_time = d / iters as u32;
-                d
-            })
-        });
+        let prove_time = bench_prove(&mut group, &prover, &h, &s, binding);
         group.finish();
         println!(
             "\nSUMMARY {name}: k = {k} (2^{k} rows), advice columns {columns:?}, {cells} advice cells \

@@ -140,6 +140,27 @@ impl Plan {
     }
 }
 
+/// `n` distinct points (consecutive multiples of a random point: one addition
+/// each, not a scalar multiplication) and `n` random scalars, from `seed`:
+/// inputs for tests and benches.
+pub fn sample_inputs<P: GpuCurve>(
+    n: usize,
+    seed: u64,
+) -> (Vec<Affine<P>>, Vec<<P::ScalarField as PrimeField>::BigInt>) {
+    use ark_ec::CurveGroup;
+    use ark_std::{UniformRand, rand::SeedableRng};
+    let mut rng = ark_std::rand::rngs::StdRng::seed_from_u64(seed);
+    let g = Projective::<P>::rand(&mut rng);
+    let mut acc = g;
+    let mut points = Vec::with_capacity(n);
+    for _ in 0..n {
+        points.push(acc);
+        acc += g;
+    }
+    let scalars = (0..n).map(|_| P::ScalarField::rand(&mut rng).into_bigint()).collect();
+    (Projective::normalize_batch(&points), scalars)
+}
+
 /// The points' Montgomery coordinates, `x` then `y`, `2 LIMBS` words each; the
 /// identity (which has no affine coordinates) as zeros, flagged in the second
 /// vector so its scalar can be zeroed ([`pack_scalars`]).

@@ -128,10 +128,14 @@ pub trait Prover: Send + Sync {
     fn l1_verifier(&self) -> Result<infra_l1::ZkVerifier, ProverError>;
 }
 
+/// One chunk as the circuits take it: public inputs, witness, and the chunk's
+/// diff as L1 receives it (key, new value hash).
+pub type ChunkInputs<F> = (ChunkPublic<F>, ChunkWitness<F>, Vec<(B256, B256)>);
+
 /// The chunks of a batch as the circuits take them: each chunk's witness and its
 /// public inputs derived as L1 will (`diff_hash`, the challenge `z` and `y`),
 /// with the chunk's diff as L1 receives it.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
 pub fn chunk_inputs<F: PrimeField>(
     curve: Curve,
     poseidon: &Poseidon<F>,
@@ -141,7 +145,7 @@ pub fn chunk_inputs<F: PrimeField>(
     pre_root: B256,
     writes: &[(B256, Option<B256>)],
     binding: B256,
-) -> Result<Vec<(ChunkPublic<F>, ChunkWitness<F>, Vec<(B256, B256)>)>, ProverError> {
+) -> Result<Vec<ChunkInputs<F>>, ProverError> {
     if hasher.curve() != curve {
         return Err(ProverError::Unsupported(format!(
             "the state tree hashes over {}, this prover proves over {curve}",
@@ -168,21 +172,12 @@ pub fn chunk_inputs<F: PrimeField>(
     Ok(out)
 }
 
-/// The chunk proofs of a batch, whatever the proof system: [`chunk_inputs`],
-/// then `prove` on each.
-#[allow(clippy::too_many_arguments)]
+/// The chunk proofs of a batch, whatever the proof system: `prove` on each of
+/// its [`chunk_inputs`].
 pub(crate) fn prove_chunks<F: PrimeField>(
-    curve: Curve,
-    poseidon: &Poseidon<F>,
-    shape: Shape,
-    hasher: &TreeHasher,
-    store: &dyn NodeStore,
-    pre_root: B256,
-    writes: &[(B256, Option<B256>)],
-    binding: B256,
+    chunks: Vec<ChunkInputs<F>>,
     mut prove: impl FnMut(ChunkPublic<F>, ChunkWitness<F>) -> Result<Vec<u8>, ProverError>,
 ) -> Result<Vec<ChunkProof>, ProverError> {
-    let chunks = chunk_inputs(curve, poseidon, shape, hasher, store, pre_root, writes, binding)?;
     let mut out = Vec::with_capacity(chunks.len());
     for (public, witness, diff) in chunks {
         let encoded = public.to_vec().iter().map(|x| to_b256(*x)).collect::<Vec<_>>();
@@ -426,7 +421,7 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
         writes: &[(B256, Option<B256>)],
         binding: B256,
     ) -> Result<Vec<ChunkProof>, ProverError> {
-        prove_chunks(
+        let chunks = chunk_inputs(
             E::CURVE,
             &self.poseidon,
             self.shape,
@@ -435,8 +430,10 @@ impl<E: EvmPairing> Prover for Groth16Prover<E> {
             pre_root,
             writes,
             binding,
-            |public, witness| Ok(Self::proof_bytes(&self.prove_chunk(public, witness)?)),
-        )
+        )?;
+        prove_chunks(chunks, |public, witness| {
+            Ok(Self::proof_bytes(&self.prove_chunk(public, witness)?))
+        })
     }
 
     fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError> {

@@ -11,7 +11,7 @@
 //! Proving and verifying keys are derived from the parameters and the circuit
 //! (deterministically), so no key file is needed beside the parameters.
 
-use crate::{ChunkProof, Prover, ProverError, Shape, prove_chunks};
+use crate::{ChunkProof, Prover, ProverError, Shape, chunk_inputs, prove_chunks};
 use alloy::primitives::{B256, keccak256};
 use ark_std::rand::SeedableRng;
 use halo2_base::{
@@ -389,7 +389,7 @@ impl Prover for PlonkProver {
         writes: &[(B256, Option<B256>)],
         binding: B256,
     ) -> Result<Vec<ChunkProof>, ProverError> {
-        prove_chunks(
+        let chunks = chunk_inputs(
             Curve::Bn254,
             &self.poseidon,
             self.shape,
@@ -398,8 +398,8 @@ impl Prover for PlonkProver {
             pre_root,
             writes,
             binding,
-            |public, witness| self.prove_chunk(&public, &witness),
-        )
+        )?;
+        prove_chunks(chunks, |public, witness| self.prove_chunk(&public, &witness))
     }
 
     fn verify(&self, proof: &ChunkProof) -> Result<bool, ProverError> {

@@ -8,10 +8,7 @@
 #![cfg(feature = "cuda")]
 
 use alloy::primitives::{Address, B256, U256};
-use ark_ec::{
-    CurveGroup, VariableBaseMSM,
-    short_weierstrass::{Affine, Projective},
-};
+use ark_ec::{CurveGroup, VariableBaseMSM, short_weierstrass::Projective};
 use ark_ff::{PrimeField, UniformRand};
 use ark_std::rand::{SeedableRng, rngs::StdRng};
 use infra_prover::{
@@ -39,25 +36,6 @@ fn device(test: &str) -> Option<Arc<CudaDevice>> {
     }
 }
 
-fn random<P: GpuCurve>(
-    n: usize,
-    seed: u64,
-) -> (Vec<Affine<P>>, Vec<<P::ScalarField as PrimeField>::BigInt>) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let g = Projective::<P>::rand(&mut rng);
-    // Distinct points cheaply: multiples of a random point by random scalars
-    // would cost a scalar multiplication each; consecutive sums cost an addition.
-    let mut acc = g;
-    let mut points = Vec::with_capacity(n);
-    for _ in 0..n {
-        points.push(acc);
-        acc += g;
-    }
-    let bases = Projective::normalize_batch(&points);
-    let scalars = (0..n).map(|_| P::ScalarField::rand(&mut rng).into_bigint()).collect();
-    (bases, scalars)
-}
-
 fn msm_equal<P: GpuCurve>(d: &CudaDevice) {
     let bits = P::ScalarField::MODULUS_BIT_SIZE;
     for (n, plan) in [
@@ -67,7 +45,7 @@ fn msm_equal<P: GpuCurve>(d: &CudaDevice) {
         (1 << 16, None),
         ((1 << 16) + 17, Some(Plan::with_window(13, bits))),
     ] {
-        let (bases, scalars) = random::<P>(n, n as u64);
+        let (bases, scalars) = gpu::sample_inputs::<P>(n, n as u64);
         let on = d.upload(&bases).expect("upload");
         let plan = plan.unwrap_or_else(|| Plan::new(n, bits));
         let gpu = d.msm_with(&on, &scalars, plan).expect("gpu msm");
