@@ -5,13 +5,26 @@
 
 use std::{
     io::Write,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
 };
 
-/// The `contracts/` directory of this checkout.
-pub fn contracts_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts"))
+/// The `contracts/` directory of this checkout: found from the package being
+/// run (`CARGO_MANIFEST_DIR` at run time under cargo) or the working directory,
+/// walking up to the folder that holds `contracts/solc-one.mjs`; else the
+/// checkout this crate was compiled in.
+pub fn contracts_dir() -> PathBuf {
+    let starts =
+        [std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), std::env::current_dir().ok()];
+    for start in starts.into_iter().flatten() {
+        for dir in start.ancestors() {
+            let c = dir.join("contracts");
+            if c.join("solc-one.mjs").is_file() {
+                return c;
+            }
+        }
+    }
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../contracts")).to_path_buf()
 }
 
 /// Compiles `source` and returns the creation code of `contract`.
@@ -20,7 +33,7 @@ pub fn compile(source: &str, contract: &str) -> Result<Vec<u8>, String> {
     let mut child = Command::new("node")
         .arg("solc-one.mjs")
         .arg(contract)
-        .current_dir(dir)
+        .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
