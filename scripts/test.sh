@@ -16,9 +16,13 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "system packages"
 APT_NEEDED=""
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libclang; then
-  APT_NEEDED="libclang-dev"
-fi
+# bindgen (clang-sys) loads libclang.so or libclang-N.so[.M]; the image's
+# libclang-cpp.so.N is another library and does not count.
+has_libclang() {
+  dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "install ok installed" && return 0
+  ls /usr/lib/llvm-*/lib/ /usr/lib/x86_64-linux-gnu/ 2>/dev/null | grep -qE '^libclang(-[0-9.]+)?\.so(\.[0-9.]+)?$'
+}
+has_libclang || APT_NEEDED="libclang-dev"
 [ -x /usr/bin/chromium ] || APT_NEEDED="$APT_NEEDED chromium"
 if [ -n "$APT_NEEDED" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -37,7 +37,6 @@ struct Kernels {
 
 /// An open GPU with the MSM kernels loaded for both curves.
 pub struct CudaDevice {
-    ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     name: String,
     kernels: HashMap<&'static str, Kernels>,
@@ -110,7 +109,7 @@ impl CudaDevice {
             Self::load(&ctx, &gpu::kernel_source::<ark_bls12_381::g1::Config>())?,
         );
         tracing::info!(target: "prover", gpu = %name, "CUDA MSM kernels compiled");
-        Ok(Arc::new(Self { ctx, stream, name, kernels }))
+        Ok(Arc::new(Self { stream, name, kernels }))
     }
 
     fn load(ctx: &Arc<CudaContext>, source: &str) -> Result<Kernels, ProverError> {
@@ -243,11 +242,6 @@ impl CudaDevice {
         .map_err(e("msm_windows"))?;
         let host = s.clone_dtoh(&out).map_err(e("result"))?;
         Ok(gpu::combine(&host, &plan))
-    }
-
-    /// Keeps the context alive as long as the device (and its buffers) are used.
-    pub fn context(&self) -> &Arc<CudaContext> {
-        &self.ctx
     }
 }
 

@@ -79,8 +79,6 @@ pub struct PlonkProver {
     break_points: MultiPhaseThreadBreakPoints,
     poseidon: Arc<Poseidon<ark_bn254::Fr>>,
     constants: PoseidonConstants,
-    /// The creation code of this key's compiled verifier, when given.
-    verifier_code: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for PlonkProver {
@@ -183,24 +181,7 @@ impl PlonkProver {
             ms = started.elapsed().as_millis() as u64, "PLONK keys"
         );
         let break_points = builder.break_points();
-        Ok(Self {
-            shape,
-            params,
-            pk,
-            layout,
-            break_points,
-            poseidon,
-            constants,
-            verifier_code: None,
-        })
-    }
-
-    /// The compiled verifier of this key (creation code: [`Self::solidity_verifier`]
-    /// compiled with solc, e.g. by `contracts/solc-one.mjs`), for
-    /// [`Prover::l1_verifier`].
-    pub fn with_verifier_code(mut self, code: Vec<u8>) -> Self {
-        self.verifier_code = Some(code);
-        self
+        Ok(Self { shape, params, pk, layout, break_points, poseidon, constants })
     }
 
     /// `k` and advice columns per phase of the layout.
@@ -416,15 +397,11 @@ impl Prover for PlonkProver {
         Ok(self.verify_instances(&instances, &proof.proof))
     }
 
-    /// The verifier given with [`PlonkProver::with_verifier_code`]; for the dev
-    /// key, the committed `PlonkVerifierDev` (when this key generates exactly its
+    /// For the dev key, the committed `PlonkVerifierDev` (when this key generates exactly its
     /// source); for any other key, its generated verifier compiled by the pinned
     /// npm `solc` of this checkout's `contracts/` (`npm ci` there first).
     fn l1_verifier(&self) -> Result<infra_l1::ZkVerifier, ProverError> {
         let vk_hash = self.verifying_key_hash();
-        if let Some(code) = &self.verifier_code {
-            return Ok(infra_l1::ZkVerifier::Plonk { code: code.clone().into(), vk_hash });
-        }
         if self.solidity_verifier("PlonkVerifierDev") == infra_l1::PLONK_VERIFIER_DEV_SOURCE {
             return Ok(infra_l1::ZkVerifier::Plonk {
                 code: infra_l1::PlonkVerifierDev::BYTECODE.clone(),

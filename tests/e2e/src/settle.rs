@@ -60,21 +60,6 @@ pub fn zk_test_chain(curve: infra_config::Curve) -> ChainConfig {
     chain
 }
 
-/// The insecure dev prover for `chain`. A PLONK one carries its verifier,
-/// generated from its key and compiled by the pinned solc (only the dev chain's
-/// own shape has one built in).
-pub fn test_prover(chain: &ChainConfig) -> eyre::Result<std::sync::Arc<dyn infra_prover::Prover>> {
-    if chain.proof.system == infra_config::ProofSystem::Plonk {
-        let shape =
-            infra_prover::Shape::new(chain.proof.chunk_writes as usize, chain.proof.depth as usize);
-        let p = infra_prover::PlonkProver::insecure_dev_setup(shape)?;
-        let code = infra_l1::solc::compile(&p.solidity_verifier("PlonkVerifier"), "PlonkVerifier")
-            .map_err(|e| eyre::eyre!(e))?;
-        return Ok(std::sync::Arc::new(p.with_verifier_code(code)));
-    }
-    infra_node_core::build_prover(chain, None, true)
-}
-
 /// Deploys the contracts for `chain` to `l1_url` and starts an L2 sequencer
 /// following it; with zk settlement, a prover (insecure dev keys) in the node.
 pub async fn settled_chain(
@@ -89,7 +74,10 @@ pub async fn settled_chain(
     let batcher = infra_config::dev_signer(BATCHER_INDEX)?;
     let prover = if chain.settlement == infra_config::Settlement::Zk {
         let c = chain.clone();
-        Some(tokio::task::spawn_blocking(move || test_prover(&c)).await??)
+        Some(
+            tokio::task::spawn_blocking(move || infra_node_core::build_prover(&c, None, true))
+                .await??,
+        )
     } else {
         None
     };
