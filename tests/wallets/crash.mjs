@@ -12,8 +12,9 @@ import { ethers } from 'ethers';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = process.env.BIN;
 if (!BIN) throw new Error('BIN must point at the infra-node binary');
-const PORT = 40000 + Math.floor(Math.random() * 20000);
-const URL = `http://127.0.0.1:${PORT}`;
+// The node binds any free port (--rpc.port 0) and prints it; set by start().
+let URL = null;
+const DEV_CHAIN_ID = 13370n;
 const KEYS = [
   '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
   '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
@@ -37,13 +38,25 @@ async function rpc(method, params = []) {
   return body.result;
 }
 
-function start() {
-  const child = spawn(BIN, ['--datadir', datadir, '--genesis', join(ROOT, 'genesis/dev.json'), '--rpc.port', String(PORT), '--sequencer.block-time-ms', '100', '--log', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
+async function start() {
+  const child = spawn(BIN, ['--datadir', datadir, '--genesis', join(ROOT, 'genesis/dev.json'), '--rpc.port', '0', '--sequencer.block-time-ms', '100', '--log', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  URL = await new Promise((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d) => { out += d; if (out.includes('Listening on')) resolve(child); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/^RPC URL:\s+(http\S+)/m);
+      if (m && out.includes('Listening on')) resolve(m[1]);
+    });
     child.on('exit', (code) => reject(new Error(`node exited early with ${code}`)));
   });
+  // Ready when it answers eth_chainId with the dev chain's id.
+  for (let i = 0; ; i++) {
+    try {
+      if (BigInt(await rpc('eth_chainId')) === DEV_CHAIN_ID) return child;
+    } catch { /* not answering yet */ }
+    if (i > 300) throw new Error(`node at ${URL} did not answer eth_chainId`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function snapshot(head) {

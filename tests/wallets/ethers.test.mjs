@@ -76,6 +76,7 @@ describe('ethers v6', () => {
   let signer; // NonceManager(Wallet(DEV_KEY)) - see header comment
   let token; // TestToken contract connected to `signer`
   let tokenAddress;
+  let deployBlock; // the token's deploy block
 
   const track = (p) => (providers.push(p), p);
 
@@ -168,6 +169,7 @@ describe('ethers v6', () => {
     const receipt = await deployed.deploymentTransaction().wait(1, TEST_TIMEOUT);
     assert.equal(receipt.status, 1);
     tokenAddress = await deployed.getAddress();
+    deployBlock = receipt.blockNumber;
     assert.equal(receipt.contractAddress, tokenAddress);
     assert.notEqual(await provider.getCode(tokenAddress), '0x');
     token = new ethers.Contract(tokenAddress, abi, signer);
@@ -273,6 +275,27 @@ describe('ethers v6', () => {
     // replies time, then one more round-trip.
     await new Promise((resolve) => setTimeout(resolve, 500));
     await withTimeout(ws.send('eth_chainId', []), 15_000, 'WS eth_chainId after unsubscribing');
+  });
+
+  test('reads state at past blocks (blockTag): token balances, code, nonces, ETH balances', T, async () => {
+    assert.ok(token, 'TestToken deployed by an earlier test');
+    const holder = randomAddress();
+    const send = async (amount) => (await (await token.transfer(holder, amount)).wait(1, TEST_TIMEOUT)).blockNumber;
+    const b1 = await send(5n);
+    const b2 = await send(7n);
+    assert.ok(b2 > b1, `two blocks: ${b1} < ${b2}`);
+    const reader = new ethers.Contract(tokenAddress, token.interface, provider);
+    assert.equal(await reader.balanceOf(holder, { blockTag: b1 - 1 }), 0n);
+    assert.equal(await reader.balanceOf(holder, { blockTag: b1 }), 5n);
+    assert.equal(await reader.balanceOf(holder, { blockTag: b2 }), 12n);
+    assert.equal(await reader.balanceOf(holder), 12n);
+    assert.equal(await provider.getCode(tokenAddress, deployBlock - 1), '0x', 'no code before the deploy');
+    assert.equal(await provider.getCode(tokenAddress, deployBlock), await provider.getCode(tokenAddress));
+    const [n1, n2] = [await provider.getTransactionCount(devAddress, b1), await provider.getTransactionCount(devAddress, b2)];
+    assert.ok(n2 > n1, `the dev nonce grew between the blocks: ${n1} -> ${n2}`);
+    const [e1, e2] = [await provider.getBalance(devAddress, b1), await provider.getBalance(devAddress, b2)];
+    assert.ok(e2 < e1, `fees were paid between the blocks: ${e1} -> ${e2}`);
+    assert.equal(await provider.getBalance(devAddress, b2), e2, 'a past read is stable');
   });
 
   test('error: too-low nonce -> "nonce too low"', T, async () => {

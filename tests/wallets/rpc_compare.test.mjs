@@ -35,7 +35,6 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -353,23 +352,11 @@ function anvilBinary() {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function startAnvil(chainId) {
-  const port = await freePort();
+  // Port 0: anvil binds a free port and prints it ("Listening on 127.0.0.1:PORT").
   const args = [
     '--host', '127.0.0.1',
-    '--port', String(port),
+    '--port', '0',
     '--chain-id', String(chainId),
     '--mnemonic', MNEMONIC,
     '--hardfork', ANVIL_HARDFORK,
@@ -379,28 +366,37 @@ async function startAnvil(chainId) {
   // Own process group: if `bin` is the npm wrapper, killing the group kills anvil too.
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
-  const keep = (d) => (log = (log + d).slice(-4000));
+  let address = null;
+  const keep = (d) => {
+    log = (log + d).slice(-4000);
+    address ??= log.match(/Listening on (\S+:\d+)/)?.[1] ?? null;
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited = null;
   child.on('exit', (code, signal) => (exited = { code, signal }));
   child.on('error', (err) => (exited = { error: err.message }));
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
+  // Ready when anvil printed its address and answers eth_chainId with `chainId`.
   for (;;) {
     if (exited) throw new Error(`anvil (${bin} ${args.join(' ')}) exited: ${JSON.stringify(exited)}\n${log}`);
-    try {
-      if ((await rpc(url, 'eth_chainId')).result) break;
-    } catch {
-      /* not listening yet */
+    if (address) {
+      try {
+        const id = (await rpc(`http://${address}`, 'eth_chainId')).result;
+        if (id !== undefined && BigInt(id) === BigInt(chainId)) break;
+        if (id !== undefined) throw new Error(`anvil at ${address} answers chain id ${id}, not ${chainId}`);
+      } catch (e) {
+        if (e.message.startsWith('anvil at')) throw e;
+        /* not answering yet */
+      }
     }
     if (Date.now() > deadline) {
       killGroup(child);
-      throw new Error(`anvil did not answer on ${url} within 30 s\n${log}`);
+      throw new Error(`anvil did not answer within 30 s\n${log}`);
     }
     await sleep(100);
   }
-  return { child, url, ws: `ws://127.0.0.1:${port}` };
+  return { child, url: `http://${address}`, ws: `ws://${address}` };
 }
 
 function killGroup(child) {
@@ -789,6 +785,57 @@ describe('JSON-RPC node vs anvil (same transactions, same calls, same shapes)', 
     const [sn, sa] = await bothResults('debug_traceCall', [call, 'latest', {}]);
     assert.ok(sa.structLogs?.length > 20, `anvil returned struct logs: ${brief(sa, 300)}`);
     assertNoDiffs(diffStructLogs(sn, sa, '$', ['pc', 'op', 'depth', 'gasCost', 'stack']), 'debug_traceCall struct logger', sn, sa);
+  });
+
+  // State at past blocks: each side at its own blocks of the deploy, the token
+  // transfer and the ETH transfer (and the block before the deploy), by number
+  // and by EIP-1898 block hash. Later transactions of this suite change the
+  // same accounts, so only a real historical read gives these answers.
+  test('state at past blocks: balances, nonces, code, storage, eth_call, estimateGas, access lists, traces (by number and EIP-1898 hash)', T, async () => {
+    const at = (name, i, delta = 0) => hex(BigInt(txs[name].receipts[i].blockNumber) + BigInt(delta));
+    const byHash = (name, i) => ({ blockHash: txs[name].receipts[i].blockHash, requireCanonical: true });
+    const balanceOf = (who) => ({ from: sender.address, to: token.address, data: token.iface.encodeFunctionData('balanceOf', [who]) });
+    const same = async (what, method, params, expect) => {
+      const [n, a] = await bothResults(method, params);
+      assert.deepEqual(n, a, `${what}: node ${brief(n, 300)} vs anvil ${brief(a, 300)}`);
+      if (expect !== undefined) assert.deepEqual(n, expect, `${what}: ${brief(n, 300)}`);
+      return n;
+    };
+    // Code: none before the deploy, the token's runtime code from its block on.
+    await same('code before the deploy', 'eth_getCode', (_, i) => [token.address, at('deploy', i, -1)], '0x');
+    const code = await same('code at the deploy', 'eth_getCode', (_, i) => [token.address, at('deploy', i)]);
+    assert.ok(code.length > 100, 'the token has code at its deploy block');
+    await same('code by EIP-1898 hash', 'eth_getCode', (_, i) => [token.address, byHash('deploy', i)], code);
+    // The sender's nonce after each of its transactions.
+    await same('nonce before the deploy', 'eth_getTransactionCount', (_, i) => [sender.address, at('deploy', i, -1)], '0x0');
+    await same('nonce at the deploy', 'eth_getTransactionCount', (_, i) => [sender.address, at('deploy', i)], '0x1');
+    await same('nonce at the token transfer', 'eth_getTransactionCount', (_, i) => [sender.address, byHash('transfer', i)], '0x2');
+    await same('nonce at the ETH transfer', 'eth_getTransactionCount', (_, i) => [sender.address, at('eth', i)], '0x3');
+    // The ETH recipient's balance before and after its transfer.
+    await same('ETH recipient before', 'eth_getBalance', (_, i) => [ethRecipient, at('transfer', i)], '0x0');
+    await same('ETH recipient after', 'eth_getBalance', (_, i) => [ethRecipient, at('eth', i)], hex(12345n));
+    // eth_call: the token recipient's balance before and after the transfer.
+    await same('balanceOf at the deploy', 'eth_call', (_, i) => [balanceOf(recipient), at('deploy', i)], ethers.zeroPadValue('0x00', 32));
+    const after = ethers.zeroPadValue(hex(ethers.parseUnits('42.5', 18)), 32);
+    await same('balanceOf at the transfer', 'eth_call', (_, i) => [balanceOf(recipient), at('transfer', i)], after);
+    await same('balanceOf by EIP-1898 hash', 'eth_call', (_, i) => [balanceOf(recipient), byHash('transfer', i)], after);
+    // Storage: the token's first slots at the deploy and at the transfer.
+    for (const name of ['deploy', 'transfer']) {
+      for (let slot = 0; slot < 6; slot++) {
+        await same(`slot ${slot} at the ${name}`, 'eth_getStorageAt', (_, i) => [token.address, hex(slot), at(name, i)]);
+      }
+    }
+    // The recipient can send tokens only from the transfer's block on.
+    const spend = { from: recipient, to: token.address, data: transferData(ethRecipient, 1n) };
+    const [early, late] = [await both('eth_estimateGas', (_, i) => [spend, at('deploy', i)]), await both('eth_estimateGas', (_, i) => [spend, at('transfer', i)])];
+    assert.ok(early.every((r) => r.error), `estimateGas before the recipient had tokens fails on both: ${brief(early, 400)}`);
+    assert.ok(late.every((r) => r.result), `estimateGas once it had tokens succeeds on both: ${brief(late, 400)}`);
+    const [ln, la] = await bothResults('eth_createAccessList', (_, i) => [spend, at('transfer', i)]);
+    assert.ok(!ln.error && !la.error, `createAccessList at the transfer: ${brief([ln, la], 400)}`);
+    assertNoDiffs(diffShapes(ln, la, '$'), 'eth_createAccessList at a past block', ln, la);
+    const [tn, ta] = await bothResults('debug_traceCall', (_, i) => [balanceOf(recipient), at('deploy', i), { tracer: 'callTracer' }]);
+    assertNoDiffs([...diffShapes(tn, ta, '$'), ...diffFrameValues(tn, ta, '$')], 'debug_traceCall at a past block', tn, ta);
+    assert.equal(BigInt(tn.output), 0n, 'traceCall at the deploy block: balanceOf(recipient) = 0');
   });
 
   test('WebSocket eth_subscribe(newPendingTransactions) delivers the same transaction hash', T, async (t) => {

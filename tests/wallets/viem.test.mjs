@@ -66,6 +66,7 @@ describe('viem v2', () => {
   let account;
   let abi;
   let tokenAddress;
+  let deployBlock; // the token's deploy block
 
   before(async () => {
     const chainId = Number(BigInt(await rawRpcResult('eth_chainId')));
@@ -171,6 +172,7 @@ describe('viem v2', () => {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, ...waitOpts });
     assert.equal(receipt.status, 'success');
     tokenAddress = receipt.contractAddress;
+    deployBlock = receipt.blockNumber;
     assert.ok(tokenAddress);
     assert.ok((await publicClient.getCode({ address: tokenAddress }))?.length > 2);
 
@@ -278,6 +280,34 @@ describe('viem v2', () => {
     unwatchEvent();
     unwatchBlocks();
     await ws.getChainId(); // let the eth_unsubscribe replies arrive before closing
+  });
+
+  test('reads state at past blocks (blockNumber): readContract, balances, code, nonces', T, async () => {
+    assert.ok(tokenAddress, 'TestToken deployed by an earlier test');
+    const holder = randomAddress();
+    const send = async (amount) => {
+      const hash = await walletClient.writeContract({ address: tokenAddress, abi, functionName: 'transfer', args: [holder, amount] });
+      return (await publicClient.waitForTransactionReceipt({ hash, ...waitOpts })).blockNumber;
+    };
+    const b1 = await send(5n);
+    const b2 = await send(7n);
+    assert.ok(b2 > b1, `two blocks: ${b1} < ${b2}`);
+    const balanceAt = (blockNumber) =>
+      publicClient.readContract({ address: tokenAddress, abi, functionName: 'balanceOf', args: [holder], blockNumber });
+    assert.equal(await balanceAt(b1 - 1n), 0n);
+    assert.equal(await balanceAt(b1), 5n);
+    assert.equal(await balanceAt(b2), 12n);
+    assert.equal(await publicClient.getCode({ address: tokenAddress, blockNumber: deployBlock - 1n }), undefined, 'no code before the deploy');
+    assert.ok((await publicClient.getCode({ address: tokenAddress, blockNumber: deployBlock }))?.length > 2);
+    const nonceAt = (blockNumber) => publicClient.getTransactionCount({ address: account.address, blockNumber });
+    assert.ok((await nonceAt(b2)) > (await nonceAt(b1)), 'the dev nonce grew between the blocks');
+    const balAt = (blockNumber) => publicClient.getBalance({ address: account.address, blockNumber });
+    assert.ok((await balAt(b2)) < (await balAt(b1)), 'fees were paid between the blocks');
+    // viem's multicall-free simulate at a past block runs on that state too.
+    const { result } = await publicClient.simulateContract({
+      account, address: tokenAddress, abi, functionName: 'balanceOf', args: [holder], blockNumber: b1,
+    });
+    assert.equal(result, 5n);
   });
 
   test('error: too-low nonce -> "nonce too low"', T, async () => {

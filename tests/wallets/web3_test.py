@@ -182,6 +182,23 @@ def test_token_deploy_call_transfer_and_logs(w3, dev, token):
     assert got[0].args["value"] == amount
 
 
+def test_state_at_past_blocks(w3, dev, token):
+    holder = random_address()
+    b1 = wait(w3, token.functions.transfer(holder, 5).transact({"from": dev.address})).blockNumber
+    b2 = wait(w3, token.functions.transfer(holder, 7).transact({"from": dev.address})).blockNumber
+    assert b2 > b1
+    balance_of = token.functions.balanceOf(holder)
+    assert balance_of.call(block_identifier=b1 - 1) == 0
+    assert balance_of.call(block_identifier=b1) == 5
+    assert balance_of.call(block_identifier=b2) == 12
+    # EIP-1898: the block by hash.
+    assert balance_of.call(block_identifier=w3.eth.get_block(b1)["hash"]) == 5
+    assert w3.eth.get_transaction_count(dev.address, b2) > w3.eth.get_transaction_count(dev.address, b1)
+    assert w3.eth.get_balance(dev.address, b2) < w3.eth.get_balance(dev.address, b1)
+    assert w3.eth.get_code(token.address, b1) == w3.eth.get_code(token.address)
+    assert w3.eth.get_storage_at(token.address, 0, b1) == w3.eth.get_storage_at(token.address, 0, b2)
+
+
 def test_nonce_too_low(w3, dev):
     if node_nonce(dev.address, "latest") == 0:
         wait(w3, w3.eth.send_transaction({"from": dev.address, "to": random_address(), "value": 1}))

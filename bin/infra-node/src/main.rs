@@ -43,6 +43,8 @@ struct Cli {
     #[command(flatten)]
     mempool: MempoolArgs,
     #[command(flatten)]
+    state: StateArgs,
+    #[command(flatten)]
     l1: L1Args,
     #[command(flatten)]
     prover: ProverArgs,
@@ -158,6 +160,15 @@ struct MempoolArgs {
     /// Most pooled transactions in all.
     #[arg(long = "mempool.max-total", env = "INFRA_MEMPOOL_MAX_TOTAL")]
     max_total: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct StateArgs {
+    /// Past state kept for queries at past blocks (eth_getBalance, eth_call, ...
+    /// at a block number or hash): `archive` (every block) or the newest N blocks
+    /// [default: 10000]. Older history is pruned as new blocks are sealed.
+    #[arg(long = "state.history", env = "INFRA_STATE_HISTORY", value_name = "archive|N")]
+    history: Option<String>,
 }
 
 /// The L1 this sequencer settles to.
@@ -696,6 +707,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         validator: None,
         p2p: None,
         accept_blobs: false,
+        state_history: match (&cli.state.history, &file.state.history) {
+            (Some(v), _) => v.parse(),
+            (None, Some(v)) => v.to_string().parse(),
+            (None, None) => Ok(infra_storage::StateHistory::DEFAULT),
+        }
+        .map_err(|e| usage(format!("config: {e}")))?,
     };
     let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;
     if cli.sequencer.test_faulty_root_every.is_some() && validator {
@@ -767,6 +784,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let deployment = if file.exists() {
                 infra_l1::Deployment::read(&file).map_err(|e| eyre!(e))?
             } else {
+                // Each deployment transaction is sealed as it arrives, not on
+                // the next 1-second L1 block.
+                l1.set_instant_seal(true);
                 let d = infra_node_core::deploy_contracts(
                     &l1.http_url,
                     deployer.clone(),
@@ -782,6 +802,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )
                 .await
                 .wrap_err("deploying the contracts to the dev L1")?;
+                l1.set_instant_seal(false);
                 d.write(&file).map_err(|e| eyre!(e))?;
                 d
             };

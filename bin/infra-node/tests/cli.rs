@@ -98,19 +98,33 @@ fn bad_config_files_exit_2_naming_the_field() {
         &["--dev", "--config", &other, "--sequencer.test-faulty-root-every", "2"],
         &["--sequencer.test-faulty-root-every", "dev chain id 13370", "this chain: 99"],
     );
+    // The state history: archive or a positive number of blocks.
+    for bad in ["0", "forever"] {
+        refused(
+            &["--dev", "--state.history", bad],
+            &["state.history", "\"archive\" or a number of blocks"],
+        );
+    }
+    let history = write("history.toml", "[state]\nhistory = 0\n");
+    refused(&["--dev", "--config", &history], &["state.history = \"0\""]);
     // Proof backends that cannot run here are refused at start, never run on
-    // something else (this binary is built without the `cuda` feature).
-    let port = (20_000 + std::process::id() % 20_000).to_string();
+    // something else: a binary without the `cuda` feature, or a machine without
+    // an NVIDIA driver, says which. (Where a GPU is, cuda.rs runs the backend.)
     let cuda =
         write("cuda.toml", "[chain]\nsettlement = \"zk\"\n[chain.proof]\nbackend = \"cuda\"\n");
-    refused(
-        &["--dev", "--config", &cuda, "--rpc.port", &port, "--p2p.disable"],
-        &[
-            "proof.backend = \"cuda\"",
-            "built without the `cuda` feature",
-            "proof.backend = \"cpu\"",
-        ],
-    );
+    let why = if !cfg!(feature = "cuda") {
+        Some("built without the `cuda` feature")
+    } else if !infra_prover::cuda_driver_present() {
+        Some("no NVIDIA driver on this machine")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        refused(
+            &["--dev", "--config", &cuda, "--rpc.port", "0", "--p2p.disable"],
+            &["proof.backend = \"cuda\"", why, "proof.backend = \"cpu\""],
+        );
+    }
     let plonk =
         write("plonk.toml", "[chain]\nsettlement = \"zk\"\n[chain.proof]\nsystem = \"plonk\"\n");
     let out = dir.path().join("k.pk");
@@ -123,7 +137,7 @@ fn bad_config_files_exit_2_naming_the_field() {
         "[chain]\nsettlement = \"zk\"\n[chain.proof]\nsystem = \"plonk\"\ncurve = \"bls12-381\"\n",
     );
     refused(
-        &["--dev", "--config", &plonk_bls, "--rpc.port", &port, "--p2p.disable"],
+        &["--dev", "--config", &plonk_bls, "--rpc.port", "0", "--p2p.disable"],
         &["proof.curve = bls12-381", "must be \"bn254\" when proof.system = \"plonk\""],
     );
 }

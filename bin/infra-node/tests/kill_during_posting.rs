@@ -9,11 +9,15 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use infra_e2e::settle::{check_batches, start_anvil};
+use infra_config::DEV_CHAIN_ID;
+use infra_e2e::{
+    process::NodeProcess,
+    settle::{check_batches, start_anvil},
+};
 use infra_l1::{Bridge, Deployment, Rollup};
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -23,41 +27,30 @@ fn genesis() -> String {
     infra_e2e::settle::repo_root().join("genesis/dev.json").to_string_lossy().into_owned()
 }
 
-fn start(
+/// The sequencer on `datadir`, on any free RPC port; ready once it answers.
+async fn start(
     datadir: &Path,
     l1: &str,
     deployment: &Path,
-    port: u16,
     key: &str,
     da: &str,
-) -> eyre::Result<Child> {
+) -> eyre::Result<(NodeProcess, String)> {
     let config = datadir.parent().unwrap_or(datadir).join("chain.toml");
-    Ok(Command::new(BIN)
-        .args(["--role", "sequencer", "--genesis", &genesis()])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--role", "sequencer", "--genesis", &genesis()])
         .arg("--config")
         .arg(&config)
         .arg("--datadir")
         .arg(datadir)
-        .args(["--rpc.port", &port.to_string(), "--l1.rpc", l1, "--l1.poll-ms", "200"])
+        .args(["--rpc.port", "0", "--l1.rpc", l1, "--l1.poll-ms", "200"])
         .args(["--l1.confirmations", "1", "--sequencer.block-time-ms", "250", "--batch.da", da])
         .arg("--deployment")
         .arg(deployment)
         .env("INFRA_L1_KEY", key)
-        .env("INFRA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?)
-}
-
-async fn wait_rpc(url: &str) -> eyre::Result<DynProvider> {
-    let p = ProviderBuilder::new().connect_http(url.parse()?).erased();
-    for _ in 0..150 {
-        if p.get_block_number().await.is_ok() {
-            return Ok(p);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eyre::bail!("node at {url} did not answer")
+        .env("INFRA_LOG", "warn");
+    let node = NodeProcess::spawn(cmd)?;
+    let url = node.rpc_url(DEV_CHAIN_ID).await?;
+    Ok((node, url))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -95,8 +88,6 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
     assert!(status.success(), "infra-node deploy");
     let d: Deployment = serde_json::from_str(&std::fs::read_to_string(&deployment_file)?)?;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let url = format!("http://127.0.0.1:{port}");
     let datadir = dir.path().join("data");
     let alice = dev_signer(0)?;
     let l1 = ProviderBuilder::new()
@@ -108,8 +99,8 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
 
     let mut sent = 0u64;
     for round in 0..4u64 {
-        let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher, da)?;
-        let l2 = wait_rpc(&url).await?;
+        let (child, url) = start(&datadir, &anvil.url, &deployment_file, &batcher, da).await?;
+        let l2 = ProviderBuilder::new().connect_http(url.parse()?).erased();
         let l2w = ProviderBuilder::new()
             .wallet(EthereumWallet::from(alice.clone()))
             .connect_http(url.parse()?)
@@ -132,12 +123,11 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
         let _ = l2.get_block_number().await?;
         // kill -9, at a different point of the posting cycle each round.
         child.kill()?;
-        child.wait()?;
     }
 
     // A final run: let it catch up, then check L1 against the L2 chain.
-    let mut child = start(&datadir, &anvil.url, &deployment_file, port, &batcher, da)?;
-    let l2 = wait_rpc(&url).await?;
+    let (child, url) = start(&datadir, &anvil.url, &deployment_file, &batcher, da).await?;
+    let l2: DynProvider = ProviderBuilder::new().connect_http(url.parse()?).erased();
     let rollup = Rollup::new(d.rollup, &l1);
     let mut covered = None;
     for _ in 0..150 {
@@ -158,7 +148,6 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
     let blob_batches = check_batches(&l1, &l2, &d, head).await?;
     assert_eq!(blob_batches > 0, da == "blob", "batches went where --batch.da said");
     child.kill()?;
-    child.wait()?;
     Ok(())
 }
 

@@ -5,88 +5,31 @@
 //! from genesis) and ends on the same head.
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use infra_e2e::settle::{l2_transfer, wait_for};
+use infra_config::DEV_CHAIN_ID;
+use infra_e2e::{
+    process::NodeProcess,
+    settle::{l2_transfer, wait_for},
+};
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
+    process::Command,
     time::Duration,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
 
-/// A child process killed (SIGKILL) on drop, its stdout and stderr collected.
-struct Proc {
-    child: Child,
-    out: Arc<Mutex<String>>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn spawn(args: &[String]) -> eyre::Result<Self> {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("INFRA_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let out = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let out = out.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut o = out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    o.push_str(&line);
-                    o.push('\n');
-                }
-            });
-        }
-        Ok(Self { child, out })
-    }
-
-    fn text(&self) -> String {
-        self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// The value after `label` on a line of the banner, once printed.
-    async fn banner(&self, label: &str) -> eyre::Result<String> {
-        wait_for(&format!("{label} in the banner"), Duration::from_secs(120), async || {
-            Ok(self.text().lines().find_map(|l| {
-                l.strip_prefix(label).map(|v| v.split_whitespace().next().unwrap_or("").to_string())
-            }))
-        })
-        .await
-    }
-}
-
-fn free_port() -> eyre::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+fn spawn(args: &[String]) -> eyre::Result<NodeProcess> {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("INFRA_LOG", "info");
+    NodeProcess::spawn(cmd)
 }
 
 fn provider(url: &str) -> eyre::Result<DynProvider> {
     Ok(ProviderBuilder::new().connect_http(url.parse()?).erased())
 }
 
-fn validator_args(
-    datadir: &Path,
-    port: u16,
-    l1: &str,
-    deployment: &Path,
-    boot: &str,
-) -> Vec<String> {
+/// A validator on any free RPC and p2p port (it prints the ones it got).
+fn validator_args(datadir: &Path, l1: &str, deployment: &Path, boot: &str) -> Vec<String> {
     let genesis = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../genesis/dev.json");
     [
         "--role",
@@ -96,7 +39,7 @@ fn validator_args(
         "--datadir",
         &datadir.to_string_lossy(),
         "--rpc.port",
-        &port.to_string(),
+        "0",
         "--l1.rpc",
         l1,
         "--deployment",
@@ -128,26 +71,24 @@ async fn a_sequencer_and_two_validator_processes_stay_in_sync_and_survive_kill_9
 -> eyre::Result<()> {
     let dir = tempfile::tempdir()?;
     let seq_dir = dir.path().join("seq");
-    let port = free_port()?;
-    let seq = Proc::spawn(&[
+    let seq = spawn(&[
         "--dev".into(),
         "--datadir".into(),
         seq_dir.to_string_lossy().into_owned(),
         "--rpc.port".into(),
-        port.to_string(),
+        "0".into(),
         "--sequencer.block-time-ms".into(),
         "250".into(),
     ])?;
-    let seq_url = seq.banner("RPC URL:").await?;
+    let seq_url = seq.rpc_url(DEV_CHAIN_ID).await?;
     let l1 = seq.banner("L1 RPC URL:").await?;
     let boot = seq.banner("P2P address:").await?;
     let deployment = seq_dir.join("l1").join("deployment.json");
     let mut urls = Vec::new();
     let mut validators = Vec::new();
     for name in ["v1", "v2"] {
-        let p = free_port()?;
-        let v = Proc::spawn(&validator_args(&dir.path().join(name), p, &l1, &deployment, &boot))?;
-        urls.push(v.banner("RPC URL:").await?);
+        let v = spawn(&validator_args(&dir.path().join(name), &l1, &deployment, &boot))?;
+        urls.push(v.rpc_url(DEV_CHAIN_ID).await?);
         validators.push(v);
     }
     let mut last = 0;
@@ -181,9 +122,8 @@ async fn a_sequencer_and_two_validator_processes_stay_in_sync_and_survive_kill_9
     for _ in 0..2 {
         last = l2_transfer(&seq_url).await?;
     }
-    let p = free_port()?;
-    let v1 = Proc::spawn(&validator_args(&dir.path().join("v1"), p, &l1, &deployment, &boot))?;
-    let v1_url = v1.banner("RPC URL:").await?;
+    let v1 = spawn(&validator_args(&dir.path().join("v1"), &l1, &deployment, &boot))?;
+    let v1_url = v1.rpc_url(DEV_CHAIN_ID).await?;
     let resumed = v1.banner("Head:").await?;
     assert!(resumed.parse::<u64>()? > 0, "v1 restarted from its database, head {resumed}");
     wait_for("v1 back at the sequencer's head", Duration::from_secs(60), async || {

@@ -276,6 +276,31 @@ pub struct MempoolFileConfig {
     pub max_total: Option<usize>,
 }
 
+/// `[state]` in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateFileConfig {
+    /// `"archive"` or a number of blocks (as `--state.history`).
+    pub history: Option<StateHistoryValue>,
+}
+
+/// `state.history` as written in TOML: `"archive"` or a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StateHistoryValue {
+    Blocks(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for StateHistoryValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Blocks(n) => write!(f, "{n}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}
+
 /// The `--config` TOML file: `[chain]` plus optional per-component sections.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -284,6 +309,7 @@ pub struct ConfigFile {
     pub rpc: RpcFileConfig,
     pub sequencer: SequencerFileConfig,
     pub mempool: MempoolFileConfig,
+    pub state: StateFileConfig,
 }
 
 impl ConfigFile {

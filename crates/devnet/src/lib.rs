@@ -22,6 +22,16 @@ pub struct DevL1 {
     pub http_url: String,
 }
 
+impl DevL1 {
+    /// Seals a block on each pooled transaction (on), or every block time only
+    /// (off, the default).
+    pub fn set_instant_seal(&self, on: bool) {
+        if let Some(seal) = &self.node.instant_seal {
+            seal.set(on);
+        }
+    }
+}
+
 /// The dev L1's genesis: the ten dev accounts with 10000 ETH each.
 pub fn genesis_json() -> eyre::Result<String> {
     let mut alloc = serde_json::Map::new();
@@ -78,6 +88,7 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         validator: None,
         p2p: None,
         accept_blobs: true,
+        state_history: Default::default(),
     };
     let node = start_node(cfg).await?;
     let http_url = format!("http://{}", node.rpc_addr);

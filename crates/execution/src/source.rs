@@ -1,5 +1,5 @@
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
-use infra_storage::{AccountState, StateReader};
+use infra_storage::{AccountState, StateAt, StateReader};
 use revm::{
     DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, primitives::KECCAK_EMPTY,
     state::AccountInfo,
@@ -37,6 +37,22 @@ impl StateSource for StateReader<'_> {
     }
     fn block_hash(&self, number: u64) -> Result<B256, SourceError> {
         Ok(self.header(number).map_err(se)?.map(|h| h.hash_slow()).unwrap_or_default())
+    }
+}
+
+/// The state after a past block (the history index), or the head's.
+impl StateSource for StateAt<'_, '_> {
+    fn account(&self, address: Address) -> Result<Option<AccountState>, SourceError> {
+        StateAt::account(self, address).map_err(se)
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, SourceError> {
+        StateAt::storage(self, address, slot).map_err(se)
+    }
+    fn code(&self, hash: B256) -> Result<Option<Bytes>, SourceError> {
+        StateAt::code(self, hash).map_err(se)
+    }
+    fn block_hash(&self, number: u64) -> Result<B256, SourceError> {
+        StateSource::block_hash(self.reader(), number)
     }
 }
 

@@ -337,8 +337,12 @@ impl TxSender {
             sent.push(hash);
             tracing::info!(target: "l1", %hash, nonce, attempt, max_fee = fees.max_fee, blob, "sent L1 transaction");
             let deadline = Instant::now() + self.config.resubmit_after;
+            // The first looks come soon (an L1 that mines on arrival has the
+            // receipt at once), then every `poll`.
+            let mut wait = Duration::from_millis(10);
             while Instant::now() < deadline {
-                tokio::time::sleep(self.config.poll).await;
+                tokio::time::sleep(wait.min(self.config.poll)).await;
+                wait = wait.saturating_mul(2);
                 for h in &sent {
                     if let Some(receipt) =
                         self.provider.get_transaction_receipt(*h).await.map_err(rpc)?

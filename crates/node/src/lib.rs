@@ -10,7 +10,7 @@ use infra_derivation::{ChainLock, Deriver, DeriverActor, DeriverConfig};
 use infra_l1::{Deployment, DepositWatcher, SenderConfig, TxSender, WatcherConfig};
 use infra_mempool::{Mempool, PoolConfig};
 use infra_rpc::{RpcConfig, RpcContext, RpcServer};
-use infra_sequencer::{BlockBuilder, SequencerActor, genesis_block};
+use infra_sequencer::{BlockBuilder, InstantSeal, SequencerActor, genesis_block};
 use infra_state::TreeHasher;
 use infra_storage::Store;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -81,6 +81,8 @@ pub struct NodeConfig {
     /// Accept EIP-4844 blob transactions and serve their blobs: the embedded dev
     /// L1 only.
     pub accept_blobs: bool,
+    /// How much past state to keep for queries at past blocks.
+    pub state_history: infra_storage::StateHistory,
 }
 
 /// A started node.
@@ -96,6 +98,8 @@ pub struct RunningNode {
     pub p2p: Option<Arc<std::sync::Mutex<infra_p2p::P2pStatus>>>,
     /// The dispute-game player (a validator's challenger, a sequencer's defence).
     pub disputes: Option<Arc<std::sync::Mutex<infra_challenger::PlayerStatus>>>,
+    /// A sequencer's switch for sealing on each pooled transaction.
+    pub instant_seal: Option<InstantSeal>,
     supervisor: Supervisor,
     cancel: CancellationToken,
 }
@@ -214,7 +218,9 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         );
     }
     let hasher = TreeHasher::new(cfg.chain.state_curve());
-    let store = Store::open(&cfg.datadir.join("db")).wrap_err("opening the database")?;
+    let store = Store::open(&cfg.datadir.join("db"))
+        .wrap_err("opening the database")?
+        .with_history(cfg.state_history);
     let (genesis, changes, nodes) = genesis_block(&cfg.chain, &cfg.genesis, &hasher)?;
     if let Some(expected) = cfg.genesis_roots.as_ref().and_then(|r| r.get(cfg.chain.state_curve()))
         && expected != genesis.header.state_root
@@ -317,6 +323,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     supervisor.spawn(RpcActor(rpc));
     let mut derivation = None;
     let mut disputes = None;
+    let mut instant_seal = None;
     if let Some(v) = &cfg.validator {
         check_deployment(&cfg, &v.deployment, &genesis)?;
         let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
@@ -351,7 +358,10 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         }
         supervisor.spawn(PoolPruner { pool, bus: bus.clone() });
     } else {
+        let seal = InstantSeal::default();
+        instant_seal = Some(seal.clone());
         supervisor.spawn(SequencerActor {
+            instant: seal,
             builder: BlockBuilder {
                 store,
                 pool,
@@ -410,6 +420,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         derivation,
         p2p: p2p_status,
         disputes,
+        instant_seal,
         supervisor,
         cancel,
     })

@@ -11,7 +11,7 @@ use infra_config::ChainConfig;
 use infra_execution::{BlockContext, CallError, ExecConfig, call, estimate_gas, next_base_fee};
 use infra_mempool::Mempool;
 use infra_primitives::SealedBlock;
-use infra_storage::{StateReader, Store};
+use infra_storage::{StateAt, StateReader, StorageError, Store};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -67,6 +67,14 @@ impl RpcContext {
 }
 
 pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// The state after block `n`, or the error a wallet sees for pruned history.
+pub(crate) fn state_at<'r, 'db>(r: &'r StateReader<'db>, n: u64) -> RpcResult<StateAt<'r, 'db>> {
+    r.state_at(n).map_err(|e| match e {
+        StorageError::Pruned { .. } => err(-32000, e.to_string()),
+        other => internal(other),
+    })
+}
 
 pub fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, msg.into(), None::<()>)
@@ -140,12 +148,14 @@ impl RpcContext {
         }
     }
 
-    /// State queries are served at the head only: checks `id` names it.
-    pub(crate) fn check_state_block(
+    /// The block a state query names (EIP-1898: a number, a tag, or a hash, with
+    /// `requireCanonical` always met: this node keeps no side blocks) and whether
+    /// it is `pending`.
+    pub(crate) fn state_block(
         &self,
         r: &StateReader<'_>,
         id: Option<BlockId>,
-    ) -> RpcResult<bool> {
+    ) -> RpcResult<(u64, bool)> {
         let head = self.head(r)?;
         let pending = matches!(id, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let n = match id.unwrap_or_default() {
@@ -161,15 +171,41 @@ impl RpcContext {
         if n > head {
             return Err(err(-32001, format!("block not found: {n} (head is {head})")));
         }
-        if n != head {
-            return Err(err(
-                -32000,
-                format!(
-                    "historical state is not available: requested block {n}, this node keeps the state of the head ({head}) only"
-                ),
-            ));
+        Ok((n, pending))
+    }
+
+    /// The state after the block `id` names, within the kept history.
+    pub(crate) fn state<'r, 'db>(
+        &self,
+        r: &'r StateReader<'db>,
+        id: Option<BlockId>,
+    ) -> RpcResult<(StateAt<'r, 'db>, bool)> {
+        let (n, pending) = self.state_block(r, id)?;
+        Ok((state_at(r, n)?, pending))
+    }
+
+    /// The block a call at `state` runs in: the next block on the head state (as
+    /// the sequencer would build it), that block itself on a past state.
+    pub(crate) fn call_block(
+        &self,
+        r: &StateReader<'_>,
+        state: &StateAt<'_, '_>,
+    ) -> RpcResult<BlockContext> {
+        if state.number() == self.head(r)? {
+            return self.next_block(r);
         }
-        Ok(pending)
+        let h = r
+            .header(state.number())
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("missing header {}", state.number())))?;
+        Ok(BlockContext {
+            number: h.number,
+            timestamp: h.timestamp,
+            gas_limit: h.gas_limit,
+            base_fee: h.base_fee_per_gas.unwrap_or_default(),
+            parent_hash: h.parent_hash,
+            prevrandao: h.mix_hash,
+        })
     }
 
     /// The context of the block the sequencer would build next.
@@ -237,28 +273,30 @@ impl RpcContext {
 
     pub fn balance(&self, address: Address, id: Option<BlockId>) -> RpcResult<U256> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        Ok(r.account(address).map_err(internal)?.map(|a| a.balance).unwrap_or_default())
+        let (state, _) = self.state(&r, id)?;
+        Ok(state.account(address).map_err(internal)?.map(|a| a.balance).unwrap_or_default())
     }
 
     pub fn tx_count(&self, address: Address, id: Option<BlockId>) -> RpcResult<U64> {
         let r = self.reader()?;
-        let pending = self.check_state_block(&r, id)?;
-        let nonce = r.account(address).map_err(internal)?.map(|a| a.nonce).unwrap_or_default();
+        let (state, pending) = self.state(&r, id)?;
+        let nonce = state.account(address).map_err(internal)?.map(|a| a.nonce).unwrap_or_default();
         Ok(U64::from(if pending { self.pool.pending_nonce(address, nonce) } else { nonce }))
     }
 
     pub fn code(&self, address: Address, id: Option<BlockId>) -> RpcResult<Bytes> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        let Some(acc) = r.account(address).map_err(internal)? else { return Ok(Bytes::new()) };
-        Ok(r.code(acc.code_hash).map_err(internal)?.unwrap_or_default())
+        let (state, _) = self.state(&r, id)?;
+        let Some(acc) = state.account(address).map_err(internal)? else {
+            return Ok(Bytes::new());
+        };
+        Ok(state.code(acc.code_hash).map_err(internal)?.unwrap_or_default())
     }
 
     pub fn storage_at(&self, address: Address, slot: U256, id: Option<BlockId>) -> RpcResult<B256> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        Ok(B256::from(r.storage(address, slot).map_err(internal)?))
+        let (state, _) = self.state(&r, id)?;
+        Ok(B256::from(state.storage(address, slot).map_err(internal)?))
     }
 
     /// Suggested tip: the configured minimum, at least 1 gwei... unless the chain's
@@ -325,16 +363,16 @@ impl RpcContext {
 
     pub fn call(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<Bytes> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        let ctx = self.next_block(&r)?;
-        call(&r, &self.exec_config(), &ctx, &req).map(|o| o.output).map_err(call_error)
+        let (state, _) = self.state(&r, id)?;
+        let ctx = self.call_block(&r, &state)?;
+        call(&state, &self.exec_config(), &ctx, &req).map(|o| o.output).map_err(call_error)
     }
 
     pub fn estimate_gas(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<U64> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        let ctx = self.next_block(&r)?;
-        estimate_gas(&r, &self.exec_config(), &ctx, &req).map(U64::from).map_err(call_error)
+        let (state, _) = self.state(&r, id)?;
+        let ctx = self.call_block(&r, &state)?;
+        estimate_gas(&state, &self.exec_config(), &ctx, &req).map(U64::from).map_err(call_error)
     }
 
     pub fn send_raw(&self, raw: Bytes) -> RpcResult<B256> {

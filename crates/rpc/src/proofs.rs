@@ -3,7 +3,7 @@
 
 use crate::eth::{RpcContext, RpcResult, err, internal};
 use alloy::{
-    eips::BlockNumberOrTag,
+    eips::BlockId,
     primitives::{Address, B256, U64, U256},
 };
 use infra_primitives::{L2_WITHDRAWALS, withdrawal_slot};
@@ -47,7 +47,7 @@ pub struct AccountProof {
     pub value_hash: Option<B256>,
     pub siblings: Vec<B256>,
     pub leaf: Option<ProofLeaf>,
-    /// The account's fields (at the head only: past blocks prove the hash).
+    /// The account's fields at that block (none: no account there).
     pub account: Option<AccountLeaf>,
 }
 
@@ -87,21 +87,16 @@ impl RpcContext {
         &self,
         r: &infra_storage::StateReader<'_>,
         key: B256,
-        block: Option<BlockNumberOrTag>,
+        block: Option<BlockId>,
     ) -> RpcResult<(u64, B256, infra_state::SmtProof)> {
-        let tag = block.unwrap_or(BlockNumberOrTag::Latest);
-        let number = self.number_of(r, tag)?.ok_or_else(|| {
-            err(
-                -32001,
-                format!("block {tag} not found (head is {})", self.head(r).unwrap_or_default()),
-            )
-        })?;
+        let (number, _) = self.state_block(r, block)?;
         let header = r
             .header(number)
             .map_err(internal)?
             .ok_or_else(|| err(-32001, format!("block {number} not found")))?;
+        let state = crate::eth::state_at(r, number)?;
         let proof = SparseMerkleTree::new(&self.hasher)
-            .proof(&r.tree_at(number), header.state_root, key)
+            .proof(&state.tree(), header.state_root, key)
             .map_err(|e| match e {
                 StateError::Corrupt(_) => err(
                     -32000,
@@ -116,7 +111,7 @@ impl RpcContext {
         &self,
         address: Address,
         slot: U256,
-        block: Option<BlockNumberOrTag>,
+        block: Option<BlockId>,
     ) -> RpcResult<StorageProof> {
         let key = keys::storage_key(&self.hasher, address, slot);
         let (number, state_root, proof) = self.proof_at(&self.reader()?, key, block)?;
@@ -138,15 +133,14 @@ impl RpcContext {
     pub fn account_proof(
         &self,
         address: Address,
-        block: Option<BlockNumberOrTag>,
+        block: Option<BlockId>,
     ) -> RpcResult<AccountProof> {
         let key = keys::account_key(&self.hasher, address);
         let r = self.reader()?;
         let (number, state_root, proof) = self.proof_at(&r, key, block)?;
         let (value_hash, leaf) = split_leaf(key, proof.leaf);
-        // The fields from the same snapshot as the proof.
-        let account =
-            if number == self.head(&r)? { r.account(address).map_err(internal)? } else { None };
+        // The fields from the same snapshot and block as the proof.
+        let account = crate::eth::state_at(&r, number)?.account(address).map_err(internal)?;
         Ok(AccountProof {
             block_number: U64::from(number),
             state_root,
@@ -166,7 +160,7 @@ impl RpcContext {
     pub fn withdrawal_proof(
         &self,
         withdrawal_hash: B256,
-        block: Option<BlockNumberOrTag>,
+        block: Option<BlockId>,
     ) -> RpcResult<WithdrawalProof> {
         let slot = withdrawal_slot(withdrawal_hash);
         let p = self.storage_proof(L2_WITHDRAWALS, slot, block)?;

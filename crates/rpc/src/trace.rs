@@ -151,11 +151,11 @@ impl RpcContext {
         let opts = opts.unwrap_or_default();
         let t = tracer(&opts)?;
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        let ctx = self.next_block(&r)?;
+        let (state, _) = self.state(&r, id)?;
+        let ctx = self.call_block(&r, &state)?;
         let inspector = inspector_for(&t);
         let (result, inspector) =
-            inspect_call(&r, &self.exec_config(), &ctx, &req, inspector).map_err(call_error)?;
+            inspect_call(&state, &self.exec_config(), &ctx, &req, inspector).map_err(call_error)?;
         Ok(build(t, inspector, &result))
     }
 
@@ -168,17 +168,19 @@ impl RpcContext {
         id: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
         let r = self.reader()?;
-        self.check_state_block(&r, id)?;
-        let ctx = self.next_block(&r)?;
+        let (state, _) = self.state(&r, id)?;
+        let ctx = self.call_block(&r, &state)?;
         let cfg = self.exec_config();
         let initial = req.access_list.clone().unwrap_or_default();
         // The list changes what the call costs, never what it touches: one run to
         // collect, one with the list for the gas.
-        let (_, collected) = inspect_call(&r, &cfg, &ctx, &req, AccessListInspector::new(initial))
-            .map_err(call_error)?;
+        let (_, collected) =
+            inspect_call(&state, &cfg, &ctx, &req, AccessListInspector::new(initial))
+                .map_err(call_error)?;
         let list: AccessList = collected.into_access_list();
         req.access_list = Some(list.clone());
-        let (result, _) = inspect_call(&r, &cfg, &ctx, &req, NoOpInspector).map_err(call_error)?;
+        let (result, _) =
+            inspect_call(&state, &cfg, &ctx, &req, NoOpInspector).map_err(call_error)?;
         let error = match &result {
             ExecutionResult::Success { .. } => None,
             ExecutionResult::Revert { .. } => Some("execution reverted".to_string()),

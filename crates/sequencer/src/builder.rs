@@ -200,12 +200,30 @@ pub struct SealTimings {
     pub tree_hashes: usize,
 }
 
+/// While on, the sequencer also seals as soon as a transaction is pooled (as
+/// anvil's automine does): the embedded dev L1 turns it on while it deploys the
+/// contracts, so `--dev` answers without waiting a block time per deployment.
+#[derive(Debug, Clone, Default)]
+pub struct InstantSeal(Arc<std::sync::atomic::AtomicBool>);
+
+impl InstantSeal {
+    pub fn set(&self, on: bool) {
+        self.0.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The sequencer as an actor: seals on every tick of `block_time_ms` (empty
 /// blocks only when they are on, or for [`TRAILING_EMPTY_BLOCKS`] ticks after a
-/// block that carried something).
+/// block that carried something), and on each pooled transaction while
+/// [`InstantSeal`] is on.
 #[derive(Debug)]
 pub struct SequencerActor {
     pub builder: BlockBuilder,
+    pub instant: InstantSeal,
 }
 
 impl Actor for SequencerActor {
@@ -216,11 +234,18 @@ impl Actor for SequencerActor {
         let mut tick =
             tokio::time::interval(Duration::from_millis(self.builder.chain.block_time_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pooled = self.builder.bus.subscribe();
         let mut tail = 0u32;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = tick.tick() => {}
+                event = pooled.recv() => match event {
+                    Ok(Event::PendingTx(_)) if self.instant.is_on() => {}
+                    // Other events, or instant sealing off: wait on.
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
             }
             let builder = self.builder.clone();
             let now = std::time::SystemTime::now()

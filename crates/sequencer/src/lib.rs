@@ -2,4 +2,6 @@
 
 mod builder;
 
-pub use builder::{BlockBuilder, SealTimings, SequencerActor, SequencerError, genesis_block};
+pub use builder::{
+    BlockBuilder, InstantSeal, SealTimings, SequencerActor, SequencerError, genesis_block,
+};

@@ -3,7 +3,8 @@
 mod store;
 
 pub use store::{
-    AccountState, DepositCursor, HistoricalTree, StateChanges, StateReader, StorageError, Store,
+    AccountState, DepositCursor, HistoricalTree, MAX_PRUNED_PER_BLOCK, StateAt, StateChanges,
+    StateHistory, StateReader, StorageError, Store,
 };
 
 /// The `Meta` record (see [`Store::put_meta`]) holding a validator's safe head:

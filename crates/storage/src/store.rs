@@ -34,7 +34,15 @@ const BLOCK_SIGS: &str = "BlockSignatures";
 /// The RPC gateway's API keys: key the hash of the secret (the secret itself is
 /// never stored), value the gateway's record of the key.
 const API_KEYS: &str = "ApiKeys";
-const TABLES: [&str; 13] = [
+/// The history index of accounts: key `address (20) ++ block (8, BE)`, value the
+/// account as it was before that block wrote it (empty: absent). The state after
+/// block `n` is the first entry at or above `(address, n + 1)`, or, when there
+/// is none, the flat state (reth's changeset + history index, in one table).
+const ACCOUNT_HISTORY: &str = "AccountHistory";
+/// The same for storage slots: key `address (20) ++ slot (32) ++ block (8, BE)`,
+/// value the slot before that block wrote it (empty: zero).
+const STORAGE_HISTORY: &str = "StorageHistory";
+const TABLES: [&str; 15] = [
     HEADERS,
     HEADER_HASH,
     BODIES,
@@ -48,6 +56,8 @@ const TABLES: [&str; 13] = [
     CHANGESETS,
     BLOCK_SIGS,
     API_KEYS,
+    ACCOUNT_HISTORY,
+    STORAGE_HISTORY,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -56,6 +66,9 @@ const META_GENESIS: &[u8] = b"genesis";
 /// to apply, and the L1 block of the last applied deposit.
 const META_DEPOSIT_NEXT: &[u8] = b"deposit_next";
 const META_DEPOSIT_L1_BLOCK: &[u8] = b"deposit_l1_block";
+/// The oldest block whose state (accounts, slots, tree) can still be read: the
+/// history below it was pruned (see [`StateHistory`]).
+const META_STATE_FLOOR: &[u8] = b"state_floor";
 /// Keys other components keep in `Meta` start with this (see [`Store::put_meta`]).
 const META_COMPONENT_PREFIX: &[u8] = b"c/";
 
@@ -71,7 +84,60 @@ pub enum StorageError {
     DepositOutOfOrder { number: u64, expected: u64, got: u64 },
     #[error("cannot unwind to block {target}: {reason}")]
     Unwind { target: u64, reason: String },
+    #[error(
+        "historical state is not available for block {number}: this node keeps the state of blocks {floor}..={head} only (--state.history: the newest N blocks, or archive)"
+    )]
+    Pruned { number: u64, floor: u64, head: u64 },
 }
+
+/// How much past state the database keeps: every block's (archive), or that of
+/// the newest `N` blocks below the head (older history is pruned in the write
+/// transaction of each new block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateHistory {
+    Archive,
+    Window(u64),
+}
+
+impl StateHistory {
+    /// The default window: the state of the newest 10,000 blocks.
+    pub const DEFAULT: Self = Self::Window(10_000);
+}
+
+impl Default for StateHistory {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for StateHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Archive => f.write_str("archive"),
+            Self::Window(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for StateHistory {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "archive" => Ok(Self::Archive),
+            n => match n.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(Self::Window(n)),
+                _ => Err(format!(
+                    "state.history = {s:?}, must be \"archive\" or a number of blocks (1 or more)"
+                )),
+            },
+        }
+    }
+}
+
+/// At most this many old blocks' history is pruned per new block, so shrinking
+/// the window of a large database costs each block a bounded amount of work (the
+/// floor then catches up over the following blocks).
+pub const MAX_PRUNED_PER_BLOCK: u64 = 8;
 
 /// Where deposit application stands, as of the head block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -132,6 +198,7 @@ pub struct StateChanges {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database<NoWriteMap>>,
+    history: StateHistory,
 }
 
 impl std::fmt::Debug for Store {
@@ -153,7 +220,7 @@ impl Store {
         std::fs::create_dir_all(path)
             .map_err(|e| StorageError::Corrupt(format!("cannot create {}: {e}", path.display())))?;
         let options = DatabaseOptions {
-            max_tables: Some(16),
+            max_tables: Some(32),
             mode: Mode::ReadWrite(ReadWriteOptions {
                 sync_mode: SyncMode::Durable,
                 min_size: None,
@@ -168,8 +235,26 @@ impl Store {
         for name in TABLES {
             txn.create_table(Some(name), TableFlags::default())?;
         }
+        // A database written before the history index: past state starts now.
+        let meta = txn.open_table(Some(META))?;
+        if txn.get::<[u8; 8]>(&meta, META_STATE_FLOOR)?.is_none()
+            && let Some(head) = read_head(&txn)?
+        {
+            txn.put(&meta, META_STATE_FLOOR, head.to_be_bytes(), WriteFlags::UPSERT)?;
+        }
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self { db: Arc::new(db), history: StateHistory::DEFAULT })
+    }
+
+    /// This store, keeping `history` of past state from the next block on.
+    pub fn with_history(mut self, history: StateHistory) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// How much past state this store keeps.
+    pub fn history(&self) -> StateHistory {
+        self.history
     }
 
     /// A consistent read-only snapshot of the whole database.
@@ -267,8 +352,28 @@ impl Store {
         }
         if block.number() == 0 {
             txn.put(&meta, META_GENESIS, block.hash, WriteFlags::UPSERT)?;
+            txn.put(&meta, META_STATE_FLOOR, number, WriteFlags::UPSERT)?;
         } else {
+            // The history index: each key's value before this block. Newest
+            // write last, so a key written twice keeps its first prior.
+            let (accounts_h, storage_h) = (t(ACCOUNT_HISTORY)?, t(STORAGE_HISTORY)?);
+            for (address, prior) in undo.accounts.iter().rev() {
+                let key = account_history_key(address, block.number());
+                txn.put(
+                    &accounts_h,
+                    key,
+                    prior.as_deref().unwrap_or_default(),
+                    WriteFlags::UPSERT,
+                )?;
+            }
+            for (slot_key, prior) in undo.storage.iter().rev() {
+                let key = storage_history_key(slot_key, block.number());
+                txn.put(&storage_h, key, prior.as_deref().unwrap_or_default(), WriteFlags::UPSERT)?;
+            }
             txn.put(&t(CHANGESETS)?, number, undo.encode(), WriteFlags::UPSERT)?;
+            if let StateHistory::Window(window) = self.history {
+                prune_history(&txn, block.number().saturating_sub(window))?;
+            }
         }
         txn.put(&meta, META_HEAD, number, WriteFlags::UPSERT)?;
         txn.commit()?;
@@ -286,11 +391,18 @@ impl Store {
         if target > head {
             return Err(fail(format!("the head is block {head}")));
         }
+        let floor = read_state_floor(&txn)?;
+        if target < floor {
+            return Err(fail(format!(
+                "the state history starts at block {floor} (older history was pruned: --state.history)"
+            )));
+        }
         let t = |name| txn.open_table(Some(name));
         let (headers, hashes, bodies, lookup) =
             (t(HEADERS)?, t(HEADER_HASH)?, t(BODIES)?, t(TX_LOOKUP)?);
         let (accounts, storage, smt, history, changesets, meta) =
             (t(ACCOUNTS)?, t(STORAGE)?, t(SMT_NODES)?, t(SMT_HISTORY)?, t(CHANGESETS)?, t(META)?);
+        let (accounts_h, storage_h) = (t(ACCOUNT_HISTORY)?, t(STORAGE_HISTORY)?);
         let mut removed = Vec::new();
         for number in (target.saturating_add(1)..=head).rev() {
             let key = number.to_be_bytes();
@@ -322,9 +434,11 @@ impl Store {
             }
             for (key, prior) in undo.storage.iter().rev() {
                 restore(&txn, &storage, key, prior.as_deref())?;
+                txn.del(&storage_h, storage_history_key(key, number), None)?;
             }
             for (address, prior) in undo.accounts.iter().rev() {
                 restore(&txn, &accounts, address, prior.as_deref())?;
+                txn.del(&accounts_h, account_history_key(address, number), None)?;
             }
             let header_rlp: Vec<u8> = txn
                 .get(&headers, key)?
@@ -519,6 +633,79 @@ fn history_key(pos: &Position, block: u64) -> [u8; 42] {
     key
 }
 
+fn account_history_key(address: &Address, block: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&block.to_be_bytes());
+    key
+}
+
+fn storage_history_key(slot_key: &[u8; 52], block: u64) -> [u8; 60] {
+    let mut key = [0u8; 60];
+    key[..52].copy_from_slice(slot_key);
+    key[52..].copy_from_slice(&block.to_be_bytes());
+    key
+}
+
+fn read_state_floor<K: libmdbx::TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+) -> Result<u64, StorageError> {
+    let meta = txn.open_table(Some(META))?;
+    let raw: Option<[u8; 8]> = txn.get(&meta, META_STATE_FLOOR)?;
+    Ok(raw.map(u64::from_be_bytes).unwrap_or_default())
+}
+
+/// Raises the state floor towards `target` (by at most [`MAX_PRUNED_PER_BLOCK`]
+/// blocks): for each block `b` that becomes the floor, its history entries (the
+/// values before `b`, which no state at or after `b` needs), its change set, and
+/// the tree versions older than the ones `b` wrote (the version at `b` is the
+/// newest at or below any kept block) are deleted.
+fn prune_history(
+    txn: &Transaction<'_, libmdbx::RW, NoWriteMap>,
+    target: u64,
+) -> Result<(), StorageError> {
+    let floor = read_state_floor(txn)?;
+    if target <= floor {
+        return Ok(());
+    }
+    let t = |name| txn.open_table(Some(name));
+    let (changesets, history, accounts_h, storage_h, meta) =
+        (t(CHANGESETS)?, t(SMT_HISTORY)?, t(ACCOUNT_HISTORY)?, t(STORAGE_HISTORY)?, t(META)?);
+    let new_floor = target.min(floor.saturating_add(MAX_PRUNED_PER_BLOCK));
+    for b in floor.saturating_add(1)..=new_floor {
+        let key = b.to_be_bytes();
+        // Written by a version without change sets: nothing of it is indexed.
+        let Some(raw) = txn.get::<Vec<u8>>(&changesets, key)? else { continue };
+        let undo = ChangeSet::decode(&raw)?;
+        for (address, _) in &undo.accounts {
+            txn.del(&accounts_h, account_history_key(address, b), None)?;
+        }
+        for (slot_key, _) in &undo.storage {
+            txn.del(&storage_h, storage_history_key(slot_key, b), None)?;
+        }
+        for (pos, _) in &undo.nodes {
+            let mut cursor = txn.cursor(&history)?;
+            let mut seek = [0u8; 42];
+            seek[..34].copy_from_slice(pos);
+            let mut stale = Vec::new();
+            let mut entry = cursor.set_range::<Vec<u8>, Vec<u8>>(&seek)?;
+            while let Some((k, _)) = entry {
+                if k.get(..34) != Some(pos.as_slice()) || k.get(34..) >= Some(key.as_slice()) {
+                    break;
+                }
+                stale.push(k);
+                entry = cursor.next::<Vec<u8>, Vec<u8>>()?;
+            }
+            for k in stale {
+                txn.del(&history, k, None)?;
+            }
+        }
+        txn.del(&changesets, key, None)?;
+    }
+    txn.put(&meta, META_STATE_FLOOR, new_floor.to_be_bytes(), WriteFlags::UPSERT)?;
+    Ok(())
+}
+
 fn read_head<K: libmdbx::TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
 ) -> Result<Option<u64>, StorageError> {
@@ -557,6 +744,11 @@ impl StateReader<'_> {
         read_head(&self.txn)
     }
 
+    /// The oldest block whose state this snapshot can read (see [`StateHistory`]).
+    pub fn state_floor(&self) -> Result<u64, StorageError> {
+        read_state_floor(&self.txn)
+    }
+
     /// The deposit cursor as of the head block.
     pub fn deposit_cursor(&self) -> Result<DepositCursor, StorageError> {
         read_deposit_cursor(&self.txn)
@@ -568,6 +760,10 @@ impl StateReader<'_> {
         let head = self.head()?.unwrap_or_default();
         if number >= head {
             return self.deposit_cursor();
+        }
+        let floor = self.state_floor()?;
+        if number < floor {
+            return Err(StorageError::Pruned { number, floor, head });
         }
         let next = number.saturating_add(1);
         let raw: Vec<u8> = self.get(CHANGESETS, next.to_be_bytes())?.ok_or_else(|| {
@@ -613,6 +809,10 @@ impl StateReader<'_> {
         StorageError,
     > {
         let head = self.head()?.unwrap_or_default();
+        let floor = self.state_floor()?;
+        if number < floor {
+            return Err(StorageError::Pruned { number, floor, head });
+        }
         let (mut accounts, mut slots) =
             (std::collections::HashMap::new(), std::collections::HashMap::new());
         for b in (number.saturating_add(1)..=head).rev() {
@@ -717,6 +917,86 @@ impl<'db> StateReader<'db> {
     /// Blocks committed before the history table existed have no versions.
     pub fn tree_at(&self, number: u64) -> HistoricalTree<'_, 'db> {
         HistoricalTree { reader: self, number }
+    }
+
+    /// The flat state as block `number` left it: the flat tables at the head,
+    /// the history index below it. Refused beyond the head and below the state
+    /// floor (pruned history).
+    pub fn state_at(&self, number: u64) -> Result<StateAt<'_, 'db>, StorageError> {
+        let head = self.head()?.unwrap_or_default();
+        let floor = self.state_floor()?;
+        if number > head || number < floor {
+            return Err(StorageError::Pruned { number, floor, head });
+        }
+        Ok(StateAt { reader: self, number, head })
+    }
+}
+
+/// The flat state after one block; see [`StateReader::state_at`].
+pub struct StateAt<'r, 'db> {
+    reader: &'r StateReader<'db>,
+    number: u64,
+    head: u64,
+}
+
+impl std::fmt::Debug for StateAt<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateAt").field("number", &self.number).finish_non_exhaustive()
+    }
+}
+
+impl<'db> StateAt<'_, 'db> {
+    /// The block whose post-state this is.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The snapshot this view reads.
+    pub fn reader(&self) -> &StateReader<'db> {
+        self.reader
+    }
+
+    /// The value before the first block above `number` that wrote `key_prefix`
+    /// (its history entry), if any block did.
+    fn prior(&self, table: &str, key_prefix: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let t = self.reader.table(table)?;
+        let mut cursor = self.reader.txn.cursor(&t)?;
+        let seek = [key_prefix, &self.number.saturating_add(1).to_be_bytes()].concat();
+        Ok(match cursor.set_range::<Vec<u8>, Vec<u8>>(&seek)? {
+            Some((k, v)) if k.len() == seek.len() && k.starts_with(key_prefix) => Some(v),
+            _ => None,
+        })
+    }
+
+    pub fn account(&self, address: Address) -> Result<Option<AccountState>, StorageError> {
+        if self.number < self.head
+            && let Some(prior) = self.prior(ACCOUNT_HISTORY, address.as_slice())?
+        {
+            return if prior.is_empty() {
+                Ok(None)
+            } else {
+                AccountState::decode(&prior).map(Some)
+            };
+        }
+        self.reader.account(address)
+    }
+
+    pub fn storage(&self, address: Address, slot: U256) -> Result<U256, StorageError> {
+        if self.number < self.head
+            && let Some(prior) = self.prior(STORAGE_HISTORY, &storage_key(&address, &slot))?
+        {
+            return Ok(U256::from_be_slice(&prior));
+        }
+        self.reader.storage(address, slot)
+    }
+
+    pub fn code(&self, hash: B256) -> Result<Option<Bytes>, StorageError> {
+        self.reader.code(hash)
+    }
+
+    /// The state tree as this block left it.
+    pub fn tree(&self) -> HistoricalTree<'_, 'db> {
+        self.reader.tree_at(self.number)
     }
 }
 
@@ -1019,5 +1299,155 @@ mod tests {
         assert!(p.verify(&h, roots[2], key(21), None));
         let p = tree.proof(&r.tree_at(0), roots[0], key(4)).unwrap();
         assert!(p.verify(&h, roots[0], key(4), Some(key(104))));
+    }
+
+    fn entries(store: &Store, table: &str) -> usize {
+        let txn = store.db.begin_ro_txn().unwrap();
+        let t = txn.open_table(Some(table)).unwrap();
+        txn.table_stat(&t).unwrap().entries()
+    }
+
+    /// Per block: the root, every account written so far, and the three slots.
+    type Snapshots =
+        (Vec<B256>, Vec<std::collections::HashMap<Address, Option<AccountState>>>, Vec<[U256; 3]>);
+
+    /// Block `n` of a small chain: account `n % 5` and slot `n % 3` of account 9
+    /// written each block, one tree leaf per block and one that moves.
+    fn history_chain(store: &Store, blocks: u64) -> Snapshots {
+        let h = TreeHasher::new(Curve::Bn254);
+        let tree = SparseMerkleTree::new(&h);
+        let holder = Address::repeat_byte(9);
+        let (mut roots, mut accounts, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+        let mut acc_now = std::collections::HashMap::new();
+        let mut slot_now = [U256::ZERO; 3];
+        let mut root = B256::ZERO;
+        for n in 0..blocks {
+            let a = Address::with_last_byte((n % 5) as u8);
+            // Every seventh write deletes the account.
+            let value = (n % 7 != 6).then(|| AccountState {
+                nonce: n,
+                balance: U256::from(n * 1000),
+                code_hash: B256::ZERO,
+            });
+            let slot = U256::from(n % 3);
+            let updates = vec![
+                (B256::with_last_byte(n as u8 + 1), Some(B256::repeat_byte(n as u8 + 1))),
+                (B256::repeat_byte(0xee), Some(B256::with_last_byte(n as u8 + 1))),
+            ];
+            let upd = tree.update(&store.reader().unwrap(), root, updates).unwrap();
+            let changes = StateChanges {
+                accounts: vec![(a, value)],
+                storage: vec![(holder, slot, U256::from(n))],
+                code: vec![],
+            };
+            store.commit_block(&block(n), &changes, &upd.changes).unwrap();
+            root = upd.root;
+            acc_now.insert(a, value);
+            slot_now[(n % 3) as usize] = U256::from(n);
+            roots.push(root);
+            accounts.push(acc_now.clone());
+            slots.push(slot_now);
+        }
+        (roots, accounts, slots)
+    }
+
+    fn check_state_at(
+        r: &StateReader<'_>,
+        n: u64,
+        roots: &[B256],
+        accounts: &[std::collections::HashMap<Address, Option<AccountState>>],
+        slots: &[[U256; 3]],
+    ) {
+        let hasher = TreeHasher::new(Curve::Bn254);
+        let tree = SparseMerkleTree::new(&hasher);
+        let at = r.state_at(n).unwrap();
+        let i = n as usize;
+        for k in 0..5u8 {
+            let a = Address::with_last_byte(k);
+            let want = accounts[i].get(&a).copied().flatten();
+            assert_eq!(at.account(a).unwrap(), want, "account {k} after block {n}");
+        }
+        for k in 0..3u64 {
+            let got = at.storage(Address::repeat_byte(9), U256::from(k)).unwrap();
+            assert_eq!(got, slots[i][k as usize], "slot {k} after block {n}");
+        }
+        assert_eq!(tree.stored_root(&at.tree()).unwrap(), roots[i], "root after block {n}");
+    }
+
+    #[test]
+    fn past_state_is_served_inside_the_window_and_pruned_below_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap().with_history(StateHistory::Window(10));
+        let (roots, accounts, slots) = history_chain(&store, 60);
+        let r = store.reader().unwrap();
+        assert_eq!(r.state_floor().unwrap(), 49, "the newest 10 blocks below the head 59");
+        for n in 49..60 {
+            check_state_at(&r, n, &roots, &accounts, &slots);
+        }
+        let err = r.state_at(48).unwrap_err();
+        assert!(
+            err.to_string().contains("blocks 49..=59")
+                && err.to_string().contains("--state.history"),
+            "{err}"
+        );
+        assert!(matches!(r.state_at(60), Err(StorageError::Pruned { .. })));
+        drop(r);
+        // Bounded: history of about the window, not of the 60 blocks.
+        assert!(entries(&store, ACCOUNT_HISTORY) <= 10, "{}", entries(&store, ACCOUNT_HISTORY));
+        assert!(entries(&store, STORAGE_HISTORY) <= 10);
+        assert!(entries(&store, CHANGESETS) <= 10);
+        // Tree versions: far fewer than an archive of the same chain keeps.
+        let archive_dir = tempfile::tempdir().unwrap();
+        let archive = Store::open(archive_dir.path()).unwrap().with_history(StateHistory::Archive);
+        history_chain(&archive, 60);
+        let (pruned, all) = (entries(&store, SMT_HISTORY), entries(&archive, SMT_HISTORY));
+        assert!(pruned * 2 < all, "tree versions: {pruned} kept of {all}");
+        // Unwinding stays inside the window; the state there is still right.
+        let err = store.unwind_to(48).unwrap_err();
+        assert!(err.to_string().contains("starts at block 49"), "{err}");
+        store.unwind_to(52).unwrap();
+        let r = store.reader().unwrap();
+        for n in 49..=52 {
+            check_state_at(&r, n, &roots, &accounts, &slots);
+        }
+        assert!(r.state_at(53).unwrap_err().to_string().contains("49..=52"));
+    }
+
+    #[test]
+    fn an_archive_keeps_every_block_and_a_smaller_window_catches_up_gradually() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap().with_history(StateHistory::Archive);
+        let (roots, accounts, slots) = history_chain(&store, 40);
+        let r = store.reader().unwrap();
+        assert_eq!(r.state_floor().unwrap(), 0);
+        for n in 0..40 {
+            check_state_at(&r, n, &roots, &accounts, &slots);
+        }
+        drop(r);
+        // Reopened with a window of 5: each new block prunes a bounded number.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap().with_history(StateHistory::Window(5));
+        let h = TreeHasher::new(Curve::Bn254);
+        let root = *roots.last().unwrap();
+        let upd = SparseMerkleTree::new(&h)
+            .update(&store.reader().unwrap(), root, vec![(B256::repeat_byte(1), None)])
+            .unwrap();
+        store.commit_block(&block(40), &StateChanges::default(), &upd.changes).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.state_floor().unwrap(), MAX_PRUNED_PER_BLOCK);
+        for n in MAX_PRUNED_PER_BLOCK..40 {
+            check_state_at(&r, n, &roots, &accounts, &slots);
+        }
+    }
+
+    #[test]
+    fn state_history_parses_archive_or_a_positive_window() {
+        assert_eq!("archive".parse::<StateHistory>(), Ok(StateHistory::Archive));
+        assert_eq!("128".parse::<StateHistory>(), Ok(StateHistory::Window(128)));
+        for bad in ["0", "-1", "all", ""] {
+            let err = bad.parse::<StateHistory>().unwrap_err();
+            assert!(err.contains("state.history") && err.contains("archive"), "{err}");
+        }
+        assert_eq!(StateHistory::default().to_string(), "10000");
     }
 }

@@ -5,6 +5,7 @@ use infra_node_core::{NodeConfig, RunningNode, start_node};
 use infra_rpc::RpcConfig;
 use std::net::SocketAddr;
 
+pub mod process;
 pub mod settle;
 
 /// A dev chain started in-process on a temporary datadir and a free port.
@@ -60,6 +61,7 @@ pub fn node_config(
         validator: None,
         p2p: None,
         accept_blobs: false,
+        state_history: Default::default(),
     })
 }
 

@@ -233,8 +233,10 @@ pub async fn start_anvil() -> eyre::Result<Anvil> {
 }
 
 /// Starts anvil as [`start_anvil`] does, with `args` for its mining (for example
-/// `--no-mining`: blocks only on `anvil_mine`).
+/// `--no-mining`: blocks only on `anvil_mine`). Anvil binds port 0 and prints
+/// the port it got; it is ready once it answers `eth_chainId` with its chain id.
 pub async fn start_anvil_with(args: &[&str]) -> eyre::Result<Anvil> {
+    use std::io::BufRead;
     let path = anvil_path();
     if !path.exists() {
         eyre::bail!(
@@ -242,23 +244,42 @@ pub async fn start_anvil_with(args: &[&str]) -> eyre::Result<Anvil> {
             path.display()
         );
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(path)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+    let chain_id: u64 = match args.iter().position(|a| *a == "--chain-id") {
+        Some(i) => {
+            args.get(i + 1).ok_or_else(|| eyre::eyre!("--chain-id without a value"))?.parse()?
+        }
+        None => 31_337,
+    };
+    let mut child = Command::new(path)
+        .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args)
-        .args(["--mnemonic", infra_config::DEV_MNEMONIC, "--silent"])
-        .stdout(Stdio::null())
+        .args(["--mnemonic", infra_config::DEV_MNEMONIC])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let anvil = Anvil { child, url };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(anvil);
+    let stdout = child.stdout.take().ok_or_else(|| eyre::eyre!("anvil's stdout"))?;
+    // Reads anvil's output for as long as it runs (it logs each request): the
+    // listening address goes to the test, the rest nowhere.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.trim().strip_prefix("Listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.trim().to_string());
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eyre::bail!("anvil did not start listening on {}", anvil.url)
+    });
+    let mut anvil = Anvil { child, url: String::new() };
+    let addr = tokio::time::timeout(Duration::from_secs(60), rx)
+        .await
+        .map_err(|_| eyre::eyre!("anvil printed no listening address within 60 s"))?
+        .map_err(|_| eyre::eyre!("anvil exited before listening: {:?}", anvil.child.try_wait()))?;
+    anvil.url = format!("http://{addr}");
+    crate::process::ready(&anvil.url, chain_id).await?;
+    Ok(anvil)
 }
 
 /// Reads every `BatchSubmitted`, decodes its data (calldata or blobs) and checks

@@ -117,3 +117,54 @@ async fn alloy_wallet_flow() -> eyre::Result<()> {
     dev.node.cancel_token().cancel();
     Ok(())
 }
+
+/// Reads at past blocks through alloy's provider on a node keeping a 20-block
+/// state window: by number and by EIP-1898 hash inside it, the clear error
+/// (naming the window and the flag) below it, for state reads and calls alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_state_inside_the_window_and_a_clear_error_below_it() -> eyre::Result<()> {
+    let datadir = tempfile::tempdir()?;
+    let mut cfg = infra_e2e::node_config(
+        datadir.path().to_path_buf(),
+        infra_config::ChainConfig { block_time_ms: 100, ..infra_config::ChainConfig::dev() },
+        None,
+    )?;
+    cfg.empty_blocks = true;
+    cfg.state_history = infra_storage::StateHistory::Window(20);
+    let dev = infra_e2e::DevNode::new(infra_node_core::start_node(cfg).await?, datadir);
+    let wallet = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
+        .connect_http(dev.http_url.parse()?);
+    let to = Address::repeat_byte(0x42);
+    let sent = |value: u64| TransactionRequest::default().with_to(to).with_value(U256::from(value));
+    let b1 = wallet.send_transaction(sent(5)).await?.get_receipt().await?.block_number.unwrap();
+    let b2 = wallet.send_transaction(sent(7)).await?.get_receipt().await?.block_number.unwrap();
+    assert_eq!(wallet.get_balance(to).block_id(b1.into()).await?, U256::from(5));
+    assert_eq!(wallet.get_balance(to).block_id((b1 - 1).into()).await?, U256::ZERO);
+    let hash = wallet.get_block_by_number(b2.into()).await?.unwrap().header.hash;
+    let by_hash = alloy::eips::BlockId::Hash(alloy::eips::RpcBlockHash {
+        block_hash: hash,
+        require_canonical: Some(true),
+    });
+    assert_eq!(wallet.get_balance(to).block_id(by_hash).await?, U256::from(12));
+    // Wait until b1 is below the window (the head is 20 or more blocks past it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while wallet.get_block_number().await? < b1 + 22 {
+        assert!(Instant::now() < deadline, "the chain moves on with empty blocks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = wallet.get_balance(to).block_id(b1.into()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("historical state is not available")
+            && err.contains(&format!("block {b1}"))
+            && err.contains("--state.history"),
+        "{err}"
+    );
+    let call = TransactionRequest::default().with_to(to);
+    let err = wallet.call(call.clone()).block(b1.into()).await.unwrap_err().to_string();
+    assert!(err.contains("historical state is not available"), "{err}");
+    let head = wallet.get_block_number().await?;
+    assert_eq!(wallet.get_balance(to).block_id((head - 1).into()).await?, U256::from(12));
+    wallet.call(call).block((head - 2).into()).await?;
+    Ok(())
+}
