@@ -9,8 +9,20 @@
 # (npm ci) and the Python ones (tests/.venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/infra-node/target}"
+# Build and test in a fixed tree that mirrors this checkout (only changed files
+# are rewritten): cargo's fingerprints depend on the workspace path and on file
+# times, so a fresh clone elsewhere would otherwise recompile every crate of the
+# workspace. One run at a time per tree (a lock); scripts/dev.sh shares it.
+if [ -z "${INFRA_IN_BUILD_TREE:-}" ]; then
+  TREE="${INFRA_BUILD_TREE:-$HOME/.cache/infra-node/tree}"
+  mkdir -p "$TREE"
+  exec 9>"$TREE.lock"
+  flock 9
+  python3 scripts/sync-tree.py . "$TREE"
+  INFRA_IN_BUILD_TREE=1 exec bash "$TREE/scripts/test.sh" "$@"
+fi
+ROOT=$(pwd)
 export CARGO_TERM_COLOR=never
 
 START=$SECONDS
@@ -49,10 +61,15 @@ node contracts/compile.mjs --check
 step "cargo build"
 cargo build --workspace --all-targets
 
-step "rust tests"
-cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/infra-cargo-test.log
+step "rust tests (every test binary and the doctests, in two lanes: scripts/run-tests.py)"
+set +e
+python3 scripts/run-tests.py --jobs 2 2>&1 | tee /tmp/infra-cargo-test.log
+RUNNER_RC=${PIPESTATUS[0]}
+set -e
 RUST_PASSED=$(grep -E '^test result:' /tmp/infra-cargo-test.log | awk '{s+=$4} END {print s+0}')
 RUST_FAILED=$(grep -E '^test result:' /tmp/infra-cargo-test.log | awk '{s+=$6} END {print s+0}')
+# A binary that crashed or did not start has no `test result:` line: count it.
+if [ "$RUNNER_RC" != 0 ] && [ "$RUST_FAILED" = 0 ]; then RUST_FAILED=1; fi
 
 BIN="$CARGO_TARGET_DIR/debug/infra-node"
 LOGDIR=$(mktemp -d)

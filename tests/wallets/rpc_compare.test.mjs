@@ -815,8 +815,8 @@ describe('JSON-RPC node vs anvil (same transactions, same calls, same shapes)', 
     await same('ETH recipient before', 'eth_getBalance', (_, i) => [ethRecipient, at('transfer', i)], '0x0');
     await same('ETH recipient after', 'eth_getBalance', (_, i) => [ethRecipient, at('eth', i)], hex(12345n));
     // eth_call: the token recipient's balance before and after the transfer.
-    await same('balanceOf at the deploy', 'eth_call', (_, i) => [balanceOf(recipient), at('deploy', i)], ethers.zeroPadValue('0x00', 32));
-    const after = ethers.zeroPadValue(hex(ethers.parseUnits('42.5', 18)), 32);
+    await same('balanceOf at the deploy', 'eth_call', (_, i) => [balanceOf(recipient), at('deploy', i)], ethers.toBeHex(0n, 32));
+    const after = ethers.toBeHex(ethers.parseUnits('42.5', 18), 32);
     await same('balanceOf at the transfer', 'eth_call', (_, i) => [balanceOf(recipient), at('transfer', i)], after);
     await same('balanceOf by EIP-1898 hash', 'eth_call', (_, i) => [balanceOf(recipient), byHash('transfer', i)], after);
     // Storage: the token's first slots at the deploy and at the transfer.

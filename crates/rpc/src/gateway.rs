@@ -668,6 +668,44 @@ fn response(status: u16, content_type: &'static str, body: impl Into<HttpBody>) 
     rp
 }
 
+/// Most bytes of an oversized body read (and dropped) before answering 413: a
+/// client still sending it would otherwise see its connection reset instead of
+/// the answer. Beyond this the connection is closed.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The answer to a request whose declared body (`len` bytes) is over `max`
+/// (`rpc.max_request_bytes`): 413 with a JSON-RPC error, after reading the body
+/// (up to [`DRAIN_BYTES`]) so that the client gets to read it.
+pub async fn too_large(
+    req: hyper::Request<hyper::body::Incoming>,
+    len: u64,
+    max: u64,
+) -> HttpResponse {
+    use hyper::body::Body as _;
+    let mut body = req.into_body();
+    let mut read = 0u64;
+    while read < len.min(DRAIN_BYTES) {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                read = read.saturating_add(frame.data_ref().map_or(0, |d| d.len() as u64));
+            }
+            _ => break,
+        }
+    }
+    let e = ErrorObjectOwned::owned(
+        -32600,
+        format!(
+            "request body of {len} bytes is over the limit of {max} bytes (rpc.max_request_bytes)"
+        ),
+        None::<()>,
+    );
+    let mut rp = json_error(413, &e);
+    if read < len {
+        rp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    rp
+}
+
 fn json_error(status: u16, e: &ErrorObjectOwned) -> HttpResponse {
     let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": e }).to_string();
     response(status, "application/json", body)

@@ -382,6 +382,11 @@ fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
     });
 }
 
+/// The body length a request declares (`Content-Length`).
+fn declared_length<B>(req: &hyper::Request<B>) -> Option<u64> {
+    req.headers().get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
 /// Starts HTTP + WebSocket JSON-RPC on `cfg.addr`, behind the gateway.
 pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer> {
     let module = build_module(ctx.clone())?;
@@ -435,16 +440,17 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
             let _ = socket.set_nodelay(true);
             let rpc = builder.clone().build(methods.clone(), stop.clone());
             let (gateway, ctx, conn_stop) = (gateway.clone(), ctx.clone(), stop.clone());
+            let max_bytes = u64::from(cfg.max_request_bytes);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        crate::gateway::serve_http(
-                            gateway.clone(),
-                            ctx.clone(),
-                            peer,
-                            req,
-                            rpc.clone(),
-                        )
+                        let (gateway, ctx, rpc) = (gateway.clone(), ctx.clone(), rpc.clone());
+                        async move {
+                            if let Some(len) = declared_length(&req).filter(|n| *n > max_bytes) {
+                                return Ok(crate::gateway::too_large(req, len, max_bytes).await);
+                            }
+                            crate::gateway::serve_http(gateway, ctx, peer, req, rpc).await
+                        }
                     },
                 );
                 let conn = hyper::server::conn::http1::Builder::new()

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Runs the workspace's test binaries (built by `cargo test --workspace
+--no-run`) in parallel lanes, longest first, printing each binary's output as
+one block in cargo's format (`Running ...`, then its `test result:` line), and
+the doctests through cargo. Exits 1 if any test failed; runs them all.
+
+    python3 scripts/run-tests.py [--jobs N] [-- TEST-BINARY-ARGS]
+
+Lanes: `heavy` binaries (the provers' and circuits' tests: proofs that use
+every core) run one at a time and never beside a `timed` one (end-to-end tests
+with wall-clock deadlines: nodes, L1s, challenge periods); `timed` binaries run
+beside each other and beside `light` ones (unit tests, contract tests in revm).
+Durations of the last run are kept in $CARGO_TARGET_DIR/infra-test-times.json
+to order the next one."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+HEAVY = {"infra-prover", "infra-circuits"}
+TIMED = {"infra-e2e", "infra-node"}
+
+
+def artifacts():
+    out = subprocess.run(
+        ["cargo", "test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"],
+        check=True, stdout=subprocess.PIPE, text=True,
+    ).stdout
+    jobs = []
+    for line in out.splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if m.get("reason") != "compiler-artifact" or not m.get("executable") or not m["profile"]["test"]:
+            continue
+        t = m["target"]
+        pkg = m["package_id"]
+        manifest = m["manifest_path"]
+        # package_id: "path+file:///repo/crates/x#infra-x@0.1.0", or "...#0.1.0"
+        # when the directory has the package's name.
+        tail = pkg.split("#", 1)[-1]
+        name = tail.split("@")[0] if "@" in tail else os.path.basename(os.path.dirname(manifest))
+        label = "unittests " + os.path.relpath(t["src_path"], os.path.dirname(manifest)) if t["kind"] != ["test"] \
+            else os.path.relpath(t["src_path"], os.path.dirname(manifest))
+        jobs.append({"package": name, "manifest": manifest, "exe": m["executable"], "label": label,
+                     "key": f"{name}:{t['kind'][0]}:{t['name']}"})
+    return jobs
+
+
+def lane(job):
+    if job["package"] in HEAVY:
+        return "heavy"
+    if job["package"] in TIMED and not job["label"].startswith("unittests"):
+        return "timed"
+    return "light"
+
+
+def main(argv):
+    jobs_n = 2
+    rest = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, rest = argv[:i], argv[i + 1:]
+    if argv[:1] == ["--jobs"]:
+        jobs_n = int(argv[1])
+    target = os.environ.get("CARGO_TARGET_DIR", "target")
+    times_file = os.path.join(target, "infra-test-times.json")
+    try:
+        times = json.load(open(times_file))
+    except (OSError, ValueError):
+        times = {}
+    jobs = artifacts()
+    jobs.append({"package": "doctests", "manifest": os.path.abspath("Cargo.toml"), "exe": None,
+                 "label": "doctests", "key": "doctests"})
+    for j in jobs:
+        j["lane"] = lane(j) if j["exe"] else "light"
+    pending = sorted(jobs, key=lambda j: -times.get(j["key"], 1.0))
+    running = []
+    lock = threading.Condition()
+    failed = []
+    print_lock = threading.Lock()
+
+    def can_start(j):
+        lanes = [r["lane"] for r in running]
+        if len(running) >= jobs_n:
+            return False
+        if j["lane"] == "heavy":
+            return "heavy" not in lanes and "timed" not in lanes
+        if j["lane"] == "timed":
+            return "heavy" not in lanes
+        return True
+
+    def run(j):
+        start = time.monotonic()
+        env = dict(os.environ)
+        cwd = os.path.dirname(j["manifest"])
+        env["CARGO_MANIFEST_DIR"] = cwd
+        env["CARGO_PKG_NAME"] = j["package"]
+        if j["exe"]:
+            cmd = [j["exe"], *rest]
+            header = f"     Running {j['label']} ({j['exe']})\n"
+        else:
+            cmd = ["cargo", "test", "--workspace", "--doc", "--", *rest]
+            cwd = os.path.dirname(j["manifest"])
+            header = "   Doc-tests (cargo test --workspace --doc)\n"
+        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        took = time.monotonic() - start
+        with print_lock:
+            sys.stdout.write(header + p.stdout + f"[{j['key']}: {took:.1f} s, lane {j['lane']}]\n")
+            sys.stdout.flush()
+        with lock:
+            times[j["key"]] = round(took, 2)
+            if p.returncode != 0:
+                failed.append(j["key"])
+            running.remove(j)
+            lock.notify_all()
+
+    threads = []
+    with lock:
+        while pending:
+            nxt = next((j for j in pending if can_start(j)), None)
+            if nxt is None:
+                lock.wait()
+                continue
+            pending.remove(nxt)
+            running.append(nxt)
+            t = threading.Thread(target=run, args=(nxt,))
+            t.start()
+            threads.append(t)
+    for t in threads:
+        t.join()
+    try:
+        os.makedirs(target, exist_ok=True)
+        json.dump(times, open(times_file, "w"), indent=1, sort_keys=True)
+    except OSError:
+        pass
+    if failed:
+        print(f"failed test binaries: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
