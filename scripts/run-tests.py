@@ -97,9 +97,10 @@ def main(argv):
         start = time.monotonic()
         env = dict(os.environ)
         cwd = os.path.dirname(j["manifest"])
-        env["CARGO_MANIFEST_DIR"] = cwd
-        env["CARGO_PKG_NAME"] = j["package"]
         if j["exe"]:
+            # What cargo sets for a test binary it runs (not for cargo itself).
+            env["CARGO_MANIFEST_DIR"] = cwd
+            env["CARGO_PKG_NAME"] = j["package"]
             cmd = [j["exe"], *rest]
             header = f"     Running {j['label']} ({j['exe']})\n"
         else:
