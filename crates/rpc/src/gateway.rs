@@ -672,6 +672,8 @@ fn response(status: u16, content_type: &'static str, body: impl Into<HttpBody>) 
 /// client still sending it would otherwise see its connection reset instead of
 /// the answer. Beyond this the connection is closed.
 const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest time spent reading an oversized body before answering 413.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The answer to a request whose declared body (`len` bytes) is over `max`
 /// (`rpc.max_request_bytes`): 413 with a JSON-RPC error, after reading the body
@@ -684,14 +686,18 @@ pub async fn too_large(
     use hyper::body::Body as _;
     let mut body = req.into_body();
     let mut read = 0u64;
-    while read < len.min(DRAIN_BYTES) {
-        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-            Some(Ok(frame)) => {
-                read = read.saturating_add(frame.data_ref().map_or(0, |d| d.len() as u64));
+    // A slow sender gets DRAIN_TIME, not a connection held open at will.
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while read < len.min(DRAIN_BYTES) {
+            match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+                Some(Ok(frame)) => {
+                    read = read.saturating_add(frame.data_ref().map_or(0, |d| d.len() as u64));
+                }
+                _ => break,
             }
-            _ => break,
         }
-    }
+    })
+    .await;
     let e = ErrorObjectOwned::owned(
         -32600,
         format!(
