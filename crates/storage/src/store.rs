@@ -252,11 +252,6 @@ impl Store {
         self
     }
 
-    /// How much past state this store keeps.
-    pub fn history(&self) -> StateHistory {
-        self.history
-    }
-
     /// A consistent read-only snapshot of the whole database.
     pub fn reader(&self) -> Result<StateReader<'_>, StorageError> {
         Ok(StateReader { txn: self.db.begin_ro_txn()? })
