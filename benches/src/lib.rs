@@ -202,8 +202,13 @@ impl Sealer {
             chain_id: chain.chain_id,
             block_gas_limit: chain.gas_limit,
             min_tip_wei: 0,
-            max_per_sender: 16,
-            max_total,
+            limits: infra_mempool::PoolLimits {
+                max_pending: max_total,
+                max_queued: max_total,
+                max_pending_per_sender: 16,
+                max_queued_per_sender: 16,
+                ..Default::default()
+            },
             accept_blobs: false,
         }));
         let builder = infra_sequencer::BlockBuilder {

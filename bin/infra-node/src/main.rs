@@ -154,12 +154,21 @@ struct MempoolArgs {
     /// Smallest accepted priority fee, in wei.
     #[arg(long = "mempool.min-tip-wei", env = "INFRA_MEMPOOL_MIN_TIP_WEI")]
     min_tip_wei: Option<u64>,
-    /// Most pooled transactions per sender.
-    #[arg(long = "mempool.max-per-sender", env = "INFRA_MEMPOOL_MAX_PER_SENDER")]
-    max_per_sender: Option<usize>,
-    /// Most pooled transactions in all.
-    #[arg(long = "mempool.max-total", env = "INFRA_MEMPOOL_MAX_TOTAL")]
-    max_total: Option<usize>,
+    /// Most pending (executable) transactions in the pool [default: 10000].
+    #[arg(long = "mempool.max-pending", env = "INFRA_MEMPOOL_MAX_PENDING")]
+    max_pending: Option<usize>,
+    /// Most queued transactions (behind a nonce gap) in the pool [default: 1024].
+    #[arg(long = "mempool.max-queued", env = "INFRA_MEMPOOL_MAX_QUEUED")]
+    max_queued: Option<usize>,
+    /// Most pending transactions of one sender [default: 256].
+    #[arg(long = "mempool.max-pending-per-sender", env = "INFRA_MEMPOOL_MAX_PENDING_PER_SENDER")]
+    max_pending_per_sender: Option<usize>,
+    /// Most queued transactions of one sender [default: 64].
+    #[arg(long = "mempool.max-queued-per-sender", env = "INFRA_MEMPOOL_MAX_QUEUED_PER_SENDER")]
+    max_queued_per_sender: Option<usize>,
+    /// How long a queued transaction stays: seconds, or with a unit (90s, 30m, 3h) [default: 3h].
+    #[arg(long = "mempool.queued-lifetime", env = "INFRA_MEMPOOL_QUEUED_LIFETIME")]
+    queued_lifetime: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -525,6 +534,60 @@ fn positive<T: PartialEq + Default + std::fmt::Display>(field: &str, v: T) -> Re
     Ok(v)
 }
 
+/// `mempool.queued-lifetime`: seconds, or a number with `s`, `m` or `h`.
+fn lifetime(field: &str, v: &str) -> Result<std::time::Duration, Failure> {
+    let v = v.trim();
+    let (num, unit) = match v.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => v.split_at(i),
+        None => (v, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match num.parse::<u64>() {
+        Ok(n) if n > 0 && scale > 0 => Ok(std::time::Duration::from_secs(n.saturating_mul(scale))),
+        _ => Err(usage(format!(
+            "config: {field} = {v:?}: a positive number of seconds, or one with a unit: 90s, 30m, 3h"
+        ))),
+    }
+}
+
+fn pool_limits(
+    cli: &MempoolArgs,
+    file: &infra_config::MempoolFileConfig,
+) -> Result<infra_node_core::PoolLimits, Failure> {
+    let d = infra_node_core::PoolLimits::default();
+    Ok(infra_node_core::PoolLimits {
+        max_pending: positive(
+            "mempool.max_pending",
+            cli.max_pending.or(file.max_pending).unwrap_or(d.max_pending),
+        )?,
+        max_queued: positive(
+            "mempool.max_queued",
+            cli.max_queued.or(file.max_queued).unwrap_or(d.max_queued),
+        )?,
+        max_pending_per_sender: positive(
+            "mempool.max_pending_per_sender",
+            cli.max_pending_per_sender
+                .or(file.max_pending_per_sender)
+                .unwrap_or(d.max_pending_per_sender),
+        )?,
+        max_queued_per_sender: positive(
+            "mempool.max_queued_per_sender",
+            cli.max_queued_per_sender
+                .or(file.max_queued_per_sender)
+                .unwrap_or(d.max_queued_per_sender),
+        )?,
+        queued_lifetime: match cli.queued_lifetime.as_ref().or(file.queued_lifetime.as_ref()) {
+            Some(v) => lifetime("mempool.queued_lifetime", v)?,
+            None => d.queued_lifetime,
+        },
+    })
+}
+
 fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKeySigner, Failure> {
     key.trim().parse().map_err(|_| {
         usage(format!(
@@ -701,8 +764,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         },
         empty_blocks: cli.sequencer.empty_blocks || file.sequencer.empty_blocks.unwrap_or(false),
         min_tip_wei: cli.mempool.min_tip_wei.or(file.mempool.min_tip_wei).unwrap_or(0),
-        max_per_sender: cli.mempool.max_per_sender.or(file.mempool.max_per_sender).unwrap_or(256),
-        max_total: cli.mempool.max_total.or(file.mempool.max_total).unwrap_or(20_000),
+        pool_limits: pool_limits(&cli.mempool, &file.mempool)?,
         l1: None,
         validator: None,
         p2p: None,

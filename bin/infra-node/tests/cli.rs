@@ -107,6 +107,16 @@ fn bad_config_files_exit_2_naming_the_field() {
     }
     let history = write("history.toml", "[state]\nhistory = 0\n");
     refused(&["--dev", "--config", &history], &["state.history = \"0\""]);
+    // The pool's limits and lifetime.
+    refused(&["--dev", "--mempool.max-queued", "0"], &["mempool.max_queued = 0", "at least 1"]);
+    for bad in ["0", "5x", "h"] {
+        refused(
+            &["--dev", "--mempool.queued-lifetime", bad],
+            &["mempool.queued_lifetime", "90s, 30m, 3h"],
+        );
+    }
+    let pool = write("pool.toml", "[mempool]\nmax_total = 5\n");
+    refused(&["--dev", "--config", &pool], &["max_total", "max_queued"]);
     // Proof backends that cannot run here are refused at start, never run on
     // something else: a binary without the `cuda` feature, or a machine without
     // an NVIDIA driver, says which. (Where a GPU is, cuda.rs runs the backend.)

@@ -126,8 +126,7 @@ fn every_step_l1_decides_matches_the_trace() {
         chain_id: chain.chain_id,
         block_gas_limit: chain.gas_limit,
         min_tip_wei: 0,
-        max_per_sender: 64,
-        max_total: 1_000,
+        limits: Default::default(),
         accept_blobs: false,
     }));
     let inbox = DepositInbox::new();

@@ -272,8 +272,12 @@ pub struct SequencerFileConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MempoolFileConfig {
     pub min_tip_wei: Option<u64>,
-    pub max_per_sender: Option<usize>,
-    pub max_total: Option<usize>,
+    pub max_pending: Option<usize>,
+    pub max_queued: Option<usize>,
+    pub max_pending_per_sender: Option<usize>,
+    pub max_queued_per_sender: Option<usize>,
+    /// `"3h"`, `"30m"`, `"90s"` or seconds as a string.
+    pub queued_lifetime: Option<String>,
 }
 
 /// `[state]` in the config file.

@@ -82,8 +82,11 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         },
         empty_blocks: true,
         min_tip_wei: 0,
-        max_per_sender: 1_024,
-        max_total: 20_000,
+        pool_limits: infra_node_core::PoolLimits {
+            max_pending: 20_000,
+            max_pending_per_sender: 1_024,
+            ..Default::default()
+        },
         l1: None,
         validator: None,
         p2p: None,

@@ -1,3 +1,4 @@
+use crate::journal::Journal;
 use alloy::{
     consensus::{Transaction as _, TxEnvelope},
     eips::Encodable2718,
@@ -5,18 +6,56 @@ use alloy::{
 };
 use infra_execution::{TX_GAS_LIMIT_CAP, intrinsic_gas};
 use parking_lot::RwLock;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::{
+    collections::{BTreeMap, BinaryHeap, HashMap},
+    time::{Duration, Instant},
+};
 
 /// Largest accepted transaction, as geth's pool (128 KiB).
 const MAX_TX_BYTES: usize = 128 * 1024;
+/// EIP-3860: the largest init code a creation may carry (2 x EIP-170's 24 KiB).
+const MAX_INITCODE_BYTES: usize = 2 * 0x6000;
+
+/// How many transactions the pool holds, and for how long.
+///
+/// A sender's transactions from its state nonce on without a gap are *pending*
+/// (executable); those behind a gap are *queued*. Each kind has its own limits,
+/// per sender and over the pool, so senders that can never execute cannot take
+/// the room of those that can. The defaults follow geth's `--txpool.*`
+/// (`accountqueue` 64, `globalqueue` 1024, `lifetime` 3h), with reth's
+/// 10,000 pending and a per-sender pending cap of 256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Pending transactions in the whole pool.
+    pub max_pending: usize,
+    /// Queued transactions in the whole pool.
+    pub max_queued: usize,
+    /// Pending transactions of one sender.
+    pub max_pending_per_sender: usize,
+    /// Queued transactions of one sender.
+    pub max_queued_per_sender: usize,
+    /// A queued transaction is dropped this long after it arrived.
+    pub queued_lifetime: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            max_pending: 10_000,
+            max_queued: 1_024,
+            max_pending_per_sender: 256,
+            max_queued_per_sender: 64,
+            queued_lifetime: Duration::from_secs(3 * 3600),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub chain_id: u64,
     pub block_gas_limit: u64,
     pub min_tip_wei: u128,
-    pub max_per_sender: usize,
-    pub max_total: usize,
+    pub limits: PoolLimits,
     /// Accept EIP-4844 blob transactions (their sidecars already checked and
     /// stripped by the caller). Only the embedded dev L1 does: an L2 has no blobs.
     pub accept_blobs: bool,
@@ -28,8 +67,7 @@ impl Default for PoolConfig {
             chain_id: 1,
             block_gas_limit: 30_000_000,
             min_tip_wei: 0,
-            max_per_sender: 64,
-            max_total: 10_000,
+            limits: PoolLimits::default(),
             accept_blobs: false,
         }
     }
@@ -40,6 +78,8 @@ impl Default for PoolConfig {
 pub enum PoolError {
     #[error("nonce too low: address {address}, tx: {tx} state: {state}")]
     NonceTooLow { address: Address, tx: u64, state: u64 },
+    #[error("nonce has max value: address {address}, nonce: {nonce}")]
+    NonceMax { address: Address, nonce: u64 },
     #[error(
         "insufficient funds for gas * price + value: address {address} have {have} want {want}"
     )]
@@ -70,10 +110,24 @@ pub enum PoolError {
     TypeNotSupported,
     #[error("oversized data: transaction size {size}, limit {limit}")]
     Oversized { size: usize, limit: usize },
+    #[error("max initcode size exceeded: code size {size}, limit {limit}")]
+    InitcodeTooLarge { size: usize, limit: usize },
+    #[error("EIP-7702 transaction with empty auth list")]
+    EmptyAuthList,
+    #[error("blobless blob transaction")]
+    NoBlobs,
     #[error("txpool is full")]
     PoolFull,
-    #[error("account limit exceeded: {address} has {count} pending transactions")]
-    SenderLimit { address: Address, count: usize },
+    #[error(
+        "account limit exceeded: {address} has {count} {kind} transactions (limit {limit}, mempool.{flag})"
+    )]
+    SenderLimit {
+        address: Address,
+        count: usize,
+        kind: &'static str,
+        limit: usize,
+        flag: &'static str,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +136,9 @@ struct PoolTx {
     hash: B256,
     max_fee: u128,
     tip: u128,
+    /// gas limit x max fee + value: the most it can take from the sender.
+    cost: U256,
+    added: Instant,
 }
 
 impl PoolTx {
@@ -91,15 +148,157 @@ impl PoolTx {
     }
 }
 
+/// One sender's transactions and what the pool last knew of its account.
+#[derive(Debug, Default)]
+struct Account {
+    txs: BTreeMap<u64, PoolTx>,
+    state_nonce: u64,
+    balance: U256,
+    /// How many of `txs` run from `state_nonce` without a gap, and how many
+    /// are behind one, as of the last [`Inner::recount`].
+    pending: usize,
+    queued: usize,
+}
+
+impl Account {
+    fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// The nonce after the pending run: the next executable one.
+    fn pending_end(&self) -> u64 {
+        self.state_nonce.saturating_add(self.pending as u64)
+    }
+
+    fn count_pending(&self) -> usize {
+        let mut next = self.state_nonce;
+        let mut n = 0;
+        for nonce in self.txs.range(self.state_nonce..).map(|(n, _)| *n) {
+            if nonce != next {
+                break;
+            }
+            n += 1;
+            next = next.saturating_add(1);
+        }
+        n
+    }
+}
+
+/// Why a pooled transaction left the pool without being mined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    /// A better-paying transaction needed its room.
+    Evicted,
+    /// Replaced by a transaction with the same nonce and higher fees.
+    Replaced(B256),
+    /// Queued longer than `mempool.queued-lifetime`.
+    Expired,
+    /// The sender's balance no longer covers it after the ones before it.
+    Unaffordable,
+    /// Below its sender's state nonce: another transaction took the nonce.
+    Stale,
+    /// The EVM refused it while building a block.
+    Rejected(String),
+    /// Not valid any more when reloaded from the journal.
+    Invalid(String),
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropReason::Evicted => {
+                f.write_str("evicted by a better-paying transaction (pool full)")
+            }
+            DropReason::Replaced(by) => write!(f, "replaced by {by}"),
+            DropReason::Expired => f.write_str("queued past mempool.queued-lifetime"),
+            DropReason::Unaffordable => f.write_str(
+                "the sender's balance no longer covers it after its earlier transactions",
+            ),
+            DropReason::Stale => f.write_str("its nonce was used by another transaction"),
+            DropReason::Rejected(why) => write!(f, "refused by the EVM: {why}"),
+            DropReason::Invalid(why) => write!(f, "invalid on reload: {why}"),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    senders: HashMap<Address, BTreeMap<u64, PoolTx>>,
+    accounts: HashMap<Address, Account>,
     by_hash: HashMap<B256, (Address, u64)>,
+    pending: usize,
+    queued: usize,
+}
+
+impl Inner {
+    /// Re-derives `addr`'s pending run after a change and keeps the totals.
+    fn recount(&mut self, addr: Address) {
+        let Some(acc) = self.accounts.get_mut(&addr) else { return };
+        let (old_p, old_q) = (acc.pending, acc.queued);
+        acc.pending = acc.count_pending();
+        acc.queued = acc.txs.len() - acc.pending;
+        let (new_p, new_q) = (acc.pending, acc.queued);
+        self.pending = self.pending + new_p - old_p;
+        self.queued = self.queued + new_q - old_q;
+        if acc.txs.is_empty() {
+            self.accounts.remove(&addr);
+        }
+    }
+
+    /// Removes one transaction (the caller recounts).
+    fn take(&mut self, addr: Address, nonce: u64) -> Option<PoolTx> {
+        let p = self.accounts.get_mut(&addr)?.txs.remove(&nonce)?;
+        self.by_hash.remove(&p.hash);
+        Some(p)
+    }
+
+    /// Drops `addr`'s transactions below `nonce` (mined or stale) and, walking
+    /// up from there, those its `balance` cannot pay for after the ones before.
+    fn settle(
+        &mut self,
+        addr: Address,
+        nonce: u64,
+        balance: Option<U256>,
+    ) -> Vec<(B256, DropReason)> {
+        let mut dropped = Vec::new();
+        let Some(acc) = self.accounts.get_mut(&addr) else { return dropped };
+        acc.state_nonce = acc.state_nonce.max(nonce);
+        if let Some(b) = balance {
+            acc.balance = b;
+        }
+        let keep = acc.txs.split_off(&acc.state_nonce);
+        let below = std::mem::replace(&mut acc.txs, keep);
+        let mut gone: Vec<(B256, Option<DropReason>)> =
+            below.into_values().map(|p| (p.hash, None)).collect();
+        let mut spent = U256::ZERO;
+        let mut cut = None;
+        for (n, p) in &acc.txs {
+            spent = spent.saturating_add(p.cost);
+            if spent > acc.balance {
+                cut = Some(*n);
+                break;
+            }
+        }
+        if let Some(n) = cut {
+            let over = acc.txs.split_off(&n);
+            gone.extend(over.into_values().map(|p| (p.hash, Some(DropReason::Unaffordable))));
+        }
+        for (hash, why) in gone {
+            self.by_hash.remove(&hash);
+            // Below the state nonce: mined, or its nonce taken by another one.
+            if let Some(why) = why {
+                dropped.push((hash, why));
+            }
+        }
+        self.recount(addr);
+        dropped
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PoolStats {
     pub total: usize,
+    pub pending: usize,
+    pub queued: usize,
     pub senders: usize,
 }
 
@@ -108,32 +307,37 @@ pub struct PoolStats {
 pub struct Mempool {
     cfg: PoolConfig,
     inner: RwLock<Inner>,
+    journal: Option<Journal>,
 }
 
 fn bump(old: u128) -> u128 {
     old.saturating_add(old / 10).saturating_add(u128::from(!old.is_multiple_of(10)))
 }
 
+fn log_drops(dropped: &[(B256, DropReason)]) {
+    for (hash, why) in dropped {
+        tracing::info!(target: "mempool", tx = %hash, reason = %why, "dropped from the pool");
+    }
+}
+
 impl Mempool {
     pub fn new(cfg: PoolConfig) -> Self {
-        Self { cfg, inner: RwLock::new(Inner::default()) }
+        Self { cfg, inner: RwLock::new(Inner::default()), journal: None }
+    }
+
+    /// A pool whose accepted transactions are appended to `journal`, so that
+    /// [`Self::reload`] brings them back after a restart or a crash.
+    pub fn with_journal(cfg: PoolConfig, journal: Journal) -> Self {
+        Self { cfg, inner: RwLock::new(Inner::default()), journal: Some(journal) }
     }
 
     pub fn config(&self) -> &PoolConfig {
         &self.cfg
     }
 
-    /// Validates and adds a transaction whose sender has `state_nonce` and
-    /// `balance` in the latest state. Returns its hash.
-    pub fn add(
-        &self,
-        tx: TxEnvelope,
-        sender: Address,
-        state_nonce: u64,
-        balance: U256,
-        base_fee: u64,
-    ) -> Result<B256, PoolError> {
-        let hash = *tx.tx_hash();
+    /// The checks that need no account: the EIPs' admission rules and this
+    /// pool's policy.
+    fn check_stateless(&self, tx: &TxEnvelope, sender: Address) -> Result<(), PoolError> {
         if tx.is_eip4844() && !self.cfg.accept_blobs {
             return Err(PoolError::TypeNotSupported);
         }
@@ -148,6 +352,25 @@ impl Mempool {
             }
             Some(_) => {}
         }
+        // EIP-2681: a nonce of 2^64-1 could never be followed.
+        if tx.nonce() == u64::MAX {
+            return Err(PoolError::NonceMax { address: sender, nonce: tx.nonce() });
+        }
+        if tx.is_create() && tx.input().len() > MAX_INITCODE_BYTES {
+            return Err(PoolError::InitcodeTooLarge {
+                size: tx.input().len(),
+                limit: MAX_INITCODE_BYTES,
+            });
+        }
+        // EIP-7702: a set-code transaction authorizes at least one delegation
+        // (its `to` is an address by the type's encoding: it cannot create).
+        if tx.authorization_list().is_some_and(|l| l.is_empty()) {
+            return Err(PoolError::EmptyAuthList);
+        }
+        // EIP-4844: a blob transaction carries at least one blob.
+        if tx.blob_versioned_hashes().is_some_and(|h| h.is_empty()) {
+            return Err(PoolError::NoBlobs);
+        }
         if tx.gas_limit() > self.cfg.block_gas_limit {
             return Err(PoolError::GasLimitTooHigh);
         }
@@ -159,67 +382,162 @@ impl Mempool {
         if tip > max_fee {
             return Err(PoolError::TipAboveFeeCap);
         }
-        let want = intrinsic_gas(&tx, sender);
+        let want = intrinsic_gas(tx, sender);
         if tx.gas_limit() < want {
             return Err(PoolError::IntrinsicGasTooLow { have: tx.gas_limit(), want });
-        }
-        let nonce = tx.nonce();
-        if nonce < state_nonce {
-            return Err(PoolError::NonceTooLow { address: sender, tx: nonce, state: state_nonce });
-        }
-        if max_fee < u128::from(base_fee) {
-            return Err(PoolError::FeeCapBelowBaseFee { address: sender, max_fee, base_fee });
         }
         if tip < self.cfg.min_tip_wei {
             return Err(PoolError::TipTooLow { tip, min: self.cfg.min_tip_wei });
         }
+        Ok(())
+    }
+
+    /// Validates and adds a transaction whose sender has `state_nonce` and
+    /// `balance` in the latest state. Returns its hash.
+    pub fn add(
+        &self,
+        tx: TxEnvelope,
+        sender: Address,
+        state_nonce: u64,
+        balance: U256,
+        base_fee: u64,
+    ) -> Result<B256, PoolError> {
+        let (hash, dropped) = self.insert(tx, sender, state_nonce, balance, base_fee, true)?;
+        log_drops(&dropped);
+        Ok(hash)
+    }
+
+    fn insert(
+        &self,
+        tx: TxEnvelope,
+        sender: Address,
+        state_nonce: u64,
+        balance: U256,
+        base_fee: u64,
+        journal: bool,
+    ) -> Result<(B256, Vec<(B256, DropReason)>), PoolError> {
+        let hash = *tx.tx_hash();
+        self.check_stateless(&tx, sender)?;
+        let nonce = tx.nonce();
+        if nonce < state_nonce {
+            return Err(PoolError::NonceTooLow { address: sender, tx: nonce, state: state_nonce });
+        }
+        let max_fee = tx.max_fee_per_gas();
+        let tip = tx.max_priority_fee_per_gas().unwrap_or(max_fee);
+        if max_fee < u128::from(base_fee) {
+            return Err(PoolError::FeeCapBelowBaseFee { address: sender, max_fee, base_fee });
+        }
         let cost = U256::from(tx.gas_limit())
             .saturating_mul(U256::from(max_fee))
-            .saturating_add(tx.value());
-        if balance < cost {
-            return Err(PoolError::InsufficientFunds {
-                address: sender,
-                have: balance,
-                want: cost,
-            });
-        }
+            .saturating_add(tx.value())
+            .saturating_add(
+                U256::from(tx.blob_gas_used().unwrap_or_default())
+                    .saturating_mul(U256::from(tx.max_fee_per_blob_gas().unwrap_or_default())),
+            );
+        let limits = &self.cfg.limits;
 
         let mut inner = self.inner.write();
         if inner.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        let total = inner.by_hash.len();
-        let queue = inner.senders.entry(sender).or_default();
-        let replaced = match queue.get(&nonce) {
-            Some(old) => {
-                if max_fee < bump(old.max_fee) || tip < bump(old.tip) {
+        let mut dropped = Vec::new();
+        if inner.accounts.contains_key(&sender) {
+            dropped.extend(inner.settle(sender, state_nonce, Some(balance)));
+        }
+        // Everything the sender's earlier transactions may spend, then this one.
+        let (pending_end, acc_pending, acc_queued, before, old) = match inner.accounts.get(&sender)
+        {
+            Some(acc) => (
+                acc.pending_end(),
+                acc.pending,
+                acc.queued(),
+                acc.txs.range(..nonce).fold(U256::ZERO, |s, (_, p)| s.saturating_add(p.cost)),
+                acc.txs.get(&nonce).map(|o| (o.hash, o.max_fee, o.tip)),
+            ),
+            None => (state_nonce, 0, 0, U256::ZERO, None),
+        };
+        let want = before.saturating_add(cost);
+        if want > balance {
+            return Err(PoolError::InsufficientFunds { address: sender, have: balance, want });
+        }
+        let replaced = match old {
+            Some((old_hash, old_max, old_tip)) => {
+                if max_fee < bump(old_max) || tip < bump(old_tip) {
                     return Err(PoolError::ReplacementUnderpriced);
                 }
-                Some(old.hash)
+                Some(old_hash)
             }
-            None => {
-                if queue.len() >= self.cfg.max_per_sender {
-                    return Err(PoolError::SenderLimit { address: sender, count: queue.len() });
-                }
-                if total >= self.cfg.max_total {
-                    return Err(PoolError::PoolFull);
-                }
-                None
-            }
+            None => None,
         };
-        queue.insert(nonce, PoolTx { tx, hash, max_fee, tip });
+        if replaced.is_none() {
+            let new_tip = max_fee.saturating_sub(u128::from(base_fee)).min(tip);
+            // Pending if it extends the executable run (the gap-filling nonce
+            // included); queued if a nonce is missing before it.
+            if nonce <= pending_end {
+                if acc_pending >= limits.max_pending_per_sender {
+                    return Err(PoolError::SenderLimit {
+                        address: sender,
+                        count: acc_pending,
+                        kind: "pending",
+                        limit: limits.max_pending_per_sender,
+                        flag: "max-pending-per-sender",
+                    });
+                }
+                if inner.pending >= limits.max_pending {
+                    let (addr, n, hash, _) = worst_pending(&inner, sender, base_fee)
+                        .filter(|v| v.3 < new_tip)
+                        .ok_or(PoolError::PoolFull)?;
+                    inner.take(addr, n);
+                    inner.recount(addr);
+                    dropped.push((hash, DropReason::Evicted));
+                }
+            } else {
+                if acc_queued >= limits.max_queued_per_sender {
+                    return Err(PoolError::SenderLimit {
+                        address: sender,
+                        count: acc_queued,
+                        kind: "queued",
+                        limit: limits.max_queued_per_sender,
+                        flag: "max-queued-per-sender",
+                    });
+                }
+                if inner.queued >= limits.max_queued {
+                    let gap = nonce - pending_end;
+                    let victim = worst_queued(&inner, base_fee)
+                        .filter(|v| {
+                            (v.gap, std::cmp::Reverse(v.tip)) > (gap, std::cmp::Reverse(new_tip))
+                        })
+                        .ok_or(PoolError::PoolFull)?;
+                    inner.take(victim.addr, victim.nonce);
+                    inner.recount(victim.addr);
+                    dropped.push((victim.hash, DropReason::Evicted));
+                }
+            }
+        }
+        let encoded = journal.then(|| tx.encoded_2718());
+        let acc = inner.accounts.entry(sender).or_default();
+        acc.state_nonce = acc.state_nonce.max(state_nonce);
+        acc.balance = balance;
+        acc.txs.insert(nonce, PoolTx { tx, hash, max_fee, tip, cost, added: Instant::now() });
         if let Some(old) = replaced {
             inner.by_hash.remove(&old);
+            dropped.push((old, DropReason::Replaced(hash)));
         }
         inner.by_hash.insert(hash, (sender, nonce));
-        Ok(hash)
+        // A costlier replacement may leave later ones unaffordable.
+        dropped.extend(inner.settle(sender, state_nonce, None));
+        inner.recount(sender);
+        if let (Some(j), Some(raw)) = (&self.journal, encoded) {
+            j.append(&raw);
+        }
+        Ok((hash, dropped))
     }
 
     /// A pooled transaction and its sender.
     pub fn get(&self, hash: &B256) -> Option<(TxEnvelope, Address)> {
         let inner = self.inner.read();
         let (sender, nonce) = inner.by_hash.get(hash)?;
-        inner.senders.get(sender)?.get(nonce).map(|p| (p.tx.clone(), *sender))
+        inner.accounts.get(sender)?.txs.get(nonce).map(|p| (p.tx.clone(), *sender))
     }
 
     /// The nonce the sender's next transaction should use: the state nonce plus
@@ -227,8 +545,8 @@ impl Mempool {
     pub fn pending_nonce(&self, sender: Address, state_nonce: u64) -> u64 {
         let inner = self.inner.read();
         let mut next = state_nonce;
-        if let Some(queue) = inner.senders.get(&sender) {
-            for nonce in queue.range(state_nonce..).map(|(n, _)| *n) {
+        if let Some(acc) = inner.accounts.get(&sender) {
+            for nonce in acc.txs.range(state_nonce..).map(|(n, _)| *n) {
                 if nonce != next {
                     break;
                 }
@@ -248,9 +566,9 @@ impl Mempool {
         let inner = self.inner.read();
         // (effective tip, tie-break: lower hash first via Reverse), sender, nonce
         let mut heap: BinaryHeap<(u128, std::cmp::Reverse<B256>, Address, u64)> = BinaryHeap::new();
-        for (sender, queue) in &inner.senders {
+        for (sender, acc) in &inner.accounts {
             let nonce = nonce_of(*sender);
-            if let Some(p) = queue.get(&nonce)
+            if let Some(p) = acc.txs.get(&nonce)
                 && let Some(tip) = p.effective_tip(base_fee)
             {
                 heap.push((tip, std::cmp::Reverse(p.hash), *sender, nonce));
@@ -258,11 +576,11 @@ impl Mempool {
         }
         let mut out = Vec::new();
         while let Some((_, _, sender, nonce)) = heap.pop() {
-            let Some(queue) = inner.senders.get(&sender) else { continue };
-            let Some(p) = queue.get(&nonce) else { continue };
+            let Some(acc) = inner.accounts.get(&sender) else { continue };
+            let Some(p) = acc.txs.get(&nonce) else { continue };
             out.push((p.tx.clone(), sender));
             let next = nonce.saturating_add(1);
-            if let Some(n) = queue.get(&next)
+            if let Some(n) = acc.txs.get(&next)
                 && let Some(tip) = n.effective_tip(base_fee)
             {
                 heap.push((tip, std::cmp::Reverse(n.hash), sender, next));
@@ -271,44 +589,147 @@ impl Mempool {
         out
     }
 
-    /// After a block: drops transactions of `senders` below their new state nonce,
-    /// and the `rejected` ones (the EVM refused them).
-    pub fn on_block(&self, senders: impl IntoIterator<Item = (Address, u64)>, rejected: &[B256]) {
-        let mut inner = self.inner.write();
-        let mut drop: Vec<B256> = Vec::new();
-        for (sender, state_nonce) in senders {
-            if let Some(queue) = inner.senders.get_mut(&sender) {
-                let keep = queue.split_off(&state_nonce);
-                drop.extend(queue.values().map(|p| p.hash));
-                *queue = keep;
+    /// After a block: each touched account's new nonce (and balance, where the
+    /// caller has it) drops what was mined and what can no longer pay; the
+    /// `rejected` ones (the EVM refused them, with why) leave; queued
+    /// transactions past their lifetime expire. Every drop but a mined one is
+    /// logged with its reason.
+    pub fn on_block(
+        &self,
+        accounts: impl IntoIterator<Item = (Address, u64, Option<U256>)>,
+        rejected: &[(B256, String)],
+    ) {
+        let mut dropped = Vec::new();
+        {
+            let mut inner = self.inner.write();
+            for (addr, nonce, balance) in accounts {
+                dropped.extend(inner.settle(addr, nonce, balance));
             }
-        }
-        for hash in rejected {
-            if let Some((sender, nonce)) = inner.by_hash.get(hash).copied() {
-                if let Some(queue) = inner.senders.get_mut(&sender) {
-                    queue.remove(&nonce);
+            for (hash, why) in rejected {
+                if let Some((addr, nonce)) = inner.by_hash.get(hash).copied() {
+                    inner.take(addr, nonce);
+                    inner.recount(addr);
+                    dropped.push((*hash, DropReason::Rejected(why.clone())));
                 }
-                drop.push(*hash);
+            }
+            dropped.extend(self.expire(&mut inner, Instant::now()));
+        }
+        log_drops(&dropped);
+        if let Some(j) = &self.journal
+            && j.wants_compaction(self.inner.read().by_hash.len())
+        {
+            self.compact(j);
+        }
+    }
+
+    /// Rewrites the journal with the pooled transactions. The pool stays
+    /// locked meanwhile: an add between reading the pool and replacing the
+    /// file would be lost.
+    fn compact(&self, j: &Journal) {
+        let inner = self.inner.read();
+        let live: Vec<Vec<u8>> = inner
+            .accounts
+            .values()
+            .flat_map(|a| a.txs.values())
+            .map(|p| p.tx.encoded_2718())
+            .collect();
+        j.rewrite(&live);
+    }
+
+    /// Drops queued transactions older than the lifetime.
+    fn expire(&self, inner: &mut Inner, now: Instant) -> Vec<(B256, DropReason)> {
+        let life = self.cfg.limits.queued_lifetime;
+        let old: Vec<(Address, u64, B256)> = inner
+            .accounts
+            .iter()
+            .flat_map(|(a, acc)| {
+                acc.txs
+                    .range(acc.pending_end()..)
+                    .filter(|(_, p)| now.saturating_duration_since(p.added) >= life)
+                    .map(|(n, p)| (*a, *n, p.hash))
+            })
+            .collect();
+        let mut dropped = Vec::with_capacity(old.len());
+        for (addr, nonce, hash) in old {
+            inner.take(addr, nonce);
+            inner.recount(addr);
+            dropped.push((hash, DropReason::Expired));
+        }
+        dropped
+    }
+
+    /// Drops expired queued transactions now (the sequencer also does it after
+    /// each block).
+    pub fn expire_now(&self) {
+        let dropped = self.expire(&mut self.inner.write(), Instant::now());
+        log_drops(&dropped);
+    }
+
+    /// Brings back the journal's transactions after a restart: each is
+    /// validated again against `account` (nonce, balance) and `base_fee`;
+    /// those no longer valid are dropped with a log line. Then the journal is
+    /// rewritten with what was kept. Returns (kept, dropped).
+    pub fn reload(
+        &self,
+        mut account: impl FnMut(Address) -> (u64, U256),
+        base_fee: u64,
+    ) -> (usize, usize) {
+        use alloy::consensus::transaction::SignerRecoverable;
+        let Some(j) = &self.journal else { return (0, 0) };
+        let mut txs: Vec<(TxEnvelope, Address)> = Vec::new();
+        let mut invalid = 0usize;
+        for raw in j.read_all() {
+            match crate::decode_raw(&raw).and_then(|tx| {
+                let s = tx.recover_signer().map_err(|e| e.to_string())?;
+                Ok((tx, s))
+            }) {
+                Ok(t) => txs.push(t),
+                Err(e) => {
+                    invalid += 1;
+                    tracing::warn!(target: "mempool", "journal entry dropped: {e}");
+                }
             }
         }
-        for hash in drop {
-            inner.by_hash.remove(&hash);
+        // Per sender in nonce order, so each one's pending run rebuilds.
+        txs.sort_by_key(|(tx, s)| (*s, tx.nonce()));
+        let mut kept = 0usize;
+        let mut dropped = Vec::new();
+        for (tx, sender) in txs {
+            let hash = *tx.tx_hash();
+            let (nonce, balance) = account(sender);
+            match self.insert(tx, sender, nonce, balance, base_fee, false) {
+                Ok((_, d)) => {
+                    kept += 1;
+                    dropped.extend(d);
+                }
+                Err(PoolError::AlreadyKnown) => {}
+                Err(PoolError::NonceTooLow { .. }) => {} // mined before the restart
+                Err(e) => dropped.push((hash, DropReason::Invalid(e.to_string()))),
+            }
         }
-        inner.senders.retain(|_, q| !q.is_empty());
+        log_drops(&dropped);
+        self.compact(j);
+        (kept, dropped.len() + invalid)
     }
 
     pub fn stats(&self) -> PoolStats {
         let inner = self.inner.read();
-        PoolStats { total: inner.by_hash.len(), senders: inner.senders.len() }
+        PoolStats {
+            total: inner.by_hash.len(),
+            pending: inner.pending,
+            queued: inner.queued,
+            senders: inner.accounts.len(),
+        }
     }
 
-    /// Number of pending (executable) and queued (behind a gap) transactions.
+    /// Number of pending (executable) and queued (behind a gap) transactions,
+    /// against each sender's nonce in `nonce_of`.
     pub fn status(&self, mut nonce_of: impl FnMut(Address) -> u64) -> (usize, usize) {
         let inner = self.inner.read();
         let mut pending = 0usize;
-        for (sender, queue) in &inner.senders {
+        for (sender, acc) in &inner.accounts {
             let mut next = nonce_of(*sender);
-            for n in queue.keys() {
+            for n in acc.txs.keys() {
                 if *n == next {
                     pending += 1;
                     next += 1;
@@ -319,20 +740,71 @@ impl Mempool {
     }
 }
 
+/// (sender, nonce, hash, effective tip) of the pending transaction to evict for a
+/// better one: the last of a sender's run (so no gap opens) with the lowest
+/// effective tip, never `from`'s own.
+fn worst_pending(
+    inner: &Inner,
+    from: Address,
+    base_fee: u64,
+) -> Option<(Address, u64, B256, u128)> {
+    inner
+        .accounts
+        .iter()
+        .filter(|(a, acc)| **a != from && acc.pending > 0)
+        .filter_map(|(a, acc)| {
+            let last = acc.pending_end() - 1;
+            let p = acc.txs.get(&last)?;
+            Some((*a, last, p.hash, p.effective_tip(base_fee).unwrap_or_default()))
+        })
+        .min_by_key(|v| v.3)
+}
+
+struct QueuedVictim {
+    addr: Address,
+    nonce: u64,
+    hash: B256,
+    /// How far it is from executable (nonces missing before it).
+    gap: u64,
+    tip: u128,
+}
+
+/// The queued transaction to evict first: furthest from executable, then
+/// the lowest effective tip.
+fn worst_queued(inner: &Inner, base_fee: u64) -> Option<QueuedVictim> {
+    inner
+        .accounts
+        .iter()
+        .filter(|(_, acc)| acc.queued() > 0)
+        .filter_map(|(a, acc)| {
+            let (n, p) = acc.txs.iter().next_back()?;
+            Some(QueuedVictim {
+                addr: *a,
+                nonce: *n,
+                hash: p.hash,
+                gap: n - acc.pending_end(),
+                tip: p.effective_tip(base_fee).unwrap_or_default(),
+            })
+        })
+        .max_by_key(|v| (v.gap, std::cmp::Reverse(v.tip)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloy::{
-        consensus::{SignableTransaction, TxEip1559, TxLegacy},
+        consensus::{SignableTransaction, TxEip1559, TxEip7702, TxLegacy},
         network::TxSignerSync,
-        primitives::TxKind,
+        primitives::{Bytes, TxKind},
         signers::local::PrivateKeySigner,
     };
 
     const CHAIN: u64 = 5;
 
-    fn signer(i: u8) -> PrivateKeySigner {
-        PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap()
+    fn signer(i: u16) -> PrivateKeySigner {
+        let mut b = [1u8; 32];
+        b[30..].copy_from_slice(&i.to_be_bytes());
+        PrivateKeySigner::from_bytes(&B256::from(b)).unwrap()
     }
 
     fn tx(s: &PrivateKeySigner, nonce: u64, max_fee: u128, tip: u128) -> TxEnvelope {
@@ -350,13 +822,22 @@ mod tests {
         t.into_signed(sig).into()
     }
 
+    fn limits(pending: usize, queued: usize, per_pending: usize, per_queued: usize) -> PoolLimits {
+        PoolLimits {
+            max_pending: pending,
+            max_queued: queued,
+            max_pending_per_sender: per_pending,
+            max_queued_per_sender: per_queued,
+            queued_lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    fn pool_with(l: PoolLimits) -> Mempool {
+        Mempool::new(PoolConfig { chain_id: CHAIN, limits: l, ..Default::default() })
+    }
+
     fn pool() -> Mempool {
-        Mempool::new(PoolConfig {
-            chain_id: CHAIN,
-            max_per_sender: 4,
-            max_total: 6,
-            ..Default::default()
-        })
+        pool_with(limits(6, 6, 4, 4))
     }
 
     const RICH: U256 = U256::from_limbs([0, 0, 1, 0]);
@@ -428,6 +909,50 @@ mod tests {
         assert!(p.get(&h).is_some());
     }
 
+    /// The EIPs' admission rules: EIP-2681's nonce ceiling, EIP-7702's
+    /// non-empty authorization list, EIP-3860's init code limit.
+    #[test]
+    fn eip_admission_rules() {
+        let p = pool();
+        let s = signer(1);
+        let a = s.address();
+        assert_eq!(
+            p.add(tx(&s, u64::MAX, 10, 1), a, 0, RICH, 1),
+            Err(PoolError::NonceMax { address: a, nonce: u64::MAX })
+        );
+        // 2^64-2 is a valid (queued) nonce
+        p.add(tx(&s, u64::MAX - 1, 10, 1), a, 0, RICH, 1).unwrap();
+
+        let mut t = TxEip7702 {
+            chain_id: CHAIN,
+            gas_limit: 100_000,
+            max_fee_per_gas: 10,
+            to: Address::repeat_byte(7),
+            ..Default::default()
+        };
+        let sig = s.sign_transaction_sync(&mut t).unwrap();
+        let setcode: TxEnvelope = t.into_signed(sig).into();
+        assert_eq!(p.add(setcode, a, 0, RICH, 1), Err(PoolError::EmptyAuthList));
+        assert_eq!(
+            PoolError::EmptyAuthList.to_string(),
+            "EIP-7702 transaction with empty auth list"
+        );
+
+        let mut create = TxEip1559 {
+            chain_id: CHAIN,
+            gas_limit: 10_000_000,
+            max_fee_per_gas: 10,
+            to: TxKind::Create,
+            input: Bytes::from(vec![0u8; MAX_INITCODE_BYTES + 1]),
+            ..Default::default()
+        };
+        let sig = s.sign_transaction_sync(&mut create).unwrap();
+        assert!(matches!(
+            p.add(create.into_signed(sig).into(), a, 0, RICH, 1),
+            Err(PoolError::InitcodeTooLarge { .. })
+        ));
+    }
+
     #[test]
     fn nonce_gaps_are_queued_and_ordered() {
         let p = pool();
@@ -439,31 +964,201 @@ mod tests {
         assert_eq!(p.pending_nonce(s1.address(), 0), 1);
         assert_eq!(p.pending_nonce(s2.address(), 0), 2);
         assert_eq!(p.status(|_| 0), (3, 1));
+        let st = p.stats();
+        assert_eq!((st.pending, st.queued), (3, 1));
         let best: Vec<_> = p.best(1, |_| 0).into_iter().map(|(t, a)| (a, t.nonce())).collect();
         assert_eq!(best, vec![(s2.address(), 0), (s2.address(), 1), (s1.address(), 0)]);
         // filling the gap makes nonce 2 executable
         p.add(tx(&s1, 1, 100, 1), s1.address(), 0, RICH, 1).unwrap();
         assert_eq!(p.pending_nonce(s1.address(), 0), 3);
-        p.on_block([(s1.address(), 2), (s2.address(), 2)], &[]);
+        let st = p.stats();
+        assert_eq!((st.pending, st.queued), (5, 0));
+        p.on_block([(s1.address(), 2, None), (s2.address(), 2, None)], &[]);
         assert_eq!(p.stats().total, 1);
         let best: Vec<_> = p.best(1, |_| 2).into_iter().map(|(t, _)| t.nonce()).collect();
         assert_eq!(best, vec![2]);
     }
 
+    /// The attack of the issue, scaled down: many cheap senders fill the pool
+    /// with transactions behind a nonce gap. They take only the queued room;
+    /// an executable transaction of a funded sender still gets in, and so
+    /// does every gap sender's own missing nonce.
     #[test]
-    fn limits() {
+    fn gap_senders_cannot_lock_out_executable_transactions() {
+        let p = pool_with(limits(8, 16, 4, 4));
+        let cheap = U256::from(21_000u64 * 10 * 8); // covers 8 transactions
+        let attackers: Vec<_> = (100..120).map(signer).collect();
+        let mut refused = 0;
+        for s in &attackers {
+            for n in 1..=8 {
+                match p.add(tx(s, n, 10, 1), s.address(), 0, cheap, 1) {
+                    Ok(_) => {}
+                    Err(PoolError::SenderLimit { kind: "queued", .. } | PoolError::PoolFull) => {
+                        refused += 1
+                    }
+                    Err(e) => panic!("unexpected refusal: {e}"),
+                }
+            }
+        }
+        let st = p.stats();
+        assert_eq!((st.pending, st.queued), (0, 16), "queued room only");
+        assert!(refused > 0);
+        // Honest senders: executable transactions are accepted until the
+        // pending room is full, whatever the queued room holds.
+        for i in 0..8u16 {
+            let s = signer(i + 1);
+            p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        }
+        // A gap sender's missing nonce is pending (it fills the gap): admitted
+        // against a full pending room when it pays more than the cheapest.
+        let a = &attackers[0];
+        p.add(tx(a, 0, 10, 2), a.address(), 0, cheap, 1).unwrap();
+        // (its queued nonces above it that survived the churn run with it now)
+        assert!(p.pending_nonce(a.address(), 0) >= 2);
+        // At the going fee against a full pending room: refused, never
+        // evicting an equal one.
+        let late = signer(50);
+        assert_eq!(
+            p.add(tx(&late, 0, 10, 1), late.address(), 0, RICH, 1),
+            Err(PoolError::PoolFull)
+        );
+        // Paying more evicts the lowest-tip pending transaction.
+        p.add(tx(&late, 0, 10, 3), late.address(), 0, RICH, 1).unwrap();
+    }
+
+    /// A sender at its queued limit can always send the nonce that fills its
+    /// gap (before: `account limit exceeded`, so none of its transactions
+    /// could ever run).
+    #[test]
+    fn the_gap_filling_nonce_is_always_admissible() {
+        let p = pool_with(limits(100, 100, 4, 4));
+        let s = signer(1);
+        for n in 1..=4 {
+            p.add(tx(&s, n, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        }
+        assert!(matches!(
+            p.add(tx(&s, 5, 10, 1), s.address(), 0, RICH, 1),
+            Err(PoolError::SenderLimit { kind: "queued", .. })
+        ));
+        p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        assert_eq!(p.pending_nonce(s.address(), 0), 5);
+        assert_eq!(p.best(1, |_| 0).len(), 5);
+    }
+
+    /// A sender's transactions are admitted only while its balance covers
+    /// their total worst-case cost (before: each one alone was checked, so a
+    /// 0.01 ETH account queued 0.54 ETH of transactions).
+    #[test]
+    fn the_balance_covers_the_cumulative_cost() {
+        let p = pool_with(limits(100, 100, 64, 64));
+        let s = signer(1);
+        let a = s.address();
+        let one = U256::from(21_000u64 * 10 + 1);
+        let balance = one * U256::from(3);
+        for n in 0..3 {
+            p.add(tx(&s, n, 10, 1), a, 0, balance, 1).unwrap();
+        }
+        let e = p.add(tx(&s, 3, 10, 1), a, 0, balance, 1).unwrap_err();
+        assert_eq!(
+            e,
+            PoolError::InsufficientFunds { address: a, have: balance, want: one * U256::from(4) }
+        );
+        assert!(e.to_string().starts_with("insufficient funds for gas * price + value"));
+        // Queued ones count too.
+        let e = p.add(tx(&s, 9, 10, 1), a, 0, balance, 1).unwrap_err();
+        assert!(matches!(e, PoolError::InsufficientFunds { .. }));
+        // A costlier replacement of nonce 0 drops what no longer fits after it.
+        let mut big = TxEip1559 {
+            chain_id: CHAIN,
+            nonce: 0,
+            gas_limit: 21_000,
+            max_fee_per_gas: 20,
+            max_priority_fee_per_gas: 2,
+            to: TxKind::Call(Address::repeat_byte(9)),
+            value: U256::from(1),
+            ..Default::default()
+        };
+        let sig = s.sign_transaction_sync(&mut big).unwrap();
+        p.add(big.into_signed(sig).into(), a, 0, balance, 1).unwrap();
+        assert_eq!(p.stats().total, 2, "nonce 2 no longer affordable");
+        // A block that spends the balance drops what it cannot pay any more.
+        p.on_block([(a, 1, Some(one / U256::from(2)))], &[]);
+        assert_eq!(p.stats().total, 0);
+    }
+
+    #[test]
+    fn queued_transactions_expire_pending_ones_do_not() {
+        let mut l = limits(100, 100, 64, 64);
+        l.queued_lifetime = Duration::ZERO;
+        let p = pool_with(l);
+        let s = signer(1);
+        p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        p.add(tx(&s, 5, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        p.on_block(std::iter::empty(), &[]);
+        let st = p.stats();
+        assert_eq!((st.pending, st.queued), (1, 0));
+    }
+
+    #[test]
+    fn per_sender_pending_limit() {
         let p = pool();
         let s = signer(3);
         for n in 0..4 {
             p.add(tx(&s, n, 10, 1), s.address(), 0, RICH, 1).unwrap();
         }
-        assert!(matches!(
-            p.add(tx(&s, 4, 10, 1), s.address(), 0, RICH, 1),
-            Err(PoolError::SenderLimit { .. })
-        ));
-        let t = signer(4);
-        p.add(tx(&t, 0, 10, 1), t.address(), 0, RICH, 1).unwrap();
-        p.add(tx(&t, 1, 10, 1), t.address(), 0, RICH, 1).unwrap();
-        assert_eq!(p.add(tx(&t, 2, 10, 1), t.address(), 0, RICH, 1), Err(PoolError::PoolFull));
+        let e = p.add(tx(&s, 4, 10, 1), s.address(), 0, RICH, 1).unwrap_err();
+        assert!(matches!(e, PoolError::SenderLimit { kind: "pending", .. }));
+        assert!(e.to_string().contains("mempool.max-pending-per-sender"), "{e}");
     }
+
+    #[test]
+    fn rejected_transactions_leave_the_pool() {
+        let p = pool();
+        let s = signer(1);
+        let h = p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        p.on_block(std::iter::empty(), &[(h, "out of gas".into())]);
+        assert!(p.get(&h).is_none());
+        assert_eq!(p.stats(), PoolStats::default());
+    }
+
+    /// Accepted transactions come back from the journal after a restart; a
+    /// torn last record (a kill during the write) is skipped; transactions
+    /// mined meanwhile are not brought back.
+    #[test]
+    fn the_journal_brings_pooled_transactions_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("txpool.journal");
+        let cfg = PoolConfig { chain_id: CHAIN, ..Default::default() };
+        let (s1, s2) = (signer(1), signer(2));
+        let hashes: Vec<B256> = {
+            let p = Mempool::with_journal(cfg.clone(), Journal::open(&path).unwrap());
+            let mut h = Vec::new();
+            for n in 0..3 {
+                h.push(p.add(tx(&s1, n, 10, 1), s1.address(), 0, RICH, 1).unwrap());
+            }
+            h.push(p.add(tx(&s2, 4, 10, 1), s2.address(), 0, RICH, 1).unwrap());
+            h
+        };
+        // a torn record at the end
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[0, 0, 0, 90, 1, 2])
+            .unwrap();
+        let p = Mempool::with_journal(cfg.clone(), Journal::open(&path).unwrap());
+        // s1's nonce 0 was mined before the restart
+        let (kept, dropped) =
+            p.reload(|a| if a == s1.address() { (1, RICH) } else { (0, RICH) }, 1);
+        assert_eq!((kept, dropped), (3, 0));
+        assert!(p.get(&hashes[0]).is_none());
+        for h in &hashes[1..] {
+            assert!(p.get(h).is_some());
+        }
+        // the rewritten journal holds exactly those
+        let again = Mempool::with_journal(cfg, Journal::open(&path).unwrap());
+        assert_eq!(again.reload(|_| (0, RICH), 1), (3, 0));
+    }
+
+    use std::io::Write as _;
 }

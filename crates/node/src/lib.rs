@@ -18,6 +18,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 mod ops;
 
 pub use infra_derivation::{BatchVerdict, DerivationStatus};
+pub use infra_mempool::PoolLimits;
 pub use infra_prover::service::{LocalState, ProverActor, ProverSettings, RemoteState};
 
 /// The L1 this sequencer settles to.
@@ -70,8 +71,8 @@ pub struct NodeConfig {
     pub rpc: RpcConfig,
     pub empty_blocks: bool,
     pub min_tip_wei: u64,
-    pub max_per_sender: usize,
-    pub max_total: usize,
+    /// The pool's limits (pending/queued, per sender and in all; queued lifetime).
+    pub pool_limits: infra_mempool::PoolLimits,
     /// `None`: an L2 chain without an L1 (no deposits, no batches).
     pub l1: Option<L1Settings>,
     /// `Some`: this node is a validator (no sequencing; `l1` must be `None`).
@@ -265,14 +266,35 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         l1_actors = Some(connect_l1(&cfg, l1, &store, &genesis, deposits.clone()).await?);
     }
 
-    let pool = Arc::new(Mempool::new(PoolConfig {
+    let pool_cfg = PoolConfig {
         chain_id: cfg.chain.chain_id,
         block_gas_limit: cfg.chain.gas_limit,
         min_tip_wei: u128::from(cfg.min_tip_wei),
-        max_per_sender: cfg.max_per_sender,
-        max_total: cfg.max_total,
+        limits: cfg.pool_limits.clone(),
         accept_blobs: cfg.accept_blobs,
-    }));
+    };
+    let pool = Arc::new(if cfg.validator.is_none() && !cfg.accept_blobs {
+        // A sequencer's accepted transactions survive a restart or a crash.
+        let path = cfg.datadir.join("txpool.journal");
+        let journal = infra_mempool::Journal::open(&path)
+            .wrap_err_with(|| format!("opening the pool journal {}", path.display()))?;
+        let pool = Mempool::with_journal(pool_cfg, journal);
+        let r = store.reader()?;
+        let head_header =
+            r.header(head)?.ok_or_else(|| eyre!("no header for the head block {head}"))?;
+        let base_fee = infra_execution::base_fee_after(&cfg.chain, &head_header);
+        let (kept, dropped) = pool.reload(
+            |a| r.account(a).ok().flatten().map(|acc| (acc.nonce, acc.balance)).unwrap_or_default(),
+            base_fee,
+        );
+        drop(r);
+        if kept + dropped > 0 {
+            tracing::info!(target: "node", kept, dropped, path = %path.display(), "pool journal reloaded");
+        }
+        pool
+    } else {
+        Mempool::new(pool_cfg)
+    });
     let bus = Bus::new(1024);
     let mut rpc_ctx = RpcContext::new(
         store.clone(),
@@ -612,7 +634,7 @@ impl Actor for PoolPruner {
                         .transactions
                         .iter()
                         .zip(&block.senders)
-                        .map(|(tx, s)| (*s, tx.nonce().saturating_add(1)))
+                        .map(|(tx, s)| (*s, tx.nonce().saturating_add(1), None))
                         .collect();
                     self.pool.on_block(nonces, &[]);
                 }

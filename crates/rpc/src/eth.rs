@@ -1,8 +1,7 @@
 use crate::convert::{block_logs, pending_tx, rpc_block, rpc_receipt, rpc_tx};
 use alloy::{
-    consensus::TxEnvelope,
     consensus::transaction::SignerRecoverable,
-    eips::{BlockId, BlockNumberOrTag, Decodable2718, eip2718::Eip2718Error},
+    eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U64, U256, keccak256},
     rpc::types::{FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest},
 };
@@ -376,12 +375,7 @@ impl RpcContext {
     }
 
     pub fn send_raw(&self, raw: Bytes) -> RpcResult<B256> {
-        let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| match e {
-            Eip2718Error::UnexpectedType(t) => {
-                err(-32000, format!("transaction type not supported: {t}"))
-            }
-            e => err(-32000, format!("rlp: could not decode transaction: {e}")),
-        })?;
+        let tx = infra_mempool::decode_raw(&raw).map_err(|e| err(-32000, e))?;
         let tx = match &self.blobs {
             Some(store) => store.accept(tx).map_err(|e| err(-32000, e))?,
             None => tx,

@@ -139,10 +139,8 @@ impl BlockBuilder {
             candidates,
             Inclusion::Pool,
         )?;
-        let rejected: Vec<B256> = built.rejected.iter().map(|r| r.hash).collect();
-        for r in &built.rejected {
-            tracing::debug!(target: "sequencer", tx = %r.hash, reason = %r.reason, "dropped by the EVM");
-        }
+        let rejected: Vec<(B256, String)> =
+            built.rejected.iter().map(|r| (r.hash, r.reason.to_string())).collect();
         if built.block.tx_count() == 0 && !allow_empty {
             self.pool.on_block(std::iter::empty(), &rejected);
             return Ok(None);
@@ -156,7 +154,10 @@ impl BlockBuilder {
             .changes
             .accounts
             .iter()
-            .map(|(a, s)| (*a, s.map(|s| s.nonce).unwrap_or_default()))
+            .map(|(a, s)| {
+                let (nonce, balance) = s.map(|s| (s.nonce, s.balance)).unwrap_or_default();
+                (*a, nonce, Some(balance))
+            })
             .collect();
         self.pool.on_block(nonces, &rejected);
         let block = Arc::new(block);
