@@ -331,9 +331,11 @@ describe('ethers v6', () => {
     const body = await rawRpc('eth_thisMethodDoesNotExist', []);
     assert.equal(body.result, undefined);
     assert.equal(body.error?.code, -32601, `raw response: ${JSON.stringify(body)}`);
-    // And how ethers surfaces it.
+    // And how ethers surfaces it: geth's message ("the method ... does not
+    // exist/is not available") is what ethers maps to UNSUPPORTED_OPERATION.
     await assert.rejects(provider.send('eth_thisMethodDoesNotExist', []), (err) => {
-      assert.equal(err.error?.code, -32601, `ethers error: ${err.message}`);
+      assert.equal(err.code, 'UNSUPPORTED_OPERATION', `ethers error: ${err.message}`);
+      assert.equal(err.info?.error?.code, -32601, `ethers error: ${err.message}`);
       return true;
     });
   });

@@ -7,10 +7,8 @@ use crate::{eth::RpcContext, ops::Ops};
 use alloy::primitives::{B256, keccak256};
 use infra_storage::Store;
 use jsonrpsee::{
-    MethodResponse,
-    core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT},
     server::{HttpBody, HttpRequest, HttpResponse},
-    types::{ErrorObjectOwned, Request},
+    types::ErrorObjectOwned,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -527,7 +525,24 @@ impl Gateway {
         if self.methods.contains(method) { method.to_string() } else { "other".to_string() }
     }
 
-    fn observe(&self, method: &str, took: Duration, outcome: &'static str) {
+    /// Admission of the calls of one request (a batch is charged as one): a
+    /// refusal's JSON-RPC error for each refused call; the first refusal is
+    /// kept for the HTTP status when every call was refused.
+    pub(crate) fn admit_calls(
+        &self,
+        caller: &Caller,
+        methods: &[&str],
+    ) -> Vec<Result<(), ErrorObjectOwned>> {
+        let verdicts = self.admit(caller, methods);
+        if let Some(Err(first)) = verdicts.first()
+            && verdicts.iter().all(Result::is_err)
+        {
+            *caller.refusal.lock() = Some(first.clone());
+        }
+        verdicts.into_iter().map(|v| v.map_err(|r| r.error())).collect()
+    }
+
+    pub(crate) fn observe(&self, method: &str, took: Duration, outcome: &'static str) {
         let m = &self.ops.metrics;
         let label = self.label(method);
         m.rpc_requests
@@ -540,123 +555,6 @@ impl Gateway {
 // ---- the per-call middleware (HTTP and WebSocket alike) ----
 
 /// Admission and metrics for every JSON-RPC call.
-#[derive(Clone)]
-pub struct Admission<S> {
-    pub service: S,
-    pub gateway: Arc<Gateway>,
-}
-
-impl<S> RpcServiceT for Admission<S>
-where
-    S: RpcServiceT<
-            MethodResponse = MethodResponse,
-            BatchResponse = MethodResponse,
-            NotificationResponse = MethodResponse,
-        > + Send
-        + Sync
-        + Clone
-        + 'static,
-{
-    type MethodResponse = MethodResponse;
-    type NotificationResponse = MethodResponse;
-    type BatchResponse = MethodResponse;
-
-    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let gw = self.gateway.clone();
-        let service = self.service.clone();
-        async move {
-            let method = req.method_name().to_string();
-            let started = Instant::now();
-            let refusal = match req.extensions().get::<Caller>() {
-                Some(caller) => match gw.admit(caller, &[method.as_str()]).pop() {
-                    Some(Err(r)) => {
-                        // A single call's refusal is the HTTP response's status.
-                        *caller.refusal.lock() = Some(r.clone());
-                        Some(r)
-                    }
-                    _ => None,
-                },
-                // Every request comes through the front, which sets a caller;
-                // without one, nothing privileged.
-                None if method.starts_with("admin_") => Some(Refusal::AdminRemote),
-                None => None,
-            };
-            if let Some(r) = refusal {
-                let outcome = if matches!(r, Refusal::RateLimited { .. }) {
-                    "rate_limited"
-                } else {
-                    "refused"
-                };
-                gw.observe(&method, started.elapsed(), outcome);
-                return MethodResponse::error(req.id, r.error());
-            }
-            let rp = service.call(req).await;
-            gw.observe(&method, started.elapsed(), if rp.is_success() { "ok" } else { "error" });
-            rp
-        }
-    }
-
-    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let gw = self.gateway.clone();
-        let service = self.service.clone();
-        async move {
-            let started = Instant::now();
-            let caller = batch.extensions().get::<Caller>().cloned();
-            let methods: Vec<String> = batch
-                .iter()
-                .filter_map(|e| match e {
-                    Ok(BatchEntry::Call(r)) => Some(r.method_name().to_string()),
-                    Ok(BatchEntry::Notification(n)) => Some(n.method_name().to_string()),
-                    Err(_) => None,
-                })
-                .collect();
-            if let Some(caller) = caller {
-                let names: Vec<&str> = methods.iter().map(String::as_str).collect();
-                let verdicts = gw.admit(&caller, &names);
-                // The HTTP status tells of a refusal only when nothing was answered.
-                if let Some(Err(first)) = verdicts.first()
-                    && verdicts.iter().all(Result::is_err)
-                {
-                    *caller.refusal.lock() = Some(first.clone());
-                }
-                let mut verdicts = verdicts.into_iter();
-                for entry in batch.iter_mut() {
-                    let refusal = match entry {
-                        Ok(_) => match verdicts.next() {
-                            Some(Err(r)) => r,
-                            _ => continue,
-                        },
-                        Err(_) => continue,
-                    };
-                    if let Ok(BatchEntry::Call(r)) = entry {
-                        let id = r.id.clone().into_owned();
-                        *entry = Err(BatchEntryErr::new(id, refusal.error()));
-                    } else {
-                        // A refused notification gets no answer.
-                        *entry =
-                            Err(BatchEntryErr::new(jsonrpsee::types::Id::Null, refusal.error()));
-                    }
-                }
-            }
-            let rp = service.batch(batch).await;
-            let took = started.elapsed();
-            for m in &methods {
-                gw.observe(m, took, if rp.is_success() { "ok" } else { "error" });
-            }
-            rp
-        }
-    }
-
-    fn notification<'a>(
-        &self,
-        n: Notification<'a>,
-    ) -> impl Future<Output = MethodResponse> + Send + 'a {
-        self.service.notification(n)
-    }
-}
-
-// ---- the HTTP front ----
-
 const DASHBOARD: &str = include_str!("../assets/dashboard.html");
 
 fn response(status: u16, content_type: &'static str, body: impl Into<HttpBody>) -> HttpResponse {
@@ -799,34 +697,26 @@ fn request_id() -> String {
 
 /// Serves one HTTP request: operator endpoints, CORS preflights, or JSON-RPC
 /// (HTTP or a WebSocket upgrade) through `rpc` with the caller attached.
-pub async fn serve_http<S, B>(
+pub(crate) async fn serve_http(
     gw: Arc<Gateway>,
     ctx: Arc<RpcContext>,
     peer: std::net::SocketAddr,
-    req: HttpRequest<B>,
-    rpc: S,
-) -> Result<HttpResponse, std::convert::Infallible>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
-    S::Error: std::fmt::Display,
-{
+    req: hyper::Request<hyper::body::Incoming>,
+    rpc: Arc<crate::ws::WsShared>,
+) -> Result<HttpResponse, std::convert::Infallible> {
     let id = request_id();
     let span = tracing::debug_span!(target: "rpc", "request", id = %id, peer = %peer);
     tracing::Instrument::instrument(serve_inner(gw, ctx, peer, req, rpc, id), span).await
 }
 
-async fn serve_inner<S, B>(
+async fn serve_inner(
     gw: Arc<Gateway>,
     ctx: Arc<RpcContext>,
     peer: std::net::SocketAddr,
-    req: HttpRequest<B>,
-    mut rpc: S,
+    req: hyper::Request<hyper::body::Incoming>,
+    rpc: Arc<crate::ws::WsShared>,
     id: String,
-) -> Result<HttpResponse, std::convert::Infallible>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
-    S::Error: std::fmt::Display,
-{
+) -> Result<HttpResponse, std::convert::Infallible> {
     let started = Instant::now();
     let origin = gw.allowed_origin(req.headers().get(http::header::ORIGIN));
     let path = req.uri().path().to_string();
@@ -887,9 +777,7 @@ where
                 );
                 rp
             }
-            (_, p) if p == "/" || p.starts_with("/v1/") => {
-                rpc_request(&gw, peer, req, &mut rpc).await
-            }
+            (_, p) if p == "/" || p.starts_with("/v1/") => rpc_request(&gw, peer, req, &rpc).await,
             _ => response(
                 404,
                 "text/plain",
@@ -907,16 +795,12 @@ where
     Ok(rp)
 }
 
-async fn rpc_request<S, B>(
+async fn rpc_request(
     gw: &Arc<Gateway>,
     peer: std::net::SocketAddr,
-    mut req: HttpRequest<B>,
-    rpc: &mut S,
-) -> HttpResponse
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse>,
-    S::Error: std::fmt::Display,
-{
+    req: hyper::Request<hyper::body::Incoming>,
+    rpc: &Arc<crate::ws::WsShared>,
+) -> HttpResponse {
     let (key, key_hash) = match gw.authenticate(request_key(&req).as_deref()) {
         Ok(Some((k, h))) => (Some(k), Some(h)),
         Ok(None) => (None, None),
@@ -944,13 +828,49 @@ where
     }
     let caller =
         Caller { ip: peer.ip(), key, key_hash, local, ws, refusal: Arc::new(Mutex::new(None)) };
-    let slot = caller.refusal.clone();
-    req.extensions_mut().insert(caller);
-    let mut rp = match rpc.call(req).await {
-        Ok(rp) => rp,
-        Err(e) => return response(500, "text/plain", format!("internal error: {e}")),
+    if ws {
+        return crate::ws::upgrade(req, rpc.clone(), caller);
+    }
+    if req.method() != http::Method::POST {
+        let mut rp =
+            response(405, "text/plain", "JSON-RPC is served by POST (or a WebSocket upgrade)");
+        rp.headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("POST, OPTIONS"));
+        return rp;
+    }
+    let json = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return response(415, "text/plain", "Content-Type must be application/json");
+    }
+    let max = rpc.max_message_bytes;
+    let body = {
+        use http_body_util::BodyExt as _;
+        match http_body_util::Limited::new(req.into_body(), max).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                let e = ErrorObjectOwned::owned(
+                    -32600,
+                    format!(
+                        "request body is over the limit of {max} bytes (rpc.max_request_bytes)"
+                    ),
+                    None::<()>,
+                );
+                let mut rp = json_error(413, &e);
+                rp.headers_mut()
+                    .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                return rp;
+            }
+        }
     };
-    if !ws && let Some(r) = slot.lock().take() {
+    let msg = crate::jsonrpc::parse(&body, rpc.dispatcher.max_batch);
+    let answer = rpc.dispatcher.answer(&caller, msg, crate::jsonrpc::no_subscriptions).await;
+    let mut rp = response(200, "application/json", answer.unwrap_or_default());
+    if let Some(r) = caller.refusal.lock().take() {
         *rp.status_mut() =
             http::StatusCode::from_u16(r.http_status()).unwrap_or(http::StatusCode::FORBIDDEN);
         if let Some(s) = r.retry_after_s()

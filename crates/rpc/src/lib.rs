@@ -5,11 +5,14 @@ mod convert;
 mod eth;
 mod filters;
 pub mod gateway;
+mod jsonrpc;
 mod metrics;
 pub mod ops;
+mod params;
 mod proofs;
 mod server;
 mod trace;
+mod ws;
 
 pub use blobs::{BlobStore, KEEP_BLOB_TXS};
 pub use eth::RpcContext;

@@ -1,21 +1,16 @@
-use crate::eth::{RpcContext, block_logs_for_sub, invalid_params};
-use crate::gateway::{Admission, Gateway, GatewayConfig};
+use crate::eth::RpcContext;
+use crate::gateway::{Gateway, GatewayConfig};
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U64, U256},
-    rpc::types::{Filter, TransactionRequest},
+    rpc::types::TransactionRequest,
 };
 use infra_bus::Event;
 use jsonrpsee::{
-    PendingSubscriptionSink, RpcModule, SubscriptionMessage,
-    core::traits::IdProvider,
-    server::{
-        BatchRequestConfig, Server, ServerConfig, ServerHandle, StopHandle,
-        middleware::rpc::RpcServiceBuilder, stop_channel,
-    },
-    types::{Params, SubscriptionId},
+    RpcModule,
+    server::{ServerHandle, StopHandle, stop_channel},
+    types::Params,
 };
-use serde_json::Value;
 use std::net::SocketAddr;
 
 #[derive(Debug, Clone)]
@@ -28,6 +23,9 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// Most blocks one `eth_getLogs` may span.
     pub max_logs_range: u64,
+    /// Messages queued for one WebSocket connection; a client that leaves
+    /// more unread is disconnected.
+    pub ws_queue: usize,
     pub gateway: GatewayConfig,
 }
 
@@ -41,6 +39,7 @@ impl RpcConfig {
             max_batch: 100,
             max_response_bytes: 50 * 1024 * 1024,
             max_logs_range: crate::eth::MAX_LOG_RANGE,
+            ws_queue: 4_096,
             gateway: GatewayConfig::default(),
         }
     }
@@ -51,17 +50,6 @@ impl RpcConfig {
 pub struct RpcServer {
     pub local_addr: SocketAddr,
     pub handle: ServerHandle,
-}
-
-/// Subscription ids as Ethereum clients expect them: 0x-prefixed hex strings.
-#[derive(Debug)]
-struct HexIds;
-
-impl IdProvider for HexIds {
-    fn next_id(&self) -> SubscriptionId<'static> {
-        let bytes: [u8; 16] = rand_bytes();
-        SubscriptionId::Str(format!("0x{}", alloy::hex::encode(bytes)).into())
-    }
 }
 
 /// 16 random bytes (filter and subscription ids).
@@ -261,92 +249,14 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
     fast!(m, "admin_listKeys", |_p, c| c.admin_list_keys());
     reg!(m, "admin_revokeKey", |p, c| c.admin_revoke_key(p.next()?));
 
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", subscribe)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(m)
 }
 
-/// What an `eth_subscribe` follows.
-enum Feed {
-    Heads,
-    Logs(Box<Filter>),
-    /// Pool transactions: hashes, or whole transactions.
-    Pending {
-        full: bool,
-    },
-}
-
-impl Feed {
-    /// `eth_subscribe`'s parameters: the kind, then its option.
-    fn parse(params: &Params<'_>) -> Result<Self, jsonrpsee::types::ErrorObjectOwned> {
-        let mut seq = params.sequence();
-        let kind: String = seq.next()?;
-        Ok(match kind.as_str() {
-            "newHeads" => Feed::Heads,
-            "logs" => Feed::Logs(Box::new(opt::<Filter>(&mut seq)?.unwrap_or_default())),
-            "newPendingTransactions" => Feed::Pending { full: opt(&mut seq)?.unwrap_or(false) },
-            other => {
-                return Err(invalid_params(format!(
-                    "unsupported subscription {other:?}; supported: \"newHeads\", \"logs\", \"newPendingTransactions\""
-                )));
-            }
-        })
-    }
-}
-
-async fn subscribe(
-    params: Params<'static>,
-    pending: PendingSubscriptionSink,
-    ctx: std::sync::Arc<RpcContext>,
-    _ext: jsonrpsee::Extensions,
-) -> jsonrpsee::core::SubscriptionResult {
-    let feed = match Feed::parse(&params) {
-        Ok(f) => f,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
-    };
-    let mut events = ctx.bus.subscribe();
-    let sink = pending.accept().await?;
-    loop {
-        tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            ev = events.recv() => {
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => return Ok(()),
-                };
-                let items: Vec<Value> = match (&feed, ev) {
-                    (Feed::Heads, Event::BlockSealed(block)) => vec![serde_json::to_value(crate::convert::rpc_header(&block))?],
-                    (Feed::Logs(f), Event::BlockSealed(block)) => block_logs_for_sub(&block, f).into_iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
-                    (Feed::Pending { full }, Event::PendingTx(raw)) => match pending_item(&raw, *full) {
-                        Some(v) => vec![v],
-                        None => continue,
-                    },
-                    _ => continue,
-                };
-                for item in items {
-                    let msg = SubscriptionMessage::from(serde_json::value::to_raw_value(&item)?);
-                    if sink.send(msg).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A pooled transaction as `newPendingTransactions` sends it.
-fn pending_item(raw: &[u8], full: bool) -> Option<Value> {
-    use alloy::{consensus::transaction::SignerRecoverable, eips::Decodable2718};
+/// A pooled transaction's hash.
+fn pending_hash(raw: &[u8]) -> Option<B256> {
+    use alloy::eips::Decodable2718;
     let tx = alloy::consensus::TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
-    if !full {
-        return serde_json::to_value(tx.tx_hash()).ok();
-    }
-    let sender = tx.recover_signer().ok()?;
-    serde_json::to_value(crate::convert::pending_tx(tx, sender)).ok()
+    Some(*tx.tx_hash())
 }
 
 /// Follows the bus for what the RPC keeps besides the database: block counters
@@ -369,9 +279,7 @@ fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
                     m.gas_used.inc_by(b.header.gas_used);
                 }
                 Ok(Event::PendingTx(raw)) => {
-                    if let Some(hash) =
-                        pending_item(&raw, false).and_then(|v| serde_json::from_value(v).ok())
-                    {
+                    if let Some(hash) = pending_hash(&raw) {
                         ctx.filters.pending(hash);
                     }
                 }
@@ -382,6 +290,9 @@ fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
     });
 }
 
+/// Each connection's kernel send buffer (Linux doubles it).
+const SEND_BUFFER_BYTES: usize = 256 * 1024;
+
 /// The body length a request declares (`Content-Length`).
 fn declared_length<B>(req: &hyper::Request<B>) -> Option<u64> {
     req.headers().get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
@@ -390,27 +301,29 @@ fn declared_length<B>(req: &hyper::Request<B>) -> Option<u64> {
 /// Starts HTTP + WebSocket JSON-RPC on `cfg.addr`, behind the gateway.
 pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer> {
     let module = build_module(ctx.clone())?;
-    let names: Vec<String> = module.method_names().map(str::to_string).collect();
+    let mut names: Vec<String> = module.method_names().map(str::to_string).collect();
+    names.extend(["eth_subscribe".to_string(), "eth_unsubscribe".to_string()]);
     let methods: jsonrpsee::Methods = module.into();
     let ctx = std::sync::Arc::new(ctx);
     let gateway = std::sync::Arc::new(Gateway::new(cfg.gateway.clone(), &ctx, names));
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     let local_addr = listener.local_addr()?;
     let (stop, handle) = stop_channel();
-    let server_cfg = ServerConfig::builder()
-        .max_request_body_size(cfg.max_request_bytes)
-        .max_response_body_size(cfg.max_response_bytes)
-        .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch))
-        .set_id_provider(HexIds)
-        .build();
-    let gw = gateway.clone();
-    let middleware = RpcServiceBuilder::new()
-        .layer_fn(move |service| Admission { service, gateway: gw.clone() });
-    let builder = Server::builder()
-        .set_config(server_cfg)
-        .set_rpc_middleware(middleware)
-        .to_service_builder()
-        .max_connections(cfg.max_connections);
+    let dispatcher = std::sync::Arc::new(crate::jsonrpc::Dispatcher {
+        methods,
+        gateway: gateway.clone(),
+        max_response_bytes: cfg.max_response_bytes as usize,
+        max_batch: cfg.max_batch as usize,
+    });
+    let (feed, _) = tokio::sync::broadcast::channel(4_096);
+    crate::ws::spawn_feed(&ctx, feed.clone(), stop.clone());
+    let shared = std::sync::Arc::new(crate::ws::WsShared {
+        dispatcher,
+        feed,
+        queue: cfg.ws_queue,
+        max_message_bytes: cfg.max_request_bytes as usize,
+        stop: stop.clone(),
+    });
     spawn_feeds(ctx.clone(), stop.clone());
     // Open sockets, idle keep-alive ones included: at the limit, accepting waits.
     let sockets = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.max_connections as usize));
@@ -438,18 +351,22 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
                 },
             };
             let _ = socket.set_nodelay(true);
-            let rpc = builder.clone().build(methods.clone(), stop.clone());
-            let (gateway, ctx, conn_stop) = (gateway.clone(), ctx.clone(), stop.clone());
+            // A bounded kernel send buffer: what a client leaves unread stays
+            // in its connection's queue, where it counts (see `ws`), not in
+            // megabytes of auto-tuned socket memory.
+            let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER_BYTES);
+            let (gateway, ctx, conn_stop, shared) =
+                (gateway.clone(), ctx.clone(), stop.clone(), shared.clone());
             let max_bytes = u64::from(cfg.max_request_bytes);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (gateway, ctx, rpc) = (gateway.clone(), ctx.clone(), rpc.clone());
+                        let (gateway, ctx, shared) = (gateway.clone(), ctx.clone(), shared.clone());
                         async move {
                             if let Some(len) = declared_length(&req).filter(|n| *n > max_bytes) {
                                 return Ok(crate::gateway::too_large(req, len, max_bytes).await);
                             }
-                            crate::gateway::serve_http(gateway, ctx, peer, req, rpc).await
+                            crate::gateway::serve_http(gateway, ctx, peer, req, shared).await
                         }
                     },
                 );
