@@ -1,7 +1,9 @@
 //! The pool's journal: every accepted transaction appended as it is accepted,
 //! so a restart or a kill -9 loses none (as geth's `transactions.rlp` and
-//! reth's transaction backup). A record is a 4-byte big-endian length and the
-//! transaction's EIP-2718 encoding. Appends go to the operating system at
+//! reth's transaction backup), and every drop (evicted, expired, replaced,
+//! refused) appended as a removal, so what left the pool stays gone. A record
+//! is a 4-byte big-endian length and the transaction's EIP-2718 encoding; a
+//! removal is the length `REMOVED | 32` and the transaction hash. Appends go to the operating system at
 //! once (a killed process loses nothing it wrote; a power cut may lose the
 //! last ones). The file is rewritten with only the pooled transactions on
 //! load and when mined ones make up most of it; the rewrite is a new file
@@ -16,6 +18,15 @@ use std::{
 
 /// Largest record read back: anything longer is a torn or foreign file.
 const MAX_RECORD: usize = 1 << 20;
+/// The length's top bit marks a removal.
+const REMOVED: u32 = 1 << 31;
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Record {
+    Added(Vec<u8>),
+    Removed(alloy::primitives::B256),
+}
 
 #[derive(Debug)]
 pub struct Journal {
@@ -39,15 +50,32 @@ impl Journal {
         let mut record = Vec::with_capacity(4 + raw.len());
         record.extend_from_slice(&(raw.len() as u32).to_be_bytes());
         record.extend_from_slice(raw);
+        self.write(&record);
+    }
+
+    pub(crate) fn remove(&self, hash: &alloy::primitives::B256) {
+        let mut record = Vec::with_capacity(36);
+        record.extend_from_slice(&(REMOVED | 32).to_be_bytes());
+        record.extend_from_slice(hash.as_slice());
+        self.write(&record);
+    }
+
+    /// Appends a whole record, or nothing: a failed write is cut off again,
+    /// so no torn record sits before later ones.
+    fn write(&self, record: &[u8]) {
         let mut f = self.file.lock();
-        if let Err(e) = f.0.write_all(&record) {
+        let len = f.0.metadata().map(|m| m.len()).ok();
+        if let Err(e) = f.0.write_all(record) {
             tracing::warn!(target: "mempool", path = %self.path.display(), "journal write: {e}");
+            if let Some(len) = len {
+                let _ = f.0.set_len(len);
+            }
         }
         f.1 += 1;
     }
 
     /// Every whole record, in the order written; a torn last one is skipped.
-    pub(crate) fn read_all(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn read_all(&self) -> Vec<Record> {
         let mut bytes = Vec::new();
         if let Err(e) = File::open(&self.path).and_then(|mut f| f.read_to_end(&mut bytes)) {
             tracing::warn!(target: "mempool", path = %self.path.display(), "journal read: {e}");
@@ -56,12 +84,18 @@ impl Journal {
         let mut out = Vec::new();
         let mut rest = bytes.as_slice();
         while rest.len() >= 4 {
-            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-            if len > MAX_RECORD || rest.len() < 4 + len {
+            let word = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            let len = (word & !REMOVED) as usize;
+            if len > MAX_RECORD || rest.len() < 4 + len || (word & REMOVED != 0 && len != 32) {
                 tracing::warn!(target: "mempool", "journal: {} trailing bytes of a torn record skipped", rest.len());
                 break;
             }
-            out.push(rest[4..4 + len].to_vec());
+            let body = &rest[4..4 + len];
+            out.push(if word & REMOVED != 0 {
+                Record::Removed(alloy::primitives::B256::from_slice(body))
+            } else {
+                Record::Added(body.to_vec())
+            });
             rest = &rest[4 + len..];
         }
         out

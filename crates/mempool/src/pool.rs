@@ -1,4 +1,4 @@
-use crate::journal::Journal;
+use crate::journal::{Journal, Record};
 use alloy::{
     consensus::{Transaction as _, TxEnvelope},
     eips::Encodable2718,
@@ -193,6 +193,8 @@ pub enum DropReason {
     Replaced(B256),
     /// Queued longer than `mempool.queued-lifetime`.
     Expired,
+    /// Promoted past a limit when its sender's gap was filled.
+    OverLimit(&'static str),
     /// The sender's balance no longer covers it after the ones before it.
     Unaffordable,
     /// Below its sender's state nonce: another transaction took the nonce.
@@ -211,6 +213,7 @@ impl std::fmt::Display for DropReason {
             }
             DropReason::Replaced(by) => write!(f, "replaced by {by}"),
             DropReason::Expired => f.write_str("queued past mempool.queued-lifetime"),
+            DropReason::OverLimit(flag) => write!(f, "promoted past {flag}"),
             DropReason::Unaffordable => f.write_str(
                 "the sender's balance no longer covers it after its earlier transactions",
             ),
@@ -227,6 +230,10 @@ struct Inner {
     by_hash: HashMap<B256, (Address, u64)>,
     pending: usize,
     queued: usize,
+    /// Bumped on every change; with `cheapest_pending` (generation, base
+    /// fee, tip) it answers a refused transaction sent again without a scan.
+    generation: u64,
+    cheapest_pending: Option<(u64, u64, u128)>,
 }
 
 impl Inner {
@@ -242,6 +249,20 @@ impl Inner {
         if acc.txs.is_empty() {
             self.accounts.remove(&addr);
         }
+    }
+
+    /// Drops `addr`'s transactions from `nonce` up (a sender's later ones
+    /// cannot run without it) and recounts.
+    fn drop_from(&mut self, addr: Address, nonce: u64, why: DropReason) -> Vec<(B256, DropReason)> {
+        let Some(acc) = self.accounts.get_mut(&addr) else { return Vec::new() };
+        let gone = acc.txs.split_off(&nonce);
+        let out: Vec<_> = gone.into_values().map(|p| (p.hash, why.clone())).collect();
+        for (h, _) in &out {
+            self.by_hash.remove(h);
+        }
+        self.recount(addr);
+        self.generation += 1;
+        out
     }
 
     /// Removes one transaction (the caller recounts).
@@ -314,9 +335,12 @@ fn bump(old: u128) -> u128 {
     old.saturating_add(old / 10).saturating_add(u128::from(!old.is_multiple_of(10)))
 }
 
-fn log_drops(dropped: &[(B256, DropReason)]) {
+fn log_drops(journal: Option<&Journal>, dropped: &[(B256, DropReason)]) {
     for (hash, why) in dropped {
         tracing::info!(target: "mempool", tx = %hash, reason = %why, "dropped from the pool");
+        if let Some(j) = journal {
+            j.remove(hash);
+        }
     }
 }
 
@@ -403,7 +427,7 @@ impl Mempool {
         base_fee: u64,
     ) -> Result<B256, PoolError> {
         let (hash, dropped) = self.insert(tx, sender, state_nonce, balance, base_fee, true)?;
-        log_drops(&dropped);
+        log_drops(self.journal.as_ref(), &dropped);
         Ok(hash)
     }
 
@@ -440,21 +464,25 @@ impl Mempool {
         if inner.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        let mut dropped = Vec::new();
         if inner.accounts.contains_key(&sender) {
-            dropped.extend(inner.settle(sender, state_nonce, Some(balance)));
+            // Logged now: whatever happens to this one, they are gone.
+            log_drops(self.journal.as_ref(), &inner.settle(sender, state_nonce, Some(balance)));
         }
+        // The pool may know a newer nonce than the state read for this call.
+        let state_nonce = inner.accounts.get(&sender).map_or(state_nonce, |a| a.state_nonce);
+        if nonce < state_nonce {
+            return Err(PoolError::NonceTooLow { address: sender, tx: nonce, state: state_nonce });
+        }
+        let mut dropped = Vec::new();
         // Everything the sender's earlier transactions may spend, then this one.
-        let (pending_end, acc_pending, acc_queued, before, old) = match inner.accounts.get(&sender)
-        {
+        let (pending_end, acc_queued, before, old) = match inner.accounts.get(&sender) {
             Some(acc) => (
                 acc.pending_end(),
-                acc.pending,
                 acc.queued(),
                 acc.txs.range(..nonce).fold(U256::ZERO, |s, (_, p)| s.saturating_add(p.cost)),
                 acc.txs.get(&nonce).map(|o| (o.hash, o.max_fee, o.tip)),
             ),
-            None => (state_nonce, 0, 0, U256::ZERO, None),
+            None => (state_nonce, 0, U256::ZERO, None),
         };
         let want = before.saturating_add(cost);
         if want > balance {
@@ -469,49 +497,51 @@ impl Mempool {
             }
             None => None,
         };
-        if replaced.is_none() {
-            let new_tip = max_fee.saturating_sub(u128::from(base_fee)).min(tip);
-            // Pending if it extends the executable run (the gap-filling nonce
-            // included); queued if a nonce is missing before it.
-            if nonce <= pending_end {
-                if acc_pending >= limits.max_pending_per_sender {
-                    return Err(PoolError::SenderLimit {
-                        address: sender,
-                        count: acc_pending,
-                        kind: "pending",
-                        limit: limits.max_pending_per_sender,
-                        flag: "max-pending-per-sender",
-                    });
-                }
-                if inner.pending >= limits.max_pending {
-                    let (addr, n, hash, _) = worst_pending(&inner, sender, base_fee)
-                        .filter(|v| v.3 < new_tip)
-                        .ok_or(PoolError::PoolFull)?;
-                    inner.take(addr, n);
-                    inner.recount(addr);
-                    dropped.push((hash, DropReason::Evicted));
-                }
-            } else {
-                if acc_queued >= limits.max_queued_per_sender {
-                    return Err(PoolError::SenderLimit {
-                        address: sender,
-                        count: acc_queued,
-                        kind: "queued",
-                        limit: limits.max_queued_per_sender,
-                        flag: "max-queued-per-sender",
-                    });
-                }
-                if inner.queued >= limits.max_queued {
-                    let gap = nonce - pending_end;
-                    let victim = worst_queued(&inner, base_fee)
-                        .filter(|v| {
-                            (v.gap, std::cmp::Reverse(v.tip)) > (gap, std::cmp::Reverse(new_tip))
-                        })
-                        .ok_or(PoolError::PoolFull)?;
-                    inner.take(victim.addr, victim.nonce);
-                    inner.recount(victim.addr);
-                    dropped.push((victim.hash, DropReason::Evicted));
-                }
+        let new_tip = max_fee.saturating_sub(u128::from(base_fee)).min(tip);
+        // Pending if it extends the executable run (the gap-filling nonce
+        // included); queued if a nonce is missing before it.
+        let pending = nonce <= pending_end;
+        if replaced.is_none() && pending {
+            let position = (nonce - state_nonce) as usize;
+            if position >= limits.max_pending_per_sender {
+                return Err(PoolError::SenderLimit {
+                    address: sender,
+                    count: position,
+                    kind: "pending",
+                    limit: limits.max_pending_per_sender,
+                    flag: "max-pending-per-sender",
+                });
+            }
+            // Refused at once when nothing cheaper was there at the last look
+            // and nothing changed since (a refused one sent again costs no scan).
+            if inner.pending >= limits.max_pending
+                && inner.cheapest_pending.is_some_and(|(g, bf, t)| {
+                    g == inner.generation && bf == base_fee && t >= new_tip
+                })
+            {
+                return Err(PoolError::PoolFull);
+            }
+        }
+        if replaced.is_none() && !pending {
+            if acc_queued >= limits.max_queued_per_sender {
+                return Err(PoolError::SenderLimit {
+                    address: sender,
+                    count: acc_queued,
+                    kind: "queued",
+                    limit: limits.max_queued_per_sender,
+                    flag: "max-queued-per-sender",
+                });
+            }
+            if inner.queued >= limits.max_queued {
+                let gap = nonce - pending_end;
+                let victim = worst_queued(&inner, base_fee)
+                    .filter(|v| {
+                        (v.gap, std::cmp::Reverse(v.tip)) > (gap, std::cmp::Reverse(new_tip))
+                    })
+                    .ok_or(PoolError::PoolFull)?;
+                inner.take(victim.addr, victim.nonce);
+                inner.recount(victim.addr);
+                dropped.push((victim.hash, DropReason::Evicted));
             }
         }
         let encoded = journal.then(|| tx.encoded_2718());
@@ -519,14 +549,49 @@ impl Mempool {
         acc.state_nonce = acc.state_nonce.max(state_nonce);
         acc.balance = balance;
         acc.txs.insert(nonce, PoolTx { tx, hash, max_fee, tip, cost, added: Instant::now() });
+        inner.by_hash.insert(hash, (sender, nonce));
         if let Some(old) = replaced {
             inner.by_hash.remove(&old);
             dropped.push((old, DropReason::Replaced(hash)));
         }
-        inner.by_hash.insert(hash, (sender, nonce));
         // A costlier replacement may leave later ones unaffordable.
         dropped.extend(inner.settle(sender, state_nonce, None));
         inner.recount(sender);
+        // A filled gap promotes the queued run after it: the sender's pending
+        // run and the pool's pending room are held to their limits by
+        // dropping its promoted tail, then the cheapest pending elsewhere.
+        if pending && replaced.is_none() {
+            let acc = &inner.accounts[&sender];
+            if acc.pending > limits.max_pending_per_sender {
+                let cut = acc.state_nonce + limits.max_pending_per_sender as u64;
+                dropped.extend(inner.drop_from(
+                    sender,
+                    cut,
+                    DropReason::OverLimit("mempool.max-pending-per-sender"),
+                ));
+            }
+            while inner.pending > limits.max_pending {
+                let victim = cheapest_pending(&mut inner, (sender, nonce), base_fee);
+                match victim {
+                    Some((addr, n, t)) if t < new_tip || (addr == sender && n > nonce) => {
+                        dropped.extend(inner.drop_from(addr, n, DropReason::Evicted));
+                    }
+                    _ => {
+                        // Nothing cheaper: this one does not get in (those
+                        // after it are queued again, as they were).
+                        inner.take(sender, nonce);
+                        inner.recount(sender);
+                        inner.generation += 1;
+                        inner.cheapest_pending =
+                            cheapest_pending(&mut inner, (Address::ZERO, u64::MAX), base_fee)
+                                .map(|(_, _, t)| (inner.generation, base_fee, t));
+                        log_drops(self.journal.as_ref(), &dropped);
+                        return Err(PoolError::PoolFull);
+                    }
+                }
+            }
+        }
+        inner.generation += 1;
         if let (Some(j), Some(raw)) = (&self.journal, encoded) {
             j.append(&raw);
         }
@@ -614,7 +679,7 @@ impl Mempool {
             }
             dropped.extend(self.expire(&mut inner, Instant::now()));
         }
-        log_drops(&dropped);
+        log_drops(self.journal.as_ref(), &dropped);
         if let Some(j) = &self.journal
             && j.wants_compaction(self.inner.read().by_hash.len())
         {
@@ -662,7 +727,7 @@ impl Mempool {
     /// each block).
     pub fn expire_now(&self) {
         let dropped = self.expire(&mut self.inner.write(), Instant::now());
-        log_drops(&dropped);
+        log_drops(self.journal.as_ref(), &dropped);
     }
 
     /// Brings back the journal's transactions after a restart: each is
@@ -676,9 +741,17 @@ impl Mempool {
     ) -> (usize, usize) {
         use alloy::consensus::transaction::SignerRecoverable;
         let Some(j) = &self.journal else { return (0, 0) };
+        // Replay in order: what was removed stays removed.
+        let mut live: Vec<(B256, Vec<u8>)> = Vec::new();
+        for rec in j.read_all() {
+            match rec {
+                Record::Added(raw) => live.push((alloy::primitives::keccak256(&raw), raw)),
+                Record::Removed(h) => live.retain(|(x, _)| *x != h),
+            }
+        }
         let mut txs: Vec<(TxEnvelope, Address)> = Vec::new();
         let mut invalid = 0usize;
-        for raw in j.read_all() {
+        for (_, raw) in live {
             match crate::decode_raw(&raw).and_then(|tx| {
                 let s = tx.recover_signer().map_err(|e| e.to_string())?;
                 Ok((tx, s))
@@ -690,7 +763,19 @@ impl Mempool {
                 }
             }
         }
-        // Per sender in nonce order, so each one's pending run rebuilds.
+        // Of one sender's transactions with one nonce, the last accepted
+        // (a replacement, or one sent after the first left); then per sender
+        // in nonce order, so each one's pending run rebuilds.
+        let mut last: HashMap<(Address, u64), usize> = HashMap::new();
+        for (i, (tx, s)) in txs.iter().enumerate() {
+            last.insert((*s, tx.nonce()), i);
+        }
+        let mut txs: Vec<(TxEnvelope, Address)> = txs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (tx, s))| last.get(&(*s, tx.nonce())) == Some(i))
+            .map(|(_, t)| t)
+            .collect();
         txs.sort_by_key(|(tx, s)| (*s, tx.nonce()));
         let mut kept = 0usize;
         let mut dropped = Vec::new();
@@ -707,7 +792,7 @@ impl Mempool {
                 Err(e) => dropped.push((hash, DropReason::Invalid(e.to_string()))),
             }
         }
-        log_drops(&dropped);
+        log_drops(self.journal.as_ref(), &dropped);
         self.compact(j);
         (kept, dropped.len() + invalid)
     }
@@ -740,24 +825,28 @@ impl Mempool {
     }
 }
 
-/// (sender, nonce, hash, effective tip) of the pending transaction to evict for a
-/// better one: the last of a sender's run (so no gap opens) with the lowest
-/// effective tip, never `from`'s own.
-fn worst_pending(
-    inner: &Inner,
-    from: Address,
+/// The pending transaction with the lowest effective tip (sender, nonce,
+/// tip), `except` left out; ties go to the highest nonce. Remembered in
+/// `cheapest_pending` for the refusal without a scan.
+fn cheapest_pending(
+    inner: &mut Inner,
+    except: (Address, u64),
     base_fee: u64,
-) -> Option<(Address, u64, B256, u128)> {
-    inner
+) -> Option<(Address, u64, u128)> {
+    let found = inner
         .accounts
         .iter()
-        .filter(|(a, acc)| **a != from && acc.pending > 0)
-        .filter_map(|(a, acc)| {
-            let last = acc.pending_end() - 1;
-            let p = acc.txs.get(&last)?;
-            Some((*a, last, p.hash, p.effective_tip(base_fee).unwrap_or_default()))
+        .flat_map(|(a, acc)| {
+            acc.txs
+                .range(acc.state_nonce..acc.pending_end())
+                .filter(move |(n, _)| (*a, **n) != except)
+                .map(move |(n, p)| (*a, *n, p.effective_tip(base_fee).unwrap_or_default()))
         })
-        .min_by_key(|v| v.3)
+        .min_by_key(|(_, n, t)| (*t, std::cmp::Reverse(*n)));
+    if let Some((_, _, t)) = found {
+        inner.cheapest_pending = Some((inner.generation, base_fee, t));
+    }
+    found
 }
 
 struct QueuedVictim {
@@ -1013,8 +1102,9 @@ mod tests {
         // against a full pending room when it pays more than the cheapest.
         let a = &attackers[0];
         p.add(tx(a, 0, 10, 2), a.address(), 0, cheap, 1).unwrap();
-        // (its queued nonces above it that survived the churn run with it now)
-        assert!(p.pending_nonce(a.address(), 0) >= 2);
+        assert_eq!(p.pending_nonce(a.address(), 0), 1);
+        // Its queued ones it promoted did not push the pending room over.
+        assert_eq!(p.stats().pending, 8);
         // At the going fee against a full pending room: refused, never
         // evicting an equal one.
         let late = signer(50);
@@ -1031,7 +1121,7 @@ mod tests {
     /// could ever run).
     #[test]
     fn the_gap_filling_nonce_is_always_admissible() {
-        let p = pool_with(limits(100, 100, 4, 4));
+        let p = pool_with(limits(100, 100, 8, 4));
         let s = signer(1);
         for n in 1..=4 {
             p.add(tx(&s, n, 10, 1), s.address(), 0, RICH, 1).unwrap();
@@ -1099,6 +1189,58 @@ mod tests {
         assert_eq!((st.pending, st.queued), (1, 0));
     }
 
+    /// Filling a gap promotes the queued run behind it, but neither past the
+    /// sender's pending limit nor past the pool's pending room (the review's
+    /// unbounded-pending attack: queue 64, fill the gap, repeat).
+    #[test]
+    fn promotion_keeps_the_pending_limits() {
+        let p = pool_with(limits(6, 100, 4, 8));
+        let s = signer(1);
+        for n in 1..=8 {
+            p.add(tx(&s, n, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        }
+        p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        let st = p.stats();
+        assert_eq!((st.pending, st.queued), (4, 0), "cut at the per-sender limit");
+        for i in 2..=4u16 {
+            let t = signer(i);
+            for n in 1..=3 {
+                p.add(tx(&t, n, 10, 1), t.address(), 0, RICH, 1).unwrap();
+            }
+            let _ = p.add(tx(&t, 0, 10, 5), t.address(), 0, RICH, 1);
+            assert!(p.stats().pending <= 6, "{:?}", p.stats());
+        }
+    }
+
+    /// The cheapest pending transaction anywhere is evicted for a better one,
+    /// not only the last of each run (a cheap run with a dear last one
+    /// cannot hold the room); its sender's later ones go with it.
+    #[test]
+    fn the_cheapest_pending_anywhere_is_evicted() {
+        let p = pool_with(limits(4, 100, 4, 4));
+        let s = signer(1);
+        p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        for n in 1..3 {
+            p.add(tx(&s, n, 10, 1), s.address(), 0, RICH, 1).unwrap();
+        }
+        p.add(tx(&s, 3, 100, 90), s.address(), 0, RICH, 1).unwrap();
+        let honest = signer(2);
+        p.add(tx(&honest, 0, 10, 2), honest.address(), 0, RICH, 1).unwrap();
+        // Its cheap nonce 2 (the highest of the cheapest) and the dear one
+        // after it left.
+        assert_eq!(p.pending_nonce(s.address(), 0), 2);
+        assert_eq!(p.stats().pending, 3);
+        p.add(tx(&honest, 1, 10, 2), honest.address(), 0, RICH, 1).unwrap();
+        // The same refused transaction again costs no scan, and is refused.
+        let late = signer(3);
+        for _ in 0..3 {
+            assert_eq!(
+                p.add(tx(&late, 0, 10, 1), late.address(), 0, RICH, 1),
+                Err(PoolError::PoolFull)
+            );
+        }
+    }
+
     #[test]
     fn per_sender_pending_limit() {
         let p = pool();
@@ -1156,8 +1298,24 @@ mod tests {
             assert!(p.get(h).is_some());
         }
         // the rewritten journal holds exactly those
-        let again = Mempool::with_journal(cfg, Journal::open(&path).unwrap());
+        let again = Mempool::with_journal(cfg.clone(), Journal::open(&path).unwrap());
         assert_eq!(again.reload(|_| (0, RICH), 1), (3, 0));
+        // A replaced transaction and a rejected one stay gone after a restart;
+        // the replacement comes back.
+        let s3 = signer(3);
+        let replacement = {
+            let p = Mempool::with_journal(cfg.clone(), Journal::open(&path).unwrap());
+            let first = p.add(tx(&s3, 0, 10, 1), s3.address(), 0, RICH, 1).unwrap();
+            let second = p.add(tx(&s3, 0, 20, 2), s3.address(), 0, RICH, 1).unwrap();
+            let refused = p.add(tx(&s3, 1, 10, 1), s3.address(), 0, RICH, 1).unwrap();
+            p.on_block(std::iter::empty(), &[(refused, "out of gas".into())]);
+            assert!(p.get(&first).is_none());
+            second
+        };
+        let p = Mempool::with_journal(cfg, Journal::open(&path).unwrap());
+        p.reload(|_| (0, RICH), 1);
+        assert!(p.get(&replacement).is_some());
+        assert_eq!(p.pending_nonce(s3.address(), 0), 1, "the refused nonce 1 did not come back");
     }
 
     use std::io::Write as _;

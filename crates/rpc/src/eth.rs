@@ -1,4 +1,4 @@
-use crate::convert::{block_logs, pending_tx, rpc_block, rpc_receipt, rpc_tx};
+use crate::convert::{pending_tx, rpc_block, rpc_receipt, rpc_tx};
 use alloy::{
     consensus::transaction::SignerRecoverable,
     eips::{BlockId, BlockNumberOrTag},
@@ -552,10 +552,4 @@ pub(crate) fn call_error(e: CallError) -> ErrorObjectOwned {
         CallError::Evm(e) => internal(e),
         other => err(-32000, other.to_string()),
     }
-}
-
-/// The logs of `block` that `filter` selects (address and topics; block range is
-/// ignored for subscriptions, which follow the head).
-pub fn block_logs_for_sub(block: &SealedBlock, filter: &Filter) -> Vec<Log> {
-    block_logs(block).into_iter().filter(|l| filter.matches(&l.inner)).collect()
 }

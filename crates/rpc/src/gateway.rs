@@ -703,10 +703,11 @@ pub(crate) async fn serve_http(
     peer: std::net::SocketAddr,
     req: hyper::Request<hyper::body::Incoming>,
     rpc: Arc<crate::ws::WsShared>,
+    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<HttpResponse, std::convert::Infallible> {
     let id = request_id();
     let span = tracing::debug_span!(target: "rpc", "request", id = %id, peer = %peer);
-    tracing::Instrument::instrument(serve_inner(gw, ctx, peer, req, rpc, id), span).await
+    tracing::Instrument::instrument(serve_inner(gw, ctx, peer, req, rpc, permit, id), span).await
 }
 
 async fn serve_inner(
@@ -715,6 +716,7 @@ async fn serve_inner(
     peer: std::net::SocketAddr,
     req: hyper::Request<hyper::body::Incoming>,
     rpc: Arc<crate::ws::WsShared>,
+    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
     id: String,
 ) -> Result<HttpResponse, std::convert::Infallible> {
     let started = Instant::now();
@@ -777,7 +779,9 @@ async fn serve_inner(
                 );
                 rp
             }
-            (_, p) if p == "/" || p.starts_with("/v1/") => rpc_request(&gw, peer, req, &rpc).await,
+            (_, p) if p == "/" || p.starts_with("/v1/") => {
+                rpc_request(&gw, peer, req, &rpc, permit).await
+            }
             _ => response(
                 404,
                 "text/plain",
@@ -800,6 +804,7 @@ async fn rpc_request(
     peer: std::net::SocketAddr,
     req: hyper::Request<hyper::body::Incoming>,
     rpc: &Arc<crate::ws::WsShared>,
+    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> HttpResponse {
     let (key, key_hash) = match gw.authenticate(request_key(&req).as_deref()) {
         Ok(Some((k, h))) => (Some(k), Some(h)),
@@ -829,7 +834,7 @@ async fn rpc_request(
     let caller =
         Caller { ip: peer.ip(), key, key_hash, local, ws, refusal: Arc::new(Mutex::new(None)) };
     if ws {
-        return crate::ws::upgrade(req, rpc.clone(), caller);
+        return crate::ws::upgrade(req, rpc.clone(), caller, permit);
     }
     if req.method() != http::Method::POST {
         let mut rp =

@@ -97,7 +97,7 @@ fn signature(method: &str) -> Option<(&'static [Kind], &'static [Kind])> {
 const TAGS: [&str; 5] = ["latest", "earliest", "pending", "safe", "finalized"];
 
 fn hex_digits(s: &str) -> Result<&str, String> {
-    let Some(digits) = s.strip_prefix("0x") else {
+    let Some(digits) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) else {
         return Err(if s.is_empty() {
             "empty hex string".into()
         } else {
@@ -162,7 +162,7 @@ fn block_id(v: &Value) -> Result<(), String> {
                     "blockHash" => data(x, Some(32))?,
                     "requireCanonical" if x.is_boolean() => {}
                     "requireCanonical" => return Err("requireCanonical is a boolean".into()),
-                    other => return Err(format!("unknown field {other:?} in a block object")),
+                    _ => {}
                 }
             }
             if o.contains_key("blockNumber") == o.contains_key("blockHash") {
@@ -183,7 +183,7 @@ fn call(v: &Value) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err(format!("a call is an object, not {}", type_name(v)));
     };
-    for (k, x) in o {
+    for (k, x) in o.iter().filter(|(_, x)| !x.is_null()) {
         let r = match k.as_str() {
             "gas"
             | "gasPrice"
@@ -195,7 +195,6 @@ fn call(v: &Value) -> Result<(), String> {
             | "chainId"
             | "type" => quantity(x),
             "from" => data(x, Some(20)),
-            "to" if x.is_null() => Ok(()),
             "to" => data(x, Some(20)),
             "data" | "input" => data(x, None),
             _ => Ok(()),
@@ -209,7 +208,7 @@ fn filter(v: &Value) -> Result<(), String> {
     let Value::Object(o) = v else {
         return Err(format!("a filter is an object, not {}", type_name(v)));
     };
-    for (k, x) in o {
+    for (k, x) in o.iter().filter(|(_, x)| !x.is_null()) {
         let r = match k.as_str() {
             "fromBlock" | "toBlock" => block(x),
             "blockHash" => data(x, Some(32)),
@@ -233,8 +232,21 @@ fn filter(v: &Value) -> Result<(), String> {
         };
         field(k, r)?;
     }
-    if o.contains_key("blockHash") && (o.contains_key("fromBlock") || o.contains_key("toBlock")) {
+    let set = |k: &str| o.get(k).is_some_and(|v| !v.is_null());
+    if set("blockHash") && (set("fromBlock") || set("toBlock")) {
         return Err("a filter with blockHash takes no fromBlock or toBlock".into());
+    }
+    // Two block numbers the wrong way round (tags resolve later).
+    let number = |k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| s.strip_prefix("0x"))
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+    };
+    if let (Some(f), Some(t)) = (number("fromBlock"), number("toBlock"))
+        && f > t
+    {
+        return Err(format!("invalid block range params: fromBlock {f} is after toBlock {t}"));
     }
     Ok(())
 }
@@ -253,9 +265,19 @@ fn type_name(v: &Value) -> &'static str {
 fn check_one(kind: Kind, v: &Value) -> Result<(), String> {
     match kind {
         Quantity => quantity(v),
+        // geth's HexOrDecimal64: a JSON integer, a decimal string or any hex.
         Count => match v {
             Value::Number(n) if n.is_u64() => Ok(()),
-            _ => quantity(v),
+            Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) => Ok(()),
+            Value::String(s) => {
+                let d = hex_digits(s)?;
+                if d.is_empty() || d.trim_start_matches('0').len() > 16 {
+                    Err("not a 64-bit count".into())
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(format!("a count is a number or a string, not {}", type_name(v))),
         },
         Block => block(v),
         BlockId => block_id(v),
@@ -306,9 +328,11 @@ pub(crate) fn check(method: &str, params: Option<&str>) -> Result<(), String> {
         return Err(format!("missing value for required argument {n}"));
     }
     if n > required.len() + optional.len() {
+        let overrides = matches!(method, "eth_call" | "eth_estimateGas" | "eth_createAccessList");
         return Err(format!(
-            "too many arguments, want at most {}",
-            required.len() + optional.len()
+            "too many arguments, want at most {}{}",
+            required.len() + optional.len(),
+            if overrides { " (state and block overrides are not supported)" } else { "" }
         ));
     }
     for (i, (kind, v)) in required.iter().chain(optional).zip(&values[..n]).enumerate() {
@@ -373,6 +397,15 @@ mod tests {
         bad("eth_sendRawTransaction", r#"["abcd"]"#, "without 0x prefix");
         ok("eth_feeHistory", r#"[4, "latest", [25, 75]]"#);
         ok("eth_feeHistory", r#"["0x4", "latest"]"#);
+        ok("eth_feeHistory", r#"["4", "latest"]"#);
+        ok("eth_feeHistory", r#"["0x04", "latest"]"#);
+        ok(
+            "eth_call",
+            r#"[{"to": "0X0000000000000000000000000000000000000001", "gas": null, "data": "0xAB"}]"#,
+        );
+        ok("eth_getLogs", r#"[{"fromBlock": null, "toBlock": null}]"#);
+        bad("eth_newFilter", r#"[{"fromBlock": "0x9", "toBlock": "0x2"}]"#, "invalid block range");
+        bad("eth_call", r#"[{}, "latest", {}]"#, "overrides are not supported");
         ok(
             "eth_call",
             r#"[{"to": "0x0000000000000000000000000000000000000001", "data": "0x"}, "latest"]"#,

@@ -321,6 +321,8 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
         dispatcher,
         feed,
         queue: cfg.ws_queue,
+        // Room for the largest response, and then some.
+        queue_bytes: (64usize << 20).max(cfg.max_response_bytes as usize + (1 << 20)),
         max_message_bytes: cfg.max_request_bytes as usize,
         stop: stop.clone(),
     });
@@ -357,16 +359,20 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
             let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER_BYTES);
             let (gateway, ctx, conn_stop, shared) =
                 (gateway.clone(), ctx.clone(), stop.clone(), shared.clone());
+            // Held by the connection, and by its WebSocket after an upgrade.
+            let permit = std::sync::Arc::new(permit);
             let max_bytes = u64::from(cfg.max_request_bytes);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (gateway, ctx, shared) = (gateway.clone(), ctx.clone(), shared.clone());
+                        let (gateway, ctx, shared, permit) =
+                            (gateway.clone(), ctx.clone(), shared.clone(), permit.clone());
                         async move {
                             if let Some(len) = declared_length(&req).filter(|n| *n > max_bytes) {
                                 return Ok(crate::gateway::too_large(req, len, max_bytes).await);
                             }
-                            crate::gateway::serve_http(gateway, ctx, peer, req, shared).await
+                            crate::gateway::serve_http(gateway, ctx, peer, req, shared, permit)
+                                .await
                         }
                     },
                 );
@@ -388,7 +394,6 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
                         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn).await;
                     }
                 }
-                drop(permit);
             });
         }
     });

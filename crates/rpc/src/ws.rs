@@ -10,7 +10,7 @@
 //! not once per subscriber.
 
 use crate::{
-    eth::{RpcContext, block_logs_for_sub, invalid_params},
+    eth::{RpcContext, invalid_params},
     gateway::Caller,
     jsonrpc::{self, Dispatcher},
 };
@@ -47,6 +47,8 @@ pub(crate) enum FeedEvent {
         block: Arc<SealedBlock>,
         /// The `newHeads` JSON.
         head: Option<Box<RawValue>>,
+        /// The block's logs with their JSON, made on first demand.
+        logs: OnceLock<Vec<(alloy::rpc::types::Log, Box<RawValue>)>>,
     },
     Pending {
         raw: alloy::primitives::Bytes,
@@ -64,7 +66,7 @@ impl FeedEvent {
         Some(match ev {
             Event::BlockSealed(block) => {
                 let head = raw_json(&crate::convert::rpc_header(&block));
-                FeedEvent::Block { block, head }
+                FeedEvent::Block { block, head, logs: OnceLock::new() }
             }
             Event::PendingTx(raw) => {
                 use alloy::eips::Decodable2718;
@@ -127,9 +129,17 @@ impl Feed {
     fn results(&self, ev: &FeedEvent) -> Vec<Box<RawValue>> {
         match (self, ev) {
             (Feed::Heads, FeedEvent::Block { head: Some(h), .. }) => vec![h.clone()],
-            (Feed::Logs(f), FeedEvent::Block { block, .. }) => {
-                block_logs_for_sub(block, f).iter().filter_map(raw_json).collect()
-            }
+            (Feed::Logs(f), FeedEvent::Block { block, logs, .. }) => logs
+                .get_or_init(|| {
+                    crate::convert::block_logs(block)
+                        .into_iter()
+                        .filter_map(|l| raw_json(&l).map(|j| (l, j)))
+                        .collect()
+                })
+                .iter()
+                .filter(|(l, _)| f.matches(&l.inner))
+                .map(|(_, j)| j.clone())
+                .collect(),
             (Feed::Pending { full: false }, FeedEvent::Pending { hash: Some(h), .. }) => {
                 vec![h.clone()]
             }
@@ -150,10 +160,14 @@ struct Closing {
 
 /// One connection's shared state.
 struct Conn {
-    out: mpsc::Sender<String>,
+    out: mpsc::UnboundedSender<String>,
     close: watch::Sender<Option<Closing>>,
     subs: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Messages and bytes queued and not yet written, and their limits.
+    queued: std::sync::atomic::AtomicUsize,
+    queued_bytes: std::sync::atomic::AtomicUsize,
     queue: usize,
+    queue_bytes: usize,
 }
 
 impl Conn {
@@ -167,19 +181,28 @@ impl Conn {
         });
     }
 
-    /// Queues a notification; a full queue closes the connection.
-    fn notify(&self, msg: String) -> bool {
-        match self.out.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(
-                    CloseCode::Policy,
-                    format!("client too slow: {} messages not read (rpc.ws_queue)", self.queue),
-                );
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+    fn is_closing(&self) -> bool {
+        self.close.borrow().is_some()
+    }
+
+    /// Queues a message (a response or a notification) without waiting: a
+    /// queue over its limit, in messages or bytes, closes the connection.
+    fn push(&self, msg: String) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.queued.fetch_add(1, Relaxed) + 1;
+        let bytes = self.queued_bytes.fetch_add(msg.len(), Relaxed) + msg.len();
+        if n > self.queue || bytes > self.queue_bytes {
+            self.close(
+                CloseCode::Policy,
+                format!(
+                    "client too slow: {} messages or {} MiB not read (rpc.ws_queue)",
+                    self.queue,
+                    self.queue_bytes >> 20
+                ),
+            );
+            return false;
         }
+        self.out.send(msg).is_ok()
     }
 }
 
@@ -189,6 +212,8 @@ pub(crate) struct WsShared {
     pub feed: broadcast::Sender<Arc<FeedEvent>>,
     /// Messages queued for one connection before it counts as too slow.
     pub queue: usize,
+    /// Bytes queued for one connection before it counts as too slow.
+    pub queue_bytes: usize,
     pub max_message_bytes: usize,
     pub stop: StopHandle,
 }
@@ -199,6 +224,7 @@ pub(crate) fn upgrade(
     mut req: hyper::Request<hyper::body::Incoming>,
     shared: Arc<WsShared>,
     caller: Caller,
+    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> jsonrpsee::server::HttpResponse {
     use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
     let h = req.headers();
@@ -224,7 +250,7 @@ pub(crate) fn upgrade(
                     Some(cfg),
                 )
                 .await;
-                serve(ws, shared, caller).await;
+                serve(ws, shared, caller, permit).await;
             }
             Err(e) => tracing::debug!(target: "rpc", "websocket upgrade: {e}"),
         }
@@ -252,22 +278,30 @@ async fn closed(rx: &mut watch::Receiver<Option<Closing>>) {
     }
 }
 
-async fn serve<S>(ws: WebSocketStream<S>, shared: Arc<WsShared>, caller: Caller)
-where
+async fn serve<S>(
+    ws: WebSocketStream<S>,
+    shared: Arc<WsShared>,
+    caller: Caller,
+    permit_of_connection: Arc<tokio::sync::OwnedSemaphorePermit>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sink, mut stream) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<String>(shared.queue.max(1));
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
     let (close_tx, mut close_rx) = watch::channel::<Option<Closing>>(None);
     let conn = Arc::new(Conn {
         out: out_tx,
         close: close_tx,
         subs: Mutex::new(HashMap::new()),
-        queue: shared.queue,
+        queued: Default::default(),
+        queued_bytes: Default::default(),
+        queue: shared.queue.max(1),
+        queue_bytes: shared.queue_bytes,
     });
 
     // The writer: the queue to the socket, until closed.
     let mut writer_close = close_rx.clone();
+    let counters = conn.clone();
     let writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -275,6 +309,8 @@ where
                 _ = closed(&mut writer_close) => break,
                 msg = out_rx.recv() => {
                     let Some(msg) = msg else { break };
+                    counters.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    counters.queued_bytes.fetch_sub(msg.len(), std::sync::atomic::Ordering::Relaxed);
                     tokio::select! {
                         r = sink.send(Message::text(msg)) => if r.is_err() { return },
                         // A client that does not read can hold a send
@@ -299,6 +335,7 @@ where
     });
 
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut tasks = tokio::task::JoinSet::new();
     let stopped = shared.stop.clone().shutdown();
     tokio::pin!(stopped);
     loop {
@@ -320,9 +357,16 @@ where
                 break;
             }
         };
-        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        let permit = tokio::select! {
+            _ = closed(&mut close_rx) => break,
+            p = in_flight.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        while tasks.try_join_next().is_some() {}
         let (shared, conn, caller) = (shared.clone(), conn.clone(), caller.clone());
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let _permit = permit;
             let msg = jsonrpc::parse(&bytes, shared.dispatcher.max_batch);
             let starts: Arc<Mutex<Vec<oneshot::Sender<()>>>> = Arc::default();
@@ -334,8 +378,7 @@ where
                 })
                 .await;
             if let Some(text) = answer {
-                // Responses wait for room (the caller's own reading paces them).
-                let _ = conn.out.send(text).await;
+                conn.push(text);
             }
             // Subscriptions send only after their id has gone out.
             for s in starts.lock().drain(..) {
@@ -344,9 +387,11 @@ where
         });
     }
     conn.close(CloseCode::Normal, String::new());
+    tasks.abort_all();
     for (_, task) in conn.subs.lock().drain() {
         task.abort();
     }
+    drop(permit_of_connection);
     let _ = writer.await;
 }
 
@@ -406,13 +451,20 @@ fn subscription(
                     r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{sub_id}","result":{}}}}}"#,
                     result.get()
                 );
-                if !c.notify(msg) {
+                if !c.push(msg) {
                     return;
                 }
             }
         }
     });
-    conn.subs.lock().insert(id.clone(), task.abort_handle());
+    let mut subs = conn.subs.lock();
+    if conn.is_closing() {
+        // The connection ended meanwhile: nothing will read this.
+        task.abort();
+        return Err(jsonrpc::error(-32000, "the connection is closing"));
+    }
+    subs.insert(id.clone(), task.abort_handle());
+    drop(subs);
     raw_json(&id).ok_or_else(|| crate::eth::internal("serialize"))
 }
 
