@@ -101,9 +101,7 @@ async function idleSubscribers(n) {
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'eth_subscribe', params: ['logs', {}] }));
     await done;
     ws._socket.pause(); // never read again
-    const closed = { code: null, reason: null };
-    ws.on('close', (code, reason) => { closed.code = code; closed.reason = String(reason); });
-    sockets.push({ ws, closed });
+    sockets.push({ ws });
   }
   return sockets;
 }
@@ -134,7 +132,8 @@ raws = await sign(N);
 cpu0 = cpuS();
 const loaded = await submit(raws);
 rows.push([`${S} idle subscribers`, loaded, cpuS() - cpu0]);
-const closedBySlow = subs.filter((s) => s.closed.code === 1008 || s.ws._socket.destroyed).length;
+// (A paused socket never sees its close frame: the node logs each one it
+// closes, "closing a WebSocket connection ... client too slow".)
 for (const s of subs) s.ws.terminate();
 
 console.log(`| phase (${N} transfers, ${C} clients, ${wallets.length} senders) | submit s | submissions/s | first send -> last receipt s | tx/s end to end | node CPU s |`);
@@ -143,7 +142,6 @@ for (const [name, r, cpu] of rows) {
   console.log(`| ${name} | ${r.submitS.toFixed(2)} | ${(N / r.submitS).toFixed(0)} | ${r.e2eS.toFixed(2)} | ${(N / r.e2eS).toFixed(0)} | ${cpu == null ? '-' : cpu.toFixed(1)} |`);
 }
 console.log(`\nsubmission throughput with ${S} idle subscribers / without: ${(base.submitS / loaded.submitS).toFixed(3)}`);
-console.log(`idle subscribers disconnected by the node: ${closedBySlow} of ${S}`);
 
 if (QUEUED > 0) {
   const before = rssMiB();

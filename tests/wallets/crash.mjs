@@ -1,7 +1,9 @@
 // Crash-safety test: kill -9 the node while it seals blocks under load, restart
 // it on the same datadir, and check that no sealed block was lost or changed and
 // that the state is consistent (ETH is conserved: fees go to the fee recipient,
-// nothing is burned). Run by scripts/test.sh with BIN set to the node binary.
+// nothing is burned), and that every transaction the node accepted (gave a
+// hash for) before the kill is still known after it, and mined (the pool's
+// journal). Run by scripts/test.sh with BIN set to the node binary.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,11 +82,12 @@ try {
   // Load: each sender signs a stream of transfers with explicit nonces.
   let stop = false;
   const sent = [0, 0, 0, 0];
+  const accepted = [];
   const loaders = wallets.map(async (w, i) => {
     let nonce = Number(await rpc('eth_getTransactionCount', [w.address, 'pending']));
     while (!stop) {
       const raw = await w.signTransaction({ type: 2, chainId, nonce, to: RECIPIENTS[(nonce + i) % RECIPIENTS.length], value: 1000n + BigInt(nonce), gasLimit: 21000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 6n });
-      try { await rpc('eth_sendRawTransaction', [raw]); nonce++; sent[i]++; } catch { await new Promise((r) => setTimeout(r, 20)); }
+      try { accepted.push(await rpc('eth_sendRawTransaction', [raw])); nonce++; sent[i]++; } catch { await new Promise((r) => setTimeout(r, 20)); }
     }
   });
   // Let it seal a few blocks under load, snapshot, then kill -9 at once.
@@ -100,6 +103,19 @@ try {
   node = await start();
   const after = await snapshot(head);
   check(after.length === before.length && after.every((h, i) => h === before[i]), `every block sealed before the kill (0..${head}) is there with the same hash`);
+  let unknown = 0;
+  for (const h of accepted) if (!(await rpc('eth_getTransactionByHash', [h]))) unknown++;
+  check(unknown === 0, `every transaction accepted before the kill is known after it (${accepted.length - unknown} of ${accepted.length})`);
+  // The pool drains (blocks are sealed only with transactions), then every
+  // accepted one has a receipt.
+  for (let i = 0; i < 300; i++) {
+    const { mempool } = await rpc('infra_status');
+    if (mempool.pending + mempool.queued === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let unmined = 0;
+  for (const h of accepted) if (!(await rpc('eth_getTransactionReceipt', [h]))) unmined++;
+  check(unmined === 0, `every accepted transaction is mined after the restart (${unmined} not)`);
   const newHead = Number(await rpc('eth_blockNumber'));
   check(newHead >= head, `head after restart (${newHead}) >= head seen before the kill (${head})`);
   const total = await totalBalance();
@@ -118,7 +134,7 @@ try {
   check(noncesOk, 'each sender nonce equals the number of its transactions in blocks');
   // the chain keeps going
   const w = wallets[0];
-  const nonce = Number(await rpc('eth_getTransactionCount', [w.address, 'latest']));
+  const nonce = Number(await rpc('eth_getTransactionCount', [w.address, 'pending']));
   const raw = await w.signTransaction({ type: 2, chainId, nonce, to: RECIPIENTS[0], value: 1n, gasLimit: 21000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 10n ** 6n });
   const hash = await rpc('eth_sendRawTransaction', [raw]);
   let receipt = null;

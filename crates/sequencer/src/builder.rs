@@ -83,6 +83,10 @@ pub struct BlockBuilder {
 /// At most this many deposits open one block.
 pub const MAX_DEPOSITS_PER_BLOCK: usize = 256;
 
+/// Room kept in a batch for a block's own fields and its deposits, besides its
+/// transactions.
+const BLOCK_OVERHEAD_BYTES: usize = 16 * 1024;
+
 /// With empty blocks off, the sequencer still seals this many (empty) blocks
 /// after each block that carried something. Wallet libraries wait for a
 /// receipt by watching the block number (ethers' `tx.wait`, viem's
@@ -119,9 +123,27 @@ impl BlockBuilder {
         let head = reader.head()?.ok_or(SequencerError::NoHead)?;
         let parent = reader.header(head)?.ok_or(SequencerError::NoHead)?;
         let base_fee = base_fee_after(&self.chain, &parent);
-        let candidates = self.pool.best(base_fee, |a| {
+        let mut candidates = self.pool.best(base_fee, |a| {
             reader.account(a).ok().flatten().map(|acc| acc.nonce).unwrap_or_default()
         });
+        // A block must fit one batch (the batcher cannot split a block): at
+        // most `batch.max_txs` transactions and `batch.max_bytes` of them, less
+        // room for the block's own fields and deposits. A prefix of `best`
+        // keeps each sender's nonce order; the rest waits for the next block.
+        let max_bytes = self.chain.batch.max_bytes as usize;
+        let budget = max_bytes.saturating_sub(BLOCK_OVERHEAD_BYTES).max(max_bytes / 2);
+        let mut bytes = 0usize;
+        let fit = candidates
+            .iter()
+            .take(self.chain.batch.max_txs as usize)
+            .take_while(|(tx, _)| {
+                bytes = bytes.saturating_add(alloy::eips::Encodable2718::encode_2718_len(tx));
+                bytes <= budget
+            })
+            .count();
+        // One transaction always goes in, however large (the block is then
+        // a batch of its own, as before).
+        candidates.truncate(fit.max(1));
         // Deposits first, up to half the block's gas, continuing the cursor
         // stored with the head block (so a restart neither skips nor repeats one).
         let cursor = reader.deposit_cursor()?;
