@@ -288,8 +288,10 @@ impl Inner {
         }
         let keep = acc.txs.split_off(&acc.state_nonce);
         let below = std::mem::replace(&mut acc.txs, keep);
-        let mut gone: Vec<(B256, Option<DropReason>)> =
-            below.into_values().map(|p| (p.hash, None)).collect();
+        // Below the state nonce: mined, or its nonce used by another (the
+        // caller tells which by what the block holds).
+        let mut gone: Vec<(B256, DropReason)> =
+            below.into_values().map(|p| (p.hash, DropReason::Stale)).collect();
         let mut spent = U256::ZERO;
         let mut cut = None;
         for (n, p) in &acc.txs {
@@ -301,14 +303,11 @@ impl Inner {
         }
         if let Some(n) = cut {
             let over = acc.txs.split_off(&n);
-            gone.extend(over.into_values().map(|p| (p.hash, Some(DropReason::Unaffordable))));
+            gone.extend(over.into_values().map(|p| (p.hash, DropReason::Unaffordable)));
         }
         for (hash, why) in gone {
             self.by_hash.remove(&hash);
-            // Below the state nonce: mined, or its nonce taken by another one.
-            if let Some(why) = why {
-                dropped.push((hash, why));
-            }
+            dropped.push((hash, why));
         }
         self.recount(addr);
         dropped
@@ -466,7 +465,11 @@ impl Mempool {
         }
         if inner.accounts.contains_key(&sender) {
             // Logged now: whatever happens to this one, they are gone.
-            log_drops(self.journal.as_ref(), &inner.settle(sender, state_nonce, Some(balance)));
+            let gone = inner.settle(sender, state_nonce, Some(balance));
+            // Below the state nonce here: mined by a block `on_block` has not
+            // seen yet.
+            let gone: Vec<_> = gone.into_iter().filter(|(_, w)| *w != DropReason::Stale).collect();
+            log_drops(self.journal.as_ref(), &gone);
         }
         // The pool may know a newer nonce than the state read for this call.
         let state_nonce = inner.accounts.get(&sender).map_or(state_nonce, |a| a.state_nonce);
@@ -555,7 +558,12 @@ impl Mempool {
             dropped.push((old, DropReason::Replaced(hash)));
         }
         // A costlier replacement may leave later ones unaffordable.
-        dropped.extend(inner.settle(sender, state_nonce, None));
+        dropped.extend(
+            inner
+                .settle(sender, state_nonce, None)
+                .into_iter()
+                .filter(|(_, w)| *w != DropReason::Stale),
+        );
         inner.recount(sender);
         // A filled gap promotes the queued run after it: the sender's pending
         // run and the pool's pending room are held to their limits by
@@ -663,12 +671,19 @@ impl Mempool {
         &self,
         accounts: impl IntoIterator<Item = (Address, u64, Option<U256>)>,
         rejected: &[(B256, String)],
+        mined: &[B256],
     ) {
+        let mined: std::collections::HashSet<&B256> = mined.iter().collect();
         let mut dropped = Vec::new();
         {
             let mut inner = self.inner.write();
             for (addr, nonce, balance) in accounts {
-                dropped.extend(inner.settle(addr, nonce, balance));
+                dropped.extend(
+                    inner
+                        .settle(addr, nonce, balance)
+                        .into_iter()
+                        .filter(|(h, w)| *w != DropReason::Stale || !mined.contains(h)),
+                );
             }
             for (hash, why) in rejected {
                 if let Some((addr, nonce)) = inner.by_hash.get(hash).copied() {
@@ -1062,7 +1077,7 @@ mod tests {
         assert_eq!(p.pending_nonce(s1.address(), 0), 3);
         let st = p.stats();
         assert_eq!((st.pending, st.queued), (5, 0));
-        p.on_block([(s1.address(), 2, None), (s2.address(), 2, None)], &[]);
+        p.on_block([(s1.address(), 2, None), (s2.address(), 2, None)], &[], &[]);
         assert_eq!(p.stats().total, 1);
         let best: Vec<_> = p.best(1, |_| 2).into_iter().map(|(t, _)| t.nonce()).collect();
         assert_eq!(best, vec![2]);
@@ -1172,7 +1187,7 @@ mod tests {
         p.add(big.into_signed(sig).into(), a, 0, balance, 1).unwrap();
         assert_eq!(p.stats().total, 2, "nonce 2 no longer affordable");
         // A block that spends the balance drops what it cannot pay any more.
-        p.on_block([(a, 1, Some(one / U256::from(2)))], &[]);
+        p.on_block([(a, 1, Some(one / U256::from(2)))], &[], &[]);
         assert_eq!(p.stats().total, 0);
     }
 
@@ -1184,7 +1199,7 @@ mod tests {
         let s = signer(1);
         p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
         p.add(tx(&s, 5, 10, 1), s.address(), 0, RICH, 1).unwrap();
-        p.on_block(std::iter::empty(), &[]);
+        p.on_block(std::iter::empty(), &[], &[]);
         let st = p.stats();
         assert_eq!((st.pending, st.queued), (1, 0));
     }
@@ -1258,7 +1273,7 @@ mod tests {
         let p = pool();
         let s = signer(1);
         let h = p.add(tx(&s, 0, 10, 1), s.address(), 0, RICH, 1).unwrap();
-        p.on_block(std::iter::empty(), &[(h, "out of gas".into())]);
+        p.on_block(std::iter::empty(), &[(h, "out of gas".into())], &[]);
         assert!(p.get(&h).is_none());
         assert_eq!(p.stats(), PoolStats::default());
     }
@@ -1308,7 +1323,7 @@ mod tests {
             let first = p.add(tx(&s3, 0, 10, 1), s3.address(), 0, RICH, 1).unwrap();
             let second = p.add(tx(&s3, 0, 20, 2), s3.address(), 0, RICH, 1).unwrap();
             let refused = p.add(tx(&s3, 1, 10, 1), s3.address(), 0, RICH, 1).unwrap();
-            p.on_block(std::iter::empty(), &[(refused, "out of gas".into())]);
+            p.on_block(std::iter::empty(), &[(refused, "out of gas".into())], &[]);
             assert!(p.get(&first).is_none());
             second
         };

@@ -636,7 +636,8 @@ impl Actor for PoolPruner {
                         .zip(&block.senders)
                         .map(|(tx, s)| (*s, tx.nonce().saturating_add(1), None))
                         .collect();
-                    self.pool.on_block(nonces, &[]);
+                    let mined: Vec<_> = block.transactions.iter().map(|t| *t.tx_hash()).collect();
+                    self.pool.on_block(nonces, &[], &mined);
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => return Ok(()),

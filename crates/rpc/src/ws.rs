@@ -352,6 +352,12 @@ async fn serve<S>(
             Some(Ok(Message::Binary(b))) => b.to_vec(),
             Some(Ok(Message::Close(_))) | None => break,
             Some(Ok(_)) => continue, // ping, pong: answered by the library
+            // A text frame that is not UTF-8 fails the connection (RFC 6455,
+            // 1007), with the reason; over HTTP the same bytes are a -32700.
+            Some(Err(tokio_tungstenite::tungstenite::Error::Utf8(e))) => {
+                conn.close(CloseCode::Invalid, format!("invalid UTF-8 in a text frame: {e}"));
+                break;
+            }
             Some(Err(e)) => {
                 tracing::debug!(target: "rpc", "websocket read: {e}");
                 break;

@@ -164,7 +164,7 @@ impl BlockBuilder {
         let rejected: Vec<(B256, String)> =
             built.rejected.iter().map(|r| (r.hash, r.reason.to_string())).collect();
         if built.block.tx_count() == 0 && !allow_empty {
-            self.pool.on_block(std::iter::empty(), &rejected);
+            self.pool.on_block(std::iter::empty(), &rejected, &[]);
             return Ok(None);
         }
         let block = built.block;
@@ -181,7 +181,8 @@ impl BlockBuilder {
                 (*a, nonce, Some(balance))
             })
             .collect();
-        self.pool.on_block(nonces, &rejected);
+        let mined: Vec<B256> = block.transactions.iter().map(|t| *t.tx_hash()).collect();
+        self.pool.on_block(nonces, &rejected, &mined);
         let block = Arc::new(block);
         tracing::info!(
             target: "sequencer",

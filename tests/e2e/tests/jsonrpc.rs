@@ -125,6 +125,22 @@ async fn json_rpc_2_0_exactly_on_the_l2_and_the_dev_l1() -> eyre::Result<()> {
         let v: Value = serde_json::from_str(&t)?;
         assert_eq!(v["id"], want, "{body}: {v}");
     }
+    // A text frame that is not UTF-8 fails the connection as RFC 6455 says
+    // (close 1007, with the reason); over HTTP the same bytes got -32700.
+    ws.send(Message::Frame(tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}".to_vec(),
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    )))
+    .await?;
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(f)))) => {
+            assert_eq!(f.code, CloseCode::Invalid, "{f:?}");
+        }
+        other => panic!("a close frame (1007) for invalid UTF-8, got {other:?}"),
+    }
     Ok(())
 }
 
