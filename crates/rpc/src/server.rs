@@ -260,8 +260,13 @@ fn pending_hash(raw: &[u8]) -> Option<B256> {
 }
 
 /// Follows the bus for what the RPC keeps besides the database: block counters
-/// for `/metrics`, pool transactions for pending filters.
-fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
+/// for `/metrics`, pool transactions for pending filters, and the WebSocket
+/// subscriptions' feed (each event made ready once for all connections).
+fn spawn_feeds(
+    ctx: std::sync::Arc<RpcContext>,
+    feed: tokio::sync::broadcast::Sender<std::sync::Arc<crate::ws::FeedEvent>>,
+    stop: StopHandle,
+) {
     let mut events = ctx.bus.subscribe();
     tokio::spawn(async move {
         let stopped = stop.shutdown();
@@ -271,6 +276,15 @@ fn spawn_feeds(ctx: std::sync::Arc<RpcContext>, stop: StopHandle) {
                 _ = &mut stopped => return,
                 ev = events.recv() => ev,
             };
+            if let Ok(ev) = &ev
+                && feed.receiver_count() > 0
+                && let Some(f) = crate::ws::FeedEvent::from_bus(ev.clone())
+            {
+                let _ = feed.send(std::sync::Arc::new(f));
+            }
+            if let Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) = &ev {
+                tracing::warn!(target: "rpc", "the RPC missed {n} bus events (subscriptions and filters among them)");
+            }
             match ev {
                 Ok(Event::BlockSealed(b)) => {
                     let m = &ctx.ops.metrics;
@@ -316,17 +330,16 @@ pub async fn start(cfg: RpcConfig, ctx: RpcContext) -> std::io::Result<RpcServer
         max_batch: cfg.max_batch as usize,
     });
     let (feed, _) = tokio::sync::broadcast::channel(4_096);
-    crate::ws::spawn_feed(&ctx, feed.clone(), stop.clone());
     let shared = std::sync::Arc::new(crate::ws::WsShared {
         dispatcher,
-        feed,
+        feed: feed.clone(),
         queue: cfg.ws_queue,
         // Room for the largest response, and then some.
         queue_bytes: (64usize << 20).max(cfg.max_response_bytes as usize + (1 << 20)),
         max_message_bytes: cfg.max_request_bytes as usize,
         stop: stop.clone(),
     });
-    spawn_feeds(ctx.clone(), stop.clone());
+    spawn_feeds(ctx.clone(), feed, stop.clone());
     // Open sockets, idle keep-alive ones included: at the limit, accepting waits.
     let sockets = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.max_connections as usize));
     tokio::spawn(async move {

@@ -10,7 +10,7 @@
 //! not once per subscriber.
 
 use crate::{
-    eth::{RpcContext, invalid_params},
+    eth::invalid_params,
     gateway::Caller,
     jsonrpc::{self, Dispatcher},
 };
@@ -472,36 +472,4 @@ fn subscription(
     subs.insert(id.clone(), task.abort_handle());
     drop(subs);
     raw_json(&id).ok_or_else(|| crate::eth::internal("serialize"))
-}
-
-/// Turns bus events into feed events, once for all connections.
-pub(crate) fn spawn_feed(
-    ctx: &Arc<RpcContext>,
-    feed: broadcast::Sender<Arc<FeedEvent>>,
-    stop: StopHandle,
-) {
-    let mut events = ctx.bus.subscribe();
-    tokio::spawn(async move {
-        let stopped = stop.shutdown();
-        tokio::pin!(stopped);
-        loop {
-            let ev = tokio::select! {
-                _ = &mut stopped => return,
-                ev = events.recv() => ev,
-            };
-            match ev {
-                Ok(ev) => {
-                    if feed.receiver_count() > 0
-                        && let Some(f) = FeedEvent::from_bus(ev)
-                    {
-                        let _ = feed.send(Arc::new(f));
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(target: "rpc", "subscription feed missed {n} bus events");
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
 }
