@@ -442,9 +442,6 @@ impl Mempool {
         let hash = *tx.tx_hash();
         self.check_stateless(&tx, sender)?;
         let nonce = tx.nonce();
-        if nonce < state_nonce {
-            return Err(PoolError::NonceTooLow { address: sender, tx: nonce, state: state_nonce });
-        }
         let max_fee = tx.max_fee_per_gas();
         let tip = tx.max_priority_fee_per_gas().unwrap_or(max_fee);
         if max_fee < u128::from(base_fee) {
@@ -821,23 +818,6 @@ impl Mempool {
             senders: inner.accounts.len(),
         }
     }
-
-    /// Number of pending (executable) and queued (behind a gap) transactions,
-    /// against each sender's nonce in `nonce_of`.
-    pub fn status(&self, mut nonce_of: impl FnMut(Address) -> u64) -> (usize, usize) {
-        let inner = self.inner.read();
-        let mut pending = 0usize;
-        for (sender, acc) in &inner.accounts {
-            let mut next = nonce_of(*sender);
-            for n in acc.txs.keys() {
-                if *n == next {
-                    pending += 1;
-                    next += 1;
-                }
-            }
-        }
-        (pending, inner.by_hash.len() - pending)
-    }
 }
 
 /// The pending transaction with the lowest effective tip (sender, nonce,
@@ -1067,7 +1047,6 @@ mod tests {
         p.add(tx(&s2, 1, 100, 4), s2.address(), 0, RICH, 1).unwrap();
         assert_eq!(p.pending_nonce(s1.address(), 0), 1);
         assert_eq!(p.pending_nonce(s2.address(), 0), 2);
-        assert_eq!(p.status(|_| 0), (3, 1));
         let st = p.stats();
         assert_eq!((st.pending, st.queued), (3, 1));
         let best: Vec<_> = p.best(1, |_| 0).into_iter().map(|(t, a)| (a, t.nonce())).collect();

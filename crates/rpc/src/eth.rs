@@ -427,17 +427,6 @@ impl RpcContext {
                 (n, n)
             }
             FilterBlockOption::Range { from_block, to_block } => {
-                // Two block numbers the wrong way round are a bad request (a tag
-                // resolved past the other end is an empty range, as geth).
-                if let (Some(BlockNumberOrTag::Number(f)), Some(BlockNumberOrTag::Number(t))) =
-                    (from_block, to_block)
-                    && f > t
-                {
-                    return Err(err(
-                        -32602,
-                        format!("invalid block range params: fromBlock {f} is after toBlock {t}"),
-                    ));
-                }
                 let resolve = |t: Option<BlockNumberOrTag>| -> RpcResult<u64> {
                     match t.unwrap_or(BlockNumberOrTag::Latest) {
                         BlockNumberOrTag::Number(n) => Ok(n),

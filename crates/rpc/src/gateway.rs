@@ -596,15 +596,19 @@ pub async fn too_large(
         }
     })
     .await;
+    body_too_large(&format!("request body of {len} bytes"), max, read < len)
+}
+
+/// 413 with a JSON-RPC error naming the limit; `close`: the rest of the body
+/// was not read, so the connection cannot carry another request.
+fn body_too_large(what: &str, max: u64, close: bool) -> HttpResponse {
     let e = ErrorObjectOwned::owned(
         -32600,
-        format!(
-            "request body of {len} bytes is over the limit of {max} bytes (rpc.max_request_bytes)"
-        ),
+        format!("{what} is over the limit of {max} bytes (rpc.max_request_bytes)"),
         None::<()>,
     );
     let mut rp = json_error(413, &e);
-    if read < len {
+    if close {
         rp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
     }
     rp
@@ -857,19 +861,7 @@ async fn rpc_request(
         use http_body_util::BodyExt as _;
         match http_body_util::Limited::new(req.into_body(), max).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(_) => {
-                let e = ErrorObjectOwned::owned(
-                    -32600,
-                    format!(
-                        "request body is over the limit of {max} bytes (rpc.max_request_bytes)"
-                    ),
-                    None::<()>,
-                );
-                let mut rp = json_error(413, &e);
-                rp.headers_mut()
-                    .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-                return rp;
-            }
+            Err(_) => return body_too_large("request body", max as u64, true),
         }
     };
     let msg = crate::jsonrpc::parse(&body, rpc.dispatcher.max_batch);

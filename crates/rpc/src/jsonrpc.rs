@@ -189,14 +189,12 @@ pub(crate) struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Runs `method` with `params` (admission already done).
+    /// Runs `method` with `params` (admission and the parameter check done).
     async fn run(
         &self,
         method: &str,
         params: Option<&RawValue>,
     ) -> Result<Box<RawValue>, ErrorObjectOwned> {
-        crate::params::check(method, params.map(RawValue::get))
-            .map_err(|e| error(INVALID_PARAMS, e))?;
         let params_str = params.map(|p| p.get().to_string());
         let rp = match self.methods.method(method) {
             Some(MethodCallback::Sync(cb)) => (cb)(
@@ -290,17 +288,20 @@ impl Dispatcher {
                                 Err(e)
                             }
                             _ => {
-                                let r = if method == "eth_subscribe" || method == "eth_unsubscribe"
-                                {
-                                    match crate::params::check(
-                                        &method,
-                                        params.as_deref().map(RawValue::get),
-                                    ) {
-                                        Err(e) => Err(error(INVALID_PARAMS, e)),
-                                        Ok(()) => subscribe(method.clone(), params).await,
+                                let checked = crate::params::check(
+                                    &method,
+                                    params.as_deref().map(RawValue::get),
+                                )
+                                .map_err(|e| error(INVALID_PARAMS, e));
+                                let r = match checked {
+                                    Err(e) => Err(e),
+                                    Ok(())
+                                        if method == "eth_subscribe"
+                                            || method == "eth_unsubscribe" =>
+                                    {
+                                        subscribe(method.clone(), params).await
                                     }
-                                } else {
-                                    self.run(&method, params.as_deref()).await
+                                    Ok(()) => self.run(&method, params.as_deref()).await,
                                 };
                                 self.gateway.observe(
                                     &method,

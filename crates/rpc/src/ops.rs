@@ -137,10 +137,11 @@ impl RpcContext {
         Ok(self.number_of(r, alloy::eips::BlockNumberOrTag::Safe)?.unwrap_or_default())
     }
 
-    /// Pending (executable) and queued pool transactions, against the head state.
+    /// Pending (executable) and queued pool transactions (the pool keeps both
+    /// counts as it changes).
     pub fn pool_counts(&self) -> (usize, usize) {
-        let Ok(r) = self.reader() else { return (0, self.pool.stats().total) };
-        self.pool.status(|a| r.account(a).ok().flatten().map(|acc| acc.nonce).unwrap_or_default())
+        let st = self.pool.stats();
+        (st.pending, st.queued)
     }
 
     /// `infra_status`: the chain and every component at a glance.

@@ -276,29 +276,32 @@ fn spawn_feeds(
                 _ = &mut stopped => return,
                 ev = events.recv() => ev,
             };
-            if let Ok(ev) = &ev
-                && feed.receiver_count() > 0
-                && let Some(f) = crate::ws::FeedEvent::from_bus(ev.clone())
-            {
-                let _ = feed.send(std::sync::Arc::new(f));
-            }
-            if let Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) = &ev {
-                tracing::warn!(target: "rpc", "the RPC missed {n} bus events (subscriptions and filters among them)");
-            }
-            match ev {
-                Ok(Event::BlockSealed(b)) => {
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(target: "rpc", "the RPC missed {n} bus events (subscriptions and filters among them)");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            let subscribed = feed.receiver_count() > 0;
+            let ready = match ev {
+                Event::BlockSealed(b) => {
                     let m = &ctx.ops.metrics;
                     m.blocks.inc();
                     m.transactions.inc_by(b.tx_count() as u64);
                     m.gas_used.inc_by(b.header.gas_used);
+                    subscribed.then(|| crate::ws::FeedEvent::block(b))
                 }
-                Ok(Event::PendingTx(raw)) => {
-                    if let Some(hash) = pending_hash(&raw) {
-                        ctx.filters.pending(hash);
-                    }
+                Event::PendingTx(raw) => {
+                    let Some(hash) = pending_hash(&raw) else { continue };
+                    ctx.filters.pending(hash);
+                    subscribed.then(|| crate::ws::FeedEvent::pending(raw, hash))
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return,
+                _ => None,
+            };
+            if let Some(f) = ready {
+                let _ = feed.send(std::sync::Arc::new(f));
             }
         }
     });

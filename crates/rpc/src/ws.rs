@@ -16,7 +16,6 @@ use crate::{
 };
 use alloy::rpc::types::Filter;
 use futures::{SinkExt as _, StreamExt as _};
-use infra_bus::Event;
 use infra_primitives::SealedBlock;
 use jsonrpsee::{server::StopHandle, types::ErrorObjectOwned};
 use parking_lot::Mutex;
@@ -62,19 +61,14 @@ fn raw_json<T: serde::Serialize>(v: &T) -> Option<Box<RawValue>> {
 }
 
 impl FeedEvent {
-    pub(crate) fn from_bus(ev: Event) -> Option<Self> {
-        Some(match ev {
-            Event::BlockSealed(block) => {
-                let head = raw_json(&crate::convert::rpc_header(&block));
-                FeedEvent::Block { block, head, logs: OnceLock::new() }
-            }
-            Event::PendingTx(raw) => {
-                use alloy::eips::Decodable2718;
-                let tx = alloy::consensus::TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
-                FeedEvent::Pending { hash: raw_json(tx.tx_hash()), raw, full: OnceLock::new() }
-            }
-            _ => return None,
-        })
+    pub(crate) fn block(block: Arc<SealedBlock>) -> Self {
+        let head = raw_json(&crate::convert::rpc_header(&block));
+        FeedEvent::Block { block, head, logs: OnceLock::new() }
+    }
+
+    /// A pooled transaction (its EIP-2718 bytes) and its hash.
+    pub(crate) fn pending(raw: alloy::primitives::Bytes, hash: alloy::primitives::B256) -> Self {
+        FeedEvent::Pending { hash: raw_json(&hash), raw, full: OnceLock::new() }
     }
 
     fn full_pending(raw: &[u8]) -> Option<Box<RawValue>> {
