@@ -5,7 +5,8 @@
 # GPU equality tests of the `cuda` feature (on by default; reported as skipped
 # where there is no NVIDIA driver).
 # Installs what the tests need (pinned): libclang-dev for libmdbx's bindgen,
-# Debian's chromium for the browser test, the npm packages of tests/wallets
+# Debian's chromium for the browser test, Debian's Rust toolchain for RISC-V
+# (rustc-web, cargo-web, rust-web-src, lld) for the fault-proof program, the npm packages of tests/wallets
 # (npm ci) and the Python ones (tests/.venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,12 @@ has_libclang() {
 }
 has_libclang || APT_NEEDED="libclang-dev"
 [ -x /usr/bin/chromium ] || APT_NEEDED="$APT_NEEDED chromium"
+# The fault-proof program is built by Debian's Rust (rustup cannot fetch
+# targets here): its rustc, cargo, library sources (for -Zbuild-std) and lld.
+/usr/bin/rustc --version >/dev/null 2>&1 || APT_NEEDED="$APT_NEEDED rustc-web"
+[ -x /usr/bin/cargo ] || APT_NEEDED="$APT_NEEDED cargo-web"
+[ -d /usr/lib/rustlib/src/rust/library/core ] || APT_NEEDED="$APT_NEEDED rust-web-src"
+[ -x /usr/bin/ld.lld ] || APT_NEEDED="$APT_NEEDED lld"
 if [ -n "$APT_NEEDED" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   # shellcheck disable=SC2086
@@ -60,6 +67,12 @@ node contracts/compile.mjs --check
 
 step "cargo build"
 cargo build --workspace --all-targets
+
+step "fault-proof program: RISC-V build ($(/usr/bin/rustc --version)) and native build"
+INFRA_PROGRAM_ELF=$(scripts/build-program.sh)
+INFRA_PROGRAM_NATIVE=$(scripts/build-program.sh --native)
+export INFRA_PROGRAM_ELF INFRA_PROGRAM_NATIVE
+echo "ELF $(stat -c %s "$INFRA_PROGRAM_ELF") bytes, sha256 $(sha256sum "$INFRA_PROGRAM_ELF" | cut -d' ' -f1)"
 
 step "rust tests (every test binary and the doctests, in two lanes: scripts/run-tests.py)"
 set +e

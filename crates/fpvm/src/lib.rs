@@ -1,56 +1,53 @@
 #![doc = include_str!("../README.md")]
 
-use std::collections::HashMap;
+mod elf;
+mod memory;
+mod oracle;
+mod proof;
+mod state;
+mod verify;
+mod vm;
 
-/// Byte-addressed memory the interpreter reads and writes.
+pub use elf::{ElfError, load_elf};
+pub use memory::{
+    LEAF_SIZE, MEM_PROOF_SIZE, PAGE_SIZE, SparseMemory, TREE_DEPTH, hash_pair, root_from,
+    touched_leaves, verify_leaf, zero_hash,
+};
+pub use oracle::{
+    KEY_BLOB, KEY_KECCAK256, KEY_LOCAL, KEY_POSEIDON, OracleError, PreimageSource, Preimages,
+    keccak_key, local_key, stream_part, typed_key,
+};
+pub use proof::{ProvingMemory, StepProof};
+pub use state::{
+    STATE_SIZE, STATUS_INVALID, STATUS_PANIC, STATUS_UNFINISHED, STATUS_VALID, VmState,
+    hash_encoded, status,
+};
+pub use verify::{VerifyError, verify_step};
+pub use vm::{RunEnd, Vm};
+
+use alloy::primitives::B256;
+
+/// Memory as the interpreter uses it. Every access is one of these calls, so a
+/// wrapper sees each access whole (the step prover records one memory proof per
+/// 32-byte leaf an access touches).
 pub trait Memory {
-    fn read_u8(&mut self, addr: u64) -> u8;
-    fn write_u8(&mut self, addr: u64, value: u8);
-
-    /// `n` bytes at `addr` (wrapping), little-endian.
-    fn read(&mut self, addr: u64, n: u32) -> u64 {
-        (0..n).fold(0u64, |v, i| {
-            v | u64::from(self.read_u8(addr.wrapping_add(u64::from(i)))) << (8 * i)
-        })
-    }
-
+    /// `n` (1, 2, 4 or 8) bytes at `addr` (wrapping), little-endian.
+    fn read(&mut self, addr: u64, n: u32) -> u64;
     /// The low `n` bytes of `value` at `addr` (wrapping), little-endian.
-    fn write(&mut self, addr: u64, n: u32, value: u64) {
-        for i in 0..n {
-            self.write_u8(addr.wrapping_add(u64::from(i)), (value >> (8 * i)) as u8);
-        }
+    fn write(&mut self, addr: u64, n: u32, value: u64);
+    /// The instruction word at a 4-aligned `pc`.
+    fn fetch(&mut self, pc: u64) -> u32 {
+        self.read(pc, 4) as u32
     }
+    /// `out.len()` (at most 32) bytes at `addr`.
+    fn read_bytes(&mut self, addr: u64, out: &mut [u8]);
+    /// `bytes` (at most 32) at `addr`.
+    fn write_bytes(&mut self, addr: u64, bytes: &[u8]);
 }
 
-const PAGE: u64 = 4096;
-
-/// Memory as 4 KiB pages made on first write; unwritten bytes read as zero.
-#[derive(Debug, Default, Clone)]
-pub struct SparseMemory {
-    pages: HashMap<u64, Box<[u8; PAGE as usize]>>,
-}
-
-impl SparseMemory {
-    /// Copies `bytes` to `addr`.
-    pub fn load(&mut self, addr: u64, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            self.write_u8(addr.wrapping_add(i as u64), *b);
-        }
-    }
-}
-
-impl Memory for SparseMemory {
-    fn read_u8(&mut self, addr: u64) -> u8 {
-        self.pages.get(&(addr / PAGE)).map_or(0, |p| p[(addr % PAGE) as usize])
-    }
-
-    fn write_u8(&mut self, addr: u64, value: u8) {
-        let page = self.pages.entry(addr / PAGE).or_insert_with(|| Box::new([0; PAGE as usize]));
-        page[(addr % PAGE) as usize] = value;
-    }
-}
-
-/// Why the machine stopped without exiting.
+/// Why the machine stopped by itself. A fault is a state transition like any
+/// other: the machine exits with [`FAULT_EXIT_CODE`] (status "panic"), pc and
+/// registers as they were, so every step is decidable on L1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {
     #[error("illegal instruction {word:#010x} at pc {pc:#x}")]
@@ -59,20 +56,43 @@ pub enum Fault {
     MisalignedJump { pc: u64, target: u64 },
     #[error("misaligned atomic access at {addr:#x} (pc {pc:#x})")]
     MisalignedAtomic { pc: u64, addr: u64 },
+    #[error("pc {pc:#x} is not 4-aligned")]
+    MisalignedPc { pc: u64 },
     #[error("ebreak at pc {pc:#x}")]
     Breakpoint { pc: u64 },
-    #[error(
-        "system call {number} is not supported (pc {pc:#x}): the preimage oracle is not built yet"
-    )]
+    #[error("system call {number} is not one of the VM's (pc {pc:#x})")]
     UnknownSyscall { pc: u64, number: u64 },
-    #[error("the machine has exited with {code}")]
-    Exited { code: u64 },
 }
 
-/// System call numbers (in a7), as Linux's on RISC-V.
-pub const SYS_EXIT: u64 = 93;
+/// The exit code of a machine stopped by a [`Fault`].
+pub const FAULT_EXIT_CODE: u64 = u64::MAX;
 
-/// Registers, pc and the LR/SC reservation; memory is separate.
+/// System call numbers (in a7). Arguments in a0..a2, the result in a0.
+pub const SYS_EXIT: u64 = 93;
+/// `write(fd, addr, len)`: output for the host (fd 1 or 2), not part of the
+/// state; returns `len`.
+pub const SYS_WRITE: u64 = 64;
+/// `preimage_key(addr)`: the 32 bytes at `addr` become the preimage key, the
+/// offset 0; returns 0.
+pub const SYS_PREIMAGE_KEY: u64 = 0x1000;
+/// `preimage_read(addr, max)`: copies `n = min(max, part length, 32 - addr % 32)`
+/// bytes of the stream at the offset to `addr`, advances the offset by `n`;
+/// returns `n` (0 at the end of the stream).
+pub const SYS_PREIMAGE_READ: u64 = 0x1001;
+
+/// What a step asks of the host beside the state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// The program wrote `len` bytes at `addr` to `fd`.
+    Output {
+        fd: u64,
+        addr: u64,
+        len: u64,
+    },
+}
+
+/// Registers, pc, the LR/SC reservation and the oracle cursor; memory is separate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cpu {
     pub regs: [u64; 32],
@@ -81,6 +101,22 @@ pub struct Cpu {
     pub reservation: Option<u64>,
     pub exit: Option<u64>,
     pub steps: u64,
+    pub preimage_key: B256,
+    pub preimage_offset: u64,
+    /// Why the machine faulted, if it did (for the host; not part of the state).
+    pub fault: Option<Fault>,
+}
+
+/// Why one instruction did not complete normally.
+enum Stop {
+    Fault(Fault),
+    Oracle(OracleError),
+}
+
+impl From<Fault> for Stop {
+    fn from(f: Fault) -> Self {
+        Stop::Fault(f)
+    }
 }
 
 fn sext(v: u64, bits: u32) -> u64 {
@@ -103,28 +139,63 @@ impl Cpu {
         }
     }
 
-    /// Runs until exit, a fault or `max_steps` steps; returns the exit code
-    /// (`None`: the step budget ran out first).
-    pub fn run(&mut self, mem: &mut impl Memory, max_steps: u64) -> Result<Option<u64>, Fault> {
-        for _ in 0..max_steps {
-            self.step(mem)?;
-            if let Some(code) = self.exit {
-                return Ok(Some(code));
+    /// Executes one instruction. On an exited machine it does nothing (the last
+    /// state is a fixed point, so a trace has a state at every step number). A
+    /// fault exits the machine (see [`Fault`]). Only a missing preimage is an
+    /// error, and it leaves the state as it was.
+    pub fn step(
+        &mut self,
+        mem: &mut impl Memory,
+        oracle: &mut impl PreimageSource,
+    ) -> Result<Effect, OracleError> {
+        if self.exit.is_some() {
+            return Ok(Effect::None);
+        }
+        match self.execute(mem, oracle) {
+            Ok(effect) => {
+                self.steps += 1;
+                Ok(effect)
             }
+            Err(Stop::Fault(f)) => {
+                self.exit = Some(FAULT_EXIT_CODE);
+                self.fault = Some(f);
+                self.steps += 1;
+                Ok(Effect::None)
+            }
+            Err(Stop::Oracle(e)) => Err(e),
+        }
+    }
+
+    /// Runs until exit or `max_steps` steps; returns the exit code (`None`: the
+    /// step budget ran out first). Output goes nowhere.
+    pub fn run(
+        &mut self,
+        mem: &mut impl Memory,
+        oracle: &mut impl PreimageSource,
+        max_steps: u64,
+    ) -> Result<Option<u64>, OracleError> {
+        for _ in 0..max_steps {
+            if self.exit.is_some() {
+                break;
+            }
+            self.step(mem, oracle)?;
         }
         Ok(self.exit)
     }
 
-    /// Executes one instruction.
-    pub fn step(&mut self, mem: &mut impl Memory) -> Result<(), Fault> {
-        if let Some(code) = self.exit {
-            return Err(Fault::Exited { code });
-        }
+    fn execute(
+        &mut self,
+        mem: &mut impl Memory,
+        oracle: &mut impl PreimageSource,
+    ) -> Result<Effect, Stop> {
         let pc = self.pc;
-        let word = mem.read(pc, 4) as u32;
+        if !pc.is_multiple_of(4) {
+            return Err(Fault::MisalignedPc { pc }.into());
+        }
+        let word = mem.fetch(pc);
         let illegal = Fault::IllegalInstruction { pc, word };
         if word & 3 != 3 {
-            return Err(illegal); // compressed: not in this ISA
+            return Err(illegal.into()); // compressed: not in this ISA
         }
         let opcode = word & 0x7f;
         let rd = ((word >> 7) & 31) as usize;
@@ -156,6 +227,7 @@ impl Cpu {
             21,
         );
         let mut next = pc.wrapping_add(4);
+        let mut effect = Effect::None;
         let jump = |target: u64| {
             if !target.is_multiple_of(4) {
                 Err(Fault::MisalignedJump { pc, target })
@@ -184,7 +256,7 @@ impl Cpu {
                     5 => (a as i64) >= (b as i64),
                     6 => a < b,
                     7 => a >= b,
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 if taken {
                     next = jump(pc.wrapping_add(imm_b))?;
@@ -200,7 +272,7 @@ impl Cpu {
                     4 => mem.read(addr, 1),
                     5 => mem.read(addr, 2),
                     6 => mem.read(addr, 4),
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 self.set(rd, v);
             }
@@ -210,7 +282,7 @@ impl Cpu {
                     1 => 2,
                     2 => 4,
                     3 => 8,
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 mem.write(a.wrapping_add(imm_s), n, b);
             }
@@ -226,7 +298,7 @@ impl Cpu {
                     1 if word >> 26 == 0 => a << shamt,
                     5 if word >> 26 == 0 => a >> shamt,
                     5 if word >> 26 == 0x10 => ((a as i64) >> shamt) as u64,
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 self.set(rd, v);
             }
@@ -256,7 +328,7 @@ impl Cpu {
                             a % b
                         }
                     }
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 self.set(rd, v);
             }
@@ -267,7 +339,7 @@ impl Cpu {
                     (1, 0) => w(a << shamt),
                     (5, 0) => w((a & 0xffff_ffff) >> shamt),
                     (5, 0x20) => (((a as i32) >> shamt) as i64) as u64,
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 self.set(rd, v);
             }
@@ -287,32 +359,56 @@ impl Cpu {
                         let (p, q) = (x as u32, y as u32);
                         w(u64::from(if q == 0 { p } else { p % q }))
                     }
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 self.set(rd, v);
             }
             0x0f => {} // FENCE, FENCE.I: one hart, in order
             0x73 => match word {
-                0x0000_0073 => self.ecall(pc)?,
-                0x0010_0073 => return Err(Fault::Breakpoint { pc }),
-                _ => return Err(illegal),
+                0x0000_0073 => effect = self.ecall(mem, oracle, pc)?,
+                0x0010_0073 => return Err(Fault::Breakpoint { pc }.into()),
+                _ => return Err(illegal.into()),
             },
             0x2f => self.atomic(mem, pc, word, rd, f3, a, b)?,
-            _ => return Err(illegal),
+            _ => return Err(illegal.into()),
         }
         self.pc = next;
-        self.steps += 1;
-        Ok(())
+        Ok(effect)
     }
 
-    fn ecall(&mut self, pc: u64) -> Result<(), Fault> {
+    fn ecall(
+        &mut self,
+        mem: &mut impl Memory,
+        oracle: &mut impl PreimageSource,
+        pc: u64,
+    ) -> Result<Effect, Stop> {
+        let (a0, a1, a2) = (self.regs[10], self.regs[11], self.regs[12]);
         match self.regs[17] {
-            SYS_EXIT => {
-                self.exit = Some(self.regs[10]);
-                Ok(())
+            SYS_EXIT => self.exit = Some(a0),
+            SYS_WRITE => {
+                self.regs[10] = a2;
+                return Ok(Effect::Output { fd: a0, addr: a1, len: a2 });
             }
-            number => Err(Fault::UnknownSyscall { pc, number }),
+            SYS_PREIMAGE_KEY => {
+                let mut key = [0u8; 32];
+                mem.read_bytes(a0, &mut key);
+                self.preimage_key = B256::from(key);
+                self.preimage_offset = 0;
+                self.regs[10] = 0;
+            }
+            SYS_PREIMAGE_READ => {
+                let (part, len) =
+                    oracle.part(&self.preimage_key, self.preimage_offset).map_err(Stop::Oracle)?;
+                let n = a1.min(len).min(32 - (a0 & 31));
+                if n > 0 {
+                    mem.write_bytes(a0, &part[..n as usize]);
+                }
+                self.preimage_offset += n;
+                self.regs[10] = n;
+            }
+            number => return Err(Fault::UnknownSyscall { pc, number }.into()),
         }
+        Ok(Effect::None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -325,15 +421,15 @@ impl Cpu {
         f3: u32,
         addr: u64,
         b: u64,
-    ) -> Result<(), Fault> {
+    ) -> Result<(), Stop> {
         let illegal = Fault::IllegalInstruction { pc, word };
         let n: u32 = match f3 {
             2 => 4,
             3 => 8,
-            _ => return Err(illegal),
+            _ => return Err(illegal.into()),
         };
         if !addr.is_multiple_of(u64::from(n)) {
-            return Err(Fault::MisalignedAtomic { pc, addr });
+            return Err(Fault::MisalignedAtomic { pc, addr }.into());
         }
         let load = |mem: &mut dyn FnMut(u64, u32) -> u64| {
             let v = mem(addr, n);
@@ -344,7 +440,7 @@ impl Cpu {
             0x02 => {
                 // LR
                 if (word >> 20) & 31 != 0 {
-                    return Err(illegal);
+                    return Err(illegal.into());
                 }
                 let v = load(&mut |a, n| mem.read(a, n));
                 self.reservation = Some(addr);
@@ -396,7 +492,7 @@ impl Cpu {
                             y
                         }
                     }
-                    _ => return Err(illegal),
+                    _ => return Err(illegal.into()),
                 };
                 mem.write(addr, n, new);
                 self.set(rd, old);
@@ -426,5 +522,7 @@ fn rem32(a: i32, b: i32) -> i32 {
     if b == 0 { a } else { a.wrapping_rem(b) }
 }
 
+#[cfg(test)]
+mod proof_tests;
 #[cfg(test)]
 mod tests;

@@ -53,7 +53,8 @@ fn run_with(init: &[(usize, u64)], prog: &[u32]) -> (Cpu, SparseMemory) {
     for (reg, v) in init {
         cpu.regs[*reg] = *v;
     }
-    cpu.run(&mut mem, 10_000).expect("no fault").expect("exits");
+    cpu.run(&mut mem, &mut Preimages::default(), 10_000).expect("no oracle use").expect("exits");
+    assert_eq!(cpu.fault, None);
     (cpu, mem)
 }
 
@@ -206,7 +207,7 @@ fn atomics() {
 }
 
 #[test]
-fn faults_are_reported_never_executed() {
+fn faults_stop_the_machine_with_nothing_else_changed() {
     let fault = |prog: &[u32], init: &[(usize, u64)]| {
         let mut mem = SparseMemory::default();
         let bytes: Vec<u8> = prog.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -215,28 +216,44 @@ fn faults_are_reported_never_executed() {
         for (reg, v) in init {
             cpu.regs[*reg] = *v;
         }
-        cpu.run(&mut mem, 100).expect_err("a fault")
+        let before = mem.root();
+        let exit = cpu.run(&mut mem, &mut Preimages::default(), 100).expect("no oracle use");
+        assert_eq!(exit, Some(FAULT_EXIT_CODE));
+        assert_eq!(mem.root(), before, "a faulting step writes nothing");
+        let last_pc = cpu.pc;
+        let steps = cpu.steps;
+        // The exited state is a fixed point.
+        cpu.step(&mut mem, &mut Preimages::default()).expect("no-op");
+        assert_eq!((cpu.pc, cpu.steps), (last_pc, steps));
+        cpu.fault.expect("the fault is recorded")
     };
     assert!(matches!(fault(&[0x0000_4501], &[]), Fault::IllegalInstruction { .. }), "compressed");
     assert!(matches!(fault(&[0x0000_0007], &[]), Fault::IllegalInstruction { .. }), "float load");
     assert!(matches!(fault(&[0x0010_0073], &[]), Fault::Breakpoint { .. }));
     assert!(matches!(
-        fault(&[addi(17, 0, 64), ECALL], &[]),
-        Fault::UnknownSyscall { number: 64, .. }
+        fault(&[addi(17, 0, 57), ECALL], &[]),
+        Fault::UnknownSyscall { number: 57, .. }
     ));
     assert!(matches!(
         fault(&[amo(0x00, 2, 1, 3, 3)], &[(1, 0x9004)]),
         Fault::MisalignedAtomic { .. }
     ));
     assert!(matches!(fault(&[jal(6, 1)], &[]), Fault::MisalignedJump { .. }));
-    // a step after exit
+    // The registers of a faulting jump are untouched.
+    let mut mem = SparseMemory::default();
+    mem.load(0x1000, &jal(6, 1).to_le_bytes());
+    let mut cpu = Cpu::new(0x1000);
+    cpu.run(&mut mem, &mut Preimages::default(), 5).unwrap();
+    assert_eq!((cpu.regs[1], cpu.pc, cpu.steps), (0, 0x1000, 1));
+    // A normal exit, then a step after it.
     let mut mem = SparseMemory::default();
     mem.load(
         0x1000,
         &[addi(17, 0, 93), ECALL].iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>(),
     );
     let mut cpu = Cpu::new(0x1000);
-    assert_eq!(cpu.run(&mut mem, 10), Ok(Some(0)));
+    assert_eq!(cpu.run(&mut mem, &mut Preimages::default(), 10), Ok(Some(0)));
     assert_eq!(cpu.steps, 2);
-    assert_eq!(cpu.step(&mut mem), Err(Fault::Exited { code: 0 }));
+    assert_eq!(cpu.step(&mut mem, &mut Preimages::default()), Ok(Effect::None));
+    assert_eq!(cpu.steps, 2);
 }
