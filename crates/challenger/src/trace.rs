@@ -8,7 +8,7 @@ use alloy::{
 };
 use infra_config::ChainConfig;
 use infra_execution::{
-    BlockContext, ExecConfig, Inclusion, PastState, SourceError, StateSource, base_fee_after,
+    BlockContext, ExecConfig, Inclusion, SourceError, StateSource, base_fee_after,
     execute_block_with, next_base_fee, tree_updates,
 };
 use infra_l1::{GameTypes, StateProof};
@@ -16,7 +16,7 @@ use infra_primitives::{DepositTx, batch::BatchPayload};
 use infra_state::{
     NodeStore, OverlayStore, SmtProof, SparseMerkleTree, StateError, TreeHasher, keys,
 };
-use infra_storage::{StateChanges, StorageError, Store};
+use infra_storage::{PastState, StateChanges, StorageError, Store};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,8 @@ pub enum ImportError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error("the database has no head: it was not initialised with a genesis")]
+    NoHead,
     #[error("block {number} does not extend the head (block {head})")]
     NotNext { number: u64, head: u64 },
     #[error("block {number} has parent {parent}, but the head's hash is {head_hash}")]
@@ -75,9 +77,11 @@ pub fn replay_block(
         if input.number != head.saturating_add(1) {
             return Err(ImportError::NotNext { number: input.number, head });
         }
+        let parent = reader.header(head)?.ok_or(ImportError::NoHead)?;
         let (candidates, mut dropped) = senders(&input.transactions);
         let built = build_block(
             &reader,
+            &parent,
             chain,
             hasher,
             input.timestamp,
@@ -107,7 +111,8 @@ pub fn import_sealed(
         if block.number() != head.saturating_add(1) {
             return Err(ImportError::NotNext { number: block.number(), head });
         }
-        let head_hash = reader.header(head)?.map(|h| h.hash_slow()).unwrap_or_default();
+        let parent = reader.header(head)?.ok_or(ImportError::NoHead)?;
+        let head_hash = parent.hash_slow();
         if block.header.parent_hash != head_hash {
             return Err(ImportError::WrongParent {
                 number: block.number(),
@@ -118,6 +123,7 @@ pub fn import_sealed(
         let (candidates, _) = senders(&block.transactions);
         let built = build_block(
             &reader,
+            &parent,
             chain,
             hasher,
             block.header.timestamp,

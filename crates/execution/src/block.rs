@@ -13,20 +13,17 @@ use alloy::{
 };
 use infra_config::ChainConfig;
 use infra_primitives::{DepositTx, SealedBlock};
+use infra_primitives::{StateChanges, StateSource};
+use infra_state::NodeStore;
 use infra_state::{NodeChange, SparseMerkleTree, StateError, TreeHasher};
-use infra_storage::{StateChanges, StateReader, StorageError};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
     Exec(#[from] ExecError),
-    #[error("database has no head: it was not initialised with a genesis")]
-    NoHead,
 }
 
 /// The header fields every block of this chain shares; the caller fills in the
@@ -87,10 +84,13 @@ pub struct BuiltBlock {
     pub tree_hashes: usize,
 }
 
-/// Executes `deposits` then `candidates` on top of the head of `reader`, at
-/// `timestamp` (raised to the parent's if lower), and assembles the block.
-pub fn build_block(
-    reader: &StateReader<'_>,
+/// Executes `deposits` then `candidates` on top of `parent`, whose state
+/// `state` holds (flat state and tree nodes), at `timestamp` (raised to the
+/// parent's if lower), and assembles the block. Reads nothing else.
+#[allow(clippy::too_many_arguments)]
+pub fn build_block<S: StateSource + NodeStore>(
+    state: &S,
+    parent: &Header,
     chain: &ChainConfig,
     hasher: &TreeHasher,
     timestamp: u64,
@@ -98,12 +98,10 @@ pub fn build_block(
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
     inclusion: Inclusion,
 ) -> Result<BuiltBlock, BuildError> {
-    let head = reader.head()?.ok_or(BuildError::NoHead)?;
-    let parent = reader.header(head)?.ok_or(BuildError::NoHead)?;
     let parent_hash = parent.hash_slow();
-    let base_fee = base_fee_after(chain, &parent);
+    let base_fee = base_fee_after(chain, parent);
     let ctx = BlockContext {
-        number: head.saturating_add(1),
+        number: parent.number.saturating_add(1),
         timestamp: timestamp.max(parent.timestamp),
         gas_limit: chain.gas_limit,
         base_fee,
@@ -112,11 +110,11 @@ pub fn build_block(
     };
     let cfg = ExecConfig { chain_id: chain.chain_id, fee_recipient: chain.fee_recipient };
     let started = Instant::now();
-    let exec = execute_block_with(reader, &cfg, &ctx, &deposits, candidates, inclusion)?;
+    let exec = execute_block_with(state, &cfg, &ctx, &deposits, candidates, inclusion)?;
     let execute = started.elapsed();
     let started = Instant::now();
     let updates = tree_updates(hasher, &exec.changes);
-    let tree = SparseMerkleTree::new(hasher).update(reader, parent.state_root, updates)?;
+    let tree = SparseMerkleTree::new(hasher).update(state, parent.state_root, updates)?;
     let state_root = started.elapsed();
     let txs: Vec<_> = exec.txs.iter().map(|t| t.tx.clone()).collect();
     let senders: Vec<_> = exec.txs.iter().map(|t| t.sender).collect();

@@ -1,4 +1,6 @@
-use crate::{BlockContext, ExecConfig, InspectContext, SourceDb, SourceError, StateSource};
+use crate::{
+    BlockContext, DbError, ExecConfig, InspectContext, SourceDb, SourceError, StateSource,
+};
 use alloy::{
     primitives::{Address, Bytes, TxKind, U256},
     rpc::types::TransactionRequest,
@@ -100,13 +102,13 @@ fn setup<'a, S: StateSource + ?Sized>(
     Ok((ctx, call_env(cfg, req, gas_limit, nonce)))
 }
 
-fn evm_result<T>(r: Result<T, EVMError<SourceError>>) -> Result<T, CallError> {
+fn evm_result<T>(r: Result<T, EVMError<DbError>>) -> Result<T, CallError> {
     match r {
         Ok(res) => Ok(res),
         Err(EVMError::Transaction(e)) => {
             Err(CallError::Invalid(crate::call::invalid_message(&e.to_string())))
         }
-        Err(EVMError::Database(e)) => Err(CallError::State(e)),
+        Err(EVMError::Database(e)) => Err(CallError::State(e.0)),
         Err(e) => Err(CallError::Evm(e.to_string())),
     }
 }

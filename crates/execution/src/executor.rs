@@ -4,8 +4,8 @@ use alloy::{
     primitives::{Address, B256, Bloom, TxKind, U256},
 };
 use infra_primitives::DepositTx;
+use infra_primitives::{AccountState, StateChanges};
 use infra_state::{TreeHasher, keys};
-use infra_storage::{AccountState, StateChanges};
 use rayon::prelude::*;
 use revm::{
     Context, DatabaseCommit, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
@@ -26,6 +26,12 @@ pub enum ExecError {
     /// revm refused the block environment itself (a node bug or bad config: critical).
     #[error("evm: {0}")]
     Evm(String),
+}
+
+impl From<crate::DbError> for ExecError {
+    fn from(e: crate::DbError) -> Self {
+        Self::State(e.0)
+    }
 }
 
 /// A transaction that made it into the block.
@@ -199,7 +205,7 @@ where
                 tracing::debug!(target: "execution", nonce = deposit.nonce, %reason, "deposit call not executed");
                 (false, vec![])
             }
-            Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+            Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
             Err(other) => return Err(ExecError::Evm(other.to_string())),
         };
         // Every deposit uses exactly one L2 nonce of `from` (as on OP Stack), even
@@ -222,7 +228,7 @@ where
         if trace == Some(i) {
             let result = match evm.inspect_tx(tx_env(&tx, sender)) {
                 Ok(res) => res.result,
-                Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+                Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
                 Err(other) => return Err(ExecError::Evm(other.to_string())),
             };
             return Ok(BlockRun::Traced { result, inspector: evm.inspector });
@@ -272,7 +278,7 @@ where
                     skip.insert(sender);
                 }
             }
-            Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+            Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
             Err(other) => return Err(ExecError::Evm(other.to_string())),
         }
     }

@@ -17,6 +17,7 @@ pub use executor::{
     execute_block_with, trace_block_tx, tree_updates,
 };
 pub use fees::next_base_fee;
+pub use infra_primitives::{AccountState, SourceError, StateChanges, StateSource};
 pub use revm;
 pub use revm::primitives::hardfork::SpecId;
-pub use source::{MemorySource, PastState, SourceDb, SourceError, StateSource};
+pub use source::{DbError, MemorySource, SourceDb};

@@ -3,9 +3,11 @@
 pub mod batch;
 mod block;
 mod deposit;
+mod state;
 
 pub use block::{BlockBody, SealedBlock, TxLocation, deposit_receipt_2718};
 pub use deposit::DepositTx;
+pub use state::{AccountState, SourceError, StateChanges, StateSource};
 
 /// Re-exports of the alloy types used across the workspace, so that every crate
 /// names them the same way.

@@ -14,10 +14,11 @@ use alloy::{
     },
 };
 use infra_execution::{
-    BlockContext, ExecConfig, PastState, inspect_call,
+    BlockContext, ExecConfig, inspect_call,
     revm::{context_interface::result::ExecutionResult, inspector::NoOpInspector},
     trace_block_tx,
 };
+use infra_storage::PastState;
 use revm_inspectors::{
     access_list::AccessListInspector,
     tracing::{TracingInspector, TracingInspectorConfig},

@@ -154,6 +154,7 @@ impl BlockBuilder {
         }
         let built = build_block(
             &reader,
+            &parent,
             &self.chain,
             &self.hasher,
             now,

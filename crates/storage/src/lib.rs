@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod store;
+mod views;
 
+pub use infra_primitives::{AccountState, StateChanges};
 pub use store::{
-    AccountState, DepositCursor, HistoricalTree, MAX_PRUNED_PER_BLOCK, StateAt, StateChanges,
-    StateHistory, StateReader, StorageError, Store,
+    DepositCursor, HistoricalTree, MAX_PRUNED_PER_BLOCK, StateAt, StateHistory, StateReader,
+    StorageError, Store,
 };
+pub use views::PastState;
 
 /// The `Meta` record (see [`Store::put_meta`]) holding a validator's safe head:
 /// the newest L2 block derived from L1, 8 bytes big-endian. Derivation writes

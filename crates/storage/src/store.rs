@@ -3,7 +3,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
     rlp::{Decodable, Encodable},
 };
-use infra_primitives::{BlockBody, SealedBlock, TxLocation};
+use infra_primitives::{AccountState, BlockBody, SealedBlock, StateChanges, TxLocation};
 use infra_state::{Node, NodeChange, NodeStore, Position, StateError};
 use libmdbx::{
     Database, DatabaseOptions, Mode, NoWriteMap, RO, ReadWriteOptions, SyncMode, Table, TableFlags,
@@ -154,44 +154,26 @@ impl From<alloy::rlp::Error> for StorageError {
     }
 }
 
-/// An account as stored in the flat state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AccountState {
-    pub nonce: u64,
-    pub balance: U256,
-    pub code_hash: B256,
+/// An account's 72-byte record in the flat state: nonce, balance, code hash.
+fn encode_account(a: &AccountState) -> [u8; 72] {
+    let mut out = [0u8; 72];
+    out[..8].copy_from_slice(&a.nonce.to_be_bytes());
+    out[8..40].copy_from_slice(&a.balance.to_be_bytes::<32>());
+    out[40..].copy_from_slice(a.code_hash.as_slice());
+    out
 }
 
-impl AccountState {
-    fn encode(&self) -> [u8; 72] {
-        let mut out = [0u8; 72];
-        out[..8].copy_from_slice(&self.nonce.to_be_bytes());
-        out[8..40].copy_from_slice(&self.balance.to_be_bytes::<32>());
-        out[40..].copy_from_slice(self.code_hash.as_slice());
-        out
+fn decode_account(bytes: &[u8]) -> Result<AccountState, StorageError> {
+    if bytes.len() != 72 {
+        return Err(StorageError::Corrupt(format!("account of {} bytes", bytes.len())));
     }
-
-    fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
-        if bytes.len() != 72 {
-            return Err(StorageError::Corrupt(format!("account of {} bytes", bytes.len())));
-        }
-        let mut nonce = [0u8; 8];
-        nonce.copy_from_slice(&bytes[..8]);
-        Ok(Self {
-            nonce: u64::from_be_bytes(nonce),
-            balance: U256::from_be_slice(&bytes[8..40]),
-            code_hash: B256::from_slice(&bytes[40..]),
-        })
-    }
-}
-
-/// The flat-state writes of one block. `None` deletes an account; a zero storage
-/// value deletes the slot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StateChanges {
-    pub accounts: Vec<(Address, Option<AccountState>)>,
-    pub storage: Vec<(Address, U256, U256)>,
-    pub code: Vec<(B256, Bytes)>,
+    let mut nonce = [0u8; 8];
+    nonce.copy_from_slice(&bytes[..8]);
+    Ok(AccountState {
+        nonce: u64::from_be_bytes(nonce),
+        balance: U256::from_be_slice(&bytes[8..40]),
+        code_hash: B256::from_slice(&bytes[40..]),
+    })
 }
 
 /// The node's database. Cheap to clone.
@@ -308,7 +290,7 @@ impl Store {
         for (address, account) in &state.accounts {
             undo.accounts.push((*address, txn.get::<Vec<u8>>(&accounts, address)?));
             match account {
-                Some(a) => txn.put(&accounts, address, a.encode(), WriteFlags::UPSERT)?,
+                Some(a) => txn.put(&accounts, address, encode_account(a), WriteFlags::UPSERT)?,
                 None => {
                     txn.del(&accounts, address, None)?;
                 }
@@ -819,7 +801,7 @@ impl StateReader<'_> {
             let undo = ChangeSet::decode(&raw)?;
             // Within a block the first write's prior is the value before it.
             for (address, prior) in undo.accounts.iter().rev() {
-                accounts.insert(*address, prior.as_deref().map(AccountState::decode).transpose()?);
+                accounts.insert(*address, prior.as_deref().map(decode_account).transpose()?);
             }
             for (key, prior) in undo.storage.iter().rev() {
                 let address = Address::from_slice(&key[..20]);
@@ -894,7 +876,7 @@ impl StateReader<'_> {
 
     pub fn account(&self, address: Address) -> Result<Option<AccountState>, StorageError> {
         let raw: Option<Vec<u8>> = self.get(ACCOUNTS, address)?;
-        raw.map(|r| AccountState::decode(&r)).transpose()
+        raw.map(|r| decode_account(&r)).transpose()
     }
 
     pub fn storage(&self, address: Address, slot: U256) -> Result<U256, StorageError> {
@@ -967,11 +949,7 @@ impl<'db> StateAt<'_, 'db> {
         if self.number < self.head
             && let Some(prior) = self.prior(ACCOUNT_HISTORY, address.as_slice())?
         {
-            return if prior.is_empty() {
-                Ok(None)
-            } else {
-                AccountState::decode(&prior).map(Some)
-            };
+            return if prior.is_empty() { Ok(None) } else { decode_account(&prior).map(Some) };
         }
         self.reader.account(address)
     }
