@@ -30,13 +30,10 @@ fn program_main() -> u64 {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            eprintln!("usage: infra-program <number of transfers>");
-            std::process::exit(2)
-        });
+    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        eprintln!("usage: infra-program <number of transfers>");
+        std::process::exit(2)
+    });
     let start = std::time::Instant::now();
     let out = transfers::run(n);
     let took = start.elapsed();
