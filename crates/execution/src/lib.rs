@@ -1,23 +1,135 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod block;
 mod call;
-mod env;
-mod executor;
-mod fees;
-mod source;
 
-pub use block::{BuildError, BuiltBlock, base_fee_after, block_header, build_block};
+use std::time::{Duration, Instant};
+
+use alloy::{
+    consensus::{Header, TxEnvelope},
+    primitives::{Address, B256},
+};
+use infra_config::ChainConfig;
+use infra_primitives::{DepositTx, SealedBlock};
+use infra_state::{NodeChange, NodeStore, TreeHasher};
+
 pub use call::TX_GAS_LIMIT_CAP;
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas, inspect_call};
-pub use env::{BlockContext, ExecConfig, SPEC, blob_gas_price, intrinsic_gas, tx_env};
-pub use executor::{
-    ExecError, ExecutedBlock, ExecutedTx, Inclusion, InspectContext, RejectedTx, execute_block,
-    execute_block_with, trace_block_tx, tree_updates,
+pub use infra_stf::{
+    AccountState, BlockContext, BuildError, DbError, ExecConfig, ExecError, ExecutedBlock,
+    ExecutedTx, Inclusion, InspectContext, MemorySource, RejectedTx, SPEC, SourceDb, SourceError,
+    StateChanges, StateSource, blob_gas_price, execute_block, execute_block_with, intrinsic_gas,
+    trace_block_tx, tree_updates, tx_env,
 };
-pub use fees::next_base_fee;
-pub use infra_primitives::{AccountState, SourceError, StateChanges, StateSource};
 pub use revm;
 pub use revm::primitives::hardfork::SpecId;
-pub use source::{DbError, MemorySource, SourceDb};
+
+/// What the state-transition function reads of `chain`.
+pub fn chain_params(chain: &ChainConfig) -> infra_stf::ChainParams {
+    infra_stf::ChainParams {
+        chain_id: chain.chain_id,
+        gas_limit: chain.gas_limit,
+        fee_recipient: chain.fee_recipient,
+        base_fee: base_fee_params(&chain.base_fee),
+    }
+}
+
+fn base_fee_params(cfg: &infra_config::BaseFeeConfig) -> infra_stf::BaseFeeConfig {
+    infra_stf::BaseFeeConfig {
+        initial_wei: cfg.initial_wei,
+        min_wei: cfg.min_wei,
+        max_change_denominator: cfg.max_change_denominator,
+        elasticity_multiplier: cfg.elasticity_multiplier,
+    }
+}
+
+/// EIP-1559: see [`infra_stf::next_base_fee`].
+pub fn next_base_fee(
+    cfg: &infra_config::BaseFeeConfig,
+    gas_used: u64,
+    gas_limit: u64,
+    base_fee: u64,
+) -> u64 {
+    infra_stf::next_base_fee(&base_fee_params(cfg), gas_used, gas_limit, base_fee)
+}
+
+/// The next block's base fee after `parent`.
+pub fn base_fee_after(chain: &ChainConfig, parent: &Header) -> u64 {
+    infra_stf::base_fee_after(&chain_params(chain), parent)
+}
+
+/// The header fields every block of this chain shares: see [`infra_stf::block_header`].
+pub fn block_header(
+    chain: &ChainConfig,
+    parent_hash: B256,
+    number: u64,
+    timestamp: u64,
+    base_fee: u64,
+    state_root: B256,
+) -> Header {
+    infra_stf::block_header(
+        &chain_params(chain),
+        parent_hash,
+        number,
+        timestamp,
+        base_fee,
+        state_root,
+    )
+}
+
+/// A block built on the head, not yet committed, with how long its phases took.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    pub block: SealedBlock,
+    pub changes: StateChanges,
+    pub nodes: Vec<NodeChange>,
+    /// Candidates left out (see [`Inclusion`]).
+    pub rejected: Vec<RejectedTx>,
+    /// Candidates deferred because the block was full ([`Inclusion::Pool`]).
+    pub deferred: usize,
+    pub execute: Duration,
+    pub state_root: Duration,
+    /// Poseidon permutations the tree update spent.
+    pub tree_hashes: usize,
+}
+
+/// [`infra_stf::build_block`] for `chain`, timed.
+#[allow(clippy::too_many_arguments)]
+pub fn build_block<S: StateSource + NodeStore>(
+    state: &S,
+    parent: &Header,
+    chain: &ChainConfig,
+    hasher: &TreeHasher,
+    timestamp: u64,
+    deposits: Vec<DepositTx>,
+    candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
+    inclusion: Inclusion,
+) -> Result<BuiltBlock, BuildError> {
+    let start = Instant::now();
+    let mut executed = Duration::ZERO;
+    let mut tree = Duration::ZERO;
+    let built = infra_stf::build_block(
+        state,
+        parent,
+        &chain_params(chain),
+        hasher,
+        timestamp,
+        deposits,
+        candidates,
+        inclusion,
+        |phase| match phase {
+            infra_stf::Phase::Executed => executed = start.elapsed(),
+            infra_stf::Phase::TreeUpdated => tree = start.elapsed(),
+        },
+    )?;
+    Ok(BuiltBlock {
+        block: built.block,
+        changes: built.changes,
+        nodes: built.nodes,
+        rejected: built.rejected,
+        deferred: built.deferred,
+        execute: executed,
+        state_root: tree.saturating_sub(executed),
+        tree_hashes: built.tree_hashes,
+    })
+}

@@ -13,18 +13,25 @@ pub enum ElfError {
     WrongKind,
     #[error("a program header or segment lies outside the file")]
     Truncated,
+    #[error("malformed program headers or entry point")]
+    Malformed,
+}
+
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], ElfError> {
+    let end = at.checked_add(N).ok_or(ElfError::Truncated)?;
+    Ok(b.get(at..end).ok_or(ElfError::Truncated)?.try_into().expect("N bytes"))
 }
 
 fn u16_at(b: &[u8], at: usize) -> Result<u16, ElfError> {
-    Ok(u16::from_le_bytes(b.get(at..at + 2).ok_or(ElfError::Truncated)?.try_into().expect("2")))
+    Ok(u16::from_le_bytes(bytes_at(b, at)?))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, ElfError> {
-    Ok(u32::from_le_bytes(b.get(at..at + 4).ok_or(ElfError::Truncated)?.try_into().expect("4")))
+    Ok(u32::from_le_bytes(bytes_at(b, at)?))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Result<u64, ElfError> {
-    Ok(u64::from_le_bytes(b.get(at..at + 8).ok_or(ElfError::Truncated)?.try_into().expect("8")))
+    Ok(u64::from_le_bytes(bytes_at(b, at)?))
 }
 
 const PT_LOAD: u32 = 1;
@@ -43,6 +50,12 @@ pub fn load_elf(elf: &[u8], mem: &mut SparseMemory) -> Result<u64, ElfError> {
     let phoff = usize::try_from(u64_at(elf, 32)?).map_err(|_| ElfError::Truncated)?;
     let phentsize = usize::from(u16_at(elf, 54)?);
     let phnum = usize::from(u16_at(elf, 56)?);
+    if phentsize != 56 || !entry.is_multiple_of(4) {
+        return Err(ElfError::Malformed);
+    }
+    if phoff.checked_add(phnum * 56).is_none_or(|end| end > elf.len()) {
+        return Err(ElfError::Truncated);
+    }
     for i in 0..phnum {
         let ph = phoff
             .checked_add(i.checked_mul(phentsize).ok_or(ElfError::Truncated)?)
@@ -53,6 +66,9 @@ pub fn load_elf(elf: &[u8], mem: &mut SparseMemory) -> Result<u64, ElfError> {
         let offset = usize::try_from(u64_at(elf, ph + 8)?).map_err(|_| ElfError::Truncated)?;
         let vaddr = u64_at(elf, ph + 16)?;
         let filesz = usize::try_from(u64_at(elf, ph + 32)?).map_err(|_| ElfError::Truncated)?;
+        if u64_at(elf, ph + 40)? < filesz as u64 {
+            return Err(ElfError::Malformed);
+        }
         let end = offset.checked_add(filesz).ok_or(ElfError::Truncated)?;
         let bytes = elf.get(offset..end).ok_or(ElfError::Truncated)?;
         mem.load(vaddr, bytes);

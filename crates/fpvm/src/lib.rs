@@ -62,6 +62,15 @@ pub enum Fault {
     Breakpoint { pc: u64 },
     #[error("system call {number} is not one of the VM's (pc {pc:#x})")]
     UnknownSyscall { pc: u64, number: u64 },
+    #[error("preimage_read of key {key}, whose type L1's oracle does not serve (pc {pc:#x})")]
+    UnsupportedKey { pc: u64, key: B256 },
+}
+
+/// Whether L1's oracle serves keys of this type (the key's first byte): local,
+/// keccak256, Poseidon, blob. Reading any other key faults, so no honest trace
+/// holds a step L1 cannot execute.
+pub fn key_type_supported(key: &B256) -> bool {
+    matches!(key[0], KEY_LOCAL | KEY_KECCAK256 | KEY_POSEIDON | KEY_BLOB)
 }
 
 /// The exit code of a machine stopped by a [`Fault`].
@@ -153,13 +162,13 @@ impl Cpu {
         }
         match self.execute(mem, oracle) {
             Ok(effect) => {
-                self.steps += 1;
+                self.steps = self.steps.wrapping_add(1);
                 Ok(effect)
             }
             Err(Stop::Fault(f)) => {
                 self.exit = Some(FAULT_EXIT_CODE);
                 self.fault = Some(f);
-                self.steps += 1;
+                self.steps = self.steps.wrapping_add(1);
                 Ok(Effect::None)
             }
             Err(Stop::Oracle(e)) => Err(e),
@@ -397,8 +406,14 @@ impl Cpu {
                 self.regs[10] = 0;
             }
             SYS_PREIMAGE_READ => {
-                let (part, len) =
-                    oracle.part(&self.preimage_key, self.preimage_offset).map_err(Stop::Oracle)?;
+                if !key_type_supported(&self.preimage_key) {
+                    return Err(Fault::UnsupportedKey { pc, key: self.preimage_key }.into());
+                }
+                let (part, len) = if a1 == 0 {
+                    ([0u8; 32], 0)
+                } else {
+                    oracle.part(&self.preimage_key, self.preimage_offset).map_err(Stop::Oracle)?
+                };
                 let n = a1.min(len).min(32 - (a0 & 31));
                 if n > 0 {
                     mem.write_bytes(a0, &part[..n as usize]);
@@ -428,6 +443,10 @@ impl Cpu {
             3 => 8,
             _ => return Err(illegal.into()),
         };
+        let f5 = word >> 27;
+        if !matches!(f5, 0x00..=0x04 | 0x08 | 0x0c | 0x10 | 0x14 | 0x18 | 0x1c) {
+            return Err(illegal.into());
+        }
         if !addr.is_multiple_of(u64::from(n)) {
             return Err(Fault::MisalignedAtomic { pc, addr }.into());
         }
@@ -435,7 +454,6 @@ impl Cpu {
             let v = mem(addr, n);
             if n == 4 { sext(v, 32) } else { v }
         };
-        let f5 = word >> 27;
         match f5 {
             0x02 => {
                 // LR

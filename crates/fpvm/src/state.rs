@@ -84,7 +84,14 @@ impl VmState {
             *r = u(106 + 8 * i..114 + 8 * i);
         }
         let reservation_addr = u(98..106);
-        if regs[0] != 0 || (b[97] == 0 && reservation_addr != 0) {
+        let exit_code = u(81..89);
+        // One encoding per state: a running machine's exit code is 0, a
+        // reservation is at an aligned address (LR only makes those).
+        if regs[0] != 0
+            || (b[97] == 0 && reservation_addr != 0)
+            || (b[80] == 0 && exit_code != 0)
+            || !reservation_addr.is_multiple_of(4)
+        {
             return None;
         }
         Some(Self {
@@ -93,7 +100,7 @@ impl VmState {
             preimage_offset: u(64..72),
             pc: u(72..80),
             exited: b[80] == 1,
-            exit_code: u(81..89),
+            exit_code,
             steps: u(89..97),
             reservation: (b[97] == 1).then_some(reservation_addr),
             regs,

@@ -4,6 +4,20 @@
 //! integers only (u128/i128 stand for Solidity's uint256/int256), memory only
 //! through proofs, no allocation, one function per instruction class. The
 //! differential tests run both on the same steps and compare state hashes.
+//!
+//! For the Solidity mirror:
+//! - every u64 here wraps where Rust's `wrapping_*`, `<<`, `as u64` or `as i64`
+//!   is used: `pc + 4` (an honest step at pc `2^64-4` wraps to 0), every address
+//!   sum, shifts, the truncated products and the step counter. A checked
+//!   `uint64` addition would revert on an honest step: use `unchecked` and masks.
+//! - local keys (type 1) name an input of the disputed claim: L1's oracle must
+//!   bind them to the game that asks (Cannon's `localize(key, localContext)`),
+//!   or whoever loads local key 1 first would choose its value.
+//! - the oracle must answer `(zero, 0)` for a part at or past the end of a
+//!   stream (`offset >= 8 + length`): the program may read until it gets 0.
+//! - a step on an exited state changes nothing and needs no proof; the step
+//!   number a proof starts from is the state's step count, which for a trace
+//!   index past the exit is the exit step, not the index.
 
 // Written as the Solidity will be, not as idiomatic Rust.
 #![allow(
@@ -18,7 +32,9 @@ use alloy::primitives::B256;
 use crate::memory::{LEAF_MASK, MEM_PROOF_SIZE, root_from};
 use crate::oracle::{OracleError, PreimageSource};
 use crate::state::{STATE_SIZE, VmState};
-use crate::{FAULT_EXIT_CODE, SYS_EXIT, SYS_PREIMAGE_KEY, SYS_PREIMAGE_READ, SYS_WRITE};
+use crate::{
+    FAULT_EXIT_CODE, SYS_EXIT, SYS_PREIMAGE_KEY, SYS_PREIMAGE_READ, SYS_WRITE, key_type_supported,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -517,10 +533,17 @@ impl<O: PreimageSource> Step<'_, O> {
                 self.set_reg(10, 0);
             }
             SYS_PREIMAGE_READ => {
-                let (part, len) = self
-                    .oracle
-                    .part(&self.s.preimage_key, self.s.preimage_offset)
-                    .map_err(VerifyError::from)?;
+                if !key_type_supported(&self.s.preimage_key) {
+                    return Err(Faulted.into());
+                }
+                // Asking for nothing reads nothing: no oracle part is needed.
+                let (part, len) = if a1 == 0 {
+                    ([0u8; 32], 0)
+                } else {
+                    self.oracle
+                        .part(&self.s.preimage_key, self.s.preimage_offset)
+                        .map_err(VerifyError::from)?
+                };
                 let n = a1.min(len).min(32 - (a0 & 31));
                 if n > 0 {
                     self.store_in_leaf(a0, &part[..n as usize])?;

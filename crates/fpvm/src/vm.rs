@@ -27,7 +27,8 @@ pub struct Vm<O> {
     pub oracle: O,
     /// A snapshot is kept every this many steps (0: none).
     pub snapshot_every: u64,
-    snapshots: Vec<(Cpu, SparseMemory)>,
+    /// (machine, memory, output length) every `snapshot_every` steps.
+    snapshots: Vec<(Cpu, SparseMemory, usize)>,
     /// What the program wrote to fds 1 and 2 (the first MiB).
     pub output: Vec<u8>,
 }
@@ -42,7 +43,7 @@ impl<O: PreimageSource> Vm<O> {
             snapshots: Vec::new(),
             output: Vec::new(),
         };
-        vm.snapshots.push((vm.cpu.clone(), vm.mem.clone()));
+        vm.snapshots.push((vm.cpu.clone(), vm.mem.clone(), 0));
         vm
     }
 
@@ -103,9 +104,9 @@ impl<O: PreimageSource> Vm<O> {
             if self.snapshot_every != 0
                 && self.cpu.exit.is_none()
                 && self.cpu.steps.is_multiple_of(self.snapshot_every)
-                && self.snapshots.last().is_none_or(|(c, _)| c.steps < self.cpu.steps)
+                && self.snapshots.last().is_none_or(|(c, ..)| c.steps < self.cpu.steps)
             {
-                self.snapshots.push((self.cpu.clone(), self.mem.clone()));
+                self.snapshots.push((self.cpu.clone(), self.mem.clone(), self.output.len()));
             }
         }
         Ok(RunEnd { exit: self.cpu.exit, steps: self.cpu.steps, fault: self.cpu.fault.clone() })
@@ -115,10 +116,11 @@ impl<O: PreimageSource> Vm<O> {
     /// nearest snapshot at or before it.
     pub fn seek(&mut self, step: u64) -> Result<(), OracleError> {
         if step < self.cpu.steps {
-            let at = self.snapshots.partition_point(|(c, _)| c.steps <= step);
-            let (cpu, mem) = self.snapshots[at.saturating_sub(1)].clone();
+            let at = self.snapshots.partition_point(|(c, ..)| c.steps <= step);
+            let (cpu, mem, output) = self.snapshots[at.saturating_sub(1)].clone();
             self.cpu = cpu;
             self.mem = mem;
+            self.output.truncate(output);
         }
         self.run_to(step)?;
         Ok(())

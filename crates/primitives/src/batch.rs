@@ -21,11 +21,13 @@
 //! blobs' versioned hashes.
 
 use crate::SealedBlock;
-use alloy::{
-    consensus::TxEnvelope,
-    eips::{Decodable2718, Encodable2718},
-    primitives::{B256, Bytes},
+use alloc::{
+    string::{String, ToString},
+    vec::Vec,
 };
+use alloy_consensus::TxEnvelope;
+use alloy_eips::{Decodable2718, Encodable2718};
+use alloy_primitives::{B256, Bytes};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// The only version this node writes and reads.
@@ -150,9 +152,10 @@ impl BatchPayload {
     }
 
     /// The batch bytes: version, codec, compressed payload.
+    #[cfg(feature = "std")]
     pub fn encode(&self, codec: Codec) -> Vec<u8> {
         let raw = self.rlp();
-        let mut out = vec![VERSION, codec as u8];
+        let mut out = alloc::vec![VERSION, codec as u8];
         match codec {
             Codec::None => out.extend_from_slice(&raw),
             Codec::Zstd => {
@@ -178,8 +181,7 @@ impl BatchPayload {
                 }
                 body.to_vec()
             }
-            Codec::Zstd => zstd::bulk::decompress(body, MAX_PAYLOAD_BYTES)
-                .map_err(|e| BatchError::Decompress(e.to_string()))?,
+            Codec::Zstd => unzstd(body)?,
         };
         let mut slice = raw.as_slice();
         let payload = <Self as alloy_rlp::Decodable>::decode(&mut slice)?;
@@ -191,6 +193,38 @@ impl BatchPayload {
         }
         Ok(payload)
     }
+}
+
+/// zstd, decoded the one way the node and the fault-proof program both decode
+/// it (the pure-Rust decoder): exactly one frame, nothing after it, at most
+/// [`MAX_PAYLOAD_BYTES`] out (checked as it is decoded, so a bomb is never
+/// allocated).
+fn unzstd(body: &[u8]) -> Result<Vec<u8>, BatchError> {
+    use ruzstd::io::Read as _;
+    let fail = |e: &dyn core::fmt::Debug| BatchError::Decompress(alloc::format!("{e:?}"));
+    let mut src = body;
+    let mut out = Vec::new();
+    {
+        let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut src).map_err(|e| fail(&e))?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = dec.read(&mut buf).map_err(|e| fail(&e))?;
+            if n == 0 {
+                break;
+            }
+            if out.len() + n > MAX_PAYLOAD_BYTES {
+                return Err(BatchError::TooLarge);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    if !src.is_empty() {
+        return Err(BatchError::Decompress(alloc::format!(
+            "{} bytes after the zstd frame",
+            src.len()
+        )));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -289,7 +323,32 @@ mod tests {
         let bomb = zstd::bulk::compress(&vec![0u8; MAX_PAYLOAD_BYTES + 1], 1).unwrap();
         let mut framed = vec![VERSION, Codec::Zstd as u8];
         framed.extend_from_slice(&bomb);
-        assert!(BatchPayload::decode(&framed).is_err());
+        assert!(matches!(BatchPayload::decode(&framed), Err(BatchError::TooLarge)));
+        // Exactly one frame: a second frame, a skippable frame or stray bytes
+        // after the frame are refused (the program decodes the same way).
+        let good = BatchPayload::from_blocks(&blocks()).unwrap().encode(Codec::Zstd);
+        let frame = &good[2..];
+        for extra in [frame.to_vec(), vec![0x50, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 7], vec![0]] {
+            let mut twice = good.clone();
+            twice.extend_from_slice(&extra);
+            assert!(
+                matches!(BatchPayload::decode(&twice), Err(BatchError::Decompress(_))),
+                "{extra:?} after the frame"
+            );
+        }
+        let mut skippable = vec![VERSION, Codec::Zstd as u8, 0x50, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 7];
+        skippable.extend_from_slice(frame);
+        assert!(BatchPayload::decode(&skippable).is_err(), "a skippable frame first");
+    }
+
+    proptest::proptest! {
+        /// The pure-Rust decoder (the node's and the program's) reads whatever
+        /// the C encoder (the batcher's) writes, at any level.
+        #[test]
+        fn ruzstd_decodes_what_zstd_encodes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096), level in 1i32..20) {
+            let c = zstd::bulk::compress(&data, level).unwrap();
+            proptest::prop_assert_eq!(super::unzstd(&c).unwrap(), data);
+        }
     }
 
     proptest::proptest! {

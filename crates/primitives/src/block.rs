@@ -1,10 +1,9 @@
 use crate::DepositTx;
-use alloy::{
-    consensus::{Header, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope},
-    eips::eip2718::{Decodable2718, Encodable2718},
-    primitives::{Address, B256, Bytes},
-    rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable},
-};
+use alloc::{vec, vec::Vec};
+use alloy_consensus::{Header, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 
 /// An L2 block as sealed by the sequencer: the header (whose `state_root` is the
 /// sparse-Merkle root after the block), its hash, the L1 deposits it applied
@@ -88,7 +87,7 @@ impl SealedBlock {
             .map(Encodable2718::encoded_2718)
             .chain(transactions.iter().map(Encodable2718::encoded_2718))
             .collect();
-        alloy::consensus::proofs::ordered_trie_root_encoded(&encoded)
+        alloy_consensus::proofs::ordered_trie_root_encoded(&encoded)
     }
 
     /// The header's `receipts_root`: deposit receipts are encoded
@@ -102,7 +101,7 @@ impl SealedBlock {
             .map(deposit_receipt_2718)
             .chain(receipts.iter().map(Encodable2718::encoded_2718))
             .collect();
-        alloy::consensus::proofs::ordered_trie_root_encoded(&encoded)
+        alloy_consensus::proofs::ordered_trie_root_encoded(&encoded)
     }
 
     pub fn number(&self) -> u64 {
@@ -116,7 +115,7 @@ impl SealedBlock {
             deposit_receipts: self
                 .deposit_receipts
                 .iter()
-                .map(|r| alloy::rlp::encode(r).into())
+                .map(|r| alloy_rlp::encode(r).into())
                 .collect(),
             deposit_nonces: self.deposit_nonces.clone(),
             transactions: self.transactions.iter().map(|tx| tx.encoded_2718().into()).collect(),
@@ -126,7 +125,7 @@ impl SealedBlock {
     }
 
     /// Rebuilds a block from a stored header and body.
-    pub fn from_parts(header: Header, body: BlockBody) -> Result<Self, alloy::rlp::Error> {
+    pub fn from_parts(header: Header, body: BlockBody) -> Result<Self, alloy_rlp::Error> {
         let transactions = body
             .transactions
             .iter()
@@ -147,7 +146,7 @@ impl SealedBlock {
             || body.deposits.len() != deposit_receipts.len()
             || body.deposits.len() != body.deposit_nonces.len()
         {
-            return Err(alloy::rlp::Error::Custom("block body: length mismatch"));
+            return Err(alloy_rlp::Error::Custom("block body: length mismatch"));
         }
         Ok(Self::with_deposits(
             header,
@@ -161,10 +160,10 @@ impl SealedBlock {
     }
 }
 
-fn eip2718_to_rlp(err: alloy::eips::eip2718::Eip2718Error) -> alloy::rlp::Error {
+fn eip2718_to_rlp(err: alloy_eips::eip2718::Eip2718Error) -> alloy_rlp::Error {
     match err {
-        alloy::eips::eip2718::Eip2718Error::RlpError(e) => e,
-        _ => alloy::rlp::Error::Custom("unexpected EIP-2718 type"),
+        alloy_eips::eip2718::Eip2718Error::RlpError(e) => e,
+        _ => alloy_rlp::Error::Custom("unexpected EIP-2718 type"),
     }
 }
 
@@ -194,7 +193,7 @@ impl BlockBody {
         out
     }
 
-    pub fn decode_from(mut buf: &[u8]) -> Result<Self, alloy::rlp::Error> {
+    pub fn decode_from(mut buf: &[u8]) -> Result<Self, alloy_rlp::Error> {
         Self::decode(&mut buf)
     }
 }

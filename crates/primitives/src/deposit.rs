@@ -1,10 +1,8 @@
 //! L1 -> L2 deposits: system transactions at the start of an L2 block.
 
-use alloy::{
-    eips::{Encodable2718, Typed2718},
-    primitives::{Address, B256, Bytes, U256, keccak256},
-    rlp::{BufMut, Encodable},
-};
+use alloy_eips::{Encodable2718, Typed2718};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rlp::{BufMut, Encodable};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// A deposit made on L1 through the `Bridge` (its `DepositInitiated` event), as it

@@ -1,4 +1,7 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 pub mod batch;
 mod block;
@@ -11,14 +14,12 @@ pub use state::{AccountState, SourceError, StateChanges, StateSource};
 
 /// Re-exports of the alloy types used across the workspace, so that every crate
 /// names them the same way.
-pub use alloy::{
-    consensus::{Header, ReceiptEnvelope, TxEnvelope},
-    primitives::{Address, B256, Bloom, Bytes, U256},
-};
+pub use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+pub use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 
 /// The L2 predeploy recording withdrawals (`contracts/src/L2Withdrawals.sol`).
 pub const L2_WITHDRAWALS: Address =
-    alloy::primitives::address!("0x4200000000000000000000000000000000000016");
+    alloy_primitives::address!("0x4200000000000000000000000000000000000016");
 /// The storage slot of its `sentMessages` mapping.
 pub const WITHDRAWALS_SENT_SLOT: u64 = 1;
 
@@ -28,5 +29,5 @@ pub fn withdrawal_slot(withdrawal_hash: B256) -> U256 {
     let mut preimage = [0u8; 64];
     preimage[..32].copy_from_slice(withdrawal_hash.as_slice());
     preimage[32..].copy_from_slice(&U256::from(WITHDRAWALS_SENT_SLOT).to_be_bytes::<32>());
-    U256::from_be_bytes(alloy::primitives::keccak256(preimage).0)
+    U256::from_be_bytes(alloy_primitives::keccak256(preimage).0)
 }

@@ -3,7 +3,11 @@
 //! source (the database, a past block's view, memory, the fault-proof
 //! program's oracle) without depending on storage.
 
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloc::{
+    string::{String, ToString},
+    vec::Vec,
+};
+use alloy_primitives::{Address, B256, Bytes, U256};
 
 /// An account in the flat state (`code_hash` zero: no code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,7 +32,7 @@ pub struct StateChanges {
 pub struct SourceError(pub String);
 
 impl SourceError {
-    pub fn from_display(e: impl std::fmt::Display) -> Self {
+    pub fn from_display(e: impl core::fmt::Display) -> Self {
         Self(e.to_string())
     }
 }

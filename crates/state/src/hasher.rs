@@ -1,8 +1,9 @@
 use crate::poseidon::Poseidon;
-use alloy::primitives::{B256, U256};
+use alloc::{format, string::String, sync::Arc};
+use alloy_primitives::{B256, U256};
 use ark_ff::{BigInteger, PrimeField};
+use core::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr, sync::Arc};
 
 /// The curve whose scalar field the state tree hashes over (the chain's proving curve).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

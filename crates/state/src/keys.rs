@@ -1,7 +1,7 @@
 //! Key and value derivation for the state tree's leaves.
 
 use crate::TreeHasher;
-use alloy::primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, U256};
 
 pub const DOMAIN_NODE: u64 = 1;
 pub const DOMAIN_LEAF: u64 = 2;

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+extern crate alloc;
 
 mod hasher;
 pub mod keys;
@@ -14,7 +17,9 @@ pub use poseidon::Poseidon;
 pub mod poseidon_params {
     pub use crate::poseidon::{ALPHA, FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH};
 }
+#[cfg(feature = "std")]
+pub use tree::RecordingStore;
 pub use tree::{
-    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, RecordingStore, SmtProof,
+    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, SmtProof,
     SparseMerkleTree, StateError, TreeUpdate, diff_leaves,
 };

@@ -6,6 +6,7 @@
 //! the tests check that. This copy works on fixed-size arrays to avoid the
 //! sponge's per-call allocations on the hot path.
 
+use alloc::vec::Vec;
 use ark_crypto_primitives::sponge::poseidon::find_poseidon_ark_and_mds;
 use ark_ff::PrimeField;
 

@@ -7,8 +7,9 @@ use crate::{
     Curve, Poseidon,
     poseidon::{FULL_ROUNDS, PARTIAL_ROUNDS, WIDTH},
 };
+use alloc::{format, string::String};
 use ark_ff::{BigInteger, PrimeField};
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 /// The contract name for a curve's scalar field.
 pub fn contract_name(curve: Curve) -> &'static str {

@@ -4,8 +4,24 @@ use crate::{
     TreeHasher,
     keys::{leaf_hash, node_hash},
 };
-use alloy::primitives::B256;
-use std::collections::{BTreeMap, HashMap};
+use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
+use alloy_primitives::B256;
+
+/// A map for node stores: hashed with std, ordered without.
+#[cfg(feature = "std")]
+type Map<K, V> = std::collections::HashMap<K, V>;
+#[cfg(not(feature = "std"))]
+type Map<K, V> = BTreeMap<K, V>;
+
+/// Both closures, in parallel where there are threads.
+#[cfg(feature = "std")]
+fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    rayon::join(a, b)
+}
+#[cfg(not(feature = "std"))]
+fn join<A, B>(a: impl FnOnce() -> A, b: impl FnOnce() -> B) -> (A, B) {
+    (a(), b())
+}
 
 /// Updates below this many keys are processed on one thread.
 const PARALLEL_THRESHOLD: usize = 48;
@@ -146,7 +162,7 @@ pub type NodeChange = (Position, Option<Node>);
 /// An in-memory node store, for tests, benches and tools.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryNodeStore {
-    nodes: HashMap<Position, Node>,
+    nodes: Map<Position, Node>,
 }
 
 impl MemoryNodeStore {
@@ -184,12 +200,12 @@ impl NodeStore for MemoryNodeStore {
 #[derive(Debug)]
 pub struct OverlayStore<'a, S: NodeStore + ?Sized> {
     base: &'a S,
-    changes: HashMap<Position, Option<Node>>,
+    changes: Map<Position, Option<Node>>,
 }
 
 impl<'a, S: NodeStore + ?Sized> OverlayStore<'a, S> {
     pub fn new(base: &'a S) -> Self {
-        Self { base, changes: HashMap::new() }
+        Self { base, changes: Map::new() }
     }
 
     pub fn apply(&mut self, changes: &[NodeChange]) {
@@ -368,7 +384,7 @@ impl<'h> SparseMerkleTree<'h> {
                 };
                 let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD
                 {
-                    let (a, b) = rayon::join(|| side(lpos, left, lu), || side(rpos, right, ru));
+                    let (a, b) = join(|| side(lpos, left, lu), || side(rpos, right, ru));
                     (a?, b?)
                 } else {
                     (side(lpos, left, lu)?, side(rpos, right, ru)?)
@@ -402,7 +418,7 @@ impl<'h> SparseMerkleTree<'h> {
                 };
                 let ((l, lo), (r, ro)) = if lu.len().saturating_add(ru.len()) >= PARALLEL_THRESHOLD
                 {
-                    let (a, b) = rayon::join(|| side(lpos, lu), || side(rpos, ru));
+                    let (a, b) = join(|| side(lpos, lu), || side(rpos, ru));
                     (a?, b?)
                 } else {
                     (side(lpos, lu)?, side(rpos, ru)?)
@@ -511,11 +527,13 @@ impl<'h> SparseMerkleTree<'h> {
 /// A store that remembers every node it hands out: run an operation over it, and
 /// the recorded nodes alone (in a [`MemoryNodeStore`]) are enough to run the same
 /// operation again, elsewhere (a prover's state witness).
+#[cfg(feature = "std")]
 pub struct RecordingStore<'a, S: NodeStore + ?Sized> {
     inner: &'a S,
     seen: std::sync::Mutex<BTreeMap<Position, Node>>,
 }
 
+#[cfg(feature = "std")]
 impl<'a, S: NodeStore + ?Sized> RecordingStore<'a, S> {
     pub fn new(inner: &'a S) -> Self {
         Self { inner, seen: std::sync::Mutex::new(BTreeMap::new()) }
@@ -527,6 +545,7 @@ impl<'a, S: NodeStore + ?Sized> RecordingStore<'a, S> {
     }
 }
 
+#[cfg(feature = "std")]
 impl<S: NodeStore + ?Sized> NodeStore for RecordingStore<'_, S> {
     fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
         let node = self.inner.node(position)?;
@@ -667,7 +686,7 @@ mod tests {
 
     fn k(i: u64) -> B256 {
         // distinct, spread-out keys
-        alloy::primitives::keccak256(i.to_be_bytes())
+        alloy_primitives::keccak256(i.to_be_bytes())
     }
 
     /// Reference root: build the whole set from scratch in one update.

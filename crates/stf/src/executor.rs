@@ -1,11 +1,18 @@
 use crate::{BlockContext, ExecConfig, SourceDb, SourceError, StateSource, tx_env};
-use alloy::{
-    consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope},
-    primitives::{Address, B256, Bloom, TxKind, U256},
+use alloc::collections::BTreeSet;
+use alloc::{
+    boxed::Box,
+    format,
+    string::{String, ToString},
+    vec,
+    vec::Vec,
 };
+use alloy_consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope};
+use alloy_primitives::{Address, B256, Bloom, TxKind, U256};
 use infra_primitives::DepositTx;
 use infra_primitives::{AccountState, StateChanges};
 use infra_state::{TreeHasher, keys};
+#[cfg(feature = "std")]
 use rayon::prelude::*;
 use revm::{
     Context, DatabaseCommit, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
@@ -16,7 +23,6 @@ use revm::{
     inspector::NoOpInspector,
     primitives::KECCAK_EMPTY,
 };
-use std::collections::{BTreeSet, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -166,7 +172,7 @@ where
     let mut out = ExecutedBlock::default();
     let mut touched: BTreeSet<Address> = BTreeSet::new();
     let mut touched_slots: BTreeSet<(Address, U256)> = BTreeSet::new();
-    let mut skip: HashSet<Address> = HashSet::new();
+    let mut skip: BTreeSet<Address> = BTreeSet::new();
     let mut base_fees = U256::ZERO;
 
     // Deposits run at gas price zero: L1 paid for them.
@@ -344,7 +350,11 @@ fn note_touched(
 /// The state-tree updates of a block's flat changes: account and storage leaves,
 /// hashed in parallel.
 pub fn tree_updates(h: &TreeHasher, changes: &StateChanges) -> Vec<(B256, Option<B256>)> {
-    let accounts = changes.accounts.par_iter().map(|(address, acc)| {
+    #[cfg(feature = "std")]
+    let (accounts, storage) = (changes.accounts.par_iter(), changes.storage.par_iter());
+    #[cfg(not(feature = "std"))]
+    let (accounts, storage) = (changes.accounts.iter(), changes.storage.iter());
+    let accounts = accounts.map(|(address, acc)| {
         let key = keys::account_key(h, *address);
         let value = acc.map(|a| {
             let code_hash = if a.code_hash == KECCAK_EMPTY { B256::ZERO } else { a.code_hash };
@@ -352,7 +362,7 @@ pub fn tree_updates(h: &TreeHasher, changes: &StateChanges) -> Vec<(B256, Option
         });
         (key, value)
     });
-    let storage = changes.storage.par_iter().map(|(address, slot, value)| {
+    let storage = storage.map(|(address, slot, value)| {
         let key = keys::storage_key(h, *address, *slot);
         let value = (!value.is_zero()).then(|| keys::storage_value_hash(h, *value));
         (key, value)

@@ -1,8 +1,7 @@
-use alloy::{
-    consensus::{Transaction as _, TxEnvelope},
-    eips::Typed2718,
-    primitives::{Address, B256, U256},
-};
+use alloc::vec::Vec;
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_eips::Typed2718;
+use alloy_primitives::{Address, B256, U256};
 use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::block::BlobExcessGasAndPrice,

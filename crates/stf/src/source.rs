@@ -1,10 +1,10 @@
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloc::{collections::BTreeMap, format};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use infra_primitives::{AccountState, SourceError, StateSource};
 use revm::{
     DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, primitives::KECCAK_EMPTY,
     state::AccountInfo,
 };
-use std::collections::HashMap;
 
 /// A [`SourceError`] as revm's database error.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -16,9 +16,9 @@ impl DBErrorMarker for DbError {}
 /// An in-memory state, for tests, benches and genesis.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
-    pub accounts: HashMap<Address, AccountState>,
-    pub storage: HashMap<(Address, U256), U256>,
-    pub code: HashMap<B256, Bytes>,
+    pub accounts: BTreeMap<Address, AccountState>,
+    pub storage: BTreeMap<(Address, U256), U256>,
+    pub code: BTreeMap<B256, Bytes>,
 }
 
 impl MemorySource {

@@ -2,21 +2,39 @@
 //! its pool) and derivation (replaying posted transactions) share, so the same
 //! inputs give the same header, byte for byte.
 
+use crate::BaseFeeConfig;
 use crate::{
     BlockContext, ExecConfig, ExecError, Inclusion, RejectedTx, execute_block_with, next_base_fee,
     tree_updates,
 };
-use alloy::{
-    consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, Transaction as _, TxEnvelope},
-    eips::eip7685::EMPTY_REQUESTS_HASH,
-    primitives::{Address, B256, Bytes, U256, keccak256},
+use alloc::vec::Vec;
+use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, Transaction as _, TxEnvelope,
 };
-use infra_config::ChainConfig;
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use infra_primitives::{DepositTx, SealedBlock};
 use infra_primitives::{StateChanges, StateSource};
 use infra_state::NodeStore;
 use infra_state::{NodeChange, SparseMerkleTree, StateError, TreeHasher};
-use std::time::{Duration, Instant};
+
+/// What of a chain's configuration the state-transition function reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParams {
+    pub chain_id: u64,
+    pub gas_limit: u64,
+    pub fee_recipient: Address,
+    pub base_fee: BaseFeeConfig,
+}
+
+/// The two phases of building a block, for a caller that times them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// revm has executed the deposits and transactions.
+    Executed,
+    /// The state tree holds the block's writes.
+    TreeUpdated,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -29,7 +47,7 @@ pub enum BuildError {
 /// The header fields every block of this chain shares; the caller fills in the
 /// transaction-dependent roots, bloom, gas used and mix hash.
 pub fn block_header(
-    chain: &ChainConfig,
+    chain: &ChainParams,
     parent_hash: B256,
     number: u64,
     timestamp: u64,
@@ -59,7 +77,7 @@ pub fn block_header(
 }
 
 /// The next block's base fee after `parent`.
-pub fn base_fee_after(chain: &ChainConfig, parent: &Header) -> u64 {
+pub fn base_fee_after(chain: &ChainParams, parent: &Header) -> u64 {
     next_base_fee(
         &chain.base_fee,
         parent.gas_used,
@@ -78,8 +96,6 @@ pub struct BuiltBlock {
     pub rejected: Vec<RejectedTx>,
     /// Candidates deferred because the block was full ([`Inclusion::Pool`]).
     pub deferred: usize,
-    pub execute: Duration,
-    pub state_root: Duration,
     /// Poseidon permutations the tree update spent.
     pub tree_hashes: usize,
 }
@@ -91,12 +107,13 @@ pub struct BuiltBlock {
 pub fn build_block<S: StateSource + NodeStore>(
     state: &S,
     parent: &Header,
-    chain: &ChainConfig,
+    chain: &ChainParams,
     hasher: &TreeHasher,
     timestamp: u64,
     deposits: Vec<DepositTx>,
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
     inclusion: Inclusion,
+    mut on_phase: impl FnMut(Phase),
 ) -> Result<BuiltBlock, BuildError> {
     let parent_hash = parent.hash_slow();
     let base_fee = base_fee_after(chain, parent);
@@ -109,13 +126,11 @@ pub fn build_block<S: StateSource + NodeStore>(
         prevrandao: keccak256(parent_hash),
     };
     let cfg = ExecConfig { chain_id: chain.chain_id, fee_recipient: chain.fee_recipient };
-    let started = Instant::now();
     let exec = execute_block_with(state, &cfg, &ctx, &deposits, candidates, inclusion)?;
-    let execute = started.elapsed();
-    let started = Instant::now();
+    on_phase(Phase::Executed);
     let updates = tree_updates(hasher, &exec.changes);
     let tree = SparseMerkleTree::new(hasher).update(state, parent.state_root, updates)?;
-    let state_root = started.elapsed();
+    on_phase(Phase::TreeUpdated);
     let txs: Vec<_> = exec.txs.iter().map(|t| t.tx.clone()).collect();
     let senders: Vec<_> = exec.txs.iter().map(|t| t.sender).collect();
     let receipts: Vec<_> = exec.txs.iter().map(|t| t.receipt.clone()).collect();
@@ -143,8 +158,6 @@ pub fn build_block<S: StateSource + NodeStore>(
         nodes: tree.changes,
         rejected: exec.rejected,
         deferred: exec.deferred,
-        execute,
-        state_root,
         tree_hashes: tree.hashes,
     })
 }
