@@ -70,6 +70,7 @@ cargo build --workspace --all-targets
 
 step "fault-proof program: RISC-V build ($(/usr/bin/rustc --version)); the native one is the workspace build's"
 INFRA_PROGRAM_ELF=$(scripts/build-program.sh)
+scripts/build-program.sh --no-std-crates
 INFRA_PROGRAM_NATIVE="$CARGO_TARGET_DIR/debug/infra-program"
 export INFRA_PROGRAM_ELF INFRA_PROGRAM_NATIVE
 echo "ELF $(stat -c %s "$INFRA_PROGRAM_ELF") bytes, sha256 $(sha256sum "$INFRA_PROGRAM_ELF" | cut -d' ' -f1)"
