@@ -23,9 +23,9 @@ fn elf() -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
 }
 
-fn native_output(n: u64) -> B256 {
+fn native_output(n: u64, p: u64) -> B256 {
     let out = Command::new(path_from("INFRA_PROGRAM_NATIVE"))
-        .arg(n.to_string())
+        .args([n.to_string(), p.to_string()])
         .output()
         .expect("the native program runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -33,9 +33,10 @@ fn native_output(n: u64) -> B256 {
     line.trim().strip_prefix("output ").expect("an output line").parse().expect("32 bytes hex")
 }
 
-fn inputs(n: u64, claim: B256) -> Preimages {
+fn inputs(n: u64, hashes: u64, claim: B256) -> Preimages {
     let mut p = Preimages::default();
     p.insert(local_key(1), n.to_be_bytes().to_vec());
+    p.insert(local_key(3), hashes.to_be_bytes().to_vec());
     p.insert(local_key(2), claim.to_vec());
     p
 }
@@ -61,9 +62,9 @@ fn committed_prestate_is_the_built_programs() {
 #[test]
 fn program_in_the_vm_matches_native_and_its_steps_verify() {
     let elf = elf();
-    for n in [1u64, 300] {
-        let claim = native_output(n);
-        let mut vm = Vm::from_elf(&elf, inputs(n, claim)).unwrap();
+    for (n, hashes) in [(1u64, 0u64), (300, 0), (2, 40)] {
+        let claim = native_output(n, hashes);
+        let mut vm = Vm::from_elf(&elf, inputs(n, hashes, claim)).unwrap();
         vm.snapshot_every = 1 << 20;
         let start = Instant::now();
         let end = vm.run_to(u64::MAX).expect("every input is known");
@@ -74,7 +75,7 @@ fn program_in_the_vm_matches_native_and_its_steps_verify() {
         assert_eq!(out.trim(), format!("output {claim}"));
         assert_eq!(vm.state().status(), STATUS_VALID);
         eprintln!(
-            "{n} transfers: {} instructions, {:.1} ms, {:.1} M instructions/s, {} pages",
+            "{n} transfers, {hashes} Poseidon hashes: {} instructions, {:.1} ms, {:.1} M instructions/s, {} pages",
             end.steps,
             took.as_secs_f64() * 1e3,
             end.steps as f64 / took.as_secs_f64() / 1e6,
@@ -82,7 +83,7 @@ fn program_in_the_vm_matches_native_and_its_steps_verify() {
         );
 
         // Sampled steps of the real trace, each proven and checked.
-        let mut checker = inputs(n, claim);
+        let mut checker = inputs(n, hashes, claim);
         let samples = 60;
         let mut sizes = Vec::new();
         for i in 0..samples {
@@ -101,7 +102,7 @@ fn program_in_the_vm_matches_native_and_its_steps_verify() {
         );
 
         // A wrong claim: the program says so (status "invalid").
-        let mut vm = Vm::from_elf(&elf, inputs(n, B256::repeat_byte(7))).unwrap();
+        let mut vm = Vm::from_elf(&elf, inputs(n, hashes, B256::repeat_byte(7))).unwrap();
         let end = vm.run_to(u64::MAX).unwrap();
         assert_eq!(end.exit, Some(1));
         assert_eq!(vm.state().status(), STATUS_INVALID);
