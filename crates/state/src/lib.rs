@@ -20,6 +20,6 @@ pub mod poseidon_params {
 #[cfg(feature = "std")]
 pub use tree::RecordingStore;
 pub use tree::{
-    MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, SmtProof,
+    HashNodeStore, MemoryNodeStore, Node, NodeChange, NodeStore, OverlayStore, Position, SmtProof,
     SparseMerkleTree, StateError, TreeUpdate, diff_leaves,
 };

@@ -151,9 +151,85 @@ impl Node {
     }
 }
 
-/// Where the tree's nodes live (MDBX in the node, a map in tests).
+/// Where the tree's nodes live (MDBX in the node, a map in tests, the preimage
+/// oracle in the fault-proof program).
 pub trait NodeStore: Sync {
     fn node(&self, position: &Position) -> Result<Option<Node>, StateError>;
+
+    /// The node at `position`, which the caller knows hashes to `hash` (the
+    /// tree reads every node this way: from the root it was given, or from
+    /// its parent's child hash). A store by position ignores the hash; a store
+    /// by hash ([`HashNodeStore`]) ignores the position.
+    fn node_with_hash(&self, position: &Position, hash: &B256) -> Result<Option<Node>, StateError> {
+        let _ = hash;
+        self.node(position)
+    }
+}
+
+/// Nodes by their hash (content-addressed), as the fault-proof program reads
+/// them through the preimage oracle: every node it returns is checked to hash
+/// to what was asked for. It cannot be read by position alone.
+#[derive(Debug, Clone)]
+pub struct HashNodeStore {
+    hasher: TreeHasher,
+    nodes: BTreeMap<B256, Node>,
+}
+
+impl HashNodeStore {
+    pub fn new(hasher: &TreeHasher) -> Self {
+        Self { hasher: hasher.clone(), nodes: BTreeMap::new() }
+    }
+
+    /// Adds `node` under its hash; returns the hash.
+    pub fn insert(&mut self, node: Node) -> B256 {
+        let hash = node.hash(&self.hasher);
+        self.nodes.insert(hash, node);
+        hash
+    }
+
+    /// Adds a node under a hash of the caller's choice (for tests of a lying source).
+    pub fn insert_unchecked(&mut self, hash: B256, node: Node) {
+        self.nodes.insert(hash, node);
+    }
+
+    /// Adds the nodes an update wrote (deletions change nothing: content is addressed).
+    pub fn apply(&mut self, changes: &[NodeChange]) {
+        for (_, node) in changes {
+            if let Some(n) = node {
+                self.insert(*n);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+impl NodeStore for HashNodeStore {
+    fn node(&self, position: &Position) -> Result<Option<Node>, StateError> {
+        Err(StateError::Store(format!(
+            "a store by hash is read with the node's hash (asked for depth {} by position)",
+            position.depth
+        )))
+    }
+
+    fn node_with_hash(&self, _: &Position, hash: &B256) -> Result<Option<Node>, StateError> {
+        if *hash == B256::ZERO {
+            return Ok(None);
+        }
+        match self.nodes.get(hash) {
+            None => Ok(None),
+            Some(n) if n.hash(&self.hasher) == *hash => Ok(Some(*n)),
+            Some(_) => {
+                Err(StateError::Corrupt(format!("the node stored under {hash} hashes otherwise")))
+            }
+        }
+    }
 }
 
 /// One write of an update: `None` deletes the node at that position. Apply in order.
@@ -220,6 +296,13 @@ impl<S: NodeStore + ?Sized> NodeStore for OverlayStore<'_, S> {
         match self.changes.get(position) {
             Some(n) => Ok(*n),
             None => self.base.node(position),
+        }
+    }
+
+    fn node_with_hash(&self, position: &Position, hash: &B256) -> Result<Option<Node>, StateError> {
+        match self.changes.get(position) {
+            Some(n) => Ok(*n),
+            None => self.base.node_with_hash(position, hash),
         }
     }
 }
@@ -306,7 +389,7 @@ impl<'h> SparseMerkleTree<'h> {
         root: B256,
         mut updates: Vec<Update>,
     ) -> Result<TreeUpdate, StateError> {
-        let existing = store.node(&Position::ROOT)?;
+        let existing = store.node_with_hash(&Position::ROOT, &root)?;
         let stored = existing.map(|n| n.hash(self.hasher)).unwrap_or_default();
         if stored != root {
             return Err(StateError::Corrupt(format!(
@@ -377,8 +460,11 @@ impl<'h> SparseMerkleTree<'h> {
                             if hash == B256::ZERO { Sub::Empty } else { Sub::Unchanged { hash } };
                         return Ok((sub, o));
                     }
-                    let child =
-                        if hash == B256::ZERO { None } else { Some(self.load(store, &cpos)?) };
+                    let child = if hash == B256::ZERO {
+                        None
+                    } else {
+                        Some(self.load(store, &cpos, &hash)?)
+                    };
                     let sub = self.update_at(store, cpos, child, ups, &mut o)?;
                     Ok((sub, o))
                 };
@@ -451,7 +537,7 @@ impl<'h> SparseMerkleTree<'h> {
             match sub {
                 Sub::Leaf { .. } => return Ok(sub),
                 Sub::Unchanged { .. } => {
-                    if let Node::Leaf { key, value } = self.load(store, &cpos)? {
+                    if let Node::Leaf { key, value } = self.load(store, &cpos, &sub.hash())? {
                         out.changes.push((cpos, None));
                         return Ok(Sub::Leaf { key, value, hash: sub.hash() });
                     }
@@ -470,8 +556,13 @@ impl<'h> SparseMerkleTree<'h> {
         Ok(Sub::Internal { hash })
     }
 
-    fn load<S: NodeStore + ?Sized>(&self, store: &S, pos: &Position) -> Result<Node, StateError> {
-        store.node(pos)?.ok_or_else(|| {
+    fn load<S: NodeStore + ?Sized>(
+        &self,
+        store: &S,
+        pos: &Position,
+        hash: &B256,
+    ) -> Result<Node, StateError> {
+        store.node_with_hash(pos, hash)?.ok_or_else(|| {
             StateError::Corrupt(format!(
                 "missing node at depth {} prefix {}",
                 pos.depth, pos.prefix
@@ -497,7 +588,8 @@ impl<'h> SparseMerkleTree<'h> {
         root: B256,
         key: B256,
     ) -> Result<SmtProof, StateError> {
-        let stored = self.stored_root(store)?;
+        let mut node = store.node_with_hash(&Position::ROOT, &root)?;
+        let stored = node.map(|n| n.hash(self.hasher)).unwrap_or_default();
         if stored != root {
             return Err(StateError::Corrupt(format!(
                 "proof requested for root {root}, store holds {stored}"
@@ -505,7 +597,6 @@ impl<'h> SparseMerkleTree<'h> {
         }
         let mut siblings = Vec::new();
         let mut pos = Position::ROOT;
-        let mut node = store.node(&pos)?;
         loop {
             match node {
                 None => return Ok(SmtProof { siblings, leaf: None }),
@@ -517,7 +608,11 @@ impl<'h> SparseMerkleTree<'h> {
                     let (next, sibling) = if right_side { (right, left) } else { (left, right) };
                     siblings.push(sibling);
                     pos = pos.child(right_side)?;
-                    node = if next == B256::ZERO { None } else { Some(self.load(store, &pos)?) };
+                    node = if next == B256::ZERO {
+                        None
+                    } else {
+                        Some(self.load(store, &pos, &next)?)
+                    };
                 }
             }
         }
@@ -695,6 +790,53 @@ mod tests {
         let store = MemoryNodeStore::default();
         let ups = set.iter().map(|(k, v)| (*k, Some(*v))).collect();
         tree.update(&store, B256::ZERO, ups).unwrap().root
+    }
+
+    /// The tree run from nodes by hash (as the fault-proof program reads them
+    /// from the oracle) gives the same roots, writes and proofs as from nodes
+    /// by position; a node served under the wrong hash is refused.
+    #[test]
+    fn nodes_by_hash_give_the_same_tree() {
+        let h = hasher();
+        let tree = SparseMerkleTree::new(&h);
+        let mut by_pos = MemoryNodeStore::default();
+        let mut by_hash = HashNodeStore::new(&h);
+        let mut root = B256::ZERO;
+        for round in 0..6u64 {
+            let ups: Vec<_> = (0..40u64)
+                .map(|i| {
+                    let key = k((i * 7 + round * 3) % 97);
+                    let value = if (i + round) % 5 == 0 { None } else { Some(k(1000 + i + round)) };
+                    (key, value)
+                })
+                .collect();
+            let a = tree.update(&by_pos, root, ups.clone()).unwrap();
+            let b = tree.update(&by_hash, root, ups).unwrap();
+            assert_eq!(
+                (a.root, a.hashes, &a.changes),
+                (b.root, b.hashes, &b.changes),
+                "round {round}"
+            );
+            by_pos.apply(&a.changes);
+            by_hash.apply(&b.changes);
+            root = a.root;
+            for i in [0u64, 5, 50, 96, 200] {
+                let p = tree.proof(&by_pos, root, k(i)).unwrap();
+                assert_eq!(tree.proof(&by_hash, root, k(i)).unwrap(), p);
+            }
+        }
+        // A by-hash store cannot be read by position...
+        assert!(by_hash.node(&Position::ROOT).is_err());
+        // ...and a node under another node's hash (a lying oracle) is refused.
+        let mut liar = HashNodeStore::new(&h);
+        liar.insert_unchecked(root, Node::Leaf { key: k(1), value: k(2) });
+        assert!(matches!(
+            tree.update(&liar, root, vec![(k(3), Some(k(4)))]),
+            Err(StateError::Corrupt(_))
+        ));
+        // A missing node is an error, not an empty subtree.
+        let empty = HashNodeStore::new(&h);
+        assert!(tree.proof(&empty, root, k(1)).is_err());
     }
 
     #[test]
