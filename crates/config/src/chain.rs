@@ -1,4 +1,5 @@
 use alloy::primitives::{Address, U256};
+pub use infra_primitives::BaseFeeConfig;
 use infra_state::Curve;
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
@@ -90,31 +91,6 @@ impl Default for ProofConfig {
             backend: ProofBackend::default(),
             chunk_writes: 7,
             depth: 32,
-        }
-    }
-}
-
-/// EIP-1559 base-fee parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BaseFeeConfig {
-    /// Base fee of the first block after genesis (unless genesis sets one), in wei.
-    pub initial_wei: u64,
-    /// The base fee never drops below this, in wei.
-    pub min_wei: u64,
-    /// EIP-1559's BASE_FEE_MAX_CHANGE_DENOMINATOR (8 on L1).
-    pub max_change_denominator: u64,
-    /// EIP-1559's ELASTICITY_MULTIPLIER (2 on L1): gas target = gas_limit / this.
-    pub elasticity_multiplier: u64,
-}
-
-impl Default for BaseFeeConfig {
-    fn default() -> Self {
-        Self {
-            initial_wei: 1_000_000_000,
-            min_wei: 1_000_000,
-            max_change_denominator: 8,
-            elasticity_multiplier: 2,
         }
     }
 }

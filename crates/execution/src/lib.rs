@@ -19,7 +19,7 @@ pub use infra_stf::{
     AccountState, BlockContext, BuildError, DbError, ExecConfig, ExecError, ExecutedBlock,
     ExecutedTx, Inclusion, InspectContext, MemorySource, RejectedTx, SPEC, SourceDb, SourceError,
     StateChanges, StateSource, blob_gas_price, execute_block, execute_block_with, intrinsic_gas,
-    trace_block_tx, tree_updates, tx_env,
+    next_base_fee, trace_block_tx, tree_updates, tx_env,
 };
 pub use revm;
 pub use revm::primitives::hardfork::SpecId;
@@ -30,27 +30,8 @@ pub fn chain_params(chain: &ChainConfig) -> infra_stf::ChainParams {
         chain_id: chain.chain_id,
         gas_limit: chain.gas_limit,
         fee_recipient: chain.fee_recipient,
-        base_fee: base_fee_params(&chain.base_fee),
+        base_fee: chain.base_fee,
     }
-}
-
-fn base_fee_params(cfg: &infra_config::BaseFeeConfig) -> infra_stf::BaseFeeConfig {
-    infra_stf::BaseFeeConfig {
-        initial_wei: cfg.initial_wei,
-        min_wei: cfg.min_wei,
-        max_change_denominator: cfg.max_change_denominator,
-        elasticity_multiplier: cfg.elasticity_multiplier,
-    }
-}
-
-/// EIP-1559: see [`infra_stf::next_base_fee`].
-pub fn next_base_fee(
-    cfg: &infra_config::BaseFeeConfig,
-    gas_used: u64,
-    gas_limit: u64,
-    base_fee: u64,
-) -> u64 {
-    infra_stf::next_base_fee(&base_fee_params(cfg), gas_used, gas_limit, base_fee)
 }
 
 /// The next block's base fee after `parent`.

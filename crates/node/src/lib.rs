@@ -710,7 +710,7 @@ async fn connect_l1(
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
             faulty_root_every: l1.faulty_root_every,
-            base_fee: cfg.chain.base_fee.clone(),
+            base_fee: cfg.chain.base_fee,
         },
         faulted: Arc::default(),
     };

@@ -6,10 +6,12 @@ extern crate alloc;
 pub mod batch;
 mod block;
 mod deposit;
+mod fees;
 mod state;
 
 pub use block::{BlockBody, SealedBlock, TxLocation, deposit_receipt_2718};
 pub use deposit::DepositTx;
+pub use fees::BaseFeeConfig;
 pub use state::{AccountState, SourceError, StateChanges, StateSource};
 
 /// Re-exports of the alloy types used across the workspace, so that every crate
