@@ -11,7 +11,8 @@ use alloy::primitives::U256;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_benches::{Kind, Sealer, Workload};
 use infra_config::ChainConfig;
-use infra_derivation::{BlockInput, replay_block};
+use infra_derivation::replay_block;
+use infra_execution::chain_params;
 use infra_mempool::Mempool;
 use infra_primitives::{
     SealedBlock,
@@ -19,7 +20,9 @@ use infra_primitives::{
 };
 use infra_sequencer::{BlockBuilder, genesis_block};
 use infra_state::{Curve, TreeHasher};
+use infra_stf::{BatchRef, Output, plan_batch};
 use infra_storage::Store;
+use std::collections::BTreeMap;
 use std::{
     cell::RefCell,
     sync::Arc,
@@ -132,16 +135,20 @@ fn benches(c: &mut Criterion) {
                     .expect("payload")
                     .encode(Codec::Zstd);
                 batch_bytes = data.len();
-                let start = Instant::now();
-                let payload = BatchPayload::decode(&data).expect("decode");
-                let txs = payload.decode_transactions().expect("txs").remove(0);
-                let input = BlockInput {
-                    number: payload.first_block,
-                    timestamp: payload.blocks[0].timestamp,
-                    deposits: vec![],
-                    transactions: txs,
+                let parent = store.reader().expect("reader").header(block.number() - 1);
+                let parent = parent.expect("header").expect("parent stored");
+                let pre = Output::after(&chain_params(&chain), &parent, 0);
+                let batch = BatchRef {
+                    first_block: block.number(),
+                    last_block: block.number(),
+                    data: &data,
                 };
-                let derived = replay_block(&store, &chain, &hasher, &input).expect("replay");
+                let start = Instant::now();
+                let input = plan_batch(&pre, &batch, &BTreeMap::new())
+                    .expect("deposits")
+                    .expect("a valid batch")
+                    .remove(0);
+                let derived = replay_block(&store, &chain, &hasher, input).expect("replay");
                 let took = start.elapsed();
                 assert_eq!(
                     derived.block.hash,

@@ -1,53 +1,91 @@
-//! The fault-proof VM against the same program run natively, in one run.
+//! The fault-proof program on real batches: in the VM against the same
+//! program run natively, in one run.
 //!
-//! The program (program/, built by scripts/build-program.sh; INFRA_PROGRAM_ELF
-//! names the ELF) runs N ETH transfers through revm; the native baseline is
-//! the same source file compiled into this bench. Reports instructions per
-//! transfer, the VM's instructions/s, and the VM/native time ratio.
+//! A sequencer seals one block of N transactions (ETH transfers, or ERC-20
+//! transfers to fresh holders); the host records the preimages of the claim
+//! that the batch holding that block derives to the sealed output; then the
+//! program (program/, built by scripts/build-program.sh; INFRA_PROGRAM_ELF
+//! names the ELF) decides it in the VM, and `infra_stf::claim::decide` (the
+//! same program, compiled natively) decides it here. Reports instructions per
+//! transaction (from the difference between N and 1 transactions), the VM's
+//! instructions/s and the VM/native time ratio. Each row is one timed run
+//! (a 1000-transfer batch takes minutes in the VM; criterion times only the
+//! small ones).
 //! Run: `INFRA_PROGRAM_ELF=$(scripts/build-program.sh) cargo bench -p infra-benches --bench fpvm`.
-
-extern crate alloc;
-
-#[path = "../../program/src/poseidon.rs"]
-mod poseidon;
-#[path = "../../program/src/transfers.rs"]
-#[allow(dead_code)] // `hex` is the program's
-mod transfers;
-
-/// The program's output (program/src/main.rs).
-fn native(n: u64, hashes: u64) -> [u8; 32] {
-    let mut both = [0u8; 64];
-    both[..32].copy_from_slice(&transfers::run(n));
-    both[32..].copy_from_slice(&poseidon::chain(hashes));
-    revm::primitives::keccak256(both).0
-}
 
 use std::time::{Duration, Instant};
 
+use alloy::primitives::{B256, U256};
 use criterion::{Criterion, criterion_group, criterion_main};
-use infra_fpvm::{Preimages, Vm, local_key};
+use infra_benches::{Kind, Sealer, Workload};
+use infra_config::ChainConfig;
+use infra_derivation::witness::DatadirPreimages;
+use infra_execution::chain_params;
+use infra_fpvm::{Preimages, Vm};
+use infra_primitives::batch::{BatchPayload, Codec};
+use infra_state::Curve;
+use infra_stf::{
+    BatchRef, Output,
+    claim::{ClaimChain, decide, record_claim, reported_output},
+};
+use std::collections::BTreeMap;
 
-fn inputs(n: u64, hashes: u64, claim: [u8; 32]) -> Preimages {
-    let mut p = Preimages::default();
-    p.insert(local_key(1), n.to_be_bytes().to_vec());
-    p.insert(local_key(3), hashes.to_be_bytes().to_vec());
-    p.insert(local_key(2), claim.to_vec());
-    p
+fn chain() -> ChainConfig {
+    ChainConfig { gas_limit: 100_000_000, ..ChainConfig::dev() }
 }
 
-fn run_vm(elf: &[u8], n: u64, hashes: u64, claim: [u8; 32]) -> (u64, Duration) {
-    let mut vm = Vm::from_elf(elf, inputs(n, hashes, claim)).expect("a RISC-V executable");
+/// A claim about one sealed block of `n` transactions of `kind`: its preimages
+/// and the output it must derive to.
+fn claim(kind: Kind, n: usize) -> (BTreeMap<B256, Vec<u8>>, Output) {
+    let w = Workload::new(n);
+    let chain = chain();
+    let sealer = Sealer::new(&w, &chain, n * 2);
+    let base_fee = chain.base_fee.initial_wei;
+    for (tx, sender) in w.round(kind, 0) {
+        sealer.pool.add(tx, sender, 0, U256::MAX, base_fee).expect("pool");
+    }
+    let block = sealer.builder.seal_next(1).expect("seal").expect("a block");
+    assert_eq!(block.transactions.len(), n);
+    let reader = sealer.builder.store.reader().expect("reader");
+    let genesis = reader.header(0).expect("header").expect("genesis");
+    let params = chain_params(&chain);
+    let pre = Output::after(&params, &genesis, 0);
+    let want = Output::after(&params, &block.header, 0);
+    let data = BatchPayload::from_blocks(std::slice::from_ref(&block))
+        .expect("payload")
+        .encode(Codec::None);
+    let batch = BatchRef { first_block: 1, last_block: 1, data: &data };
+    let state = reader.state_at(0).expect("genesis state");
+    let claim_chain = ClaimChain { params, curve: Curve::Bn254 };
+    let (applied, preimages) =
+        record_claim(DatadirPreimages { state: &state }, &claim_chain, &pre, &want, &batch, &[])
+            .expect("host run");
+    assert_eq!(applied.output, want, "the host derives the sealed output");
+    (preimages, want)
+}
+
+fn run_vm(elf: &[u8], preimages: &BTreeMap<B256, Vec<u8>>, want: &Output) -> (u64, Duration) {
+    let mut p = Preimages::default();
+    for (k, v) in preimages {
+        p.insert(*k, v.clone());
+    }
+    let mut vm = Vm::from_elf(elf, p).expect("a RISC-V executable");
     vm.snapshot_every = 0;
     let start = Instant::now();
     let end = vm.run_to(u64::MAX).expect("inputs known");
     let took = start.elapsed();
-    assert_eq!(
-        end.exit,
-        Some(0),
-        "the VM disagrees with native: {}",
-        String::from_utf8_lossy(&vm.output)
-    );
+    let out = String::from_utf8_lossy(&vm.output).to_string();
+    assert_eq!(end.exit, Some(0), "the program refuses the honest claim: {out}");
+    assert_eq!(reported_output(&out).as_ref(), Some(want));
     (end.steps, took)
+}
+
+fn native(preimages: &BTreeMap<B256, Vec<u8>>) -> Duration {
+    let start = Instant::now();
+    let d = decide(preimages).expect("decides");
+    let took = start.elapsed();
+    assert!(d.claim_holds());
+    took
 }
 
 fn benches(c: &mut Criterion) {
@@ -57,46 +95,48 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("fpvm");
     group.sample_size(10);
     let mut rows = Vec::new();
-    // (transfers, Poseidon hashes): per transfer from the first two rows, per
-    // hash from the last two (both include the program's start).
-    let work = [(1u64, 0u64), (1000, 0), (0, 1), (0, 1000)];
-    for (n, hashes) in work {
-        let claim = native(n, hashes);
-        let name = format!("{n}_transfers_{hashes}_hashes");
-        group.bench_function(format!("native/{name}"), |b| b.iter(|| native(n, hashes)));
-        group.bench_function(format!("vm/{name}"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_vm(&elf, n, hashes, claim).1).sum())
-        });
-        // The summary's own timings: 5 runs each, the best.
-        let native_time = (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(native(n, hashes));
-                t.elapsed()
-            })
-            .min()
-            .unwrap();
-        let (steps, vm) =
-            (0..5).map(|_| run_vm(&elf, n, hashes, claim)).min_by_key(|r| r.1).unwrap();
-        rows.push((n, hashes, steps, vm, native_time));
+    let sizes: &[(Kind, usize)] = &[
+        (Kind::EthTransfer, 1),
+        (Kind::EthTransfer, 100),
+        (Kind::EthTransfer, 1000),
+        (Kind::Erc20Transfer, 1),
+        (Kind::Erc20Transfer, 100),
+    ];
+    for &(kind, n) in sizes {
+        let (preimages, want) = claim(kind, n);
+        if n == 1 {
+            let name = format!("{}_1", kind.name());
+            group.bench_function(format!("native/{name}"), |b| b.iter(|| native(&preimages)));
+            group.bench_function(format!("vm/{name}"), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| run_vm(&elf, &preimages, &want).1).sum())
+            });
+        }
+        let native_time = (0..3).map(|_| native(&preimages)).min().unwrap_or_default();
+        let (steps, vm) = run_vm(&elf, &preimages, &want);
+        rows.push((kind, n, steps, vm, native_time, preimages.len()));
     }
     group.finish();
-    println!("\nSUMMARY fpvm (program ELF {} bytes):", elf.len());
-    for (n, hashes, steps, vm, native) in &rows {
+    println!("\nSUMMARY fpvm (program ELF {} bytes), one block per batch:", elf.len());
+    for (kind, n, steps, vm, native, count) in &rows {
         println!(
-            "  {n:>5} transfers, {hashes:>5} Poseidon hashes: {steps:>11} instructions, VM {:>8.1} ms = {:>5.1} M instructions/s; native {:>7.3} ms; VM/native {:>5.0}x",
+            "  {:>14} x {n:>4}: {steps:>12} instructions, VM {:>9.1} ms = {:>5.1} M instructions/s; native {:>8.1} ms; VM/native {:>4.0}x; {count} preimages",
+            kind.name(),
             vm.as_secs_f64() * 1e3,
             *steps as f64 / vm.as_secs_f64() / 1e6,
             native.as_secs_f64() * 1e3,
             vm.as_secs_f64() / native.as_secs_f64(),
         );
     }
-    let per = |a: usize, b: usize, k: f64| (rows[b].2 - rows[a].2) as f64 / k;
-    println!(
-        "  instructions per ETH transfer (revm, no signature recovery): {:.0}; per Poseidon hash (BN254, t=3): {:.0}",
-        per(0, 1, 999.0),
-        per(2, 3, 999.0)
-    );
+    let per = |kind: Kind, n: usize| {
+        let one = rows.iter().find(|r| r.0 == kind && r.1 == 1)?.2;
+        let many = rows.iter().find(|r| r.0 == kind && r.1 == n)?.2;
+        Some((many - one) as f64 / (n - 1) as f64)
+    };
+    for (kind, n) in [(Kind::EthTransfer, 1000), (Kind::Erc20Transfer, 100)] {
+        if let Some(p) = per(kind, n) {
+            println!("  instructions per {} (from 1 and {n} per batch): {p:.0}", kind.name());
+        }
+    }
 }
 
 criterion_group!(fpvm, benches);

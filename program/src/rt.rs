@@ -51,14 +51,6 @@ pub fn print(s: &str) {
 #[repr(align(32))]
 struct Aligned([u8; 32]);
 
-/// The key of local input `n`.
-pub fn local_key(n: u64) -> [u8; 32] {
-    let mut k = [0u8; 32];
-    k[0] = 1;
-    k[24..].copy_from_slice(&n.to_be_bytes());
-    k
-}
-
 fn read_exact(out: &mut [u8]) {
     let mut done = 0;
     while done < out.len() {

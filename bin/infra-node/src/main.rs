@@ -9,6 +9,8 @@ use infra_node_core::{NodeConfig, genesis_root, start_node};
 use infra_rpc::RpcConfig;
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
+mod fpvm;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Role {
     Sequencer,
@@ -286,6 +288,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// The fault-proof VM: runs the fault-proof program (program/) on a batch.
+    Fpvm {
+        #[command(subcommand)]
+        action: FpvmCommand,
+    },
     /// Print the genesis state root of a genesis file (for its NAME.roots.toml).
     GenesisRoot {
         #[arg(long)]
@@ -293,6 +300,27 @@ enum Command {
         /// Chain config whose curve to use (default: bn254 and bls12-381 both).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FpvmCommand {
+    /// Runs the program for one batch of a stopped node's datadir in the VM and
+    /// prints the output it computes, the instruction count and the time, then
+    /// `output matches the node: yes` (exit 0) or `... no` (exit 1).
+    Run {
+        /// The node's datadir (stopped, or at least not writing).
+        #[arg(long)]
+        datadir: PathBuf,
+        /// The batch, 0-based, as numbered on L1.
+        #[arg(long)]
+        batch: u64,
+        /// Print the VM's state at step K and the proof of step K as JSON instead.
+        #[arg(long)]
+        step: Option<u64>,
+        /// The program's ELF (default: scripts/build-program.sh's output).
+        #[arg(long, env = "INFRA_PROGRAM_ELF")]
+        elf: Option<PathBuf>,
     },
 }
 
@@ -503,11 +531,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+        Err(Failure::Code(code)) => ExitCode::from(code),
     }
 }
 
 enum Failure {
     Usage(UsageError),
+    /// Exit with this code; the command has said why.
+    Code(u8),
     Runtime(eyre::Report),
 }
 
@@ -599,6 +630,13 @@ fn parse_key(field: &str, key: &str) -> Result<alloy::signers::local::PrivateKey
 async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(Command::Keys { action }) = &cli.command {
         return keys_command(action);
+    }
+    if let Some(Command::Fpvm { action: FpvmCommand::Run { datadir, batch, step, elf } }) =
+        &cli.command
+    {
+        let code =
+            tokio::task::block_in_place(|| fpvm::run(datadir, *batch, *step, elf.as_deref()))?;
+        return if code == 0 { Ok(()) } else { Err(Failure::Code(code)) };
     }
     if let Some(Command::ProverSetup { config, out }) = &cli.command {
         let chain = match config {

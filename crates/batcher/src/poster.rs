@@ -20,7 +20,8 @@ use alloy::{
 };
 use infra_l1::{L1Tx, Rollup, SendError, TxSender};
 use infra_primitives::SealedBlock;
-use infra_storage::Store;
+use infra_stf::Output;
+use infra_storage::{BatchRecord, Store};
 use std::{sync::Arc, time::Duration};
 
 /// Where batch data goes on L1.
@@ -46,8 +47,9 @@ pub struct PosterConfig {
     pub poll: Duration,
     /// Call `Rollup.finalize` for batches whose challenge period has passed.
     pub finalize: bool,
-    /// The chain's EIP-1559 parameters (each output claims the next block's base fee).
-    pub base_fee: infra_config::BaseFeeConfig,
+    /// The chain as the state-transition function reads it (each output claims
+    /// the next block's base fee; batch records name the chain).
+    pub chain: infra_stf::claim::ClaimChain,
     /// Tests only (dev chains): claim a wrong state root for every batch whose
     /// index is a multiple of this, once per index (a batch resubmitted after a
     /// lost dispute claims the true root).
@@ -182,17 +184,13 @@ impl BatchPoster {
         let codec = if disputable { Codec::None } else { Codec::Zstd };
         let data = BatchPayload::from_blocks(&blocks)?.encode(codec);
         let next_deposit = self.store.reader()?.deposit_cursor_at(last_block)?.next_nonce;
+        let derived = Output::after(&self.config.chain.params, &last.header, next_deposit);
         let mut output = Rollup::Output {
-            stateRoot: last.header.state_root,
-            l2BlockNumber: last_block,
-            l2BlockHash: last.hash,
-            nextBaseFee: infra_execution::next_base_fee(
-                &self.config.base_fee,
-                last.header.gas_used,
-                last.header.gas_limit,
-                last.header.base_fee_per_gas.unwrap_or(self.config.base_fee.initial_wei),
-            ),
-            nextDepositNonce: next_deposit,
+            stateRoot: derived.state_root,
+            l2BlockNumber: derived.block_number,
+            l2BlockHash: derived.block_hash,
+            nextBaseFee: derived.next_base_fee,
+            nextDepositNonce: derived.next_deposit_nonce,
         };
         if let Some(every) = self.config.faulty_root_every {
             let index = self.rollup().batchCount().call().await.map_err(rpc)?;
@@ -204,6 +202,13 @@ impl BatchPoster {
                 tracing::warn!(target: "batcher", index, claimed = %output.stateRoot, "fault injection: claiming a wrong state root");
             }
         }
+        let claimed = Output {
+            state_root: output.stateRoot,
+            block_number: output.l2BlockNumber,
+            block_hash: output.l2BlockHash,
+            next_base_fee: output.nextBaseFee,
+            next_deposit_nonce: output.nextDepositNonce,
+        };
         let blob = !disputable && self.use_blob(&data).await?;
         let tx = if blob {
             let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)
@@ -230,6 +235,25 @@ impl BatchPoster {
             L1Tx::call(self.config.rollup, call.abi_encode().into())
         };
         let receipt = self.sender.send(tx).await?;
+        if let Some(ev) = receipt.decoded_log::<Rollup::BatchSubmitted>() {
+            // Kept for `infra-node fpvm run` (the sequencer's own output is the
+            // derived one; the claim may differ under fault injection).
+            let pre_deposit = self.store.reader()?.deposit_cursor_at(first_block - 1)?.next_nonce;
+            self.store.put_batch(&BatchRecord {
+                index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
+                first_block,
+                last_block,
+                data: Bytes::from(data.clone()),
+                claimed: claimed.encode().to_vec().into(),
+                derived: derived.encode().to_vec().into(),
+                chain: self.config.chain.encode().into(),
+                deposits: blocks
+                    .iter()
+                    .flat_map(|b| b.deposits.iter().cloned())
+                    .filter(|d| d.nonce >= pre_deposit)
+                    .collect(),
+            })?;
+        }
         let posted = PostedBatch {
             first_block,
             last_block,

@@ -2,7 +2,7 @@
 //! read in L1 order.
 
 use crate::{
-    BlockInput, ImportError, replay_block, same_content,
+    ImportError, replay_block, same_content,
     source::{SourceError, SubmittedBatch, batch_data},
 };
 use alloy::{
@@ -14,10 +14,12 @@ use alloy::{
 };
 use infra_bus::{Actor, ActorError, BatchVerdict, Bus, CancellationToken, Event};
 use infra_config::ChainConfig;
+use infra_execution::chain_params;
 use infra_l1::{Bridge, Rollup, deposit_from_log};
-use infra_primitives::{DepositTx, batch::BatchPayload};
+use infra_primitives::DepositTx;
 use infra_state::TreeHasher;
-use infra_storage::{StorageError, Store};
+use infra_stf::{BatchRef, InvalidBatch, Output, claim::ClaimChain, plan_batch};
+use infra_storage::{BatchRecord, StorageError, Store};
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, PoisonError},
@@ -48,10 +50,6 @@ pub enum DeriveError {
     Import(#[from] ImportError),
     #[error("batch {index}: {reason}")]
     InvalidBatch { index: u64, reason: String },
-    #[error(
-        "batch {index}: block {block} opens with deposit {nonce}, which L1 does not hold (yet)"
-    )]
-    MissingDeposit { index: u64, block: u64, nonce: u64 },
     #[error("batch {index} starts at block {block}, but the chain's head is {head}")]
     Gap { index: u64, block: u64, head: u64 },
 }
@@ -338,28 +336,13 @@ impl Deriver {
         if batch.last_block <= self.safe_head {
             return Ok(()); // derived before a restart or a reorg that kept it
         }
-        let invalid = |reason: String| DeriveError::InvalidBatch { index: batch.index, reason };
+        if batch.first_block != self.safe_head.saturating_add(1) {
+            // An earlier batch derived no blocks (it is invalid): this one does
+            // not extend the safe chain. L1 rolls both back once disputed.
+            tracing::warn!(target: "derivation", index = batch.index, first = batch.first_block, safe_head = self.safe_head, "batch does not extend the safe chain (an earlier batch is invalid): not derived");
+            return Ok(());
+        }
         let data = batch_data(&self.l1, batch).await?;
-        let payload = BatchPayload::decode(&data).map_err(|e| invalid(e.to_string()))?;
-        if payload.first_block != batch.first_block || payload.last_block() != batch.last_block {
-            return Err(invalid(format!(
-                "its data holds blocks {}..={}, the rollup recorded {}..={}",
-                payload.first_block,
-                payload.last_block(),
-                batch.first_block,
-                batch.last_block
-            )));
-        }
-        let txs = payload.decode_transactions().map_err(|e| invalid(e.to_string()))?;
-        let mut inputs = Vec::with_capacity(payload.blocks.len());
-        for ((i, block), transactions) in payload.blocks.iter().enumerate().zip(txs) {
-            inputs.push((
-                payload.first_block.saturating_add(i as u64),
-                block.timestamp,
-                block.deposit_count,
-                transactions,
-            ));
-        }
         let job = DeriveJob {
             store: self.store.clone(),
             chain: self.chain.clone(),
@@ -369,12 +352,33 @@ impl Deriver {
             deposits: self.deposits.clone(),
             safe_head: self.safe_head,
             index: batch.index,
-            first_block: payload.first_block,
-            parent_hash: payload.parent_hash,
+            first_block: batch.first_block,
+            last_block: batch.last_block,
         };
-        let done = tokio::task::spawn_blocking(move || job.run(inputs))
+        let held: Vec<DepositTx> = self.deposits.values().cloned().collect();
+        let chain = ClaimChain { params: chain_params(&self.chain), curve: self.hasher.curve() };
+        let (done, data) = tokio::task::spawn_blocking(move || job.run(&data).map(|d| (d, data)))
             .await
             .map_err(|e| DeriveError::Rpc(format!("derivation task: {e}")))??;
+        let derived = done.output;
+        let claimed = Output {
+            state_root: batch.state_root,
+            block_number: batch.last_block,
+            block_hash: batch.block_hash,
+            next_base_fee: batch.next_base_fee,
+            next_deposit_nonce: batch.next_deposit_nonce,
+        };
+        // Kept for `infra-node fpvm run`.
+        self.store.put_batch(&BatchRecord {
+            index: batch.index,
+            first_block: batch.first_block,
+            last_block: batch.last_block,
+            data: data.into(),
+            claimed: claimed.encode().to_vec().into(),
+            derived: derived.encode().to_vec().into(),
+            chain: chain.encode().into(),
+            deposits: held.into_iter().filter(|d| d.nonce >= done.pre.next_deposit_nonce).collect(),
+        })?;
         let verdict = BatchVerdict {
             index: batch.index,
             first_block: batch.first_block,
@@ -384,24 +388,30 @@ impl Deriver {
             claimed_block_hash: batch.block_hash,
             claimed_next_base_fee: batch.next_base_fee,
             claimed_next_deposit_nonce: batch.next_deposit_nonce,
-            derived_state_root: done.state_root,
-            derived_block_hash: done.block_hash,
-            derived_next_base_fee: done.next_base_fee,
-            derived_next_deposit_nonce: done.deposit_next,
+            derived_state_root: derived.state_root,
+            derived_block_hash: derived.block_hash,
+            derived_next_base_fee: derived.next_base_fee,
+            derived_next_deposit_nonce: derived.next_deposit_nonce,
         };
-        self.safe_head = batch.last_block;
-        // Deposits the safe chain applied are no longer needed.
-        self.deposits = self.deposits.split_off(&done.deposit_next);
-        if verdict.valid() {
-            tracing::info!(target: "derivation", index = batch.index, first = batch.first_block, last = batch.last_block, executed = done.executed, replaced = done.replaced, "batch derived: output matches");
+        if let Some(reason) = &done.invalid {
+            // No blocks: the correct output is the one before the batch, which
+            // the claim (for block `last_block`) cannot be.
+            tracing::error!(target: "derivation", index = batch.index, first = batch.first_block, last = batch.last_block, "batch is INVALID and derives no blocks: {reason}");
         } else {
-            tracing::error!(target: "derivation", index = batch.index, last = batch.last_block, claimed_root = %batch.state_root, derived_root = %done.state_root, claimed_hash = %batch.block_hash, derived_hash = %done.block_hash, "batch derived: the claimed output is WRONG");
+            self.safe_head = batch.last_block;
+            // Deposits the safe chain applied are no longer needed.
+            self.deposits = self.deposits.split_off(&derived.next_deposit_nonce);
+            if verdict.valid() {
+                tracing::info!(target: "derivation", index = batch.index, first = batch.first_block, last = batch.last_block, executed = done.executed, replaced = done.replaced, "batch derived: output matches");
+            } else {
+                tracing::error!(target: "derivation", index = batch.index, last = batch.last_block, claimed_root = %batch.state_root, derived_root = %derived.state_root, claimed_hash = %batch.block_hash, derived_hash = %derived.block_hash, "batch derived: the claimed output is WRONG");
+            }
         }
         self.update_status(|s| {
             s.batches = s.batches.saturating_add(1);
             s.executed = s.executed.saturating_add(done.executed);
             s.replaced = s.replaced.saturating_add(done.replaced);
-            s.safe_head = batch.last_block;
+            s.safe_head = self.safe_head;
             if !verdict.valid() {
                 s.invalid_outputs.push(verdict.clone());
             }
@@ -451,36 +461,57 @@ struct DeriveJob {
     safe_head: u64,
     index: u64,
     first_block: u64,
-    parent_hash: B256,
+    last_block: u64,
 }
 
 struct JobDone {
-    state_root: B256,
-    next_base_fee: u64,
-    block_hash: B256,
-    deposit_next: u64,
+    /// The output the batch starts from.
+    pre: Output,
+    /// The derived output: after the batch's last block, or the pre-output
+    /// when the batch is invalid.
+    output: Output,
+    invalid: Option<InvalidBatch>,
     executed: u64,
     replaced: u64,
 }
 
 impl DeriveJob {
-    fn run(
-        self,
-        inputs: Vec<(u64, u64, u64, Vec<alloy::consensus::TxEnvelope>)>,
-    ) -> Result<JobDone, DeriveError> {
+    /// The safe chain's output after block `number`.
+    fn output_at(&self, number: u64) -> Result<Output, DeriveError> {
+        let reader = self.store.reader()?;
+        let header = reader
+            .header(number)?
+            .ok_or_else(|| StorageError::Corrupt(format!("block {number} is missing")))?;
+        let next_deposit = reader.deposit_cursor_at(number)?.next_nonce;
+        Ok(Output::after(&chain_params(&self.chain), &header, next_deposit))
+    }
+
+    /// Plans the batch with the STF's rules ([`infra_stf::plan_batch`], the
+    /// program's own) on top of the safe head, then builds each block with
+    /// [`infra_stf::apply_block`], keeping stored blocks of the same content.
+    fn run(self, data: &[u8]) -> Result<JobDone, DeriveError> {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        // The batch names its parent; the derived chain's own block is the parent
-        // whatever it says (the rest of the header is recomputed the same way).
-        let parent = self.store.reader()?.header(self.first_block.saturating_sub(1))?;
-        if parent.is_some_and(|p| p.hash_slow() != self.parent_hash) {
-            tracing::warn!(target: "derivation", index = self.index, "the batch names another parent block than the derived chain's");
-        }
+        let pre = self.output_at(self.safe_head)?;
+        let batch = BatchRef { first_block: self.first_block, last_block: self.last_block, data };
+        let planned = match plan_batch(&pre, &batch, &self.deposits)
+            .map_err(|e| DeriveError::InvalidBatch { index: self.index, reason: e.to_string() })?
+        {
+            Ok(p) => p,
+            Err(invalid) => {
+                return Ok(JobDone {
+                    pre,
+                    output: pre,
+                    invalid: Some(invalid),
+                    executed: 0,
+                    replaced: 0,
+                });
+            }
+        };
         let (mut executed, mut replaced) = (0u64, 0u64);
-        let mut last = 0u64;
-        for (number, timestamp, deposit_count, transactions) in inputs {
-            last = number;
-            if number <= self.safe_head {
-                continue;
+        for input in planned {
+            let number = input.number;
+            for d in &input.dropped {
+                tracing::warn!(target: "derivation", block = number, tx = %d.hash, reason = %d.reason, "posted transaction dropped");
             }
             let reader = self.store.reader()?;
             let head = reader.head()?.unwrap_or_default();
@@ -488,18 +519,6 @@ impl DeriveJob {
                 return Err(DeriveError::Gap { index: self.index, block: number, head });
             }
             let parent = number.saturating_sub(1);
-            let next = reader.deposit_cursor_at(parent)?.next_nonce;
-            let deposits = (0..deposit_count)
-                .map(|k| {
-                    let nonce = next.saturating_add(k);
-                    self.deposits.get(&nonce).cloned().ok_or(DeriveError::MissingDeposit {
-                        index: self.index,
-                        block: number,
-                        nonce,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let input = BlockInput { number, timestamp, deposits, transactions };
             if number <= head {
                 let stored = reader
                     .block(number)?
@@ -514,22 +533,17 @@ impl DeriveJob {
             } else {
                 drop(reader);
             }
-            let imported = replay_block(&self.store, &self.chain, &self.hasher, &input)?;
+            let imported = replay_block(&self.store, &self.chain, &self.hasher, input)?;
             executed = executed.saturating_add(1);
             for d in &imported.dropped {
-                tracing::warn!(target: "derivation", block = number, tx = %d.hash, reason = %d.reason, "posted transaction dropped: the EVM refuses it");
+                tracing::warn!(target: "derivation", block = number, tx = %d.hash, reason = %d.reason, "posted transaction dropped");
             }
             self.bus.publish(Event::BlockSealed(Arc::new(imported.block)));
         }
-        let reader = self.store.reader()?;
-        let header = reader
-            .header(last)?
-            .ok_or_else(|| StorageError::Corrupt(format!("block {last} is missing")))?;
         Ok(JobDone {
-            state_root: header.state_root,
-            next_base_fee: infra_execution::base_fee_after(&self.chain, &header),
-            block_hash: header.hash_slow(),
-            deposit_next: reader.deposit_cursor_at(last)?.next_nonce,
+            pre,
+            output: self.output_at(self.last_block)?,
+            invalid: None,
             executed,
             replaced,
         })

@@ -1,13 +1,11 @@
 //! Re-executing blocks on the stored head and committing them.
 
-use alloy::{
-    consensus::{TxEnvelope, transaction::SignerRecoverable},
-    primitives::{Address, B256},
-};
+use alloy::primitives::B256;
 use infra_config::ChainConfig;
-use infra_execution::{BuildError, Inclusion, RejectedTx, build_block};
-use infra_primitives::{DepositTx, SealedBlock};
+use infra_execution::{BuildError, Inclusion, RejectedTx, build_block, chain_params};
+use infra_primitives::SealedBlock;
 use infra_state::TreeHasher;
+use infra_stf::{PlannedBlock, apply_block, recover_sender};
 use infra_storage::{StorageError, Store};
 use rayon::prelude::*;
 
@@ -27,16 +25,6 @@ pub enum ImportError {
     Mismatch { number: u64, claimed: B256, derived: B256 },
 }
 
-/// What a block is made of, as posted in a batch: everything else in its header
-/// is computed by executing it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockInput {
-    pub number: u64,
-    pub timestamp: u64,
-    pub deposits: Vec<DepositTx>,
-    pub transactions: Vec<TxEnvelope>,
-}
-
 /// A committed block and the posted transactions it dropped.
 #[derive(Debug)]
 pub struct Imported {
@@ -44,56 +32,26 @@ pub struct Imported {
     pub dropped: Vec<RejectedTx>,
 }
 
-/// Recovers every sender (in parallel); a transaction whose signature does not
-/// recover is dropped and reported.
-fn senders(txs: &[TxEnvelope]) -> (Vec<(TxEnvelope, Address)>, Vec<RejectedTx>) {
-    let recovered: Vec<_> = txs.par_iter().map(|tx| (tx, tx.recover_signer())).collect();
-    let mut ok = Vec::with_capacity(txs.len());
-    let mut dropped = Vec::new();
-    for (tx, sender) in recovered {
-        match sender {
-            Ok(s) => ok.push((tx.clone(), s)),
-            Err(_) => dropped.push(RejectedTx {
-                hash: *tx.tx_hash(),
-                sender: Address::ZERO,
-                reason: "signature does not recover".into(),
-            }),
-        }
-    }
-    (ok, dropped)
-}
-
-/// Executes `input` on the head and commits the result. Posted transactions the
-/// EVM refuses are dropped (and returned), as [`Inclusion::Replay`] says.
+/// Executes a planned block of a batch on the head ([`infra_stf::apply_block`],
+/// the program's own path) and commits the result. Posted transactions dropped
+/// before or by execution are returned.
 pub fn replay_block(
     store: &Store,
     chain: &ChainConfig,
     hasher: &TreeHasher,
-    input: &BlockInput,
+    input: PlannedBlock,
 ) -> Result<Imported, ImportError> {
-    let (block, changes, nodes, dropped) = {
+    let built = {
         let reader = store.reader()?;
         let head = reader.head()?.unwrap_or_default();
         if input.number != head.saturating_add(1) {
             return Err(ImportError::NotNext { number: input.number, head });
         }
         let parent = reader.header(head)?.ok_or(ImportError::NoHead)?;
-        let (candidates, mut dropped) = senders(&input.transactions);
-        let built = build_block(
-            &reader,
-            &parent,
-            chain,
-            hasher,
-            input.timestamp,
-            input.deposits.clone(),
-            candidates,
-            Inclusion::Replay,
-        )?;
-        dropped.extend(built.rejected);
-        (built.block, built.changes, built.nodes, dropped)
+        apply_block(&reader, &parent, &chain_params(chain), hasher, input, |_| {})?
     };
-    store.commit_block(&block, &changes, &nodes)?;
-    Ok(Imported { block, dropped })
+    store.commit_block(&built.block, &built.changes, &built.nodes)?;
+    Ok(Imported { block: built.block, dropped: built.rejected })
 }
 
 /// Verifies a block from a peer by re-executing its content on the head, and
@@ -120,7 +78,11 @@ pub fn import_sealed(
                 head_hash,
             });
         }
-        let (candidates, _) = senders(&block.transactions);
+        let candidates: Vec<_> = block
+            .transactions
+            .par_iter()
+            .filter_map(|tx| recover_sender(tx.clone()).ok())
+            .collect();
         let built = build_block(
             &reader,
             &parent,
@@ -147,13 +109,14 @@ pub fn import_sealed(
 /// Whether the stored `block` is what `input` derives to, without executing:
 /// a block's header is a function of its parent and its content (timestamp,
 /// deposits, transactions), and every stored block was executed from its content.
-pub fn same_content(block: &SealedBlock, input: &BlockInput) -> bool {
+pub fn same_content(block: &SealedBlock, input: &PlannedBlock) -> bool {
     block.header.timestamp == input.timestamp
         && block.deposits == input.deposits
+        && input.dropped.is_empty()
         && block.transactions.len() == input.transactions.len()
         && block
             .transactions
             .iter()
             .zip(&input.transactions)
-            .all(|(a, b)| a.tx_hash() == b.tx_hash())
+            .all(|(a, (b, _))| a.tx_hash() == b.tx_hash())
 }

@@ -710,7 +710,10 @@ async fn connect_l1(
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
             faulty_root_every: l1.faulty_root_every,
-            base_fee: cfg.chain.base_fee,
+            chain: infra_stf::claim::ClaimChain {
+                params: infra_execution::chain_params(&cfg.chain),
+                curve: cfg.chain.state_curve(),
+            },
         },
         faulted: Arc::default(),
     };

@@ -43,5 +43,10 @@ pub trait StateSource: Sync {
     fn account(&self, address: Address) -> Result<Option<AccountState>, SourceError>;
     fn storage(&self, address: Address, slot: U256) -> Result<U256, SourceError>;
     fn code(&self, hash: B256) -> Result<Option<Bytes>, SourceError>;
+    /// Whether the source holds code `hash` (execution lists new code as a
+    /// write only when not). A source that cannot tell says `false`.
+    fn has_code(&self, hash: B256) -> Result<bool, SourceError> {
+        Ok(self.code(hash)?.is_some())
+    }
     fn block_hash(&self, number: u64) -> Result<B256, SourceError>;
 }

@@ -310,7 +310,7 @@ where
         let code_hash = acc.info.code_hash;
         if code_hash != KECCAK_EMPTY
             && code_hash != B256::ZERO
-            && source.code(code_hash)?.is_none()
+            && !source.has_code(code_hash)?
             && let Some(code) = db.cache.contracts.get(&code_hash)
         {
             out.changes.code.push((code_hash, code.original_bytes()));

@@ -4,12 +4,19 @@
 
 extern crate alloc;
 
+mod batch;
 mod block;
+pub mod claim;
 mod env;
 mod executor;
 mod fees;
+mod oracle;
 mod source;
 
+pub use batch::{
+    Applied, BatchRef, BatchState, Deposits, InvalidBatch, Output, PlannedBlock, StfError,
+    apply_batch, apply_block, plan_batch, recover_sender, recover_transaction,
+};
 pub use block::{
     BuildError, BuiltBlock, ChainParams, Phase, base_fee_after, block_header, build_block,
 };
@@ -20,5 +27,6 @@ pub use executor::{
 };
 pub use fees::{BaseFeeConfig, next_base_fee};
 pub use infra_primitives::{AccountState, SourceError, StateChanges, StateSource};
+pub use oracle::{OracleState, Preimages};
 pub use revm;
 pub use source::{DbError, MemorySource, SourceDb};

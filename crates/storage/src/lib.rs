@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+mod batches;
 mod store;
 mod views;
 
+pub use batches::BatchRecord;
 pub use infra_primitives::{AccountState, StateChanges};
 pub use store::{
     DepositCursor, HistoricalTree, MAX_PRUNED_PER_BLOCK, StateAt, StateHistory, StateReader,

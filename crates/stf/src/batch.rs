@@ -1,0 +1,382 @@
+//! A batch, from its bytes as posted on L1 to the output after its last block:
+//! the rules every role applies the same way (derivation, the fault-proof
+//! program, and through them the challenger).
+//!
+//! **Invalid batch.** A batch whose data does not decode (empty, unknown version
+//! or codec, a zstd error or bomb, bad RLP, bytes after the payload, no blocks),
+//! whose blocks are not the range L1 recorded for it, that does not name the
+//! pre-output's block as its parent, or that opens a block with a deposit L1
+//! did not hold when the batch was posted (or a deposit count that overflows)
+//! derives **no blocks**: its correct output is the pre-output. Any claim other
+//! than that is wrong, so such a batch is always disputable and never stops
+//! derivation.
+//!
+//! **Dropped transaction.** Inside a valid batch, a posted transaction that is
+//! not one EIP-2718 transaction (undecodable, trailing bytes, a deposit type),
+//! whose signature does not recover (EIP-2 high `s` included), or that the EVM
+//! refuses (nonce, balance, chain id, gas) is dropped; the block is built from
+//! the others.
+
+use crate::{BuildError, BuiltBlock, ChainParams, Inclusion, RejectedTx, base_fee_after};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
+use alloy_eips::Decodable2718;
+use alloy_primitives::{Address, B256, keccak256};
+use infra_primitives::{
+    DepositTx, SourceError, StateSource,
+    batch::{BatchError, BatchPayload},
+};
+use infra_state::{NodeStore, TreeHasher};
+
+/// What a batch commits to on L1 (`Rollup.Output`): the state after its last
+/// block and what the next block starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Output {
+    pub state_root: B256,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub next_base_fee: u64,
+    pub next_deposit_nonce: u64,
+}
+
+impl Output {
+    /// The length of [`Output::encode`].
+    pub const ENCODED_LEN: usize = 160;
+
+    /// The output after `header`, with the deposits up to `next_deposit_nonce` applied.
+    pub fn after(chain: &ChainParams, header: &Header, next_deposit_nonce: u64) -> Self {
+        Self {
+            state_root: header.state_root,
+            block_number: header.number,
+            block_hash: header.hash_slow(),
+            next_base_fee: base_fee_after(chain, header),
+            next_deposit_nonce,
+        }
+    }
+
+    /// `abi.encode(Rollup.Output)`: five 32-byte words, the integers right-aligned.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[..32].copy_from_slice(self.state_root.as_slice());
+        out[56..64].copy_from_slice(&self.block_number.to_be_bytes());
+        out[64..96].copy_from_slice(self.block_hash.as_slice());
+        out[120..128].copy_from_slice(&self.next_base_fee.to_be_bytes());
+        out[152..160].copy_from_slice(&self.next_deposit_nonce.to_be_bytes());
+        out
+    }
+
+    /// The inverse of [`Output::encode`]; `None` for any other length or an
+    /// integer word with bits above 64 (every output has one encoding).
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let word = |i: usize| bytes.get(i * 32..(i + 1) * 32);
+        let int = |i: usize| {
+            let w = word(i)?;
+            if w[..24].iter().any(|b| *b != 0) {
+                return None;
+            }
+            Some(u64::from_be_bytes(w[24..].try_into().ok()?))
+        };
+        Some(Self {
+            state_root: B256::from_slice(word(0)?),
+            block_number: int(1)?,
+            block_hash: B256::from_slice(word(2)?),
+            next_base_fee: int(3)?,
+            next_deposit_nonce: int(4)?,
+        })
+    }
+
+    /// keccak256 of [`Output::encode`]: what the program compares with the claim.
+    pub fn hash(&self) -> B256 {
+        keccak256(self.encode())
+    }
+}
+
+/// A batch as L1 recorded it: the block range and the data (calldata, or the
+/// blobs' content).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRef<'a> {
+    pub first_block: u64,
+    pub last_block: u64,
+    pub data: &'a [u8],
+}
+
+/// The deposits L1 held when the batch was posted, by bridge nonce.
+pub trait Deposits {
+    /// `Ok(None)`: L1 did not hold deposit `nonce` (the batch may not apply it).
+    fn deposit(&self, nonce: u64) -> Result<Option<DepositTx>, SourceError>;
+}
+
+impl Deposits for alloc::collections::BTreeMap<u64, DepositTx> {
+    fn deposit(&self, nonce: u64) -> Result<Option<DepositTx>, SourceError> {
+        Ok(self.get(&nonce).cloned())
+    }
+}
+
+/// Why a batch derives no blocks (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBatch {
+    #[error("its data does not decode: {0}")]
+    Decode(String),
+    #[error("L1 recorded blocks {first}..={last}, which do not follow block {pre}")]
+    NotNext { pre: u64, first: u64, last: u64 },
+    #[error(
+        "its data holds blocks {first}..={last}, L1 recorded {recorded_first}..={recorded_last}"
+    )]
+    Range { first: u64, last: u64, recorded_first: u64, recorded_last: u64 },
+    #[error("it names parent {named}, but block {number} is {actual}")]
+    Parent { number: u64, named: B256, actual: B256 },
+    #[error("block {block} opens with deposit {nonce}, which L1 did not hold")]
+    MissingDeposit { block: u64, nonce: u64 },
+}
+
+impl From<BatchError> for InvalidBatch {
+    fn from(e: BatchError) -> Self {
+        Self::Decode(e.to_string())
+    }
+}
+
+/// Why a batch could not be decided: its inputs could not be read (in the
+/// program, a preimage the oracle does not hold). Never a verdict on the batch.
+#[derive(Debug, thiserror::Error)]
+pub enum StfError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("the pre-output does not match block {number}'s header: {what}")]
+    PreOutput { number: u64, what: &'static str },
+}
+
+/// One block of a valid batch, ready to build: its deposits fetched, its
+/// transactions decoded with their senders, and the ones dropped before execution.
+#[derive(Debug, Clone)]
+pub struct PlannedBlock {
+    pub number: u64,
+    pub timestamp: u64,
+    pub deposits: Vec<DepositTx>,
+    pub transactions: Vec<(TxEnvelope, Address)>,
+    pub dropped: Vec<RejectedTx>,
+}
+
+/// Decodes one posted transaction and recovers its sender.
+pub fn recover_transaction(raw: &[u8]) -> Result<(TxEnvelope, Address), RejectedTx> {
+    let reject =
+        |reason: String| RejectedTx { hash: keccak256(raw), sender: Address::ZERO, reason };
+    let mut slice = raw;
+    let tx = TxEnvelope::decode_2718(&mut slice)
+        .map_err(|e| reject(format!("not an EIP-2718 transaction: {e}")))?;
+    if !slice.is_empty() {
+        return Err(reject(format!("{} bytes after the transaction", slice.len())));
+    }
+    recover_sender(tx)
+}
+
+/// The transaction with its sender, or dropped when its signature does not
+/// recover (EIP-2: an `s` in the upper half does not).
+pub fn recover_sender(tx: TxEnvelope) -> Result<(TxEnvelope, Address), RejectedTx> {
+    match tx.recover_signer() {
+        Ok(sender) => Ok((tx, sender)),
+        Err(_) => Err(RejectedTx {
+            hash: *tx.tx_hash(),
+            sender: Address::ZERO,
+            reason: "signature does not recover".into(),
+        }),
+    }
+}
+
+/// [`recover_transaction`] for each, in order (in parallel with `std`).
+fn recover_all(raw: &[alloy_primitives::Bytes]) -> Vec<Result<(TxEnvelope, Address), RejectedTx>> {
+    #[cfg(feature = "std")]
+    {
+        use rayon::prelude::*;
+        raw.par_iter().map(|r| recover_transaction(r)).collect()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        raw.iter().map(|r| recover_transaction(r)).collect()
+    }
+}
+
+/// Decodes `batch` on top of `pre` and checks it is valid (see the module docs):
+/// `Ok(Err(_))` is an invalid batch, `Err(_)` a deposit that could not be read.
+pub fn plan_batch(
+    pre: &Output,
+    batch: &BatchRef<'_>,
+    deposits: &impl Deposits,
+) -> Result<Result<Vec<PlannedBlock>, InvalidBatch>, SourceError> {
+    if batch.first_block != pre.block_number.wrapping_add(1) || batch.last_block < batch.first_block
+    {
+        return Ok(Err(InvalidBatch::NotNext {
+            pre: pre.block_number,
+            first: batch.first_block,
+            last: batch.last_block,
+        }));
+    }
+    let payload = match BatchPayload::decode(batch.data) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    // The range check bounds the number of blocks by what L1 recorded.
+    let last = payload.first_block.checked_add(payload.blocks.len() as u64 - 1);
+    if payload.first_block != batch.first_block || last != Some(batch.last_block) {
+        return Ok(Err(InvalidBatch::Range {
+            first: payload.first_block,
+            last: last.unwrap_or(u64::MAX),
+            recorded_first: batch.first_block,
+            recorded_last: batch.last_block,
+        }));
+    }
+    if payload.parent_hash != pre.block_hash {
+        return Ok(Err(InvalidBatch::Parent {
+            number: pre.block_number,
+            named: payload.parent_hash,
+            actual: pre.block_hash,
+        }));
+    }
+    let mut next_deposit = pre.next_deposit_nonce;
+    let mut planned = Vec::with_capacity(payload.blocks.len());
+    for (i, block) in payload.blocks.iter().enumerate() {
+        let number = batch.first_block + i as u64;
+        let Some(end) = next_deposit.checked_add(block.deposit_count) else {
+            return Ok(Err(InvalidBatch::MissingDeposit { block: number, nonce: u64::MAX }));
+        };
+        let mut block_deposits = Vec::new();
+        for nonce in next_deposit..end {
+            match deposits.deposit(nonce)? {
+                Some(d) if d.nonce == nonce => block_deposits.push(d),
+                _ => return Ok(Err(InvalidBatch::MissingDeposit { block: number, nonce })),
+            }
+        }
+        next_deposit = end;
+        let mut transactions = Vec::with_capacity(block.transactions.len());
+        let mut dropped = Vec::new();
+        for r in recover_all(&block.transactions) {
+            match r {
+                Ok(t) => transactions.push(t),
+                Err(d) => dropped.push(d),
+            }
+        }
+        planned.push(PlannedBlock {
+            number,
+            timestamp: block.timestamp,
+            deposits: block_deposits,
+            transactions,
+            dropped,
+        });
+    }
+    Ok(Ok(planned))
+}
+
+/// Builds one planned block on `parent`, whose state `state` holds: posted
+/// transactions the EVM refuses are dropped ([`Inclusion::Replay`]) and added
+/// to `rejected`.
+pub fn apply_block<S: StateSource + NodeStore>(
+    state: &S,
+    parent: &Header,
+    chain: &ChainParams,
+    hasher: &TreeHasher,
+    block: PlannedBlock,
+    on_phase: impl FnMut(crate::Phase),
+) -> Result<BuiltBlock, BuildError> {
+    let PlannedBlock { timestamp, deposits, transactions, dropped, .. } = block;
+    let mut built = crate::build_block(
+        state,
+        parent,
+        chain,
+        hasher,
+        timestamp,
+        deposits,
+        transactions,
+        Inclusion::Replay,
+        on_phase,
+    )?;
+    let mut rejected = dropped;
+    rejected.append(&mut built.rejected);
+    built.rejected = rejected;
+    Ok(built)
+}
+
+/// A state a batch is applied to block after block: it reads as the state
+/// after the last block [`BatchState::commit`] was given.
+pub trait BatchState: StateSource + NodeStore {
+    fn commit(&mut self, block: &BuiltBlock);
+}
+
+/// What applying a batch gave.
+#[derive(Debug)]
+pub struct Applied {
+    pub output: Output,
+    /// `Some`: the batch is invalid and derived no blocks (`output` is the pre-output).
+    pub invalid: Option<InvalidBatch>,
+    pub headers: Vec<Header>,
+    /// Posted transactions dropped, per block.
+    pub dropped: Vec<Vec<RejectedTx>>,
+}
+
+/// The state-transition function: the output after `batch`, applied on top of
+/// `pre`, whose block is `parent` and whose state `state` holds.
+pub fn apply_batch<S: BatchState>(
+    state: &mut S,
+    chain: &ChainParams,
+    hasher: &TreeHasher,
+    pre: &Output,
+    parent: &Header,
+    batch: &BatchRef<'_>,
+    deposits: &impl Deposits,
+) -> Result<Applied, StfError> {
+    check_pre(chain, pre, parent)?;
+    let planned = match plan_batch(pre, batch, deposits)? {
+        Ok(p) => p,
+        Err(invalid) => {
+            return Ok(Applied {
+                output: *pre,
+                invalid: Some(invalid),
+                headers: Vec::new(),
+                dropped: Vec::new(),
+            });
+        }
+    };
+    let mut parent = parent.clone();
+    let mut next_deposit = pre.next_deposit_nonce;
+    let mut headers = Vec::with_capacity(planned.len());
+    let mut dropped = Vec::with_capacity(planned.len());
+    for block in planned {
+        next_deposit += block.deposits.len() as u64;
+        let built = apply_block(state, &parent, chain, hasher, block, |_| {})?;
+        state.commit(&built);
+        parent = built.block.header.clone();
+        headers.push(built.block.header.clone());
+        dropped.push(built.rejected);
+    }
+    Ok(Applied {
+        output: Output::after(chain, &parent, next_deposit),
+        invalid: None,
+        headers,
+        dropped,
+    })
+}
+
+/// The pre-output must describe `parent` (the block its hash names).
+fn check_pre(chain: &ChainParams, pre: &Output, parent: &Header) -> Result<(), StfError> {
+    let err = |what| Err(StfError::PreOutput { number: pre.block_number, what });
+    if parent.number != pre.block_number {
+        return err("block number");
+    }
+    if parent.state_root != pre.state_root {
+        return err("state root");
+    }
+    if base_fee_after(chain, parent) != pre.next_base_fee {
+        return err("next base fee");
+    }
+    if parent.hash_slow() != pre.block_hash {
+        return err("block hash");
+    }
+    Ok(())
+}

@@ -1,0 +1,464 @@
+//! A disputed claim as the fault-proof program decides it: its inputs read from
+//! the preimage oracle by key, the batch applied with [`apply_batch`], the
+//! output compared with the claim. The program (RISC-V, in the VM), the
+//! program run natively, the host that prepares the preimages and the tests
+//! all call [`decide`].
+//!
+//! Keys are 32 bytes; the first byte is the type (see `crates/fpvm`'s oracle):
+//! 1 a local input of the claim, 2 keccak256 (code, headers, batch data,
+//! deposits), 3 Poseidon (tree nodes, account and storage leaf values).
+//!
+//! | local input | content |
+//! |---|---|
+//! | 1 | the pre-output, [`Output::encode`] |
+//! | 2 | the claimed output, [`Output::encode`] |
+//! | 3 | the batch: first block (8 bytes BE), last block (8 bytes BE), keccak256 of its data |
+//! | 4 | the chain, [`ClaimChain::encode`] |
+//! | 5 | the deposits L1 held when the batch was posted, from the pre-output's next nonce on: keccak256 of each one's EIP-2718 encoding |
+//!
+//! Poseidon preimages: a node is [`Node::to_bytes`] (65 bytes), an account
+//! leaf value is nonce, balance and code hash as three 32-byte words (96
+//! bytes), a storage leaf value is the value (32 bytes).
+
+use crate::{
+    Applied, BatchRef, ChainParams, Deposits, OracleState, Output, Preimages, StfError, apply_batch,
+};
+use alloc::{collections::BTreeMap, format, vec::Vec};
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use infra_primitives::{AccountState, DepositTx, SourceError};
+use infra_state::{Curve, Node, Position, TreeHasher};
+
+pub const KEY_LOCAL: u8 = 1;
+pub const KEY_KECCAK256: u8 = 2;
+pub const KEY_POSEIDON: u8 = 3;
+
+/// The local inputs of a claim (see the module docs).
+pub mod local {
+    pub const PRE_OUTPUT: u64 = 1;
+    pub const CLAIMED_OUTPUT: u64 = 2;
+    pub const BATCH: u64 = 3;
+    pub const CHAIN: u64 = 4;
+    pub const DEPOSITS: u64 = 5;
+}
+
+/// `hash` with its first byte set to `kind`.
+pub fn typed_key(kind: u8, hash: &B256) -> B256 {
+    let mut k = *hash;
+    k.0[0] = kind;
+    k
+}
+
+/// The key of local input `n`.
+pub fn local_key(n: u64) -> B256 {
+    let mut k = B256::ZERO;
+    k.0[0] = KEY_LOCAL;
+    k.0[24..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// The preimage oracle, by key: the VM's system calls in the program, a map natively.
+pub trait Oracle: Sync {
+    fn get(&self, key: &B256) -> Result<Vec<u8>, SourceError>;
+}
+
+impl Oracle for BTreeMap<B256, Vec<u8>> {
+    fn get(&self, key: &B256) -> Result<Vec<u8>, SourceError> {
+        self.get(key).cloned().ok_or_else(|| SourceError(format!("no preimage for key {key}")))
+    }
+}
+
+/// The chain a claim is about: what the STF reads of its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimChain {
+    pub params: ChainParams,
+    pub curve: Curve,
+}
+
+impl ClaimChain {
+    pub const ENCODED_LEN: usize = 69;
+
+    /// chain id, gas limit (8 bytes BE each), fee recipient (20), base fee:
+    /// initial, minimum, max change denominator, elasticity (8 bytes BE each),
+    /// curve (1 byte: 0 BN254, 1 BLS12-381).
+    pub fn encode(&self) -> Vec<u8> {
+        let p = &self.params;
+        let mut out = Vec::with_capacity(Self::ENCODED_LEN);
+        out.extend_from_slice(&p.chain_id.to_be_bytes());
+        out.extend_from_slice(&p.gas_limit.to_be_bytes());
+        out.extend_from_slice(p.fee_recipient.as_slice());
+        for v in [
+            p.base_fee.initial_wei,
+            p.base_fee.min_wei,
+            p.base_fee.max_change_denominator,
+            p.base_fee.elasticity_multiplier,
+        ] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.push(match self.curve {
+            Curve::Bn254 => 0,
+            Curve::Bls12_381 => 1,
+        });
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let u = |i: usize| Some(u64::from_be_bytes(b.get(i..i + 8)?.try_into().ok()?));
+        let curve = match b[68] {
+            0 => Curve::Bn254,
+            1 => Curve::Bls12_381,
+            _ => return None,
+        };
+        Some(Self {
+            params: ChainParams {
+                chain_id: u(0)?,
+                gas_limit: u(8)?,
+                fee_recipient: Address::from_slice(&b[16..36]),
+                base_fee: crate::BaseFeeConfig {
+                    initial_wei: u(36)?,
+                    min_wei: u(44)?,
+                    max_change_denominator: u(52)?,
+                    elasticity_multiplier: u(60)?,
+                },
+            },
+            curve,
+        })
+    }
+}
+
+/// An account leaf's preimage: nonce, balance, code hash (no code: zero, as the tree commits it).
+pub fn encode_account(a: &AccountState) -> [u8; 96] {
+    let mut out = [0u8; 96];
+    out[24..32].copy_from_slice(&a.nonce.to_be_bytes());
+    out[32..64].copy_from_slice(&a.balance.to_be_bytes::<32>());
+    let code = if a.code_hash == revm::primitives::KECCAK_EMPTY { B256::ZERO } else { a.code_hash };
+    out[64..].copy_from_slice(code.as_slice());
+    out
+}
+
+fn decode_account(b: &[u8]) -> Option<AccountState> {
+    if b.len() != 96 || b[..24].iter().any(|x| *x != 0) {
+        return None;
+    }
+    Some(AccountState {
+        nonce: u64::from_be_bytes(b[24..32].try_into().ok()?),
+        balance: U256::from_be_slice(&b[32..64]),
+        code_hash: B256::from_slice(&b[64..]),
+    })
+}
+
+fn bad(what: &str, key: &B256) -> SourceError {
+    SourceError(format!("the preimage of {key} is not a {what}"))
+}
+
+/// [`Preimages`] read from an [`Oracle`] by key (the hints are not needed).
+pub struct OracleReader<'o, O: Oracle>(pub &'o O);
+
+impl<O: Oracle> Preimages for OracleReader<'_, O> {
+    fn node(&self, _: &Position, hash: &B256) -> Result<Node, SourceError> {
+        let key = typed_key(KEY_POSEIDON, hash);
+        Node::from_bytes(&self.0.get(&key)?).map_err(|_| bad("tree node", &key))
+    }
+
+    fn account(&self, _: Address, value_hash: &B256) -> Result<AccountState, SourceError> {
+        let key = typed_key(KEY_POSEIDON, value_hash);
+        decode_account(&self.0.get(&key)?).ok_or_else(|| bad("account", &key))
+    }
+
+    fn storage(&self, _: Address, _: U256, value_hash: &B256) -> Result<U256, SourceError> {
+        let key = typed_key(KEY_POSEIDON, value_hash);
+        let b = self.0.get(&key)?;
+        if b.len() != 32 {
+            return Err(bad("storage value", &key));
+        }
+        Ok(U256::from_be_slice(&b))
+    }
+
+    fn code(&self, hash: &B256) -> Result<Bytes, SourceError> {
+        self.0.get(&typed_key(KEY_KECCAK256, hash)).map(Bytes::from)
+    }
+
+    fn header(&self, hash: &B256) -> Result<Header, SourceError> {
+        let key = typed_key(KEY_KECCAK256, hash);
+        let b = self.0.get(&key)?;
+        <Header as alloy_rlp::Decodable>::decode(&mut b.as_slice()).map_err(|_| bad("header", &key))
+    }
+}
+
+/// The deposits of local input 5, each read by its hash.
+struct OracleDeposits<'o, O: Oracle> {
+    oracle: &'o O,
+    first: u64,
+    hashes: Vec<B256>,
+}
+
+impl<O: Oracle> Deposits for OracleDeposits<'_, O> {
+    fn deposit(&self, nonce: u64) -> Result<Option<DepositTx>, SourceError> {
+        let Some(i) = nonce.checked_sub(self.first).and_then(|i| usize::try_from(i).ok()) else {
+            return Ok(None);
+        };
+        let Some(hash) = self.hashes.get(i) else { return Ok(None) };
+        let key = typed_key(KEY_KECCAK256, hash);
+        let b = self.oracle.get(&key)?;
+        match b.split_first() {
+            Some((&DepositTx::TYPE, mut rlp)) => {
+                let d = <DepositTx as alloy_rlp::Decodable>::decode(&mut rlp)
+                    .map_err(|_| bad("deposit", &key))?;
+                Ok(Some(d))
+            }
+            _ => Err(bad("deposit", &key)),
+        }
+    }
+}
+
+/// What the program decided.
+#[derive(Debug)]
+pub struct Decision {
+    pub applied: Applied,
+    pub claimed: Output,
+}
+
+impl Decision {
+    /// Whether the claim is the output the batch derives to.
+    pub fn claim_holds(&self) -> bool {
+        self.claimed == self.applied.output
+    }
+}
+
+fn input(oracle: &impl Oracle, n: u64) -> Result<Vec<u8>, SourceError> {
+    oracle.get(&local_key(n))
+}
+
+fn malformed(n: u64) -> SourceError {
+    SourceError(format!("local input {n} is malformed"))
+}
+
+/// Reads the claim's inputs from `oracle` and applies its batch.
+pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
+    let chain =
+        ClaimChain::decode(&input(oracle, local::CHAIN)?).ok_or_else(|| malformed(local::CHAIN))?;
+    let pre = Output::decode(&input(oracle, local::PRE_OUTPUT)?)
+        .ok_or_else(|| malformed(local::PRE_OUTPUT))?;
+    let claimed = Output::decode(&input(oracle, local::CLAIMED_OUTPUT)?)
+        .ok_or_else(|| malformed(local::CLAIMED_OUTPUT))?;
+    let batch = input(oracle, local::BATCH)?;
+    if batch.len() != 48 {
+        return Err(malformed(local::BATCH).into());
+    }
+    let word = |i: usize| u64::from_be_bytes(batch[i..i + 8].try_into().unwrap_or_default());
+    let (first_block, last_block) = (word(0), word(8));
+    let data = oracle.get(&typed_key(KEY_KECCAK256, &B256::from_slice(&batch[16..])))?;
+    let hashes = input(oracle, local::DEPOSITS)?;
+    if hashes.len() % 32 != 0 {
+        return Err(malformed(local::DEPOSITS).into());
+    }
+    let deposits = OracleDeposits {
+        oracle,
+        first: pre.next_deposit_nonce,
+        hashes: hashes.chunks(32).map(B256::from_slice).collect(),
+    };
+    let reader = OracleReader(oracle);
+    let parent = reader.header(&pre.block_hash)?;
+    let hasher = TreeHasher::new(chain.curve);
+    let mut state = OracleState::new(&reader, &hasher, &parent);
+    let batch = BatchRef { first_block, last_block, data: &data };
+    let applied =
+        apply_batch(&mut state, &chain.params, &hasher, &pre, &parent, &batch, &deposits)?;
+    Ok(Decision { applied, claimed })
+}
+
+/// The local inputs of a claim and the preimages that are not state (batch
+/// data, deposits), by key.
+pub fn claim_inputs(
+    chain: &ClaimChain,
+    pre: &Output,
+    claimed: &Output,
+    batch: &BatchRef<'_>,
+    deposits: &[DepositTx],
+) -> BTreeMap<B256, Vec<u8>> {
+    use alloy_eips::Encodable2718;
+    let mut m = BTreeMap::new();
+    m.insert(local_key(local::CHAIN), chain.encode());
+    m.insert(local_key(local::PRE_OUTPUT), pre.encode().to_vec());
+    m.insert(local_key(local::CLAIMED_OUTPUT), claimed.encode().to_vec());
+    let data_hash = keccak256(batch.data);
+    let mut b = Vec::with_capacity(48);
+    b.extend_from_slice(&batch.first_block.to_be_bytes());
+    b.extend_from_slice(&batch.last_block.to_be_bytes());
+    b.extend_from_slice(data_hash.as_slice());
+    m.insert(local_key(local::BATCH), b);
+    m.insert(typed_key(KEY_KECCAK256, &data_hash), batch.data.to_vec());
+    let mut hashes = Vec::with_capacity(deposits.len() * 32);
+    for d in deposits.iter().filter(|d| d.nonce >= pre.next_deposit_nonce) {
+        let enc = d.encoded_2718();
+        let h = keccak256(&enc);
+        hashes.extend_from_slice(h.as_slice());
+        m.insert(typed_key(KEY_KECCAK256, &h), enc);
+    }
+    m.insert(local_key(local::DEPOSITS), hashes);
+    m
+}
+
+/// A [`Preimages`] that records every answer as the oracle would serve it,
+/// each checked against the hash it was asked for (the host runs the batch
+/// over its database through this, then hands the map to the VM).
+#[cfg(feature = "std")]
+pub struct Recorder<P: Preimages> {
+    inner: P,
+    hasher: TreeHasher,
+    seen: std::sync::Mutex<BTreeMap<B256, Vec<u8>>>,
+}
+
+#[cfg(feature = "std")]
+impl<P: Preimages> Recorder<P> {
+    pub fn new(inner: P, hasher: &TreeHasher) -> Self {
+        Self { inner, hasher: hasher.clone(), seen: Default::default() }
+    }
+
+    /// Every preimage served, by key.
+    pub fn into_preimages(self) -> BTreeMap<B256, Vec<u8>> {
+        self.seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(&self, key: B256, data: Vec<u8>) {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, data);
+    }
+}
+
+#[cfg(feature = "std")]
+fn lie(what: &str, hash: &B256) -> SourceError {
+    SourceError(format!("the host's {what} does not hash to {hash}"))
+}
+
+#[cfg(feature = "std")]
+impl<P: Preimages> Preimages for Recorder<P> {
+    fn node(&self, position: &Position, hash: &B256) -> Result<Node, SourceError> {
+        let n = self.inner.node(position, hash)?;
+        if n.hash(&self.hasher) != *hash {
+            return Err(lie("tree node", hash));
+        }
+        self.record(typed_key(KEY_POSEIDON, hash), n.to_bytes().to_vec());
+        Ok(n)
+    }
+
+    fn account(&self, address: Address, value_hash: &B256) -> Result<AccountState, SourceError> {
+        let a = self.inner.account(address, value_hash)?;
+        let enc = encode_account(&a);
+        let code = B256::from_slice(&enc[64..]);
+        if infra_state::keys::account_value_hash(&self.hasher, a.nonce, a.balance, code)
+            != *value_hash
+        {
+            return Err(lie("account", value_hash));
+        }
+        self.record(typed_key(KEY_POSEIDON, value_hash), enc.to_vec());
+        decode_account(&enc).ok_or_else(|| lie("account", value_hash))
+    }
+
+    fn storage(
+        &self,
+        address: Address,
+        slot: U256,
+        value_hash: &B256,
+    ) -> Result<U256, SourceError> {
+        let v = self.inner.storage(address, slot, value_hash)?;
+        if infra_state::keys::storage_value_hash(&self.hasher, v) != *value_hash {
+            return Err(lie("storage value", value_hash));
+        }
+        self.record(typed_key(KEY_POSEIDON, value_hash), v.to_be_bytes::<32>().to_vec());
+        Ok(v)
+    }
+
+    fn code(&self, hash: &B256) -> Result<Bytes, SourceError> {
+        let c = self.inner.code(hash)?;
+        if keccak256(&c) != *hash {
+            return Err(lie("code", hash));
+        }
+        self.record(typed_key(KEY_KECCAK256, hash), c.to_vec());
+        Ok(c)
+    }
+
+    fn header(&self, hash: &B256) -> Result<Header, SourceError> {
+        let h = self.inner.header(hash)?;
+        let enc = alloy_rlp::encode(&h);
+        if keccak256(&enc) != *hash {
+            return Err(lie("header", hash));
+        }
+        self.record(typed_key(KEY_KECCAK256, hash), enc);
+        Ok(h)
+    }
+}
+
+/// The host's side of [`decide`]: applies the batch over `host` (the node's
+/// database) exactly as the program will, and returns what it derived with
+/// every preimage the program reads (state, headers, inputs), by key.
+#[cfg(feature = "std")]
+pub fn record_claim<P: Preimages>(
+    host: P,
+    chain: &ClaimChain,
+    pre: &Output,
+    claimed: &Output,
+    batch: &BatchRef<'_>,
+    deposits: &[DepositTx],
+) -> Result<(Applied, BTreeMap<B256, Vec<u8>>), StfError> {
+    let hasher = TreeHasher::new(chain.curve);
+    let recorder = Recorder::new(host, &hasher);
+    let parent = recorder.header(&pre.block_hash)?;
+    let held: BTreeMap<u64, DepositTx> = deposits
+        .iter()
+        .filter(|d| d.nonce >= pre.next_deposit_nonce)
+        .map(|d| (d.nonce, d.clone()))
+        .collect();
+    let mut state = OracleState::new(&recorder, &hasher, &parent);
+    let applied = apply_batch(&mut state, &chain.params, &hasher, pre, &parent, batch, &held)?;
+    drop(state);
+    let mut preimages = recorder.into_preimages();
+    preimages.extend(claim_inputs(chain, pre, claimed, batch, deposits));
+    Ok((applied, preimages))
+}
+
+/// A set of preimages as one file (the native program's input): for each,
+/// key (32 bytes), length (8 bytes BE), data.
+pub fn encode_preimages(map: &BTreeMap<B256, Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(map.values().map(|v| v.len() + 40).sum());
+    for (k, v) in map {
+        out.extend_from_slice(k.as_slice());
+        out.extend_from_slice(&(v.len() as u64).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// The inverse of [`encode_preimages`]; `None` when malformed.
+pub fn decode_preimages(mut b: &[u8]) -> Option<BTreeMap<B256, Vec<u8>>> {
+    let mut map = BTreeMap::new();
+    while !b.is_empty() {
+        let key = B256::from_slice(b.get(..32)?);
+        let len = usize::try_from(u64::from_be_bytes(b.get(32..40)?.try_into().ok()?)).ok()?;
+        let data = b.get(40..40usize.checked_add(len)?)?;
+        map.insert(key, data.to_vec());
+        b = &b[40 + len..];
+    }
+    Some(map)
+}
+
+/// What the program prints: `output 0x<Output::encode>`, then `invalid <reason>`
+/// for an invalid batch.
+pub fn report(d: &Decision) -> alloc::string::String {
+    let mut s = alloc::format!(
+        "output {}\n",
+        alloy_primitives::hex::encode_prefixed(d.applied.output.encode())
+    );
+    if let Some(why) = &d.applied.invalid {
+        s.push_str(&alloc::format!("invalid {why}\n"));
+    }
+    s
+}
+
+/// The output in a [`report`].
+pub fn reported_output(text: &str) -> Option<Output> {
+    let hex = text.lines().find_map(|l| l.strip_prefix("output "))?;
+    Output::decode(&alloy_primitives::hex::decode(hex.trim()).ok()?)
+}

@@ -1,0 +1,602 @@
+//! The batch-level STF: a batch the sequencer sealed derives to the same
+//! headers and output through the program's path (state read only through the
+//! preimage oracle, from the pre-output), malformed batches derive no blocks,
+//! junk transactions are dropped, and the program never decides without the
+//! data it needs.
+
+use alloy::{
+    consensus::{Header, SignableTransaction, TxEip1559, TxEnvelope, TxLegacy},
+    eips::Encodable2718,
+    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use infra_primitives::{
+    AccountState, DepositTx, SealedBlock, SourceError, StateSource,
+    batch::{BatchPayload, Codec},
+};
+use infra_state::{
+    Curve, MemoryNodeStore, Node, NodeStore, Position, SparseMerkleTree, StateError, TreeHasher,
+};
+use infra_stf::{
+    BaseFeeConfig, BatchRef, BuiltBlock, ChainParams, Inclusion, InvalidBatch, MemorySource,
+    Output, Preimages, block_header, build_block,
+    claim::{ClaimChain, decide, record_claim},
+    tree_updates,
+};
+use std::collections::BTreeMap;
+
+const CHAIN_ID: u64 = 901;
+
+fn chain() -> ChainParams {
+    ChainParams {
+        chain_id: CHAIN_ID,
+        gas_limit: 30_000_000,
+        fee_recipient: Address::repeat_byte(0xfe),
+        base_fee: BaseFeeConfig::default(),
+    }
+}
+
+fn claim_chain() -> ClaimChain {
+    ClaimChain { params: chain(), curve: Curve::Bn254 }
+}
+
+/// Stores `calldata[0..32]` at slot 0 and `blockhash(number - 1)` at slot 1;
+/// reverts when the word is zero.
+fn runtime() -> Vec<u8> {
+    vec![
+        0x60, 0x00, 0x35, 0x80, 0x60, 0x00, 0x55, 0x60, 0x01, 0x43, 0x03, 0x40, 0x60, 0x01, 0x55,
+        0x15, 0x60, 0x14, 0x57, 0x00, 0x5b, 0x60, 0x00, 0x80, 0xfd,
+    ]
+}
+
+fn initcode() -> Vec<u8> {
+    let rt = runtime();
+    let n = rt.len() as u8;
+    let mut c = vec![0x60, n, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xf3];
+    c.extend(rt);
+    c
+}
+
+const CONTRACT: Address = Address::repeat_byte(0xcc);
+
+/// A whole state in memory, as a node's database holds it.
+#[derive(Clone, Default)]
+struct Mem {
+    flat: MemorySource,
+    nodes: MemoryNodeStore,
+    headers: Vec<Header>,
+}
+
+impl StateSource for Mem {
+    fn account(&self, a: Address) -> Result<Option<AccountState>, SourceError> {
+        self.flat.account(a)
+    }
+    fn storage(&self, a: Address, s: U256) -> Result<U256, SourceError> {
+        self.flat.storage(a, s)
+    }
+    fn code(&self, h: B256) -> Result<Option<Bytes>, SourceError> {
+        self.flat.code(h)
+    }
+    fn block_hash(&self, n: u64) -> Result<B256, SourceError> {
+        Ok(self.headers.get(n as usize).map(Header::hash_slow).unwrap_or_default())
+    }
+}
+
+impl NodeStore for Mem {
+    fn node(&self, p: &Position) -> Result<Option<Node>, StateError> {
+        self.nodes.node(p)
+    }
+}
+
+impl Mem {
+    fn commit(&mut self, b: &BuiltBlock) {
+        for (a, acc) in &b.changes.accounts {
+            match acc {
+                Some(acc) => {
+                    self.flat.accounts.insert(*a, *acc);
+                }
+                None => {
+                    self.flat.accounts.remove(a);
+                }
+            }
+        }
+        for (a, s, v) in &b.changes.storage {
+            if v.is_zero() {
+                self.flat.storage.remove(&(*a, *s));
+            } else {
+                self.flat.storage.insert((*a, *s), *v);
+            }
+        }
+        for (h, c) in &b.changes.code {
+            self.flat.code.insert(*h, c.clone());
+        }
+        self.nodes.apply(&b.nodes);
+        self.headers.push(b.block.header.clone());
+    }
+}
+
+/// The host: the pre-state's database, answering by the hints.
+struct Host<'a>(&'a Mem);
+
+fn absent(what: &str) -> SourceError {
+    SourceError(format!("host has no {what}"))
+}
+
+impl Preimages for Host<'_> {
+    fn node(&self, p: &Position, _: &B256) -> Result<Node, SourceError> {
+        self.0.nodes.node(p).ok().flatten().ok_or_else(|| absent("node"))
+    }
+    fn account(&self, a: Address, _: &B256) -> Result<AccountState, SourceError> {
+        self.0.flat.accounts.get(&a).copied().ok_or_else(|| absent("account"))
+    }
+    fn storage(&self, a: Address, s: U256, _: &B256) -> Result<U256, SourceError> {
+        Ok(self.0.flat.storage.get(&(a, s)).copied().unwrap_or_default())
+    }
+    fn code(&self, h: &B256) -> Result<Bytes, SourceError> {
+        self.0.flat.code.get(h).cloned().ok_or_else(|| absent("code"))
+    }
+    fn header(&self, h: &B256) -> Result<Header, SourceError> {
+        self.0.headers.iter().find(|x| x.hash_slow() == *h).cloned().ok_or_else(|| absent("header"))
+    }
+}
+
+/// An oracle that notes the keys read.
+struct Reads<'a> {
+    map: &'a BTreeMap<B256, Vec<u8>>,
+    seen: std::sync::Mutex<std::collections::BTreeSet<B256>>,
+}
+
+impl infra_stf::claim::Oracle for Reads<'_> {
+    fn get(&self, key: &B256) -> Result<Vec<u8>, SourceError> {
+        self.seen.lock().unwrap().insert(*key);
+        infra_stf::claim::Oracle::get(self.map, key)
+    }
+}
+
+fn key(i: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap()
+}
+
+fn genesis(h: &TreeHasher) -> Mem {
+    let mut m = Mem::default();
+    for i in 1..=4u8 {
+        m.flat.insert_account(key(i).address(), 0, U256::from(10u128.pow(20)), None);
+    }
+    m.flat.insert_account(CONTRACT, 1, U256::ZERO, Some(runtime().into()));
+    m.flat.storage.insert((CONTRACT, U256::from(7)), U256::from(42));
+    let changes = infra_primitives::StateChanges {
+        accounts: m.flat.accounts.iter().map(|(a, s)| (*a, Some(*s))).collect(),
+        storage: m.flat.storage.iter().map(|((a, s), v)| (*a, *s, *v)).collect(),
+        code: vec![],
+    };
+    let tree = SparseMerkleTree::new(h).update(&m, B256::ZERO, tree_updates(h, &changes)).unwrap();
+    m.nodes.apply(&tree.changes);
+    let c = chain();
+    let mut header =
+        block_header(&c, B256::ZERO, 0, 1_700_000_000, c.base_fee.initial_wei, tree.root);
+    header.gas_used = 0;
+    m.headers.push(header);
+    m
+}
+
+fn eip1559(from: u8, nonce: u64, to: TxKind, value: u64, input: Vec<u8>) -> TxEnvelope {
+    let t = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 300_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to,
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let sig = key(from).sign_hash_sync(&t.signature_hash()).unwrap();
+    t.into_signed(sig).into()
+}
+
+fn word(v: u64) -> Vec<u8> {
+    U256::from(v).to_be_bytes::<32>().to_vec()
+}
+
+fn deposit(nonce: u64) -> DepositTx {
+    DepositTx {
+        nonce,
+        l1_block: 10 + nonce,
+        from: Address::repeat_byte(0xd0),
+        to: CONTRACT,
+        value: U256::from(1_000_000u64),
+        gas_limit: 100_000,
+        data: word(99 + nonce).into(),
+    }
+}
+
+/// The sequencer seals three blocks on genesis: transfers, a deploy, calls
+/// that write storage and read BLOCKHASH, a reverting call, a deposit calling
+/// the contract. Returns the pre-state, the blocks and the state after them.
+fn sealed(h: &TreeHasher) -> (Mem, Vec<SealedBlock>, Mem) {
+    let pre = genesis(h);
+    let mut m = pre.clone();
+    let c = chain();
+    let plan: Vec<(Vec<DepositTx>, Vec<TxEnvelope>)> = vec![
+        (
+            vec![],
+            vec![
+                eip1559(1, 0, TxKind::Call(key(2).address()), 5, vec![]),
+                eip1559(3, 0, TxKind::Create, 0, initcode()),
+            ],
+        ),
+        (
+            vec![deposit(0)],
+            vec![
+                eip1559(1, 1, TxKind::Call(CONTRACT), 0, word(5)),
+                eip1559(2, 0, TxKind::Call(CONTRACT), 0, word(0)), // reverts
+            ],
+        ),
+        (
+            vec![deposit(1), deposit(2)],
+            vec![
+                eip1559(4, 0, TxKind::Call(CONTRACT), 3, word(6)),
+                eip1559(1, 2, TxKind::Call(key(3).address()), 7, vec![]),
+            ],
+        ),
+    ];
+    let mut blocks = vec![];
+    for (i, (deposits, txs)) in plan.into_iter().enumerate() {
+        let parent = m.headers.last().unwrap().clone();
+        let candidates: Vec<_> = txs
+            .into_iter()
+            .map(|t| {
+                let s = infra_stf::recover_sender(t).unwrap();
+                (s.0, s.1)
+            })
+            .collect();
+        let n = candidates.len();
+        let built = build_block(
+            &m,
+            &parent,
+            &c,
+            h,
+            parent.timestamp + 2 + i as u64,
+            deposits,
+            candidates,
+            Inclusion::Pool,
+            |_| {},
+        )
+        .unwrap();
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        assert_eq!(built.block.transactions.len(), n);
+        m.commit(&built);
+        blocks.push(built.block);
+    }
+    (pre, blocks, m)
+}
+
+fn pre_output(pre: &Mem) -> Output {
+    Output::after(&chain(), pre.headers.last().unwrap(), 0)
+}
+
+fn deposits() -> Vec<DepositTx> {
+    (0..4).map(deposit).collect()
+}
+
+/// Runs the host (records preimages) then the program's path (oracle only);
+/// both must agree. Returns the program's decision output and invalid reason.
+fn derive(pre: &Mem, batch: &BatchRef<'_>) -> (Output, Option<InvalidBatch>, usize) {
+    let p = pre_output(pre);
+    let (host, preimages) =
+        record_claim(Host(pre), &claim_chain(), &p, &p, batch, &deposits()).expect("host run");
+    let program = decide(&preimages).expect("program run");
+    assert_eq!(program.applied.output, host.output, "host and program disagree");
+    assert_eq!(program.applied.invalid, host.invalid);
+    assert_eq!(program.applied.headers, host.headers);
+    let dropped: usize = program.applied.dropped.iter().map(Vec::len).sum();
+    (program.applied.output, program.applied.invalid, dropped)
+}
+
+#[test]
+fn a_batch_derives_what_the_sequencer_sealed_from_the_oracle_alone() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, post) = sealed(&h);
+    let last = blocks.last().unwrap();
+    // Something happened: the deploy, the stores, the deposit's call.
+    let deployed = Address::create(&key(3).address(), 0);
+    assert_eq!(post.flat.accounts[&deployed].code_hash, keccak256(runtime()));
+    assert_eq!(post.flat.storage[&(CONTRACT, U256::ZERO)], U256::from(6));
+    assert_ne!(post.flat.storage[&(CONTRACT, U256::from(1))], U256::ZERO, "BLOCKHASH stored");
+
+    let want = Output::after(&chain(), &last.header, 3);
+    for codec in [Codec::None, Codec::Zstd] {
+        let data = BatchPayload::from_blocks(&blocks).unwrap().encode(codec);
+        let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+        let p = pre_output(&pre);
+        let (_, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+        let d = decide(&preimages).unwrap();
+        assert_eq!(d.applied.invalid, None);
+        assert_eq!(d.applied.output, want);
+        let sealed_headers: Vec<_> = blocks.iter().map(|b| b.header.clone()).collect();
+        assert_eq!(d.applied.headers, sealed_headers);
+        assert!(d.claim_holds());
+
+        // A wrong claim does not hold, whichever field is wrong.
+        for wrong in [
+            Output { state_root: keccak256(want.state_root), ..want },
+            Output { block_hash: keccak256(want.block_hash), ..want },
+            Output { next_base_fee: want.next_base_fee + 1, ..want },
+            Output { next_deposit_nonce: 4, ..want },
+        ] {
+            let mut m = preimages.clone();
+            m.insert(infra_stf::claim::local_key(2), wrong.encode().to_vec());
+            assert!(!decide(&m).unwrap().claim_holds());
+        }
+
+        // Without any one of the preimages it reads the program cannot
+        // decide: it fails, it never returns an answer.
+        let reads = Reads { map: &preimages, seen: Default::default() };
+        decide(&reads).unwrap();
+        let read = reads.seen.into_inner().unwrap();
+        assert!(read.len() > 20, "{} preimages read", read.len());
+        for k in read.iter().step_by(3) {
+            let mut m = preimages.clone();
+            m.remove(k);
+            assert!(decide(&m).is_err(), "decided without {k}");
+        }
+    }
+}
+
+#[test]
+fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let payload = BatchPayload::from_blocks(&blocks).unwrap();
+    let good = payload.encode(Codec::None);
+    let p = pre_output(&pre);
+    let mut cases: Vec<(&str, Vec<u8>, u64, u64)> = vec![
+        ("empty", vec![], 1, 3),
+        ("version 2", [&[2u8][..], &good[1..]].concat(), 1, 3),
+        ("unknown codec", [&[1u8, 9][..], &good[2..]].concat(), 1, 3),
+        ("truncated", good[..good.len() - 5].to_vec(), 1, 3),
+        ("trailing byte", [&good[..], &[0u8][..]].concat(), 1, 3),
+        ("not RLP", vec![1, 0, 0xff, 0xff], 1, 3),
+        ("recorded range longer", good.clone(), 1, 4),
+        ("recorded range shorter", good.clone(), 1, 2),
+        ("not after the pre-output", good.clone(), 2, 3),
+    ];
+    let zstd = payload.encode(Codec::Zstd);
+    cases.push(("truncated zstd", zstd[..zstd.len() - 3].to_vec(), 1, 3));
+    let mut other_parent = payload.clone();
+    other_parent.parent_hash = B256::repeat_byte(1);
+    cases.push(("another parent", other_parent.encode(Codec::None), 1, 3));
+    let mut too_many = payload.clone();
+    too_many.blocks[2].deposit_count = 4; // nonces 1..=4: 4 was never deposited
+    cases.push(("a deposit L1 does not hold", too_many.encode(Codec::None), 1, 3));
+    let mut overflow = payload.clone();
+    overflow.blocks[1].deposit_count = u64::MAX;
+    cases.push(("a deposit count that overflows", overflow.encode(Codec::None), 1, 3));
+    let mut empty = payload.clone();
+    empty.blocks.clear();
+    cases.push(("no blocks", empty.encode(Codec::None), 1, 0));
+
+    for (what, data, first, last) in cases {
+        let batch = BatchRef { first_block: first, last_block: last, data: &data };
+        let (out, invalid, _) = derive(&pre, &batch);
+        assert!(invalid.is_some(), "{what}: accepted");
+        assert_eq!(out, p, "{what}: an invalid batch's output is the pre-output");
+        // The node's derivation plans with the same function.
+        let planned = infra_stf::plan_batch(
+            &p,
+            &batch,
+            &BTreeMap::from_iter(deposits().into_iter().map(|d| (d.nonce, d))),
+        )
+        .unwrap();
+        assert_eq!(planned.err(), invalid, "{what}");
+    }
+}
+
+#[test]
+fn junk_transactions_are_dropped_and_the_rest_still_derive() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let want = Output::after(&chain(), &blocks[2].header, 3);
+    let mut payload = BatchPayload::from_blocks(&blocks).unwrap();
+
+    // A high-s twin of a real signature (EIP-2 refuses it), garbage, a
+    // deposit-typed transaction, a transaction with a byte after it, one for
+    // another chain, and a replay of a transaction already included.
+    let t = TxLegacy {
+        chain_id: Some(CHAIN_ID),
+        nonce: 3,
+        gas_price: 10_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(9)),
+        value: U256::from(1),
+        input: Bytes::new(),
+    };
+    let sig = key(1).sign_hash_sync(&t.signature_hash()).unwrap();
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let high_s = alloy::primitives::Signature::new(sig.r(), n - sig.s(), !sig.v());
+    let high: TxEnvelope = t.into_signed(high_s).into();
+    let mut trailing = eip1559(2, 1, TxKind::Call(CONTRACT), 0, word(1)).encoded_2718();
+    trailing.push(0);
+    let mut other_chain = TxEip1559 {
+        chain_id: 1,
+        nonce: 1,
+        gas_limit: 50_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 0,
+        to: TxKind::Call(CONTRACT),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    other_chain.nonce = 1;
+    let sig = key(2).sign_hash_sync(&other_chain.signature_hash()).unwrap();
+    let other_chain: TxEnvelope = other_chain.into_signed(sig).into();
+    let junk: Vec<Bytes> = vec![
+        high.encoded_2718().into(),
+        vec![0x02, 0xc0].into(),
+        deposit(3).encoded_2718().into(),
+        trailing.into(),
+        other_chain.encoded_2718().into(),
+        blocks[0].transactions[0].encoded_2718().into(),
+    ];
+    let added = junk.len();
+    payload.blocks[2].transactions.extend(junk);
+    let data = payload.encode(Codec::Zstd);
+    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let (out, invalid, dropped) = derive(&pre, &batch);
+    assert_eq!(invalid, None);
+    assert_eq!(dropped, added);
+    assert_eq!(out, want, "dropped transactions change nothing");
+}
+
+#[test]
+fn the_output_encodes_as_the_rollup_contract_does() {
+    alloy::sol! {
+        struct Out { bytes32 stateRoot; uint64 l2BlockNumber; bytes32 l2BlockHash; uint64 nextBaseFee; uint64 nextDepositNonce; }
+    }
+    use alloy::sol_types::SolValue;
+    let o = Output {
+        state_root: B256::repeat_byte(1),
+        block_number: u64::MAX - 1,
+        block_hash: B256::repeat_byte(2),
+        next_base_fee: 12345,
+        next_deposit_nonce: 1 << 40,
+    };
+    let abi = Out {
+        stateRoot: o.state_root,
+        l2BlockNumber: o.block_number,
+        l2BlockHash: o.block_hash,
+        nextBaseFee: o.next_base_fee,
+        nextDepositNonce: o.next_deposit_nonce,
+    }
+    .abi_encode();
+    assert_eq!(o.encode().to_vec(), abi);
+    assert_eq!(Output::decode(&abi), Some(o));
+    let mut high = abi.clone();
+    high[40] = 1; // a block number above 64 bits has no Output
+    assert_eq!(Output::decode(&high), None);
+    assert_eq!(Output::decode(&abi[1..]), None);
+}
+
+fn program_path(var: &str) -> std::path::PathBuf {
+    std::env::var_os(var)
+        .unwrap_or_else(|| {
+            panic!(
+                "{var} is not set: build the program with scripts/build-program.sh (and --native) \
+                 and point {var} at it; scripts/test.sh does both"
+            )
+        })
+        .into()
+}
+
+fn vm_for(
+    elf: &[u8],
+    preimages: &BTreeMap<B256, Vec<u8>>,
+) -> infra_fpvm::Vm<infra_fpvm::Preimages> {
+    let mut p = infra_fpvm::Preimages::default();
+    for (k, v) in preimages {
+        p.insert(*k, v.clone());
+    }
+    infra_fpvm::Vm::from_elf(elf, p).expect("a RISC-V executable")
+}
+
+/// Runs the native program on `preimages`: its stdout and exit code.
+fn native_program(preimages: &BTreeMap<B256, Vec<u8>>) -> (String, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("preimages");
+    std::fs::write(&file, infra_stf::claim::encode_preimages(preimages)).unwrap();
+    let out = std::process::Command::new(program_path("INFRA_PROGRAM_NATIVE"))
+        .arg(&file)
+        .output()
+        .expect("the native program runs");
+    (String::from_utf8(out.stdout).unwrap(), out.status.code().unwrap_or(-1))
+}
+
+/// The program (RISC-V, in the VM) decides what the same program decides
+/// natively, for an honest claim, a wrong one and every malformed batch; it
+/// cannot decide without its preimages; sampled steps of the trace verify
+/// with the reference step verifier.
+#[test]
+fn the_program_in_the_vm_decides_as_it_does_natively() {
+    use infra_fpvm::{STATUS_INVALID, STATUS_VALID, verify_step};
+    let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let want = Output::after(&chain(), &blocks[2].header, 3);
+    let data = BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::Zstd);
+    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let p = pre_output(&pre);
+    let (_, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+
+    let mut vm = vm_for(&elf, &preimages);
+    vm.snapshot_every = 1 << 20;
+    let start = std::time::Instant::now();
+    let end = vm.run_to(u64::MAX).expect("every preimage is there");
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&vm.output).to_string();
+    assert_eq!(end.exit, Some(0), "{text}");
+    assert_eq!(vm.state().status(), STATUS_VALID);
+    assert_eq!(infra_stf::claim::reported_output(&text), Some(want));
+    let (native_text, native_code) = native_program(&preimages);
+    assert_eq!((native_text.as_str(), native_code), (text.as_str(), 0));
+    eprintln!(
+        "3-block batch: {} instructions, {:.1} ms in the VM ({:.1} M instructions/s)",
+        end.steps,
+        took.as_secs_f64() * 1e3,
+        end.steps as f64 / took.as_secs_f64() / 1e6
+    );
+
+    // Sampled steps of the real trace, each proven and verified.
+    let mut checker = vm_for(&elf, &preimages).oracle;
+    let samples = 40;
+    for i in 0..samples {
+        let k = end.steps * i / samples;
+        vm.seek(k).unwrap();
+        let proof = vm.prove_step().unwrap();
+        let (_, post) = verify_step(&proof.pre_state, &proof.mem_proofs, &mut checker)
+            .unwrap_or_else(|e| panic!("step {k}: {e}"));
+        assert_eq!(post, proof.post_hash, "step {k}");
+    }
+
+    // A wrong claim: status invalid, natively exit 1.
+    let mut wrong = preimages.clone();
+    let bad = Output { state_root: B256::repeat_byte(7), ..want };
+    wrong.insert(infra_stf::claim::local_key(2), bad.encode().to_vec());
+    let mut vm = vm_for(&elf, &wrong);
+    assert_eq!(vm.run_to(u64::MAX).unwrap().exit, Some(1));
+    assert_eq!(vm.state().status(), STATUS_INVALID);
+    assert_eq!(native_program(&wrong).1, 1);
+
+    // A missing preimage: the VM cannot go on (no step reads what is not
+    // there), and the native program says it cannot decide.
+    let mut missing = preimages.clone();
+    let node_key = *missing.keys().find(|k| k.0[0] == 3).unwrap();
+    missing.remove(&node_key);
+    assert!(vm_for(&elf, &missing).run_to(u64::MAX).is_err());
+    assert_eq!(native_program(&missing).1, 2);
+
+    // Malformed batches: the program derives the pre-output, as the node does.
+    for (what, bytes) in [
+        ("truncated", data[..data.len() - 4].to_vec()),
+        ("unknown codec", [&[1u8, 7][..], &data[2..]].concat()),
+        ("trailing byte", [&data[..], &[0u8][..]].concat()),
+    ] {
+        let batch = BatchRef { first_block: 1, last_block: 3, data: &bytes };
+        let (host, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &p, &batch, &deposits()).unwrap();
+        assert!(host.invalid.is_some(), "{what}");
+        let mut vm = vm_for(&elf, &preimages);
+        let end = vm.run_to(u64::MAX).unwrap();
+        let text = String::from_utf8_lossy(&vm.output).to_string();
+        assert_eq!(end.exit, Some(0), "{what}: {text}");
+        assert_eq!(infra_stf::claim::reported_output(&text), Some(p), "{what}");
+        assert!(text.contains("invalid "), "{what}: {text}");
+    }
+}
