@@ -3,8 +3,9 @@
 //! reverting swap, precompile calls, an EIP-7702 delegation, an L1 deposit
 //! calling a contract, a withdrawal); a validator derives it from L1. Once
 //! the validator is stopped, the fault-proof program decides every batch of
-//! its datadir in the VM and computes exactly the node's output. The
-//! sequencer's own records (its batcher's) decide the same way.
+//! its datadir in the VM and computes exactly the node's output, for a
+//! malformed batch posted to L1 too. The sequencer's own records (its
+//! batcher's) decide the same way.
 
 use alloy::{
     consensus::{SignableTransaction, TxEip7702, TxEnvelope},
@@ -21,9 +22,9 @@ use infra_batcher::DataAvailability;
 use infra_config::ChainConfig;
 use infra_e2e::{
     DevNode,
-    settle::{settled_chain, start_anvil, start_validator, test_chain, wait_for},
+    settle::{BATCHER_INDEX, settled_chain, start_anvil, start_validator, test_chain, wait_for},
 };
-use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals};
+use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, Rollup};
 use std::{path::Path, process::Command, time::Duration};
 
 const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
@@ -225,20 +226,50 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     .await?;
     let s = status(&v);
     assert!(s.invalid_outputs.is_empty(), "{s:?}");
-    for node in [&v, &seq] {
-        node.node.cancel_token().cancel();
-    }
-    let DevNode { node, datadir: vdir, .. } = v;
-    node.wait().await?;
+    seq.node.cancel_token().cancel();
     let DevNode { node, datadir: sdir, .. } = seq;
     node.wait().await?;
+
+    // A malformed batch posted by the batcher's key (bad RLP): the validator
+    // derives no blocks for it (its output is the pre-output), and so does
+    // the program.
+    let batcher = wallet(&anvil.url, infra_config::dev_signer(BATCHER_INDEX)?)?;
+    let rollup = Rollup::new(d.rollup, &batcher);
+    let next = rollup.nextBlock().call().await?;
+    let bad_index = u64::try_from(rollup.batchCount().call().await?)?;
+    let output = Rollup::Output {
+        stateRoot: alloy::primitives::B256::repeat_byte(0xaa),
+        l2BlockNumber: next + 1,
+        l2BlockHash: alloy::primitives::B256::repeat_byte(0xbb),
+        nextBaseFee: 1,
+        nextDepositNonce: 1,
+    };
+    let receipt = rollup
+        .submitBatch(next, next + 1, Bytes::from(vec![1u8, 0, 0xff]), output)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status(), "the malformed batch is on L1");
+    wait_for("the validator to judge the malformed batch", Duration::from_secs(60), async || {
+        Ok(status(&v).invalid_outputs.iter().any(|o| o.index == bad_index).then_some(()))
+    })
+    .await?;
+    v.node.cancel_token().cancel();
+    let DevNode { node, datadir: vdir, .. } = v;
+    node.wait().await?;
+    let (code, out, err) = fpvm_run(vdir.path(), &["--batch", &bad_index.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("the batch is invalid: its data does not decode"), "{out}");
+    assert!(out.contains("claim on L1 is wrong"), "{out}");
+    assert!(out.trim_end().ends_with("output matches the node: yes"), "{out}");
 
     // Batch 0 on L1 is the genesis output; the workload's batches follow.
     let (code, _, err) = fpvm_run(vdir.path(), &["--batch", "0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("genesis output"), "{err}");
     let mut index = 1u64;
-    loop {
+    while index < bad_index {
         let (code, out, err) = fpvm_run(vdir.path(), &["--batch", &index.to_string()]);
         if code == 2 && err.contains("holds") {
             assert!(
@@ -253,11 +284,15 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
         assert!(out.contains("claim on L1 holds"), "{out}");
         index += 1;
     }
-    let last_batch = index - 1;
+    let last_batch = bad_index - 1;
     assert!(last_batch >= 2, "the workload spans batches: {last_batch}");
+    let (code, _, err) = fpvm_run(vdir.path(), &["--batch", &(bad_index + 1).to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("holds {bad_index} batches (1..={bad_index})")), "{err}");
 
-    // The sequencer's own records (its batcher's): its last batch.
-    let (code, out, err) = fpvm_run(sdir.path(), &["--batch", &last_batch.to_string()]);
+    // The sequencer's own records (its batcher's, kept once the L1 transaction
+    // is confirmed: its last batch may not be): the one before its last.
+    let (code, out, err) = fpvm_run(sdir.path(), &["--batch", &(last_batch - 1).to_string()]);
     assert_eq!(code, 0, "{out}{err}");
 
     // --step: the state at step K and the proof of step K, whose post-state

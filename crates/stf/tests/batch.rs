@@ -600,3 +600,184 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
         assert!(text.contains("invalid "), "{what}: {text}");
     }
 }
+
+/// Calls precompile `calldata[32..64]` with `calldata[64..]` and stores the
+/// call's success at slot `calldata[0..32]` and keccak256 of what it returned
+/// at the next slot: any difference in a precompile's result changes the
+/// state root.
+fn probe_runtime() -> Vec<u8> {
+    vec![
+        0x60, 0x40, 0x36, 0x03, // len = calldatasize - 64
+        0x80, 0x60, 0x40, 0x60, 0x00, 0x37, // mem[0..len] = calldata[64..]
+        0x60, 0x00, 0x60, 0x00, 0x82, 0x60, 0x00, 0x60, 0x20, 0x35, 0x5a, 0xfa, // staticcall
+        0x60, 0x00, 0x35, 0x55, // sstore(slot, success)
+        0x3d, 0x60, 0x00, 0x60, 0x00, 0x3e, // returndatacopy(0, 0, returndatasize)
+        0x3d, 0x60, 0x00, 0x20, // keccak256(0, returndatasize)
+        0x60, 0x01, 0x60, 0x00, 0x35, 0x01, 0x55, // sstore(slot + 1, hash)
+        0x00,
+    ]
+}
+
+const PROBE: Address = Address::repeat_byte(0xab);
+
+fn hex(s: &str) -> Vec<u8> {
+    alloy::primitives::hex::decode(s).unwrap()
+}
+
+/// (precompile, input, whether it must succeed) for edge cases where the
+/// node's backends (secp256k1, blst, c-kzg) and the program's (k256,
+/// arkworks) could differ.
+fn precompile_cases() -> Vec<(u64, Vec<u8>, bool)> {
+    let w = |v: U256| v.to_be_bytes::<32>().to_vec();
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let hash = keccak256(b"infra");
+    let sig = key(1).sign_hash_sync(&hash).unwrap();
+    let v = U256::from(27 + u64::from(sig.v()));
+    let ecrecover = |v: U256, r: U256, s: U256| [hash.to_vec(), w(v), w(r), w(s)].concat();
+    let flip = U256::from(27 + u64::from(!sig.v()));
+    let g1 = "0000000000000000000000000000000017f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb0000000000000000000000000000000008b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7e1";
+    let mut g1_off = hex(g1);
+    g1_off[127] ^= 1; // not on the curve
+    let kzg_commitment = hex(
+        "8f59a8d2a1a625a17f3fea0fe5eb8c896db3764f3185481bc22f91b4aaffcca25f26936857bc3a7c2539ea8ec3a952b7",
+    );
+    use infra_stf::revm::precompile::{Crypto, DefaultCrypto};
+    let mut versioned = DefaultCrypto.sha256(&kzg_commitment).to_vec();
+    versioned[0] = 1;
+    let kzg = [
+        versioned,
+        hex("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000000"),
+        hex("1522a4a7f34e1ea350ae07c29c96c7e79655aa926122e95fe69fcbd932ca49e9"),
+        kzg_commitment,
+        hex("a62ad71d14c5719385c0686f1871430475bf3a00f0aa3f7b8dd99a9abc2160744faf0070725e00b60ad9a026a15b1a8c"),
+    ]
+    .concat();
+    let mut kzg_wrong = kzg.clone();
+    kzg_wrong[95] ^= 1; // another y
+    let mut blake = vec![0u8; 213];
+    blake[3] = 12;
+    let mut blake_bad = blake.clone();
+    blake_bad[212] = 2;
+    let mut fp_big = vec![0u8; 16];
+    fp_big.extend([0xff; 48]);
+    vec![
+        (1, ecrecover(v, U256::from_be_bytes(sig.r().to_be_bytes::<32>()), sig.s()), true),
+        (1, ecrecover(flip, sig.r(), n - sig.s()), true), // high s: the precompile allows it
+        (1, ecrecover(U256::from(29), sig.r(), sig.s()), true),
+        (1, ecrecover(v, U256::ZERO, sig.s()), true),
+        (1, ecrecover(v, n, sig.s()), true),
+        (1, ecrecover(v, sig.r(), n), true),
+        (1, vec![0xee; 17], true),
+        (2, b"abc".to_vec(), true),
+        (3, b"abc".to_vec(), true),
+        (5, [w(U256::from(1)), w(U256::from(1)), w(U256::from(1)), vec![3, 5, 0]].concat(), true),
+        (5, [w(U256::from(1)), w(U256::from(1)), w(U256::ZERO), vec![3, 5]].concat(), true),
+        (
+            6,
+            [w(U256::from(1)), w(U256::from(2)), w(U256::from(1)), w(U256::from(2))].concat(),
+            true,
+        ),
+        (
+            6,
+            [w(U256::from(1)), w(U256::from(3)), w(U256::from(1)), w(U256::from(2))].concat(),
+            false,
+        ),
+        (7, [w(U256::from(1)), w(U256::from(2)), w(n)].concat(), true),
+        (8, vec![], true),
+        (8, vec![0u8; 192], true),
+        (8, vec![0u8; 100], false),
+        (9, blake, true),
+        (9, blake_bad, false),
+        (10, kzg, true),
+        (10, kzg_wrong, false),
+        (11, [hex(g1), hex(g1)].concat(), true),
+        (11, [hex(g1), g1_off.clone()].concat(), false),
+        (11, vec![0u8; 256], true),
+        (12, [hex(g1), w(U256::from(2))].concat(), true),
+        (12, [g1_off, w(U256::from(2))].concat(), false),
+        (13, vec![0u8; 512], true),
+        (15, vec![0u8; 384], true),
+        (15, vec![], false),
+        (16, [vec![0u8; 63], vec![1]].concat(), true),
+        (16, fp_big, false),
+        (0x100, vec![0x5a; 160], true),
+    ]
+}
+
+/// Precompiles give the same results with the node's backends (C: secp256k1,
+/// blst, c-kzg, natively) and the program's (pure Rust: k256, arkworks, in the
+/// VM): a contract stores each call's success and output hash, and the VM
+/// derives the node's state root.
+#[test]
+fn precompiles_agree_between_the_node_and_the_program() {
+    let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
+    let h = TreeHasher::new(Curve::Bn254);
+    let mut pre = genesis(&h);
+    pre.flat.insert_account(PROBE, 1, U256::ZERO, Some(probe_runtime().into()));
+    let changes = infra_primitives::StateChanges {
+        accounts: vec![(PROBE, pre.flat.accounts.get(&PROBE).copied())],
+        ..Default::default()
+    };
+    let root = pre.headers[0].state_root;
+    let tree = SparseMerkleTree::new(&h).update(&pre, root, tree_updates(&h, &changes)).unwrap();
+    pre.nodes.apply(&tree.changes);
+    pre.headers[0].state_root = tree.root;
+
+    let cases = precompile_cases();
+    let txs: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (addr, input, _))| {
+            let data = [
+                U256::from(2 * i as u64).to_be_bytes::<32>().to_vec(),
+                U256::from(*addr).to_be_bytes::<32>().to_vec(),
+                input.clone(),
+            ]
+            .concat();
+            let tx = eip1559(1 + (i % 4) as u8, (i / 4) as u64, TxKind::Call(PROBE), 0, data);
+            infra_stf::recover_sender(tx).unwrap()
+        })
+        .collect();
+    let mut m = pre.clone();
+    let parent = m.headers[0].clone();
+    let built = build_block(
+        &m,
+        &parent,
+        &chain(),
+        &h,
+        parent.timestamp + 1,
+        vec![],
+        txs,
+        Inclusion::Pool,
+        |_| {},
+    )
+    .unwrap();
+    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+    m.commit(&built);
+    for (i, (addr, _, ok)) in cases.iter().enumerate() {
+        let stored = m.flat.storage.get(&(PROBE, U256::from(2 * i as u64))).copied();
+        assert_eq!(
+            stored.unwrap_or_default(),
+            U256::from(u8::from(*ok)),
+            "case {i}: precompile {addr:#x}"
+        );
+    }
+
+    let want = Output::after(&chain(), &built.block.header, 0);
+    let data =
+        BatchPayload::from_blocks(std::slice::from_ref(&built.block)).unwrap().encode(Codec::None);
+    let batch = BatchRef { first_block: 1, last_block: 1, data: &data };
+    let p = Output::after(&chain(), &pre.headers[0], 0);
+    let (host, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &[]).unwrap();
+    assert_eq!(host.output, want);
+    let mut vm = vm_for(&elf, &preimages);
+    let end = vm.run_to(u64::MAX).expect("every preimage is there");
+    let text = String::from_utf8_lossy(&vm.output).to_string();
+    assert_eq!(infra_stf::claim::reported_output(&text), Some(want), "{text}");
+    assert_eq!(end.exit, Some(0), "{text}");
+}
