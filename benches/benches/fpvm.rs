@@ -54,15 +54,26 @@ fn claim(kind: Kind, n: usize) -> (BTreeMap<B256, Vec<u8>>, Output) {
         let block = sealer.builder.seal_next(1 + blocks.len() as u64).expect("seal");
         blocks.push(SealedBlock::clone(&block.expect("a block")));
     }
-    let last = blocks.last().expect("a block");
+    claim_for(&sealer, &chain, &blocks)
+}
+
+/// The preimages of the claim that `blocks` (sealed by `sealer`, on top of
+/// the block before the first) derive to their sealed output, and that output.
+fn claim_for(
+    sealer: &Sealer,
+    chain: &ChainConfig,
+    blocks: &[SealedBlock],
+) -> (BTreeMap<B256, Vec<u8>>, Output) {
+    let (first, last) = (blocks.first().expect("a block"), blocks.last().expect("a block"));
+    let parent = first.number() - 1;
     let reader = sealer.builder.store.reader().expect("reader");
-    let genesis = reader.header(0).expect("header").expect("genesis");
-    let params = chain_params(&chain);
-    let pre = Output::after(&params, &genesis, 0);
+    let parent_header = reader.header(parent).expect("header").expect("the parent block");
+    let params = chain_params(chain);
+    let pre = Output::after(&params, &parent_header, 0);
     let want = Output::after(&params, &last.header, 0);
-    let data = BatchPayload::from_blocks(&blocks).expect("payload").encode(Codec::None);
-    let batch = BatchRef { first_block: 1, last_block: last.number(), data: &data };
-    let state = reader.state_at(0).expect("genesis state");
+    let data = BatchPayload::from_blocks(blocks).expect("payload").encode(Codec::None);
+    let batch = BatchRef { first_block: first.number(), last_block: last.number(), data: &data };
+    let state = reader.state_at(parent).expect("the parent's state");
     let claim_chain = ClaimChain { params, curve: Curve::Bn254 };
     let (applied, preimages) =
         record_claim(DatadirPreimages { state: &state }, &claim_chain, &pre, &want, &batch, &[])
@@ -152,21 +163,7 @@ fn swap_claim(n: usize) -> (BTreeMap<B256, Vec<u8>>, Output) {
     }
     let block = sealer.builder.seal_next(2).expect("seal").expect("a block");
     assert_eq!(block.transactions.len(), n);
-    let reader = sealer.builder.store.reader().expect("reader");
-    let params = chain_params(&chain);
-    let pre = Output::after(&params, &setup_block.header, 0);
-    let want = Output::after(&params, &block.header, 0);
-    let data = BatchPayload::from_blocks(std::slice::from_ref(&*block))
-        .expect("payload")
-        .encode(Codec::None);
-    let batch = BatchRef { first_block: 2, last_block: 2, data: &data };
-    let state = reader.state_at(1).expect("state after block 1");
-    let claim_chain = ClaimChain { params, curve: Curve::Bn254 };
-    let (applied, preimages) =
-        record_claim(DatadirPreimages { state: &state }, &claim_chain, &pre, &want, &batch, &[])
-            .expect("host run");
-    assert_eq!(applied.output, want, "the host derives the sealed output");
-    (preimages, want)
+    claim_for(&sealer, &chain, &[SealedBlock::clone(&block)])
 }
 
 fn run_vm(elf: &[u8], preimages: &BTreeMap<B256, Vec<u8>>, want: &Output) -> (u64, Duration) {

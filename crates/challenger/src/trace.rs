@@ -2,8 +2,7 @@
 //! store: the state after every step and the witness L1 needs to decide it.
 
 use alloy::{
-    consensus::{Transaction as _, TxEnvelope, transaction::SignerRecoverable},
-    eips::Decodable2718,
+    consensus::{Transaction as _, TxEnvelope},
     primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256},
 };
 use infra_config::ChainConfig;
@@ -314,9 +313,9 @@ pub fn trace_batch(
             steps.push(TraceStep { kind: StepKind::Deposit(d.clone()), post: s, witness });
         }
         for raw in &decoded[i] {
-            let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).ok();
-            let sender = tx.as_ref().and_then(|t| t.recover_signer().ok());
-            let (Some(tx), Some(sender)) = (tx, sender) else {
+            // The STF's rule for a posted transaction (one EIP-2718 encoding, nothing
+            // after it, a signature that recovers): what the node derived.
+            let Ok((tx, sender)) = infra_stf::recover_transaction(raw) else {
                 // The L2 drops it; L1 finds it undecodable too.
                 s.step += 1;
                 s.tx_index += 1;
