@@ -144,7 +144,7 @@ fn benches(c: &mut Criterion) {
                     data: &data,
                 };
                 let start = Instant::now();
-                let input = plan_batch(&pre, &batch, &BTreeMap::new())
+                let input = plan_batch(&chain_params(&chain), &pre, &batch, &BTreeMap::new())
                     .expect("deposits")
                     .expect("a valid batch")
                     .remove(0);

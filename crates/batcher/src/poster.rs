@@ -112,7 +112,8 @@ impl BatchPoster {
     }
 
     /// The blocks to post now, if a trigger fired: from `next`, at most
-    /// `max_txs` transactions and `max_bytes` of payload.
+    /// `max_txs` transactions, `max_bytes` of payload and
+    /// [`infra_stf::MAX_BATCH_BLOCKS`] blocks.
     fn pending_blocks(&self, next: u64, now_ms: u64) -> Result<Vec<SealedBlock>, PosterError> {
         let reader = self.store.reader()?;
         let Some(head) = reader.head()? else { return Ok(vec![]) };
@@ -138,7 +139,10 @@ impl BatchPoster {
             txs += block_txs;
             bytes += block_bytes;
             blocks.push(block);
-            if txs >= self.config.max_txs || bytes >= self.config.max_bytes {
+            if txs >= self.config.max_txs
+                || bytes >= self.config.max_bytes
+                || blocks.len() as u64 >= infra_stf::MAX_BATCH_BLOCKS
+            {
                 full = true;
                 break;
             }

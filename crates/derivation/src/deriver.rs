@@ -493,7 +493,8 @@ impl DeriveJob {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let pre = self.output_at(self.safe_head)?;
         let batch = BatchRef { first_block: self.first_block, last_block: self.last_block, data };
-        let planned = match plan_batch(&pre, &batch, &self.deposits)
+        let params = chain_params(&self.chain);
+        let planned = match plan_batch(&params, &pre, &batch, &self.deposits)
             .map_err(|e| DeriveError::InvalidBatch { index: self.index, reason: e.to_string() })?
         {
             Ok(p) => p,

@@ -4,7 +4,9 @@
 //!
 //! **Invalid batch.** A batch whose data does not decode (empty, unknown version
 //! or codec, a zstd error or bomb, bad RLP, bytes after the payload, no blocks),
-//! whose blocks are not the range L1 recorded for it, that does not name the
+//! whose blocks are not the range L1 recorded for it, that spans more than
+//! [`MAX_BATCH_BLOCKS`] blocks, that posts more transactions in a block than
+//! its gas limit could hold ([`max_block_transactions`]), that does not name the
 //! pre-output's block as its parent, or that opens a block with a deposit L1
 //! did not hold when the batch was posted (or a deposit count that overflows)
 //! derives **no blocks**: its correct output is the pre-output. Any claim other
@@ -31,6 +33,19 @@ use infra_primitives::{
     batch::{BatchError, BatchPayload},
 };
 use infra_state::{NodeStore, TreeHasher};
+
+/// Most blocks one batch may span. It bounds the work of deciding a batch
+/// (an empty block still costs a tree update and a header): a few kilobytes
+/// of zstd could otherwise expand to millions of empty blocks. The batcher
+/// never posts more (8,192 blocks are 34 minutes of 250 ms blocks).
+pub const MAX_BATCH_BLOCKS: u64 = 8192;
+
+/// Most transactions one posted block may list: each costs at least 21,000
+/// gas, so no more can be included; more entries could only be dropped ones,
+/// which an honest sequencer never posts.
+pub fn max_block_transactions(chain: &ChainParams) -> u64 {
+    chain.gas_limit / 21_000
+}
 
 /// What a batch commits to on L1 (`Rollup.Output`): the state after its last
 /// block and what the next block starts from.
@@ -134,6 +149,10 @@ pub enum InvalidBatch {
     Parent { number: u64, named: B256, actual: B256 },
     #[error("block {block} opens with deposit {nonce}, which L1 did not hold")]
     MissingDeposit { block: u64, nonce: u64 },
+    #[error("L1 recorded blocks {first}..={last}: more than {MAX_BATCH_BLOCKS} blocks")]
+    TooManyBlocks { first: u64, last: u64 },
+    #[error("block {block} lists {count} transactions, more than its gas limit holds ({max})")]
+    TooManyTransactions { block: u64, count: u64, max: u64 },
 }
 
 impl From<BatchError> for InvalidBatch {
@@ -207,6 +226,7 @@ fn recover_all(raw: &[alloy_primitives::Bytes]) -> Vec<Result<(TxEnvelope, Addre
 /// Decodes `batch` on top of `pre` and checks it is valid (see the module docs):
 /// `Ok(Err(_))` is an invalid batch, `Err(_)` a deposit that could not be read.
 pub fn plan_batch(
+    chain: &ChainParams,
     pre: &Output,
     batch: &BatchRef<'_>,
     deposits: &impl Deposits,
@@ -215,6 +235,12 @@ pub fn plan_batch(
     {
         return Ok(Err(InvalidBatch::NotNext {
             pre: pre.block_number,
+            first: batch.first_block,
+            last: batch.last_block,
+        }));
+    }
+    if batch.last_block - batch.first_block >= MAX_BATCH_BLOCKS {
+        return Ok(Err(InvalidBatch::TooManyBlocks {
             first: batch.first_block,
             last: batch.last_block,
         }));
@@ -239,6 +265,14 @@ pub fn plan_batch(
             named: payload.parent_hash,
             actual: pre.block_hash,
         }));
+    }
+    let max_txs = max_block_transactions(chain);
+    for (i, block) in payload.blocks.iter().enumerate() {
+        let count = block.transactions.len() as u64;
+        if count > max_txs {
+            let block = batch.first_block + i as u64;
+            return Ok(Err(InvalidBatch::TooManyTransactions { block, count, max: max_txs }));
+        }
     }
     let mut next_deposit = pre.next_deposit_nonce;
     let mut planned = Vec::with_capacity(payload.blocks.len());
@@ -332,7 +366,7 @@ pub fn apply_batch<S: BatchState>(
     deposits: &impl Deposits,
 ) -> Result<Applied, StfError> {
     check_pre(chain, pre, parent)?;
-    let planned = match plan_batch(pre, batch, deposits)? {
+    let planned = match plan_batch(chain, pre, batch, deposits)? {
         Ok(p) => p,
         Err(invalid) => {
             return Ok(Applied {

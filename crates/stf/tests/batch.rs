@@ -377,6 +377,21 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
     let mut empty = payload.clone();
     empty.blocks.clear();
     cases.push(("no blocks", empty.encode(Codec::None), 1, 0));
+    // A few bytes of zstd for millions of empty blocks, or of junk entries:
+    // refused before any is built (the work of deciding a batch is bounded).
+    let mut many = payload.clone();
+    let filler = infra_primitives::batch::BatchBlock {
+        timestamp: blocks[2].header.timestamp,
+        deposit_count: 0,
+        transactions: vec![],
+    };
+    many.blocks.resize(infra_stf::MAX_BATCH_BLOCKS as usize + 1, filler);
+    let last = infra_stf::MAX_BATCH_BLOCKS + 1;
+    cases.push(("too many blocks", many.encode(Codec::Zstd), 1, last));
+    let mut crowded = payload.clone();
+    let max = infra_stf::max_block_transactions(&chain()) as usize;
+    crowded.blocks[1].transactions = vec![Bytes::from(vec![0x02, 0xc0]); max + 1];
+    cases.push(("more transactions than gas", crowded.encode(Codec::Zstd), 1, 3));
 
     for (what, data, first, last) in cases {
         let batch = BatchRef { first_block: first, last_block: last, data: &data };
@@ -385,6 +400,7 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
         assert_eq!(out, p, "{what}: an invalid batch's output is the pre-output");
         // The node's derivation plans with the same function.
         let planned = infra_stf::plan_batch(
+            &chain(),
             &p,
             &batch,
             &BTreeMap::from_iter(deposits().into_iter().map(|d| (d.nonce, d))),
