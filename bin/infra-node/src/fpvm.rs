@@ -90,10 +90,10 @@ pub fn run(
         vm.seek(k).map_err(|e| Failure::Runtime(eyre::eyre!(e)))?;
         let state = vm.state();
         if state.steps < k {
+            // (Step `steps` exists: an exited machine is a fixed point.)
             return Err(usage(format!(
                 "--step {k}: the program exits after {} steps (0..={})",
-                state.steps,
-                state.steps.saturating_sub(1)
+                state.steps, state.steps
             )));
         }
         let proof = vm.prove_step().map_err(|e| Failure::Runtime(eyre::eyre!(e)))?;
@@ -133,7 +133,7 @@ pub fn run(
     );
     println!("pre-output:      {}", show(&w.pre));
     println!("claimed on L1:   {}", show(&w.claimed));
-    println!("node derived:    {}", show(&w.derived));
+    println!("node's output:   {}", show(&w.derived));
     let computed = reported_output(&text);
     match &computed {
         Some(o) => println!("program (VM):    {}", show(o)),

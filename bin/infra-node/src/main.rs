@@ -307,7 +307,9 @@ enum Command {
 enum FpvmCommand {
     /// Runs the program for one batch of a stopped node's datadir in the VM and
     /// prints the output it computes, the instruction count and the time, then
-    /// `output matches the node: yes` (exit 0) or `... no` (exit 1).
+    /// `output matches the node: yes` (exit 0) or `... no` (exit 1). Bad
+    /// arguments and batches the datadir does not hold exit 2; a batch that
+    /// cannot be decided (pruned history, a VM or oracle failure) exits 3.
     Run {
         /// The node's datadir (stopped, or at least not writing).
         #[arg(long)]
@@ -634,8 +636,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(Command::Fpvm { action: FpvmCommand::Run { datadir, batch, step, elf } }) =
         &cli.command
     {
+        // 0 and 1: the output matches the node's or not; 2: bad arguments;
+        // 3: the batch could not be decided (database, VM or oracle failure).
         let code =
-            tokio::task::block_in_place(|| fpvm::run(datadir, *batch, *step, elf.as_deref()))?;
+            match tokio::task::block_in_place(|| fpvm::run(datadir, *batch, *step, elf.as_deref()))
+            {
+                Ok(code) => code,
+                Err(Failure::Runtime(e)) => {
+                    eprintln!("error: {e:#}");
+                    3
+                }
+                Err(other) => return Err(other),
+            };
         return if code == 0 { Ok(()) } else { Err(Failure::Code(code)) };
     }
     if let Some(Command::ProverSetup { config, out }) = &cli.command {

@@ -228,8 +228,9 @@ impl Deriver {
         match self.checkpoints.back().copied() {
             Some(cp) => {
                 self.next_l1 = cp.l1_block.saturating_add(1);
-                self.safe_head = cp.safe_head;
                 self.deposits.retain(|_, d| d.l1_block <= cp.l1_block);
+                self.restore_deposits(cp.safe_head, Some(cp.l1_block))?;
+                self.safe_head = cp.safe_head;
             }
             // Deeper than every checkpoint kept: derive again from the deployment
             // (stored blocks that match are kept without executing them).
@@ -289,6 +290,7 @@ impl Deriver {
                     .data;
                 let safe = ev.nextBlock.saturating_sub(1);
                 if safe < self.safe_head {
+                    self.restore_deposits(safe, None)?;
                     self.safe_head = safe;
                 }
                 tracing::warn!(target: "derivation", from_index = %ev.fromIndex, next_block = ev.nextBlock, "L1 rolled batches back: blocks after {safe} are no longer safe until posted again");
@@ -311,6 +313,24 @@ impl Deriver {
         });
         out.scanned = Some((from, to));
         Ok(out)
+    }
+
+    /// The safe head moves back to `safe`: the deposits the blocks after it
+    /// applied (pruned once they were safe) are needed again, to derive the
+    /// batches L1 will hold for those blocks. They are the stored blocks' own
+    /// (the same records as L1's logs); with `max_l1`, only those from L1
+    /// blocks up to it (later ones are scanned again).
+    fn restore_deposits(&mut self, safe: u64, max_l1: Option<u64>) -> Result<(), DeriveError> {
+        let reader = self.store.reader()?;
+        for n in safe.saturating_add(1)..=self.safe_head {
+            let Some(block) = reader.block(n)? else { continue };
+            for d in block.deposits {
+                if max_l1.is_none_or(|m| d.l1_block <= m) {
+                    self.deposits.entry(d.nonce).or_insert(d);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the record (and the safe head) so a restart resumes here.

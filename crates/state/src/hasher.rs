@@ -85,6 +85,18 @@ impl TreeHasher {
         let (hi, lo) = limbs(value);
         self.hash(domain, &hi, &lo)
     }
+
+    /// Whether `x` is a canonical field element (below the modulus). Hashing
+    /// reduces its inputs, so `x` and `x + p` hash alike: a reader of nodes by
+    /// hash (the fault-proof program) must refuse non-canonical words, or a
+    /// second preimage of a node could name another key.
+    pub fn is_canonical(&self, x: &B256) -> bool {
+        let modulus = match self.curve {
+            Curve::Bn254 => ark_bn254::Fr::MODULUS.to_bytes_be(),
+            Curve::Bls12_381 => ark_bls12_381::Fr::MODULUS.to_bytes_be(),
+        };
+        x.as_slice() < modulus.as_slice()
+    }
 }
 
 /// Splits a 256-bit integer into (high, low) 128-bit limbs, each as a 32-byte word.

@@ -155,22 +155,35 @@ fn bad(what: &str, key: &B256) -> SourceError {
 }
 
 /// [`Preimages`] read from an [`Oracle`] by key (the hints are not needed).
-pub struct OracleReader<'o, O: Oracle>(pub &'o O);
+pub struct OracleReader<'o, O: Oracle> {
+    pub oracle: &'o O,
+    pub hasher: TreeHasher,
+}
 
 impl<O: Oracle> Preimages for OracleReader<'_, O> {
+    /// A node's two words must be canonical field elements: hashing reduces
+    /// them, so `key + p` would hash as `key` and name another leaf.
     fn node(&self, _: &Position, hash: &B256) -> Result<Node, SourceError> {
         let key = typed_key(KEY_POSEIDON, hash);
-        Node::from_bytes(&self.0.get(&key)?).map_err(|_| bad("tree node", &key))
+        let node = Node::from_bytes(&self.oracle.get(&key)?).map_err(|_| bad("tree node", &key))?;
+        let (a, b) = match &node {
+            Node::Internal { left, right } => (left, right),
+            Node::Leaf { key, value } => (key, value),
+        };
+        if !self.hasher.is_canonical(a) || !self.hasher.is_canonical(b) {
+            return Err(bad("canonical tree node", &key));
+        }
+        Ok(node)
     }
 
     fn account(&self, _: Address, value_hash: &B256) -> Result<AccountState, SourceError> {
         let key = typed_key(KEY_POSEIDON, value_hash);
-        decode_account(&self.0.get(&key)?).ok_or_else(|| bad("account", &key))
+        decode_account(&self.oracle.get(&key)?).ok_or_else(|| bad("account", &key))
     }
 
     fn storage(&self, _: Address, _: U256, value_hash: &B256) -> Result<U256, SourceError> {
         let key = typed_key(KEY_POSEIDON, value_hash);
-        let b = self.0.get(&key)?;
+        let b = self.oracle.get(&key)?;
         if b.len() != 32 {
             return Err(bad("storage value", &key));
         }
@@ -178,12 +191,12 @@ impl<O: Oracle> Preimages for OracleReader<'_, O> {
     }
 
     fn code(&self, hash: &B256) -> Result<Bytes, SourceError> {
-        self.0.get(&typed_key(KEY_KECCAK256, hash)).map(Bytes::from)
+        self.oracle.get(&typed_key(KEY_KECCAK256, hash)).map(Bytes::from)
     }
 
     fn header(&self, hash: &B256) -> Result<Header, SourceError> {
         let key = typed_key(KEY_KECCAK256, hash);
-        let b = self.0.get(&key)?;
+        let b = self.oracle.get(&key)?;
         <Header as alloy_rlp::Decodable>::decode(&mut b.as_slice()).map_err(|_| bad("header", &key))
     }
 }
@@ -260,9 +273,9 @@ pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
         first: pre.next_deposit_nonce,
         hashes: hashes.chunks(32).map(B256::from_slice).collect(),
     };
-    let reader = OracleReader(oracle);
-    let parent = reader.header(&pre.block_hash)?;
     let hasher = TreeHasher::new(chain.curve);
+    let reader = OracleReader { oracle, hasher: hasher.clone() };
+    let parent = reader.header(&pre.block_hash)?;
     let mut state = OracleState::new(&reader, &hasher, &parent);
     let batch = BatchRef { first_block, last_block, data: &data };
     let applied =
@@ -291,8 +304,15 @@ pub fn claim_inputs(
     b.extend_from_slice(data_hash.as_slice());
     m.insert(local_key(local::BATCH), b);
     m.insert(typed_key(KEY_KECCAK256, &data_hash), batch.data.to_vec());
-    let mut hashes = Vec::with_capacity(deposits.len() * 32);
-    for d in deposits.iter().filter(|d| d.nonce >= pre.next_deposit_nonce) {
+    // In nonce order, from the pre-output's next nonce: the program reads the
+    // deposit of nonce n at position n - next.
+    let held: BTreeMap<u64, &DepositTx> = deposits
+        .iter()
+        .filter(|d| d.nonce >= pre.next_deposit_nonce)
+        .map(|d| (d.nonce, d))
+        .collect();
+    let mut hashes = Vec::with_capacity(held.len() * 32);
+    for (_, d) in held {
         let enc = d.encoded_2718();
         let h = keccak256(&enc);
         hashes.extend_from_slice(h.as_slice());

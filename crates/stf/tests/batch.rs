@@ -331,6 +331,24 @@ fn a_batch_derives_what_the_sequencer_sealed_from_the_oracle_alone() {
             assert!(!decide(&m).unwrap().claim_holds());
         }
 
+        // A second preimage of a leaf (its key plus the field's modulus hashes
+        // alike, since hashing reduces): refused, never read as another key.
+        let r = U256::from_str_radix(
+            "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001",
+            16,
+        )
+        .unwrap();
+        let mut forged = preimages.clone();
+        let (k, leaf) = forged
+            .iter_mut()
+            .find(|(k, v)| k.0[0] == 3 && v.len() == 65 && v[0] == 2)
+            .expect("a leaf preimage");
+        let key = U256::from_be_slice(&leaf[1..33]) + r;
+        leaf[1..33].copy_from_slice(&key.to_be_bytes::<32>());
+        let k = *k;
+        let err = decide(&forged).expect_err("a non-canonical leaf is refused");
+        assert!(err.to_string().contains("canonical"), "{err} ({k})");
+
         // Without any one of the preimages it reads the program cannot
         // decide: it fails, it never returns an answer.
         let reads = Reads { map: &preimages, seen: Default::default() };
