@@ -2,7 +2,7 @@
 
 use alloy::primitives::B256;
 use infra_config::ChainConfig;
-use infra_execution::{BuildError, Inclusion, RejectedTx, build_block, chain_params};
+use infra_execution::{BuildError, Inclusion, RejectedTx, chain_params};
 use infra_primitives::SealedBlock;
 use infra_state::TreeHasher;
 use infra_stf::{PlannedBlock, apply_block, recover_sender};
@@ -83,15 +83,16 @@ pub fn import_sealed(
             .par_iter()
             .filter_map(|tx| recover_sender(tx.clone()).ok())
             .collect();
-        let built = build_block(
+        let built = infra_stf::build_block(
             &reader,
             &parent,
-            chain,
+            &chain_params(chain),
             hasher,
             block.header.timestamp,
             block.deposits.clone(),
             candidates,
             Inclusion::Replay,
+            |_| {},
         )?;
         (built.block, built.changes, built.nodes)
     };

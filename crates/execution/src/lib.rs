@@ -10,8 +10,8 @@ use alloy::{
     primitives::{Address, B256},
 };
 use infra_config::ChainConfig;
-use infra_primitives::{DepositTx, SealedBlock};
-use infra_state::{NodeChange, NodeStore, TreeHasher};
+use infra_primitives::DepositTx;
+use infra_state::{NodeStore, TreeHasher};
 
 pub use call::TX_GAS_LIMIT_CAP;
 pub use call::{CallError, CallOutcome, CallRequest, call, estimate_gas, inspect_call};
@@ -58,20 +58,13 @@ pub fn block_header(
     )
 }
 
-/// A block built on the head, not yet committed, with how long its phases took.
+/// A block built on the head ([`infra_stf::BuiltBlock`]) and how long its
+/// phases took.
 #[derive(Debug)]
-pub struct BuiltBlock {
-    pub block: SealedBlock,
-    pub changes: StateChanges,
-    pub nodes: Vec<NodeChange>,
-    /// Candidates left out (see [`Inclusion`]).
-    pub rejected: Vec<RejectedTx>,
-    /// Candidates deferred because the block was full ([`Inclusion::Pool`]).
-    pub deferred: usize,
+pub struct TimedBlock {
+    pub built: infra_stf::BuiltBlock,
     pub execute: Duration,
     pub state_root: Duration,
-    /// Poseidon permutations the tree update spent.
-    pub tree_hashes: usize,
 }
 
 /// [`infra_stf::build_block`] for `chain`, timed.
@@ -85,7 +78,7 @@ pub fn build_block<S: StateSource + NodeStore>(
     deposits: Vec<DepositTx>,
     candidates: impl IntoIterator<Item = (TxEnvelope, Address)>,
     inclusion: Inclusion,
-) -> Result<BuiltBlock, BuildError> {
+) -> Result<TimedBlock, BuildError> {
     let start = Instant::now();
     let mut executed = Duration::ZERO;
     let mut tree = Duration::ZERO;
@@ -103,14 +96,5 @@ pub fn build_block<S: StateSource + NodeStore>(
             infra_stf::Phase::TreeUpdated => tree = start.elapsed(),
         },
     )?;
-    Ok(BuiltBlock {
-        block: built.block,
-        changes: built.changes,
-        nodes: built.nodes,
-        rejected: built.rejected,
-        deferred: built.deferred,
-        execute: executed,
-        state_root: tree.saturating_sub(executed),
-        tree_hashes: built.tree_hashes,
-    })
+    Ok(TimedBlock { built, execute: executed, state_root: tree.saturating_sub(executed) })
 }

@@ -5,7 +5,9 @@ use alloy::{
 };
 use infra_bus::{Actor, ActorError, Bus, CancellationToken, DepositInbox, Event};
 use infra_config::ChainConfig;
-use infra_execution::{Inclusion, base_fee_after, block_header, build_block, tree_updates};
+use infra_execution::{
+    Inclusion, TimedBlock, base_fee_after, block_header, build_block, tree_updates,
+};
 use infra_mempool::Mempool;
 use infra_primitives::SealedBlock;
 use infra_state::{NodeChange, SparseMerkleTree, TreeHasher};
@@ -152,7 +154,7 @@ impl BlockBuilder {
         if candidates.is_empty() && deposits.is_empty() && !allow_empty {
             return Ok(None);
         }
-        let built = build_block(
+        let TimedBlock { built, execute, state_root } = build_block(
             &reader,
             &parent,
             &self.chain,
@@ -193,8 +195,8 @@ impl BlockBuilder {
             deposits = block.deposits.len(),
             gas = block.header.gas_used,
             hash = %block.hash,
-            exec_ms = built.execute.as_millis(),
-            smt_ms = built.state_root.as_millis(),
+            exec_ms = execute.as_millis(),
+            smt_ms = state_root.as_millis(),
             smt_hashes = built.tree_hashes,
             commit_ms = commit.as_millis(),
             "sealed block"
@@ -202,8 +204,8 @@ impl BlockBuilder {
         self.bus.publish(Event::BlockSealed(block.clone()));
         let timings = SealTimings {
             total: started.elapsed(),
-            execute: built.execute,
-            state_root: built.state_root,
+            execute,
+            state_root,
             commit,
             tree_hashes: built.tree_hashes,
         };
