@@ -20,7 +20,7 @@ use infra_primitives::{
 };
 use infra_sequencer::{BlockBuilder, genesis_block};
 use infra_state::{Curve, TreeHasher};
-use infra_stf::{BatchRef, Output, plan_batch};
+use infra_stf::{BatchData, BatchRef, Output, plan_batch};
 use infra_storage::Store;
 use std::collections::BTreeMap;
 use std::{
@@ -141,7 +141,7 @@ fn benches(c: &mut Criterion) {
                 let batch = BatchRef {
                     first_block: block.number(),
                     last_block: block.number(),
-                    data: &data,
+                    data: &BatchData::Calldata(data.clone().into()),
                 };
                 let start = Instant::now();
                 let input = plan_batch(&chain_params(&chain), &pre, &batch, &BTreeMap::new())

@@ -29,7 +29,7 @@ use infra_primitives::{
 };
 use infra_state::Curve;
 use infra_stf::{
-    BatchRef, Output,
+    BatchData, BatchRef, Output,
     claim::{ClaimChain, decide, record_claim, reported_output},
 };
 use std::collections::BTreeMap;
@@ -72,7 +72,11 @@ fn claim_for(
     let pre = Output::after(&params, &parent_header, 0);
     let want = Output::after(&params, &last.header, 0);
     let data = BatchPayload::from_blocks(blocks).expect("payload").encode(Codec::None);
-    let batch = BatchRef { first_block: first.number(), last_block: last.number(), data: &data };
+    let batch = BatchRef {
+        first_block: first.number(),
+        last_block: last.number(),
+        data: &BatchData::Calldata(data.clone().into()),
+    };
     let state = reader.state_at(parent).expect("the parent's state");
     let claim_chain = ClaimChain { params, curve: Curve::Bn254 };
     let (applied, preimages) =

@@ -5,7 +5,7 @@ use crate::{Failure, usage};
 use alloy::primitives::keccak256;
 use infra_derivation::witness::{WitnessError, witness};
 use infra_fpvm::{Preimages, Vm};
-use infra_stf::{Output, claim::reported_output};
+use infra_stf::{BatchData, Output, claim::reported_output};
 use std::{path::Path, path::PathBuf, time::Instant};
 
 /// The committed build of the program (its hash and the VM's start state).
@@ -126,10 +126,15 @@ pub fn run(
     let end = vm.run_to(u64::MAX).map_err(|e| Failure::Runtime(eyre::eyre!(e)))?;
     let took = start.elapsed();
     let text = String::from_utf8_lossy(&vm.output).to_string();
+    let data = match &w.data {
+        BatchData::Calldata(d) => format!("{} bytes of calldata", d.len()),
+        BatchData::Blobs(b) => format!("{} blob{}", b.len(), if b.len() == 1 { "" } else { "s" }),
+    };
     println!(
-        "batch {batch}: blocks {}..={}",
+        "batch {batch}: blocks {}..={}, data in {data} (commitment {})",
         w.applied.headers.first().map_or(w.pre.block_number + 1, |h| h.number),
-        w.claimed.block_number
+        w.claimed.block_number,
+        w.data.commitment()
     );
     println!("pre-output:      {}", show(&w.pre));
     println!("claimed on L1:   {}", show(&w.claimed));

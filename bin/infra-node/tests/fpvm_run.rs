@@ -3,8 +3,8 @@
 //! reverting swap, precompile calls, an EIP-7702 delegation, an L1 deposit
 //! calling a contract, a withdrawal); a validator derives it from L1. Once
 //! the validator is stopped, the fault-proof program decides every batch of
-//! its datadir in the VM and computes exactly the node's output, for a
-//! malformed batch posted to L1 too. The sequencer's own records (its
+//! its datadir (posted in blobs) in the VM and computes exactly the node's
+//! output, for a malformed calldata batch posted to L1 too. The sequencer's own records (its
 //! batcher's) decide the same way.
 
 use alloy::{
@@ -213,9 +213,10 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     std::env::var_os("INFRA_PROGRAM_ELF")
         .expect("INFRA_PROGRAM_ELF: build the program with scripts/build-program.sh");
     let anvil = start_anvil().await?;
-    // Calldata (the program reads the batch by its keccak256), zstd-compressed.
+    // Blobs (the program reads each field element by its blob key), carrying
+    // zstd-compressed batches; the malformed batch below is calldata.
     let chain = ChainConfig { fraud_proofs: false, ..test_chain() };
-    let (seq, d) = settled_chain(&anvil.url, DataAvailability::Calldata, 1, None, chain).await?;
+    let (seq, d) = settled_chain(&anvil.url, DataAvailability::Blob, 1, None, chain).await?;
     let v = start_validator(&anvil.url, &d, None, test_chain()).await?;
     let last = workload(&seq.http_url, &anvil.url, &d).await?;
     let status =
@@ -261,6 +262,7 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     let (code, out, err) = fpvm_run(vdir.path(), &["--batch", &bad_index.to_string()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("the batch is invalid: its data does not decode"), "{out}");
+    assert!(out.contains("data in 3 bytes of calldata"), "{out}");
     assert!(out.contains("claim on L1 is wrong"), "{out}");
     assert!(out.trim_end().ends_with("output matches the node: yes"), "{out}");
 
@@ -274,6 +276,7 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
         assert_eq!(code, 0, "batch {index}: {out}{err}");
         assert!(out.trim_end().ends_with("output matches the node: yes"), "{out}");
         assert!(out.contains("claim on L1 holds"), "{out}");
+        assert!(out.contains("data in 1 blob"), "{out}");
     }
     let last_batch = bad_index - 1;
     assert!(last_batch >= 2, "the workload spans batches: {last_batch}");

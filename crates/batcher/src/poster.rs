@@ -214,6 +214,7 @@ impl BatchPoster {
             next_deposit_nonce: output.nextDepositNonce,
         };
         let blob = !disputable && self.use_blob(&data).await?;
+        let mut posted = infra_stf::BatchData::Calldata(Bytes::from(data.clone()));
         let tx = if blob {
             let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)
                 .build_4844()
@@ -226,6 +227,16 @@ impl BatchPoster {
                 blobCount: count,
                 output,
             };
+            posted = infra_stf::BatchData::Blobs(
+                sidecar
+                    .versioned_hashes()
+                    .zip(&sidecar.blobs)
+                    .map(|(versioned_hash, b)| infra_stf::PostedBlob {
+                        versioned_hash,
+                        data: Bytes::copy_from_slice(b.as_slice()),
+                    })
+                    .collect(),
+            );
             let mut tx = L1Tx::call(self.config.rollup, call.abi_encode().into());
             tx.sidecar = Some(sidecar);
             tx
@@ -243,11 +254,13 @@ impl BatchPoster {
             // Kept for `infra-node fpvm run` (the sequencer's own output is the
             // derived one; the claim may differ under fault injection).
             let pre_deposit = self.store.reader()?.deposit_cursor_at(first_block - 1)?.next_nonce;
+            let (data, blob_hashes) = BatchRecord::posted(&posted);
             self.store.put_batch(&BatchRecord {
                 index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
                 first_block,
                 last_block,
-                data: Bytes::from(data.clone()),
+                data,
+                blob_hashes,
                 claimed: claimed.encode().to_vec().into(),
                 derived: derived.encode().to_vec().into(),
                 chain: self.config.chain.encode().into(),

@@ -156,7 +156,15 @@ impl Player {
         )
         .await
         .map_err(|e| err(e.to_string()))?;
-        let data = batch_data(self.provider(), &batch).await.map_err(|e| err(e.to_string()))?;
+        // The version-1 step machine reads the batch from calldata (a
+        // disputable chain posts no blobs).
+        let data =
+            match batch_data(self.provider(), &batch).await.map_err(|e| err(e.to_string()))? {
+                infra_stf::BatchData::Calldata(d) => d,
+                infra_stf::BatchData::Blobs(_) => {
+                    return Err(err("the version-1 game reads calldata batches only".into()));
+                }
+            };
         let payload = BatchPayload::decode(&data).map_err(|e| err(e.to_string()))?;
         let (store, chain, hasher) = (self.store.clone(), self.chain.clone(), self.hasher.clone());
         let trace =
@@ -164,7 +172,7 @@ impl Player {
                 .await
                 .map_err(|e| err(e.to_string()))?
                 .map_err(|e| err(e.to_string()))?;
-        let d = Arc::new(Disputed { data: data.into(), trace });
+        let d = Arc::new(Disputed { data, trace });
         self.traces.insert((index, commitment), d.clone());
         Ok(d)
     }

@@ -381,6 +381,7 @@ impl Deriver {
             .await
             .map_err(|e| DeriveError::Rpc(format!("derivation task: {e}")))??;
         let derived = done.output;
+        let (posted, blob_hashes) = BatchRecord::posted(&data);
         let claimed = Output {
             state_root: batch.state_root,
             block_number: batch.last_block,
@@ -393,7 +394,8 @@ impl Deriver {
             index: batch.index,
             first_block: batch.first_block,
             last_block: batch.last_block,
-            data: data.into(),
+            data: posted,
+            blob_hashes,
             claimed: claimed.encode().to_vec().into(),
             derived: derived.encode().to_vec().into(),
             chain: chain.encode().into(),
@@ -509,7 +511,7 @@ impl DeriveJob {
     /// Plans the batch with the STF's rules ([`infra_stf::plan_batch`], the
     /// program's own) on top of the safe head, then builds each block with
     /// [`infra_stf::apply_block`], keeping stored blocks of the same content.
-    fn run(self, data: &[u8]) -> Result<JobDone, DeriveError> {
+    fn run(self, data: &infra_stf::BatchData) -> Result<JobDone, DeriveError> {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let pre = self.output_at(self.safe_head)?;
         let batch = BatchRef { first_block: self.first_block, last_block: self.last_block, data };

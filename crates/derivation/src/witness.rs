@@ -11,7 +11,7 @@ use alloy::{
 use infra_primitives::{AccountState, SourceError};
 use infra_state::{Node, NodeStore, Position};
 use infra_stf::{
-    Applied, BatchRef, Output, Preimages, StfError,
+    Applied, BatchData, BatchRef, Output, Preimages, StfError,
     claim::{ClaimChain, record_claim},
 };
 use infra_storage::{StateAt, StorageError, Store};
@@ -92,6 +92,8 @@ pub struct Witness {
     pub claimed: Output,
     /// What the node derived when it met the batch.
     pub derived: Output,
+    /// The batch's data as L1 holds it.
+    pub data: BatchData,
     /// The STF run over the database (the host's run).
     pub applied: Applied,
     /// Every preimage the program reads, by key.
@@ -115,11 +117,9 @@ pub fn witness(store: &Store, index: u64) -> Result<Witness, WitnessError> {
     let next_deposit = reader.deposit_cursor_at(parent)?.next_nonce;
     let pre = Output::after(&chain.params, &header, next_deposit);
     let state = reader.state_at(parent)?;
-    let batch = BatchRef {
-        first_block: record.first_block,
-        last_block: record.last_block,
-        data: &record.data,
-    };
+    let data = record.batch_data()?;
+    let batch =
+        BatchRef { first_block: record.first_block, last_block: record.last_block, data: &data };
     let (applied, preimages) = record_claim(
         DatadirPreimages { state: &state },
         &chain,
@@ -129,5 +129,5 @@ pub fn witness(store: &Store, index: u64) -> Result<Witness, WitnessError> {
         &record.deposits,
     )
     .map_err(|source| WitnessError::Stf { index, source })?;
-    Ok(Witness { index, chain, pre, claimed, derived, applied, preimages })
+    Ok(Witness { index, chain, pre, claimed, derived, data, applied, preimages })
 }

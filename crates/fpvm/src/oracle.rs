@@ -10,7 +10,7 @@
 //! | 1 local | an input of the disputed claim (pre-output, batch number, claimed output) | the game that asks |
 //! | 2 keccak256 | `keccak256(preimage)` with byte 0 set to 2 | hashing it |
 //! | 3 Poseidon | a sparse-Merkle-tree node's Poseidon hash with byte 0 set to 3 | the Poseidon contract |
-//! | 5 blob | `keccak256(versioned hash ‖ field element index)` with byte 0 set to 5 | the point-evaluation precompile |
+//! | 5 blob | `keccak256(versioned hash ‖ field element index as 8 bytes BE)` with byte 0 set to 5 (a 32-byte field element) | the point-evaluation precompile |
 //!
 //! The VM reads at most 32 bytes of the stream per step, from a 32-byte window
 //! at the current offset, so L1 needs one 32-byte part of one preimage per step.

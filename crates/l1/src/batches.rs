@@ -4,11 +4,12 @@
 
 use crate::Rollup;
 use alloy::{
-    consensus::{Blob, BlobTransactionSidecar, SidecarCoder, SimpleCoder, Transaction as _},
-    primitives::{B256, Bytes, keccak256},
+    consensus::{Blob, BlobTransactionSidecar, Transaction as _},
+    primitives::{B256, Bytes},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
+use infra_stf::{BatchData, PostedBlob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -36,8 +37,15 @@ pub struct SubmittedBatch {
     pub l1_tx: B256,
 }
 
-/// Fetches the posted bytes of `batch` and checks them against its commitment.
-pub async fn batch_data(l1: &DynProvider, batch: &SubmittedBatch) -> Result<Vec<u8>, SourceError> {
+/// Fetches the posted data of `batch` (its calldata, or its blobs with their
+/// versioned hashes) and checks it against its commitment. Decoding the data
+/// is the state-transition function's part ([`BatchData::payload`]): data
+/// that matches the commitment but does not decode is an invalid batch, not a
+/// source error.
+pub async fn batch_data(
+    l1: &DynProvider,
+    batch: &SubmittedBatch,
+) -> Result<BatchData, SourceError> {
     let fail = |reason: String| SourceError::Data { index: batch.index, reason };
     let rpc = |e: alloy::transports::TransportError| SourceError::Rpc(e.to_string());
     if batch.blob_count == 0 {
@@ -52,8 +60,8 @@ pub async fn batch_data(l1: &DynProvider, batch: &SubmittedBatch) -> Result<Vec<
                 batch.l1_tx
             ))
         })?;
-        let data = call.data.to_vec();
-        if keccak256(&data) != batch.data_commitment {
+        let data = BatchData::Calldata(call.data);
+        if data.commitment() != batch.data_commitment {
             return Err(fail("calldata does not hash to the recorded commitment".into()));
         }
         return Ok(data);
@@ -71,15 +79,15 @@ pub async fn batch_data(l1: &DynProvider, batch: &SubmittedBatch) -> Result<Vec<
         return Err(fail(format!("{} blobs served, {} recorded", raw.len(), batch.blob_count)));
     }
     let (index, commitment) = (batch.index, batch.data_commitment);
-    on_big_stack(move || decode_blobs(&raw, commitment))
+    on_big_stack(move || check_blobs(raw, commitment))
         .await
-        .map_err(|e| fail(format!("blob decoding thread: {e}")))?
+        .map_err(|e| fail(format!("blob checking thread: {e}")))?
         .map_err(|reason| SourceError::Data { index, reason })
 }
 
-/// Checks `raw` blobs against the recorded commitment (the hash of their
-/// versioned hashes) and decodes their data.
-fn decode_blobs(raw: &[Bytes], commitment: B256) -> Result<Vec<u8>, String> {
+/// Computes the versioned hashes of `raw` blobs and checks them against the
+/// recorded commitment (the hash of the hashes, as `Rollup` records it).
+pub fn check_blobs(raw: Vec<Bytes>, commitment: B256) -> Result<BatchData, String> {
     let blobs: Vec<Blob> = raw
         .iter()
         .map(|b| {
@@ -91,18 +99,21 @@ fn decode_blobs(raw: &[Bytes], commitment: B256) -> Result<Vec<u8>, String> {
         })
         .collect::<Result<_, _>>()?;
     let sidecar = BlobTransactionSidecar::try_from_blobs_with_settings(
-        blobs.clone(),
+        blobs,
         alloy::consensus::EnvKzgSettings::Default.get(),
     )
     .map_err(|e| format!("blob commitment: {e}"))?;
-    let hashes: Vec<u8> = sidecar.versioned_hashes().flat_map(|h| h.0).collect();
-    if keccak256(&hashes) != commitment {
+    let data = BatchData::Blobs(
+        sidecar
+            .versioned_hashes()
+            .zip(raw)
+            .map(|(versioned_hash, data)| PostedBlob { versioned_hash, data })
+            .collect(),
+    );
+    if data.commitment() != commitment {
         return Err("served blobs do not match the recorded versioned hashes".into());
     }
-    let parts = SimpleCoder::default()
-        .decode_all(&blobs)
-        .ok_or_else(|| "blob data is not in the simple blob encoding".to_string())?;
-    Ok(parts.concat())
+    Ok(data)
 }
 
 /// Runs `f` on its own thread with a large stack: blobs (128 KiB each) and the

@@ -2,8 +2,9 @@
 //! the rules every role applies the same way (derivation, the fault-proof
 //! program, and through them the challenger).
 //!
-//! **Invalid batch.** A batch whose data does not decode (empty, unknown version
-//! or codec, a zstd error or bomb, bad RLP, bytes after the payload, no blocks),
+//! **Invalid batch.** A batch whose data does not decode (blobs not in the
+//! simple blob encoding, empty, unknown version or codec, a zstd error or
+//! bomb, bad RLP, bytes after the payload, no blocks),
 //! whose blocks are not the range L1 recorded for it, that spans more than
 //! [`MAX_BATCH_BLOCKS`] blocks, that posts more transactions in a block than
 //! its gas limit could hold ([`max_block_transactions`]), that does not name the
@@ -27,7 +28,7 @@ use alloc::{
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::Decodable2718;
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, keccak256};
 use infra_primitives::{
     DepositTx, SourceError, StateSource,
     batch::{BatchError, BatchPayload},
@@ -113,13 +114,89 @@ impl Output {
     }
 }
 
-/// A batch as L1 recorded it: the block range and the data (calldata, or the
-/// blobs' content).
+/// A batch as L1 recorded it: the block range and its data.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchRef<'a> {
     pub first_block: u64,
     pub last_block: u64,
-    pub data: &'a [u8],
+    pub data: &'a BatchData,
+}
+
+/// Bytes per blob (EIP-4844): 4,096 field elements of 32 bytes.
+pub const BYTES_PER_BLOB: usize = alloy_eips::eip4844::BYTES_PER_BLOB;
+/// Field elements per blob.
+pub const FIELD_ELEMENTS_PER_BLOB: u64 = alloy_eips::eip4844::FIELD_ELEMENTS_PER_BLOB;
+
+/// One blob of a batch: its versioned hash (what L1's `blobhash` gives) and
+/// its 131,072 bytes. Whoever hands it over has checked the two agree (the
+/// node with the KZG commitment, the program through L1's oracle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedBlob {
+    pub versioned_hash: B256,
+    pub data: Bytes,
+}
+
+/// A batch's data as L1 holds it: the calldata of `Rollup.submitBatch`, or the
+/// blobs of `Rollup.submitBlobBatch` (the batcher's payload in the simple blob
+/// encoding, alloy's `SimpleCoder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchData {
+    Calldata(Bytes),
+    Blobs(Vec<PostedBlob>),
+}
+
+impl BatchData {
+    /// What `Rollup` records as the batch's data commitment: keccak256 of the
+    /// calldata, or of the blobs' versioned hashes concatenated.
+    pub fn commitment(&self) -> B256 {
+        match self {
+            Self::Calldata(d) => keccak256(d),
+            Self::Blobs(blobs) => keccak256(Self::versioned_hashes(blobs)),
+        }
+    }
+
+    /// How many blobs (0 for calldata): `Rollup`'s `blobCount`.
+    pub fn blob_count(&self) -> usize {
+        match self {
+            Self::Calldata(_) => 0,
+            Self::Blobs(b) => b.len(),
+        }
+    }
+
+    /// The versioned hashes, concatenated: the preimage of a blob batch's commitment.
+    pub fn versioned_hashes(blobs: &[PostedBlob]) -> Vec<u8> {
+        blobs.iter().flat_map(|b| b.versioned_hash.0).collect()
+    }
+
+    /// The batch payload these bytes carry. Blobs decode with alloy's
+    /// `SimpleCoder` (every field element's first byte free, a length word
+    /// before each piece); blobs that do not (a wrong size, a field element
+    /// with either top bit set, a length past the data or over 2 MiB) make the
+    /// batch invalid, like calldata that does not decode.
+    pub fn payload(&self) -> Result<alloc::borrow::Cow<'_, [u8]>, InvalidBatch> {
+        use alloy_eips::eip4844::{
+            Blob,
+            builder::{SidecarCoder, SimpleCoder},
+        };
+        let blobs = match self {
+            Self::Calldata(d) => return Ok(alloc::borrow::Cow::Borrowed(d)),
+            Self::Blobs(blobs) => blobs,
+        };
+        let mut owned = Vec::with_capacity(blobs.len());
+        for (i, b) in blobs.iter().enumerate() {
+            if b.data.len() != BYTES_PER_BLOB {
+                return Err(InvalidBatch::Decode(format!(
+                    "blob {i} has {} bytes, not {BYTES_PER_BLOB}",
+                    b.data.len()
+                )));
+            }
+            owned.push(Blob::from_slice(&b.data));
+        }
+        let parts = SimpleCoder::default().decode_all(&owned).ok_or_else(|| {
+            InvalidBatch::Decode("its blobs are not in the simple blob encoding".into())
+        })?;
+        Ok(alloc::borrow::Cow::Owned(parts.concat()))
+    }
 }
 
 /// The deposits L1 held when the batch was posted, by bridge nonce.
@@ -245,9 +322,12 @@ pub fn plan_batch(
             last: batch.last_block,
         }));
     }
-    let payload = match BatchPayload::decode(batch.data) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(e.into())),
+    let payload = match batch.data.payload() {
+        Ok(bytes) => match BatchPayload::decode(&bytes) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e.into())),
+        },
+        Err(invalid) => return Ok(Err(invalid)),
     };
     // The range check bounds the number of blocks by what L1 recorded.
     let last = payload.first_block.checked_add(payload.blocks.len() as u64 - 1);

@@ -5,23 +5,29 @@
 //! all call [`decide`].
 //!
 //! Keys are 32 bytes; the first byte is the type (see `crates/fpvm`'s oracle):
-//! 1 a local input of the claim, 2 keccak256 (code, headers, batch data,
-//! deposits), 3 Poseidon (tree nodes, account and storage leaf values).
+//! 1 a local input of the claim, 2 keccak256 (code, headers, batch calldata,
+//! a blob batch's versioned hashes, deposits), 3 Poseidon (tree nodes, account
+//! and storage leaf values), 5 a blob's field element ([`blob_key`]).
 //!
 //! | local input | content |
 //! |---|---|
 //! | 1 | the pre-output, [`Output::encode`] |
 //! | 2 | the claimed output, [`Output::encode`] |
-//! | 3 | the batch: first block (8 bytes BE), last block (8 bytes BE), keccak256 of its data |
+//! | 3 | the batch as `Rollup` recorded it: first block (8 bytes BE), last block (8 bytes BE), data commitment (32), blob count (1) |
 //! | 4 | the chain, [`ClaimChain::encode`] |
 //! | 5 | the deposits L1 held when the batch was posted, from the pre-output's next nonce on: keccak256 of each one's EIP-2718 encoding |
+//!
+//! The batch's data: with no blobs, the calldata is the keccak256 preimage of
+//! the commitment; with blobs, the versioned hashes concatenated are, and
+//! blob `h`'s field element `i` (32 bytes) is the preimage of [`blob_key`]`(h, i)`.
 //!
 //! Poseidon preimages: a node is [`Node::to_bytes`] (65 bytes), an account
 //! leaf value is nonce, balance and code hash as three 32-byte words (96
 //! bytes), a storage leaf value is the value (32 bytes).
 
 use crate::{
-    Applied, BatchRef, ChainParams, Deposits, OracleState, Output, Preimages, StfError, apply_batch,
+    Applied, BatchData, BatchRef, ChainParams, Deposits, OracleState, Output, PostedBlob,
+    Preimages, StfError, apply_batch,
 };
 use alloc::{collections::BTreeMap, format, vec::Vec};
 use alloy_consensus::Header;
@@ -32,6 +38,7 @@ use infra_state::{Curve, Node, Position, TreeHasher};
 pub const KEY_LOCAL: u8 = 1;
 pub const KEY_KECCAK256: u8 = 2;
 pub const KEY_POSEIDON: u8 = 3;
+pub const KEY_BLOB: u8 = 5;
 
 /// The local inputs of a claim (see the module docs).
 pub mod local {
@@ -47,6 +54,62 @@ pub fn typed_key(kind: u8, hash: &B256) -> B256 {
     let mut k = *hash;
     k.0[0] = kind;
     k
+}
+
+/// The key of field element `index` (0..4096) of the blob whose versioned hash
+/// is `versioned_hash`: keccak256(versioned hash ‖ index as 8 bytes BE), byte 0
+/// set to 5. On L1 the oracle serves it once the point-evaluation precompile
+/// has checked it against the blob's KZG commitment.
+pub fn blob_key(versioned_hash: &B256, index: u64) -> B256 {
+    let mut pre = [0u8; 40];
+    pre[..32].copy_from_slice(versioned_hash.as_slice());
+    pre[32..].copy_from_slice(&index.to_be_bytes());
+    typed_key(KEY_BLOB, &keccak256(pre))
+}
+
+/// Local input 3: the batch as `Rollup` recorded it.
+pub fn encode_batch_input(batch: &BatchRef<'_>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(BATCH_INPUT_LEN);
+    b.extend_from_slice(&batch.first_block.to_be_bytes());
+    b.extend_from_slice(&batch.last_block.to_be_bytes());
+    b.extend_from_slice(batch.data.commitment().as_slice());
+    b.push(u8::try_from(batch.data.blob_count()).unwrap_or(u8::MAX));
+    b
+}
+
+const BATCH_INPUT_LEN: usize = 49;
+
+/// Reads a batch's data from the oracle: the calldata, or every field
+/// element of every blob (see the module docs).
+fn read_batch_data(
+    oracle: &impl Oracle,
+    commitment: &B256,
+    blobs: u8,
+) -> Result<BatchData, SourceError> {
+    let preimage = oracle.get(&typed_key(KEY_KECCAK256, commitment))?;
+    if blobs == 0 {
+        return Ok(BatchData::Calldata(preimage.into()));
+    }
+    if preimage.len() != 32 * usize::from(blobs) {
+        return Err(SourceError(format!(
+            "a blob batch's commitment is {} bytes of versioned hashes, not {blobs} hashes",
+            preimage.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(usize::from(blobs));
+    for hash in preimage.chunks(32).map(B256::from_slice) {
+        let mut data = Vec::with_capacity(crate::BYTES_PER_BLOB);
+        for i in 0..crate::FIELD_ELEMENTS_PER_BLOB {
+            let key = blob_key(&hash, i);
+            let fe = oracle.get(&key)?;
+            if fe.len() != 32 {
+                return Err(bad("blob field element", &key));
+            }
+            data.extend_from_slice(&fe);
+        }
+        out.push(PostedBlob { versioned_hash: hash, data: data.into() });
+    }
+    Ok(BatchData::Blobs(out))
 }
 
 /// The key of local input `n`.
@@ -258,12 +321,12 @@ pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
     let claimed = Output::decode(&input(oracle, local::CLAIMED_OUTPUT)?)
         .ok_or_else(|| malformed(local::CLAIMED_OUTPUT))?;
     let batch = input(oracle, local::BATCH)?;
-    if batch.len() != 48 {
+    if batch.len() != BATCH_INPUT_LEN {
         return Err(malformed(local::BATCH).into());
     }
     let word = |i: usize| u64::from_be_bytes(batch[i..i + 8].try_into().unwrap_or_default());
     let (first_block, last_block) = (word(0), word(8));
-    let data = oracle.get(&typed_key(KEY_KECCAK256, &B256::from_slice(&batch[16..])))?;
+    let data = read_batch_data(oracle, &B256::from_slice(&batch[16..48]), batch[48])?;
     let hashes = input(oracle, local::DEPOSITS)?;
     if hashes.len() % 32 != 0 {
         return Err(malformed(local::DEPOSITS).into());
@@ -297,13 +360,21 @@ pub fn claim_inputs(
     m.insert(local_key(local::CHAIN), chain.encode());
     m.insert(local_key(local::PRE_OUTPUT), pre.encode().to_vec());
     m.insert(local_key(local::CLAIMED_OUTPUT), claimed.encode().to_vec());
-    let data_hash = keccak256(batch.data);
-    let mut b = Vec::with_capacity(48);
-    b.extend_from_slice(&batch.first_block.to_be_bytes());
-    b.extend_from_slice(&batch.last_block.to_be_bytes());
-    b.extend_from_slice(data_hash.as_slice());
-    m.insert(local_key(local::BATCH), b);
-    m.insert(typed_key(KEY_KECCAK256, &data_hash), batch.data.to_vec());
+    m.insert(local_key(local::BATCH), encode_batch_input(batch));
+    let commitment = typed_key(KEY_KECCAK256, &batch.data.commitment());
+    match batch.data {
+        BatchData::Calldata(d) => {
+            m.insert(commitment, d.to_vec());
+        }
+        BatchData::Blobs(blobs) => {
+            m.insert(commitment, BatchData::versioned_hashes(blobs));
+            for b in blobs {
+                for (i, fe) in b.data.chunks(32).enumerate() {
+                    m.insert(blob_key(&b.versioned_hash, i as u64), fe.to_vec());
+                }
+            }
+        }
+    }
     // In nonce order, from the pre-output's next nonce: the program reads the
     // deposit of nonce n at position n - next.
     let held: BTreeMap<u64, &DepositTx> = deposits

@@ -18,8 +18,8 @@ use infra_state::{
     Curve, MemoryNodeStore, Node, NodeStore, Position, SparseMerkleTree, StateError, TreeHasher,
 };
 use infra_stf::{
-    BaseFeeConfig, BatchRef, BuiltBlock, ChainParams, Inclusion, InvalidBatch, MemorySource,
-    Output, Preimages, block_header, build_block,
+    BaseFeeConfig, BatchData, BatchRef, BuiltBlock, ChainParams, Inclusion, InvalidBatch,
+    MemorySource, Output, Preimages, block_header, build_block,
     claim::{ClaimChain, decide, record_claim},
     tree_updates,
 };
@@ -308,7 +308,11 @@ fn a_batch_derives_what_the_sequencer_sealed_from_the_oracle_alone() {
     let want = Output::after(&chain(), &last.header, 3);
     for codec in [Codec::None, Codec::Zstd] {
         let data = BatchPayload::from_blocks(&blocks).unwrap().encode(codec);
-        let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+        let batch = BatchRef {
+            first_block: 1,
+            last_block: 3,
+            data: &BatchData::Calldata(data.clone().into()),
+        };
         let p = pre_output(&pre);
         let (_, preimages) =
             record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
@@ -412,7 +416,11 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
     cases.push(("more transactions than gas", crowded.encode(Codec::Zstd), 1, 3));
 
     for (what, data, first, last) in cases {
-        let batch = BatchRef { first_block: first, last_block: last, data: &data };
+        let batch = BatchRef {
+            first_block: first,
+            last_block: last,
+            data: &BatchData::Calldata(data.clone().into()),
+        };
         let (out, invalid, _) = derive(&pre, &batch);
         assert!(invalid.is_some(), "{what}: accepted");
         assert_eq!(out, p, "{what}: an invalid batch's output is the pre-output");
@@ -425,6 +433,105 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
         )
         .unwrap();
         assert_eq!(planned.err(), invalid, "{what}");
+    }
+}
+
+/// Blobs as the batcher posts them (alloy's `SimpleCoder`), with their real
+/// versioned hashes.
+fn blob_batch(blobs: Vec<alloy::eips::eip4844::Blob>) -> BatchData {
+    let sidecar = alloy::consensus::BlobTransactionSidecar::try_from_blobs_with_settings(
+        blobs.clone(),
+        alloy::consensus::EnvKzgSettings::Default.get(),
+    )
+    .unwrap();
+    BatchData::Blobs(
+        sidecar
+            .versioned_hashes()
+            .zip(blobs)
+            .map(|(versioned_hash, b)| infra_stf::PostedBlob {
+                versioned_hash,
+                data: Bytes::copy_from_slice(b.as_slice()),
+            })
+            .collect(),
+    )
+}
+
+fn encode_blobs(payload: &[u8]) -> Vec<alloy::eips::eip4844::Blob> {
+    use alloy::eips::eip4844::builder::{SidecarBuilder, SimpleCoder};
+    SidecarBuilder::<SimpleCoder>::from_slice(payload).take()
+}
+
+#[test]
+fn a_blob_batch_derives_from_its_field_elements_alone() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let want = Output::after(&chain(), &blocks[2].header, 3);
+    let p = pre_output(&pre);
+    // The payload in one blob, and in one blob with an empty one after it
+    // (the simple encoding ends at a zero length word).
+    let payload = BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::Zstd);
+    for data in [blob_batch(encode_blobs(&payload)), {
+        // The same payload spread over two blobs (it ends in the second).
+        let mut blobs = encode_blobs(&payload);
+        blobs.push(alloy::eips::eip4844::Blob::ZERO);
+        blob_batch(blobs)
+    }] {
+        let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+        let (_, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+        let reads = Reads { map: &preimages, seen: Default::default() };
+        let d = decide(&reads).unwrap();
+        assert_eq!(d.applied.invalid, None);
+        assert!(d.claim_holds());
+        // Every field element of every blob is read by its blob key, and the
+        // calldata key of the payload is not served at all.
+        let seen = reads.seen.into_inner().unwrap();
+        let blob_keys = seen.iter().filter(|k| k.0[0] == infra_stf::claim::KEY_BLOB).count();
+        assert_eq!(blob_keys, 4096 * data.blob_count());
+        assert!(!preimages.contains_key(&infra_stf::claim::typed_key(2, &keccak256(&payload))));
+        // One field element missing: the program cannot decide.
+        let BatchData::Blobs(posted) = &data else { unreachable!() };
+        let mut missing = preimages.clone();
+        missing.remove(&infra_stf::claim::blob_key(&posted[0].versioned_hash, 4095));
+        assert!(decide(&missing).is_err());
+    }
+}
+
+#[test]
+fn malformed_blob_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
+    use alloy::eips::eip4844::Blob;
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let p = pre_output(&pre);
+    let payload = BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::Zstd);
+    let good = encode_blobs(&payload)[0];
+    let mut top_bit = good;
+    // A field element below the BLS modulus whose first byte has bit 6 set:
+    // the simple encoding keeps both top bits clear.
+    top_bit[32 * 3] = 0x40;
+    let mut long = good;
+    long[1..9].copy_from_slice(&(1u64 << 20).to_be_bytes()); // a length past the blob
+    let mut huge = good;
+    huge[1..9].copy_from_slice(&u64::MAX.to_be_bytes()); // over the 2 MiB a piece may hold
+    let mut junk = Blob::ZERO;
+    junk[1..9].copy_from_slice(&3u64.to_be_bytes());
+    junk[33..36].copy_from_slice(&[1, 0, 0xff]); // a well-encoded payload that is not RLP
+    for (what, blobs) in [
+        ("a field element with bit 254 set", vec![top_bit]),
+        ("a length past the data", vec![long]),
+        ("a length over 2 MiB", vec![huge]),
+        ("no data (all zero)", vec![Blob::ZERO]),
+        ("a payload that does not decode", vec![junk]),
+    ] {
+        let data = blob_batch(blobs);
+        let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+        let (out, invalid, _) = derive(&pre, &batch);
+        let Some(InvalidBatch::Decode(why)) = &invalid else {
+            panic!("{what}: {invalid:?}");
+        };
+        assert_eq!(out, p, "{what}: an invalid batch's output is the pre-output");
+        let planned = infra_stf::plan_batch(&chain(), &p, &batch, &BTreeMap::new()).unwrap();
+        assert_eq!(planned.err(), invalid, "{what}: {why}");
     }
 }
 
@@ -482,7 +589,8 @@ fn junk_transactions_are_dropped_and_the_rest_still_derive() {
     let added = junk.len();
     payload.blocks[2].transactions.extend(junk);
     let data = payload.encode(Codec::Zstd);
-    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let batch =
+        BatchRef { first_block: 1, last_block: 3, data: &BatchData::Calldata(data.clone().into()) };
     let (out, invalid, dropped) = derive(&pre, &batch);
     assert_eq!(invalid, None);
     assert_eq!(dropped, added);
@@ -564,7 +672,8 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
     let (pre, blocks, _) = sealed(&h);
     let want = Output::after(&chain(), &blocks[2].header, 3);
     let data = BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::Zstd);
-    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let batch =
+        BatchRef { first_block: 1, last_block: 3, data: &BatchData::Calldata(data.clone().into()) };
     let p = pre_output(&pre);
     let (_, preimages) =
         record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
@@ -622,7 +731,11 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
         ("unknown codec", [&[1u8, 7][..], &data[2..]].concat()),
         ("trailing byte", [&data[..], &[0u8][..]].concat()),
     ] {
-        let batch = BatchRef { first_block: 1, last_block: 3, data: &bytes };
+        let batch = BatchRef {
+            first_block: 1,
+            last_block: 3,
+            data: &BatchData::Calldata(bytes.clone().into()),
+        };
         let (host, preimages) =
             record_claim(Host(&pre), &claim_chain(), &p, &p, &batch, &deposits()).unwrap();
         assert!(host.invalid.is_some(), "{what}");
@@ -633,6 +746,19 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
         assert_eq!(infra_stf::claim::reported_output(&text), Some(p), "{what}");
         assert!(text.contains("invalid "), "{what}: {text}");
     }
+
+    // A blob batch: the program reads its 4,096 field elements one by one.
+    let data = blob_batch(encode_blobs(&data));
+    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let (_, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+    let mut vm = vm_for(&elf, &preimages);
+    let end = vm.run_to(u64::MAX).unwrap();
+    let text = String::from_utf8_lossy(&vm.output).to_string();
+    assert_eq!(end.exit, Some(0), "{text}");
+    assert_eq!(infra_stf::claim::reported_output(&text), Some(want));
+    assert_eq!(native_program(&preimages), (text, 0));
+    eprintln!("the same batch in one blob: {} instructions", end.steps);
 }
 
 /// Calls precompile `calldata[32..64]` with `calldata[64..]` and stores the
@@ -804,7 +930,8 @@ fn precompiles_agree_between_the_node_and_the_program() {
     let want = Output::after(&chain(), &built.block.header, 0);
     let data =
         BatchPayload::from_blocks(std::slice::from_ref(&built.block)).unwrap().encode(Codec::None);
-    let batch = BatchRef { first_block: 1, last_block: 1, data: &data };
+    let batch =
+        BatchRef { first_block: 1, last_block: 1, data: &BatchData::Calldata(data.clone().into()) };
     let p = Output::after(&chain(), &pre.headers[0], 0);
     let (host, preimages) =
         record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &[]).unwrap();

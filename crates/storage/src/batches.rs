@@ -4,9 +4,10 @@
 //! state tables do not hold.
 
 use crate::{StateReader, StorageError, Store};
-use alloy::primitives::Bytes;
+use alloy::primitives::{B256, Bytes};
 use alloy_rlp::{Decodable, RlpDecodable, RlpEncodable};
 use infra_primitives::DepositTx;
+use infra_stf::{BYTES_PER_BLOB, BatchData, PostedBlob};
 
 const COUNT_KEY: &str = "batches";
 
@@ -16,12 +17,14 @@ fn record_key(index: u64) -> String {
 
 /// One batch as L1 recorded it, with what this node made of it.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct BatchRecord {
     /// Its index on L1 (0-based).
     pub index: u64,
     pub first_block: u64,
     pub last_block: u64,
-    /// Its data, as L1 holds it.
+    /// Its data, as L1 holds it: the calldata, or the blobs one after another
+    /// (see [`BatchRecord::batch_data`]).
     pub data: Bytes,
     /// The output claimed for it on L1 (`abi.encode(Rollup.Output)`, 160 bytes).
     pub claimed: Bytes,
@@ -32,6 +35,43 @@ pub struct BatchRecord {
     pub chain: Bytes,
     /// The deposits L1 held when it was posted, from the pre-output's next nonce on.
     pub deposits: Vec<DepositTx>,
+    /// A blob batch's versioned hashes, one per blob of `data`.
+    pub blob_hashes: Option<Vec<B256>>,
+}
+
+impl BatchRecord {
+    /// `data` and `blob_hashes` for `data` as L1 holds it.
+    pub fn posted(data: &BatchData) -> (Bytes, Option<Vec<B256>>) {
+        match data {
+            BatchData::Calldata(d) => (d.clone(), None),
+            BatchData::Blobs(blobs) => (
+                blobs.iter().flat_map(|b| b.data.iter().copied()).collect(),
+                Some(blobs.iter().map(|b| b.versioned_hash).collect()),
+            ),
+        }
+    }
+
+    /// The batch's data as L1 holds it.
+    pub fn batch_data(&self) -> Result<BatchData, StorageError> {
+        let Some(hashes) = &self.blob_hashes else {
+            return Ok(BatchData::Calldata(self.data.clone()));
+        };
+        if self.data.len() != hashes.len() * BYTES_PER_BLOB {
+            return Err(StorageError::Corrupt(format!(
+                "batch record {}: {} bytes for {} blobs",
+                self.index,
+                self.data.len(),
+                hashes.len()
+            )));
+        }
+        Ok(BatchData::Blobs(
+            hashes
+                .iter()
+                .zip(self.data.chunks(BYTES_PER_BLOB))
+                .map(|(h, d)| PostedBlob { versioned_hash: *h, data: Bytes::copy_from_slice(d) })
+                .collect(),
+        ))
+    }
 }
 
 impl Store {
@@ -89,7 +129,64 @@ mod tests {
             derived: vec![8; 160].into(),
             chain: vec![9; 69].into(),
             deposits: vec![],
+            blob_hashes: None,
         }
+    }
+
+    #[test]
+    fn a_blob_batch_keeps_its_blobs_and_their_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let blobs = BatchData::Blobs(
+            (0..2u8)
+                .map(|i| PostedBlob {
+                    versioned_hash: B256::repeat_byte(i + 1),
+                    data: vec![i; BYTES_PER_BLOB].into(),
+                })
+                .collect(),
+        );
+        let (data, blob_hashes) = BatchRecord::posted(&blobs);
+        let rec = BatchRecord { data, blob_hashes, ..record(0) };
+        store.put_batch(&rec).unwrap();
+        store.put_batch(&record(1)).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.batch(0).unwrap().unwrap().batch_data().unwrap(), blobs);
+        assert_eq!(
+            r.batch(1).unwrap().unwrap().batch_data().unwrap(),
+            BatchData::Calldata(vec![1, 0, 0xc0].into())
+        );
+        // A record cut short is reported, not read as other blobs.
+        let short = BatchRecord { data: vec![0; BYTES_PER_BLOB].into(), ..rec };
+        assert!(short.batch_data().is_err());
+    }
+
+    #[test]
+    fn a_record_written_before_blob_batches_were_kept_still_reads() {
+        // The same fields without the trailing blob hashes.
+        #[derive(RlpEncodable)]
+        struct Old {
+            index: u64,
+            first_block: u64,
+            last_block: u64,
+            data: Bytes,
+            claimed: Bytes,
+            derived: Bytes,
+            chain: Bytes,
+            deposits: Vec<DepositTx>,
+        }
+        let r = record(4);
+        let old = Old {
+            index: r.index,
+            first_block: r.first_block,
+            last_block: r.last_block,
+            data: r.data.clone(),
+            claimed: r.claimed.clone(),
+            derived: r.derived.clone(),
+            chain: r.chain.clone(),
+            deposits: vec![],
+        };
+        let raw = alloy_rlp::encode(&old);
+        assert_eq!(BatchRecord::decode(&mut raw.as_slice()).unwrap(), r);
     }
 
     #[test]
