@@ -5,6 +5,7 @@ mod memory;
 mod oracle;
 mod proof;
 mod state;
+pub mod testing;
 mod verify;
 mod vm;
 

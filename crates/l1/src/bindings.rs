@@ -50,6 +50,31 @@ sol!(
 pub use infra_primitives::L2_WITHDRAWALS;
 
 sol!(
+    /// One instruction of the fault-proof VM on L1 (`contracts/src/fpvm/RiscV.sol`,
+    /// the mirror of `infra_fpvm::verify_step`).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    RiscV,
+    "../../contracts/artifacts/RiscV.json"
+);
+
+sol!(
+    /// The fault-proof VM's preimage oracle (`contracts/src/fpvm/PreimageOracle.sol`).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    PreimageOracle,
+    "../../contracts/artifacts/PreimageOracle.json"
+);
+
+sol!(
+    /// A preimage oracle that serves whatever a test loads (no checks).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    TestPreimageOracle,
+    "../../contracts/artifacts/TestPreimageOracle.json"
+);
+
+sol!(
     /// The PLONK verifier generated for the dev chain's key (public dev
     /// parameters): `contracts/src/zk/generated/PlonkVerifierDev.sol`.
     PlonkVerifierDev,

@@ -1,0 +1,368 @@
+//! L1's RISC-V step (`contracts/src/fpvm/RiscV.sol`, in revm) against the
+//! reference step verifier (`infra_fpvm::verify_step`), which the VM's trace
+//! agrees with: on sampled steps of the fault-proof program's real trace (a
+//! batch of sealed blocks with an ETH transfer, an ERC-20 deployment and
+//! transfers), on every step of the program's start (it reads its local
+//! inputs: keys L1 localizes to the game that asks) and on random instruction
+//! streams (every instruction class, faults, system calls, memory accesses
+//! across leaves and at the top of memory), the post-state L1 computes is the
+//! VM's, byte for byte. Forged proofs and unloaded preimage parts are refused.
+//! Prints the gas of a step (mean and worst).
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::eip2930::AccessList,
+    genesis::{Genesis, GenesisAccount},
+    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{SolCall, SolConstructor, SolValue},
+};
+use infra_bus::{Bus, DepositInbox};
+use infra_config::ChainConfig;
+use infra_derivation::witness::DatadirPreimages;
+use infra_execution::chain_params;
+use infra_fpvm::{
+    MEM_PROOF_SIZE, Memory, PreimageSource, StepProof, Vm, stream_part,
+    testing::{AnyKey, Rng, any_key_data, random_machine},
+    verify_step,
+};
+use infra_l1::{
+    RiscV, TestPreimageOracle, TestToken,
+    sim::{Failure, SimL1},
+};
+use infra_mempool::{Mempool, PoolConfig};
+use infra_primitives::batch::{BatchPayload, Codec};
+use infra_sequencer::{BlockBuilder, genesis_block};
+use infra_state::{Curve, TreeHasher};
+use infra_stf::{
+    BatchData, BatchRef, Output,
+    claim::{ClaimChain, record_claim},
+};
+use infra_storage::Store;
+use std::{collections::BTreeMap, sync::Arc};
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+/// Who calls the step (the game, on L1): local keys are localized to it.
+const CALLER: Address = Address::repeat_byte(0x9a);
+const CONTEXT: B256 = B256::repeat_byte(0x3c);
+
+fn eip1559(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: ChainConfig::dev().chain_id,
+        nonce,
+        gas_limit: 3_000_000,
+        max_fee_per_gas: 5_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value: U256::from(ETH / 1000),
+        access_list: AccessList::default(),
+        input: input.into(),
+    };
+    let tx = if to.is_create() { TxEip1559 { value: U256::ZERO, ..tx } } else { tx };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    tx.into_signed(sig).into()
+}
+
+/// The preimages of a real claim: two sealed blocks (an ETH transfer and an
+/// ERC-20 deployment, then two token transfers) derive to their sealed output.
+fn real_claim() -> BTreeMap<B256, Vec<u8>> {
+    let chain = ChainConfig::dev();
+    let hasher = TreeHasher::new(Curve::Bn254);
+    let alice = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x11)).expect("key");
+    let mut genesis = Genesis::default();
+    genesis.config.chain_id = chain.chain_id;
+    genesis
+        .alloc
+        .insert(alice.address(), GenesisAccount::default().with_balance(U256::from(100 * ETH)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let (g, changes, nodes) = genesis_block(&chain, &genesis, &hasher).expect("genesis");
+    store.commit_block(&g, &changes, &nodes).expect("commit genesis");
+    let pool = Arc::new(Mempool::new(PoolConfig {
+        chain_id: chain.chain_id,
+        block_gas_limit: chain.gas_limit,
+        min_tip_wei: 0,
+        limits: Default::default(),
+        accept_blobs: false,
+    }));
+    let builder = BlockBuilder {
+        store: store.clone(),
+        pool: pool.clone(),
+        chain: chain.clone(),
+        hasher: hasher.clone(),
+        bus: Bus::new(16),
+        empty_blocks: true,
+        deposits: DepositInbox::new(),
+    };
+    let add = |tx: TxEnvelope, nonce: u64| {
+        pool.add(tx, alice.address(), nonce, U256::from(100 * ETH), 2_000_000_000).expect("pooled");
+    };
+    let bob = Address::repeat_byte(0xb0);
+    add(eip1559(&alice, 0, TxKind::Call(bob), vec![]), 0);
+    let args = TestToken::constructorCall {
+        name_: "T".into(),
+        symbol_: "T".into(),
+        initialSupply: U256::from(1_000_000u64),
+    }
+    .abi_encode();
+    add(eip1559(&alice, 1, TxKind::Create, [TestToken::BYTECODE.to_vec(), args].concat()), 0);
+    let b1 = builder.seal_next(1_700_000_000).expect("seal").expect("block 1");
+    let token = alice.address().create(1);
+    for (nonce, to) in [(2u64, bob), (3, Address::repeat_byte(0xc0))] {
+        let call = TestToken::transferCall { to, value: U256::from(nonce) }.abi_encode();
+        add(eip1559(&alice, nonce, TxKind::Call(token), call), 2);
+    }
+    let b2 = builder.seal_next(1_700_000_001).expect("seal").expect("block 2");
+    assert_eq!((b1.transactions.len(), b2.transactions.len()), (2, 2));
+
+    let params = chain_params(&chain);
+    let pre = Output::after(&params, &g.header, 0);
+    let want = Output::after(&params, &b2.header, 0);
+    let payload = BatchPayload::from_blocks(&[(*b1).clone(), (*b2).clone()]).expect("payload");
+    let data = BatchData::Calldata(payload.encode(Codec::Zstd).into());
+    let batch = BatchRef { first_block: 1, last_block: 2, data: &data };
+    let reader = store.reader().expect("reader");
+    let state = reader.state_at(0).expect("genesis state");
+    let (applied, preimages) = record_claim(
+        DatadirPreimages { state: &state },
+        &ClaimChain { params, curve: Curve::Bn254 },
+        &pre,
+        &want,
+        &batch,
+        &[],
+    )
+    .expect("host run");
+    assert_eq!(applied.output, want);
+    preimages
+}
+
+/// L1 with the step contract over an oracle the test loads freely.
+struct L1 {
+    sim: SimL1,
+    oracle: Address,
+    riscv: Address,
+    gas: Vec<u64>,
+}
+
+impl L1 {
+    fn new() -> Self {
+        let mut sim = SimL1::new(&[CALLER], U256::from(1_000 * ETH));
+        let oracle = sim.deploy(CALLER, TestPreimageOracle::BYTECODE.to_vec());
+        let args = RiscV::constructorCall { oracle_: oracle }.abi_encode();
+        let riscv = sim.deploy(CALLER, [RiscV::BYTECODE.to_vec(), args].concat());
+        Self { sim, oracle, riscv, gas: Vec::new() }
+    }
+
+    /// The key L1's oracle holds `key` under, for a step the game calls.
+    fn l1_key(key: &B256) -> B256 {
+        if key[0] != infra_fpvm::KEY_LOCAL {
+            return *key;
+        }
+        let mut k = keccak256((*key, CALLER, CONTEXT).abi_encode());
+        k.0[0] = infra_fpvm::KEY_LOCAL;
+        k
+    }
+
+    /// Loads the part `proof` reads, as `source` serves it.
+    fn load(&mut self, proof: &StepProof, source: &mut impl PreimageSource) {
+        let Some((key, offset)) = proof.preimage else { return };
+        let (part, len) = source.part(&key, offset).expect("the part is known");
+        let call = TestPreimageOracle::setPartCall {
+            key: Self::l1_key(&key),
+            offset: U256::from(offset),
+            part: part.into(),
+            len: U256::from(len),
+        };
+        self.sim.send(CALLER, self.oracle, &call, U256::ZERO).expect("part loaded");
+    }
+
+    fn step(&mut self, pre: &[u8], proofs: &[u8]) -> Result<(B256, Bytes), Failure> {
+        let call = RiscV::stepCall {
+            state: pre.to_vec().into(),
+            proofs: proofs.to_vec().into(),
+            localContext: CONTEXT,
+        };
+        let out = self.sim.send(CALLER, self.riscv, &call, U256::ZERO)?;
+        self.gas.push(out.gas);
+        let r = RiscV::stepCall::abi_decode_returns(&out.output).expect("step returns");
+        Ok((r.postHash, r.post))
+    }
+
+    /// Runs `proof` on L1 and checks it gives the reference verifier's post-state.
+    fn check(&mut self, proof: &StepProof, source: &mut impl PreimageSource, what: &str) {
+        self.load(proof, source);
+        let (post, hash) = verify_step(&proof.pre_state, &proof.mem_proofs, source)
+            .unwrap_or_else(|e| panic!("{what}: the reference refuses: {e}"));
+        assert_eq!(hash, proof.post_hash, "{what}: the reference and the VM");
+        let (l1_hash, l1_post) = self
+            .step(&proof.pre_state, &proof.mem_proofs)
+            .unwrap_or_else(|e| panic!("{what}: L1 refused: {e:?}"));
+        assert_eq!(l1_post.as_ref(), post.encode().as_slice(), "{what}: post-state");
+        assert_eq!(l1_hash, hash, "{what}: post-state hash");
+    }
+
+    fn gas_report(&self, what: &str) {
+        let mean = self.gas.iter().sum::<u64>() / self.gas.len().max(1) as u64;
+        let worst = self.gas.iter().max().copied().unwrap_or_default();
+        eprintln!(
+            "{what}: {} steps on L1, gas per step (transaction, calldata included): mean {mean}, worst {worst}",
+            self.gas.len()
+        );
+    }
+}
+
+fn program_elf() -> Vec<u8> {
+    let path = std::env::var_os("INFRA_PROGRAM_ELF")
+        .expect("INFRA_PROGRAM_ELF: build the program with scripts/build-program.sh");
+    std::fs::read(path).expect("the program's ELF")
+}
+
+#[test]
+fn l1_steps_the_programs_real_trace_as_the_vm_does() {
+    let preimages = real_claim();
+    let mut source = infra_fpvm::Preimages::default();
+    for (k, v) in &preimages {
+        source.insert(*k, v.clone());
+    }
+    let elf = program_elf();
+    let mut vm = Vm::from_elf(&elf, source.clone()).expect("the ELF loads");
+    vm.snapshot_every = 1 << 18;
+    let end = vm.run_to(u64::MAX).expect("every preimage is there");
+    assert_eq!(end.exit, Some(0), "{}", String::from_utf8_lossy(&vm.output));
+    let mut l1 = L1::new();
+    // The start (local inputs are read here), samples across the trace, the
+    // exit, and the first reads of keccak256 and Poseidon preimages (found by
+    // running the machine and looking at each instruction before it runs).
+    let mut steps: Vec<u64> = (0..1500).collect();
+    steps.extend((0..120).map(|i| 1500 + (end.steps - 1501) * i / 119));
+    let mut scan = Vm::from_elf(&elf, source.clone()).expect("the ELF loads");
+    let mut found: BTreeMap<u8, usize> = BTreeMap::new();
+    while scan.cpu.exit.is_none() && found.values().filter(|n| **n >= 3).count() < 2 {
+        let key_type = scan.cpu.preimage_key[0];
+        if scan.mem.read(scan.cpu.pc, 4) == 0x73
+            && scan.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
+            && key_type != infra_fpvm::KEY_LOCAL
+            && found.get(&key_type).is_none_or(|n| *n < 3)
+        {
+            steps.push(scan.cpu.steps);
+            *found.entry(key_type).or_default() += 1;
+        }
+        scan.cpu.step(&mut scan.mem, &mut scan.oracle).expect("every preimage is there");
+    }
+    assert_eq!(found.keys().copied().collect::<Vec<_>>(), [2, 3], "keccak and Poseidon reads");
+    steps.sort_unstable();
+    steps.dedup();
+    let (mut reads, mut local_reads) = (0, 0);
+    for k in steps {
+        vm.seek(k).expect("seek");
+        let proof = vm.prove_step().expect("prove");
+        if let Some((key, _)) = proof.preimage {
+            reads += 1;
+            local_reads += usize::from(key[0] == infra_fpvm::KEY_LOCAL);
+        }
+        l1.check(&proof, &mut source, &format!("step {k}"));
+    }
+    assert!(local_reads > 4 && reads >= local_reads + 6, "{reads} reads, {local_reads} local");
+    // After the exit, a step changes nothing.
+    vm.seek(end.steps).expect("seek");
+    let state = vm.state();
+    assert!(state.exited);
+    let (hash, post) = l1.step(&state.encode(), &[]).expect("an exited state steps");
+    assert_eq!((hash, post.as_ref()), (state.hash(), state.encode().as_slice()));
+    l1.gas_report(&format!("real trace ({} instructions)", end.steps));
+}
+
+#[test]
+fn l1_and_the_reference_agree_on_random_instruction_streams() {
+    let mut l1 = L1::new();
+    let mut rng = Rng(0x51ed);
+    let (mut steps, mut faults) = (0, 0);
+    for program in 0..400u64 {
+        let mut vm = random_machine(&mut rng, program);
+        for _ in 0..40 {
+            if vm.cpu.exit.is_some() {
+                break;
+            }
+            let proof = vm.prove_step().expect("AnyKey serves every key");
+            l1.check(&proof, &mut AnyKey, &format!("program {program} step {}", proof.step));
+            steps += 1;
+        }
+        faults += usize::from(vm.cpu.exit == Some(infra_fpvm::FAULT_EXIT_CODE));
+    }
+    assert!(steps > 1_000 && faults > 10, "{steps} steps, {faults} faults");
+    l1.gas_report("random streams");
+}
+
+#[test]
+fn forged_steps_are_refused_on_l1() {
+    let mut l1 = L1::new();
+    let mut rng = Rng(0xbad);
+    // A step that reads memory (a load, or the instruction fetch itself).
+    let mut vm = random_machine(&mut rng, 1);
+    let proof = vm.prove_step().expect("prove");
+    l1.load(&proof, &mut AnyKey);
+    assert!(l1.step(&proof.pre_state, &proof.mem_proofs).is_ok());
+
+    // A memory proof with another leaf value, a sibling changed, or none.
+    let mut leaf = proof.mem_proofs.clone();
+    leaf[0] ^= 1;
+    let mut sibling = proof.mem_proofs.clone();
+    sibling[32 * 30] ^= 1;
+    for (what, proofs) in [
+        ("another leaf value", leaf),
+        ("another sibling", sibling),
+        ("no proof", vec![]),
+        ("a proof cut short", proof.mem_proofs[..MEM_PROOF_SIZE - 1].to_vec()),
+    ] {
+        assert!(l1.step(&proof.pre_state, &proofs).is_err(), "{what}: accepted");
+    }
+    // States that do not decode: x0 set, a flag of 2, a wrong length.
+    let mut x0 = proof.pre_state.clone();
+    x0[113] = 1;
+    let mut flag = proof.pre_state.clone();
+    flag[80] = 2;
+    for (what, state) in
+        [("x0 != 0", x0), ("exited = 2", flag), ("short", proof.pre_state[..361].to_vec())]
+    {
+        assert!(l1.step(&state, &proof.mem_proofs).is_err(), "{what}: accepted");
+    }
+
+    // A preimage read of a part the oracle does not hold reverts: no one
+    // wins a step because it could not be executed, and no value is made up.
+    // A local key loaded as is (not localized to the caller and context that
+    // step) is not the game's input either.
+    let mut rng = Rng(3);
+    let read = (0..10_000u64)
+        .find_map(|p| {
+            let mut vm = random_machine(&mut rng, p);
+            (0..40).find_map(|_| {
+                if vm.cpu.exit.is_some() {
+                    return None;
+                }
+                let proof = vm.prove_step().ok()?;
+                let local = proof.preimage.is_some_and(|(k, _)| k[0] == infra_fpvm::KEY_LOCAL);
+                local.then_some(proof)
+            })
+        })
+        .expect("a random stream reads a local key");
+    assert!(l1.step(&read.pre_state, &read.mem_proofs).is_err(), "an unloaded part was read");
+    let (key, offset) = read.preimage.expect("a read");
+    let (part, len) = stream_part(&any_key_data(&key), offset);
+    let raw = TestPreimageOracle::setPartCall {
+        key,
+        offset: U256::from(offset),
+        part: part.into(),
+        len: U256::from(len),
+    };
+    l1.sim.send(CALLER, l1.oracle, &raw, U256::ZERO).expect("loaded");
+    assert!(l1.step(&read.pre_state, &read.mem_proofs).is_err(), "a local key not localized");
+    l1.load(&read, &mut AnyKey);
+    let (_, hash) = verify_step(&read.pre_state, &read.mem_proofs, &mut AnyKey).expect("verifies");
+    assert_eq!(l1.step(&read.pre_state, &read.mem_proofs).expect("localized").0, hash);
+    let other = RiscV::stepCall {
+        state: read.pre_state.clone().into(),
+        proofs: read.mem_proofs.clone().into(),
+        localContext: B256::repeat_byte(0x3d),
+    };
+    assert!(l1.sim.send(CALLER, l1.riscv, &other, U256::ZERO).is_err(), "another context");
+}
