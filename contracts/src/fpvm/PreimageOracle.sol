@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {IPreimageOracle} from "./IPreimageOracle.sol";
 import {IPoseidon} from "../poseidon/IPoseidon.sol";
+import {LocalKey} from "./LocalKey.sol";
 
 /// @title PreimageOracle
 /// @notice The fault-proof VM's preimage oracle on L1. The program reads a
@@ -24,8 +25,8 @@ import {IPoseidon} from "../poseidon/IPoseidon.sol";
 ///   `keccak256(h ‖ uint64 index)`, checked against the blob's KZG commitment
 ///   with the point-evaluation precompile (EIP-4844).
 /// Local keys (type 1, the inputs of a disputed claim) are loaded by the game
-/// that disputes it, localized to it; that is the game's part, not this
-/// contract's.
+/// that disputes it ([`loadLocalPart`]), under the key localized to the game
+/// and the claim's context: what they hold is the game's word, no one else's.
 contract PreimageOracle is IPreimageOracle {
     uint8 internal constant KEY_KECCAK256 = 2;
     uint8 internal constant KEY_POSEIDON = 3;
@@ -41,6 +42,8 @@ contract PreimageOracle is IPreimageOracle {
     address internal constant POINT_EVALUATION = address(0x0a);
     uint256 internal constant FIELD_ELEMENTS_PER_BLOB = 4096;
     uint256 internal constant BLS_MODULUS = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001;
+    /// The scalar fields the state tree may hash in (`Curve::Bn254`, `Curve::Bls12_381`).
+    uint256 internal constant BN254_R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
     /// 7^((BLS_MODULUS - 1) / 4096): the blob domain's root of unity. Field
     /// element i of a blob is its polynomial's value at ROOT_OF_UNITY^bitrev12(i).
     uint256 internal constant ROOT_OF_UNITY = 0x564c0a11a0f704f4fc3e8acfe0f8245f0ad1347b378fbf96e206da11a5d36306;
@@ -61,8 +64,15 @@ contract PreimageOracle is IPreimageOracle {
     error NotAPoseidonPreimage(uint256 length);
     error BlobIndexOutOfRange(uint256 index);
     error BlobCheckFailed();
+    error WrongFieldModulus(uint256 modulus);
 
+    /// `fieldModulus_` must be the modulus `poseidon_` reduces by: a larger one
+    /// would let `word + modulus` load as a second preimage of a node.
     constructor(IPoseidon poseidon_, uint256 fieldModulus_) {
+        if (
+            (fieldModulus_ != BN254_R && fieldModulus_ != BLS_MODULUS)
+                || poseidon_.hash2(0, fieldModulus_, 0) != poseidon_.hash2(0, 0, 0)
+        ) revert WrongFieldModulus(fieldModulus_);
         poseidon = poseidon_;
         fieldModulus = fieldModulus_;
     }
@@ -79,10 +89,36 @@ contract PreimageOracle is IPreimageOracle {
         return lengths[key][offset] != 0;
     }
 
-    /// Loads the part at `offset` of the stream of `preimage`, under its keccak256 key.
+    /// Loads the part at `offset` of the stream of `preimage`, under its
+    /// keccak256 key. The part is read from calldata: loading costs one copy of
+    /// the preimage (to hash it), as posting it did.
     function loadKeccak256Part(uint256 offset, bytes calldata preimage) external returns (bytes32 key) {
         key = _typed(KEY_KECCAK256, keccak256(preimage));
-        _store(key, offset, preimage);
+        uint256 streamLength = preimage.length + 8;
+        if (offset >= streamLength) {
+            _put(key, offset, bytes32(0), 0);
+            return key;
+        }
+        uint256 len = streamLength - offset;
+        if (len > 32) len = 32;
+        if (offset >= 8) {
+            _put(key, offset, bytes32(preimage[offset - 8:offset - 8 + len]), len);
+        } else {
+            uint256 head = preimage.length < 32 ? preimage.length : 32;
+            _store(key, offset, preimage[0:head], preimage.length);
+        }
+    }
+
+    /// Loads the part at `offset` of local input `ident` of the claim
+    /// `localContext` names, for the caller (the game): the stream of `data`,
+    /// under `LocalKey.localize(ident, msg.sender, localContext)`, the key the
+    /// VM reads when the game steps it.
+    function loadLocalPart(bytes32 ident, bytes32 localContext, uint256 offset, bytes calldata data)
+        external
+        returns (bytes32 key)
+    {
+        key = LocalKey.localize(ident, msg.sender, localContext);
+        _store(key, offset, data, data.length);
     }
 
     /// Loads the part at `offset` of the stream of a Poseidon preimage (a tree
@@ -112,7 +148,7 @@ contract PreimageOracle is IPreimageOracle {
             revert NotAPoseidonPreimage(preimage.length);
         }
         key = _typed(KEY_POSEIDON, bytes32(h));
-        _store(key, offset, preimage);
+        _store(key, offset, preimage, preimage.length);
     }
 
     /// Loads the part at `offset` of the stream of field element `index` of the
@@ -136,7 +172,7 @@ contract PreimageOracle is IPreimageOracle {
             revert BlobCheckFailed();
         }
         key = _typed(KEY_BLOB, keccak256(abi.encodePacked(versionedHash, uint64(index))));
-        _store(key, offset, abi.encodePacked(element));
+        _store(key, offset, abi.encodePacked(element), 32);
     }
 
     /// The point of the blob domain where field element `index` is the blob's
@@ -171,12 +207,14 @@ contract PreimageOracle is IPreimageOracle {
 
     /// Stores the part at `offset` of the stream `uint64(length) ‖ preimage`:
     /// 32 bytes, zero past the stream's end, and how many are in the stream.
-    function _store(bytes32 key, uint256 offset, bytes memory preimage) internal {
-        bytes memory stream = abi.encodePacked(uint64(preimage.length), preimage);
+    /// `preimage` may be the preimage's first bytes only, enough for the part.
+    function _store(bytes32 key, uint256 offset, bytes memory preimage, uint256 length) internal {
+        bytes memory stream = abi.encodePacked(uint64(length), preimage);
+        uint256 streamLength = length + 8;
         bytes32 part;
         uint256 len;
-        if (offset < stream.length) {
-            len = stream.length - offset;
+        if (offset < streamLength) {
+            len = streamLength - offset;
             if (len > 32) len = 32;
             assembly {
                 part := mload(add(add(stream, 32), offset))
@@ -185,6 +223,10 @@ contract PreimageOracle is IPreimageOracle {
                 part &= bytes32(~(type(uint256).max >> (8 * len)));
             }
         }
+        _put(key, offset, part, len);
+    }
+
+    function _put(bytes32 key, uint256 offset, bytes32 part, uint256 len) internal {
         parts[key][offset] = part;
         lengths[key][offset] = len + 1;
         emit PartLoaded(key, offset);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {IPreimageOracle} from "./IPreimageOracle.sol";
+import {LocalKey} from "./LocalKey.sol";
 
 /// @title RiscV
 /// @notice Executes one instruction of the fault-proof VM (RV64IMA, a few system
@@ -174,8 +175,7 @@ contract RiscV {
     /// key the oracle serves local key `key` under for the game `caller` playing the claim
     /// `localContext`, so that local inputs are bound to the game that asks.
     function localize(bytes32 key, address caller, bytes32 localContext) public pure returns (bytes32) {
-        bytes32 h = keccak256(abi.encode(key, caller, localContext));
-        return bytes32((uint256(h) & (type(uint256).max >> 8)) | (uint256(KEY_LOCAL) << 248));
+        return LocalKey.localize(key, caller, localContext);
     }
 
     // ---- the state encoding (crates/fpvm/src/state.rs) ----

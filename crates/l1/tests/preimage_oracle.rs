@@ -247,3 +247,51 @@ fn sha256(data: &[u8]) -> [u8; 32] {
     use revm::precompile::{Crypto, DefaultCrypto};
     DefaultCrypto.sha256(data)
 }
+
+#[test]
+fn local_parts_are_the_callers_and_the_modulus_is_the_hashs() {
+    let mut l1 = L1::new();
+    let game = Address::repeat_byte(0x9a);
+    let ident = infra_stf::claim::local_key(2);
+    let context = B256::repeat_byte(0x3c);
+    let data = vec![7u8; 160];
+    for offset in [0u64, 8, 160, 168] {
+        let call = PreimageOracle::loadLocalPartCall {
+            ident,
+            localContext: context,
+            offset: U256::from(offset),
+            data: data.clone().into(),
+        };
+        l1.sim.send(ANYONE, l1.oracle, &call, U256::ZERO).expect("loads");
+        // Under the key the VM reads when the caller steps it, and no other.
+        let mut key = keccak256(alloy::sol_types::SolValue::abi_encode(&(ident, ANYONE, context)));
+        key.0[0] = 1;
+        assert_eq!(l1.read(key, offset), Some(stream_part(&data, offset)));
+        let mut other = keccak256(alloy::sol_types::SolValue::abi_encode(&(ident, game, context)));
+        other.0[0] = 1;
+        assert_eq!(l1.read(other, offset), None, "another game's input");
+        assert_eq!(l1.read(ident, offset), None, "the key as the program names it");
+    }
+
+    // An oracle whose modulus is not the one its Poseidon reduces by (the
+    // BLS12-381 field with the BN254 hash: word + p would load as a second
+    // preimage) is refused at deployment.
+    let poseidon = l1.sim.deploy(ANYONE, PoseidonBn254::BYTECODE.to_vec());
+    let bls = U256::from_str_radix(BLS_MODULUS, 16).unwrap();
+    for wrong in [bls, bn254_modulus() * U256::from(2), U256::from(7)] {
+        let args = PreimageOracle::constructorCall { poseidon_: poseidon, fieldModulus_: wrong };
+        let initcode = [
+            PreimageOracle::BYTECODE.to_vec(),
+            alloy::sol_types::SolConstructor::abi_encode(&args),
+        ]
+        .concat();
+        let out = l1.sim.exec(
+            ANYONE,
+            alloy::primitives::TxKind::Create,
+            initcode.into(),
+            U256::ZERO,
+            vec![],
+        );
+        assert!(out.is_err(), "modulus {wrong} accepted");
+    }
+}

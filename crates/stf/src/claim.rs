@@ -339,7 +339,7 @@ pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
     let hasher = TreeHasher::new(chain.curve);
     let reader = OracleReader { oracle, hasher: hasher.clone() };
     let parent = reader.header(&pre.block_hash)?;
-    let mut state = OracleState::new(&reader, &hasher, &parent);
+    let mut state = OracleState::new(&reader, &hasher, &parent)?;
     let batch = BatchRef { first_block, last_block, data: &data };
     let applied =
         apply_batch(&mut state, &chain.params, &hasher, &pre, &parent, &batch, &deposits)?;
@@ -502,7 +502,7 @@ pub fn record_claim<P: Preimages>(
         .filter(|d| d.nonce >= pre.next_deposit_nonce)
         .map(|d| (d.nonce, d.clone()))
         .collect();
-    let mut state = OracleState::new(&recorder, &hasher, &parent);
+    let mut state = OracleState::new(&recorder, &hasher, &parent)?;
     let applied = apply_batch(&mut state, &chain.params, &hasher, pre, &parent, batch, &held)?;
     drop(state);
     let mut preimages = recorder.into_preimages();

@@ -9,7 +9,7 @@
 //! preimage is loaded, the host when it records one).
 
 use crate::{BatchState, BuiltBlock};
-use alloc::{collections::BTreeMap, format, vec::Vec};
+use alloc::{collections::BTreeMap, format};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use infra_primitives::{AccountState, SourceError, StateSource};
@@ -48,14 +48,29 @@ pub struct OracleState<'p, P: Preimages> {
     code: BTreeMap<B256, Bytes>,
     /// Tree nodes written by the committed blocks, by hash.
     nodes: BTreeMap<B256, Node>,
-    /// The newest block first: (number, hash, parent hash).
-    chain: Vec<(u64, B256, B256)>,
+    /// Block hashes by number: the pre-output's block and the 255 before it
+    /// (read once, when the state is made: BLOCKHASH reaches 256 blocks back),
+    /// then the batch's blocks as they are committed.
+    hashes: BTreeMap<u64, B256>,
 }
 
 impl<'p, P: Preimages> OracleState<'p, P> {
-    /// The state after `parent` (whose state root reads start from).
-    pub fn new(oracle: &'p P, hasher: &TreeHasher, parent: &Header) -> Self {
-        Self {
+    /// The state after `parent` (whose state root reads start from). Reads
+    /// the headers of the 255 blocks before `parent` (fewer near genesis):
+    /// every hash BLOCKHASH can ask for in the batch is then known, and no
+    /// header is read twice however often a block asks.
+    pub fn new(oracle: &'p P, hasher: &TreeHasher, parent: &Header) -> Result<Self, SourceError> {
+        let mut hashes = BTreeMap::from([(parent.number, parent.hash_slow())]);
+        let (mut number, mut hash) = (parent.number, parent.parent_hash);
+        while number > parent.number.saturating_sub(255) {
+            let header = oracle.header(&hash)?;
+            if header.number.checked_add(1) != Some(number) {
+                return Err(SourceError(format!("header {hash} is not block {}", number - 1)));
+            }
+            hashes.insert(header.number, hash);
+            (number, hash) = (header.number, header.parent_hash);
+        }
+        Ok(Self {
             oracle,
             hasher: hasher.clone(),
             root: parent.state_root,
@@ -63,8 +78,8 @@ impl<'p, P: Preimages> OracleState<'p, P> {
             storage: BTreeMap::new(),
             code: BTreeMap::new(),
             nodes: BTreeMap::new(),
-            chain: alloc::vec![(parent.number, parent.hash_slow(), parent.parent_hash)],
-        }
+            hashes,
+        })
     }
 
     /// The leaf value hash `key` maps to under the pre-state root.
@@ -151,28 +166,7 @@ impl<P: Preimages> StateSource for OracleState<'_, P> {
     }
 
     fn block_hash(&self, number: u64) -> Result<B256, SourceError> {
-        let Some(&(newest, mut hash, mut parent)) = self.chain.first() else {
-            return Ok(B256::ZERO);
-        };
-        if number > newest {
-            return Ok(B256::ZERO);
-        }
-        for &(n, h, p) in &self.chain {
-            if n == number {
-                return Ok(h);
-            }
-            (hash, parent) = (h, p);
-        }
-        // Older than the batch: walk back through the headers.
-        let mut n = self.chain.last().map_or(newest, |c| c.0);
-        let _ = hash;
-        while n > number {
-            let header = self.oracle.header(&parent)?;
-            n = header.number;
-            hash = parent;
-            parent = header.parent_hash;
-        }
-        Ok(if n == number { hash } else { B256::ZERO })
+        Ok(self.hashes.get(&number).copied().unwrap_or(B256::ZERO))
     }
 }
 
@@ -209,6 +203,6 @@ impl<P: Preimages> BatchState for OracleState<'_, P> {
         }
         let header = &built.block.header;
         self.index_nodes(header.state_root, &built.nodes);
-        self.chain.insert(0, (header.number, built.block.hash, header.parent_hash));
+        self.hashes.insert(header.number, built.block.hash);
     }
 }
