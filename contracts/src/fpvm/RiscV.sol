@@ -171,6 +171,17 @@ contract RiscV {
         postHash = hashEncoded(post, status(st.s.exited, st.s.exitCode));
     }
 
+    /// The state hash of an encoded state (Rust's `VmState::hash`): keccak256 of the
+    /// encoding, first byte the status. The game checks a step's pre-state against a
+    /// claim with it.
+    /// @dev Reverts `BadState` for an encoding `step` would refuse (decoding is
+    /// canonical: a state that decodes has this one encoding).
+    function stateHash(bytes calldata state) external pure returns (bytes32) {
+        (bool valid, VmState memory s) = decode(state);
+        if (!valid) revert BadState();
+        return hashEncoded(state, status(s.exited, s.exitCode));
+    }
+
     /// keccak256(abi.encode(key, caller, localContext)) with its first byte set to 1: the
     /// key the oracle serves local key `key` under for the game `caller` playing the claim
     /// `localContext`, so that local inputs are bound to the game that asks.

@@ -67,6 +67,23 @@ sol!(
 );
 
 sol!(
+    /// The permissionless dispute game over the fault-proof program's trace
+    /// (`contracts/src/fpvm/FaultGame.sol`).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    FaultGame,
+    "../../contracts/artifacts/FaultGame.json"
+);
+
+sol!(
+    /// A claim source whose local inputs a test sets once per claim.
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    TestClaimSource,
+    "../../contracts/artifacts/TestClaimSource.json"
+);
+
+sol!(
     /// A preimage oracle that serves whatever a test loads (no checks).
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@ pub mod solc;
 pub mod watcher;
 
 pub use bindings::{
-    BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame, GameTypes,
-    L2_WITHDRAWALS, L2Withdrawals, PLONK_VERIFIER_DEV_SOURCE, PlonkVerifierDev, PoseidonBls12381,
-    PoseidonBn254, PreimageOracle, RiscV, Rollup, StateProof, TestPreimageOracle, TestToken,
-    ZkChunk, encode_zk_proof, one_step_initcode, range_commitment,
+    BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame, FaultGame,
+    GameTypes, L2_WITHDRAWALS, L2Withdrawals, PLONK_VERIFIER_DEV_SOURCE, PlonkVerifierDev,
+    PoseidonBls12381, PoseidonBn254, PreimageOracle, RiscV, Rollup, StateProof, TestClaimSource,
+    TestPreimageOracle, TestToken, ZkChunk, encode_zk_proof, one_step_initcode, range_commitment,
 };
 pub use deployment::{
     DeployParams, Deployment, DeploymentError, ZkVerifier, deploy, plonk_verifier_initcode,

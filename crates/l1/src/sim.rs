@@ -185,6 +185,11 @@ impl SimL1 {
         self.try_view(to, call).unwrap_or_else(|e| panic!("view reverted: {e:?}"))
     }
 
+    /// The timestamp of the last block (a transaction's block is 12 s later).
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+
     /// Moves the clock forward.
     pub fn warp(&mut self, seconds: u64) {
         self.timestamp += seconds;

@@ -1,0 +1,515 @@
+//! The permissionless dispute game over the fault-proof program's trace
+//! (`contracts/src/fpvm/FaultGame.sol`, in revm with the real `RiscV`,
+//! `PreimageOracle` and Poseidon contracts), played to the end by honest and
+//! dishonest parties over a real claim (two sealed blocks with an ETH
+//! transfer, an ERC-20 deployment and token transfers):
+//! - a wrong claimed output: the honest challenger's game is won against a
+//!   defender who lies about the trace from a step that reads a local input;
+//! - a right claimed output: a dishonest challenger lying from a step that
+//!   reads a keccak256 preimage loses its game and its bonds;
+//! - the proposer's second key opens a game first with a bogus root and
+//!   stalls: the honest challenger's own game still decides the claim, within
+//!   twice the clock.
+//!
+//! Every step the bisection reaches is executed on L1 (its preimage part
+//! loaded first by the party that steps). Prints the moves, the gas of the
+//! whole game and the game's duration.
+
+mod common;
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    sol_types::{SolCall, SolConstructor},
+};
+use common::{ETH, program_elf, real_claim};
+use infra_fpvm::{Preimages, StepProof, Vm};
+use infra_l1::{FaultGame, PoseidonBn254, PreimageOracle, RiscV, TestClaimSource, sim::SimL1};
+use infra_stf::{
+    Output,
+    claim::{local, local_key},
+};
+use std::collections::BTreeMap;
+
+/// 2^26 states: the program's trace for the claim (about 49.5 M instructions) fits.
+const MAX_DEPTH: u64 = 26;
+const MAX_CLOCK: u64 = 3 * 3600;
+const BASE_BOND: u128 = ETH / 100;
+const CLAIM_ID: u64 = 7;
+
+/// The honest trace of one claim: the state hash after any number of
+/// instructions, and the proof of any step.
+struct Trace {
+    vm: Vm<Preimages>,
+    end: u64,
+    cache: BTreeMap<u64, B256>,
+    preimages: BTreeMap<B256, Vec<u8>>,
+}
+
+impl Trace {
+    fn new(preimages: BTreeMap<B256, Vec<u8>>) -> Self {
+        let mut source = Preimages::default();
+        for (k, v) in &preimages {
+            source.insert(*k, v.clone());
+        }
+        let mut vm = Vm::from_elf(&program_elf(), source).expect("the ELF loads");
+        vm.snapshot_every = 1 << 18;
+        let end = vm.run_to(u64::MAX).expect("every preimage is there").steps;
+        Self { vm, end, cache: BTreeMap::new(), preimages }
+    }
+
+    /// The state after `n` instructions (the exit state from the end on).
+    fn after(&mut self, n: u64) -> B256 {
+        let n = n.min(self.end);
+        if let Some(h) = self.cache.get(&n) {
+            return *h;
+        }
+        self.vm.seek(n).expect("seek");
+        let h = self.vm.state().hash();
+        self.cache.insert(n, h);
+        h
+    }
+
+    /// Trace index `t` is the state after `t + 1` instructions.
+    fn at(&mut self, t: u64) -> B256 {
+        self.after(t + 1)
+    }
+
+    /// The proof of the instruction run from the state after `n` instructions.
+    fn proof_from(&mut self, n: u64) -> StepProof {
+        self.vm.seek(n.min(self.end)).expect("seek");
+        self.vm.prove_step().expect("prove")
+    }
+
+    fn exit_status(&mut self) -> u8 {
+        self.vm.seek(self.end).expect("seek");
+        self.vm.state().status()
+    }
+}
+
+/// A player: honest, or lying about every state from trace index `from` on
+/// (a made-up hash, the final one with the status it wants).
+#[derive(Clone, Copy)]
+struct Player {
+    addr: Address,
+    lie_from: Option<u64>,
+    final_status: u8,
+    /// Seconds it waits before each move (a player stalling on its clock).
+    delay: u64,
+}
+
+const LAST: u64 = (1 << MAX_DEPTH) - 1;
+
+impl Player {
+    fn honest(addr: Address) -> Self {
+        Self { addr, lie_from: None, final_status: 0, delay: 0 }
+    }
+
+    fn liar(addr: Address, from: u64, final_status: u8) -> Self {
+        Self { addr, lie_from: Some(from), final_status, delay: 0 }
+    }
+
+    fn value(&self, trace: &mut Trace, t: u64) -> B256 {
+        match self.lie_from {
+            Some(from) if t >= from => {
+                let mut h = keccak256([b"lie".as_slice(), &t.to_be_bytes()].concat());
+                h.0[0] = if t == LAST { self.final_status } else { 3 };
+                h
+            }
+            _ => trace.at(t),
+        }
+    }
+}
+
+fn depth(position: u128) -> u64 {
+    127 - u64::from(position.leading_zeros())
+}
+
+/// The trace index a claim at `position` speaks for.
+fn trace_index(position: u128) -> u64 {
+    let d = depth(position);
+    let index_at_depth = position - (1u128 << d);
+    (((index_at_depth + 1) << (MAX_DEPTH - d)) - 1) as u64
+}
+
+struct L1 {
+    sim: SimL1,
+    game: Address,
+    oracle: Address,
+    source: Address,
+    gas: u64,
+    moves: u64,
+    steps: u64,
+}
+
+impl L1 {
+    fn new(players: &[Address], prestate: B256) -> Self {
+        let mut sim = SimL1::new(players, U256::from(1_000 * ETH));
+        let deployer = players[0];
+        let poseidon = sim.deploy(deployer, PoseidonBn254::BYTECODE.to_vec());
+        let modulus = U256::from_str_radix(
+            "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001",
+            16,
+        )
+        .unwrap();
+        let args = PreimageOracle::constructorCall { poseidon_: poseidon, fieldModulus_: modulus };
+        let oracle =
+            sim.deploy(deployer, [PreimageOracle::BYTECODE.to_vec(), args.abi_encode()].concat());
+        let args = RiscV::constructorCall { oracle_: oracle };
+        let vm = sim.deploy(deployer, [RiscV::BYTECODE.to_vec(), args.abi_encode()].concat());
+        let source = sim.deploy(deployer, TestClaimSource::BYTECODE.to_vec());
+        let args = FaultGame::constructorCall {
+            vm_: vm,
+            oracle_: oracle,
+            source_: source,
+            absolutePrestate_: prestate,
+            maxDepth_: U256::from(MAX_DEPTH),
+            maxClockDuration_: MAX_CLOCK,
+            baseBond_: U256::from(BASE_BOND),
+        };
+        let game = sim.deploy(deployer, [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat());
+        Self { sim, game, oracle, source, gas: 0, moves: 0, steps: 0 }
+    }
+
+    fn send<C: SolCall>(&mut self, from: Address, to: Address, call: &C, value: U256) -> Bytes {
+        let out = self
+            .sim
+            .send(from, to, call, value)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", std::any::type_name::<C>()));
+        self.gas += out.gas;
+        out.output
+    }
+
+    fn view<C: SolCall>(&mut self, call: &C) -> C::Return {
+        self.sim.view(self.game, call)
+    }
+
+    fn claims(&mut self, game: U256) -> Vec<FaultGame::Claim> {
+        let n = self.view(&FaultGame::claimCountCall { gameId: game });
+        (0..n.to::<u64>())
+            .map(|i| {
+                self.view(&FaultGame::getClaimCall { gameId: game, claimIndex: U256::from(i) })
+            })
+            .collect()
+    }
+
+    fn bond_at(&mut self, depth: u64) -> U256 {
+        self.view(&FaultGame::bondAtCall { depth: U256::from(depth) })
+    }
+
+    fn create(&mut self, by: Address, root: B256) -> U256 {
+        let bond = self.bond_at(0);
+        let out = self.send(
+            by,
+            self.game,
+            &FaultGame::createCall { claimId: U256::from(CLAIM_ID), rootClaim: root },
+            bond,
+        );
+        FaultGame::createCall::abi_decode_returns(&out).expect("a game id")
+    }
+
+    /// Loads the preimage part `proof`'s step reads.
+    fn load(&mut self, by: Address, game: U256, proof: &StepProof, trace: &Trace) {
+        let Some((key, offset)) = proof.preimage else { return };
+        let offset = U256::from(offset);
+        match key[0] {
+            1 => {
+                let ident = u64::from_be_bytes(key[24..].try_into().unwrap());
+                let call =
+                    FaultGame::addLocalDataCall { gameId: game, ident: U256::from(ident), offset };
+                self.send(by, self.game, &call, U256::ZERO);
+            }
+            2 => {
+                let preimage = trace.preimages[&key].clone().into();
+                let call = PreimageOracle::loadKeccak256PartCall { offset, preimage };
+                self.send(by, self.oracle, &call, U256::ZERO);
+            }
+            3 => {
+                let preimage = trace.preimages[&key].clone().into();
+                let call = PreimageOracle::loadPoseidonPartCall { offset, preimage };
+                self.send(by, self.oracle, &call, U256::ZERO);
+            }
+            t => panic!("no loader for key type {t} here"),
+        }
+    }
+
+    /// One round of `player`'s moves: it counters every claim at the levels
+    /// it answers (the other side's), attacking a value it disagrees with and
+    /// defending one it agrees with; at the deepest level it steps (an honest
+    /// player; a liar cannot prove its made-up states). Returns the moves made.
+    fn respond(&mut self, player: &Player, game: U256, trace: &mut Trace) -> u64 {
+        let claims = self.claims(game);
+        let agree_root = player.value(trace, LAST) == claims[0].value;
+        let answers = u64::from(agree_root);
+        let mut made = 0;
+        for (i, c) in claims.iter().enumerate() {
+            let d = depth(c.position);
+            if d % 2 != answers % 2 || c.counteredBy != Address::ZERO {
+                continue;
+            }
+            let t = trace_index(c.position);
+            let agree = player.value(trace, t) == c.value;
+            if d == MAX_DEPTH {
+                if player.lie_from.is_some() || (agree && t == LAST) {
+                    continue;
+                }
+                // Attack: from the state before index t; defend: from index t.
+                let from = if agree { t + 1 } else { t };
+                let proof = trace.proof_from(from);
+                self.load(player.addr, game, &proof, trace);
+                let call = FaultGame::stepCall {
+                    gameId: game,
+                    claimIndex: U256::from(i),
+                    isAttack: !agree,
+                    stateData: proof.pre_state.clone().into(),
+                    proofs: proof.mem_proofs.clone().into(),
+                };
+                self.send(player.addr, self.game, &call, U256::ZERO);
+                self.steps += 1;
+                made += 1;
+                continue;
+            }
+            let defend = agree && i != 0;
+            let position = if defend { 2 * (c.position + 1) } else { 2 * c.position };
+            if depth(position) != d + 1 {
+                continue; // past the last index
+            }
+            let value = player.value(trace, trace_index(position));
+            let exists = claims
+                .iter()
+                .any(|o| o.parentIndex == i as u64 && o.position == position && o.value == value);
+            if exists {
+                continue;
+            }
+            let bond = self.bond_at(d + 1);
+            let (parent, g) = (U256::from(i), game);
+            self.sim.warp(player.delay);
+            let sent = if defend {
+                let call = FaultGame::defendCall { gameId: g, parentIndex: parent, claim: value };
+                self.sim.send(player.addr, self.game, &call, bond)
+            } else {
+                let call = FaultGame::attackCall { gameId: g, parentIndex: parent, claim: value };
+                self.sim.send(player.addr, self.game, &call, bond)
+            };
+            match sent {
+                Ok(out) => self.gas += out.gas,
+                // A staller whose clock ran out can no longer move.
+                Err(e) if player.delay > 0 => {
+                    assert!(
+                        matches!(
+                            e.decode::<FaultGame::FaultGameErrors>(),
+                            FaultGame::FaultGameErrors::ClockExpired(_)
+                        ),
+                        "a staller's move fails only when its clock has run out"
+                    );
+                    continue;
+                }
+                Err(e) => panic!("move: {e:?}"),
+            }
+            self.moves += 1;
+            made += 1;
+        }
+        made
+    }
+
+    /// Plays until no one moves, waits out the clocks, resolves every claim
+    /// bottom-up and the game; returns whether the challenger won.
+    fn play_out(&mut self, game: U256, players: &[Player], trace: &mut Trace) -> bool {
+        loop {
+            let made: u64 = players.iter().map(|p| self.respond(p, game, trace)).sum();
+            if made == 0 {
+                break;
+            }
+        }
+        self.resolve(game)
+    }
+
+    fn resolve(&mut self, game: U256) -> bool {
+        if std::env::var_os("FAULT_GAME_DEBUG").is_some() {
+            for (i, c) in self.claims(game).iter().enumerate() {
+                eprintln!(
+                    "claim {i}: parent {} depth {} index {} by {} countered {} value {}",
+                    c.parentIndex,
+                    depth(c.position),
+                    trace_index(c.position),
+                    c.claimant,
+                    c.counteredBy,
+                    c.value
+                );
+            }
+        }
+        // Wait until no claim can be countered any more: the clock of the side
+        // that would answer it has run out.
+        let claims = self.claims(game);
+        let deadline = claims
+            .iter()
+            .filter(|c| c.counteredBy == Address::ZERO)
+            .map(|c| {
+                let parent_clock = claims.get(c.parentIndex as usize).map_or(0, |p| p.clock);
+                c.createdAt + MAX_CLOCK - parent_clock
+            })
+            .max()
+            .unwrap_or_default();
+        self.sim.warp(deadline.saturating_sub(self.sim.timestamp()));
+        let n = claims.len();
+        let resolver = Address::repeat_byte(0xee);
+        for i in (0..n).rev() {
+            let call = FaultGame::resolveClaimCall { gameId: game, claimIndex: U256::from(i) };
+            self.send(resolver, self.game, &call, U256::ZERO);
+        }
+        self.send(resolver, self.game, &FaultGame::resolveCall { gameId: game }, U256::ZERO);
+        let status = self.view(&FaultGame::gameStatusCall { gameId: game });
+        status == 1
+    }
+
+    fn credit(&mut self, who: Address) -> U256 {
+        self.view(&FaultGame::creditCall(who))
+    }
+}
+
+/// The claim's local inputs, as the source serves them to the game.
+fn local_inputs(preimages: &BTreeMap<B256, Vec<u8>>) -> Vec<Bytes> {
+    (1..=5).map(|n| preimages[&local_key(n)].clone().into()).collect()
+}
+
+/// The first step that reads a preimage of `key_type` (found by running).
+fn first_read(trace: &Trace, key_type: u8, skip: usize) -> u64 {
+    let mut scan = Vm::from_elf(&program_elf(), trace.vm.oracle.clone()).expect("ELF");
+    let mut seen = 0;
+    while scan.cpu.exit.is_none() {
+        use infra_fpvm::Memory;
+        if scan.mem.read(scan.cpu.pc, 4) == 0x73
+            && scan.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
+            && scan.cpu.preimage_key[0] == key_type
+        {
+            if seen == skip {
+                return scan.cpu.steps;
+            }
+            seen += 1;
+        }
+        scan.cpu.step(&mut scan.mem, &mut scan.oracle).expect("preimages");
+    }
+    panic!("no read of key type {key_type}")
+}
+
+const HONEST: Address = Address::repeat_byte(0x11);
+const HONEST_2: Address = Address::repeat_byte(0x12);
+const LIAR: Address = Address::repeat_byte(0x21);
+const PROPOSER_2: Address = Address::repeat_byte(0x22);
+
+fn setup(wrong_claim: bool) -> (L1, Trace) {
+    let mut preimages = real_claim();
+    if wrong_claim {
+        let claimed = Output::decode(&preimages[&local_key(local::CLAIMED_OUTPUT)]).unwrap();
+        let wrong = Output { state_root: keccak256(claimed.state_root), ..claimed };
+        preimages.insert(local_key(local::CLAIMED_OUTPUT), wrong.encode().to_vec());
+    }
+    let mut trace = Trace::new(preimages);
+    assert!(trace.end < LAST, "the trace fits the game");
+    let prestate = trace.after(0);
+    let mut l1 =
+        L1::new(&[HONEST, HONEST_2, LIAR, PROPOSER_2, Address::repeat_byte(0xee)], prestate);
+    let inputs = local_inputs(&trace.preimages);
+    let call = TestClaimSource::setCall { claimId: U256::from(CLAIM_ID), inputs_: inputs };
+    let source = l1.source;
+    l1.send(HONEST, source, &call, U256::ZERO);
+    (l1, trace)
+}
+
+fn report(what: &str, l1: &L1, start: u64) {
+    eprintln!(
+        "{what}: {} moves, {} L1 steps, {} gas in all (moves, steps, preimage loads, resolution), {} s from creation to resolution",
+        l1.moves,
+        l1.steps,
+        l1.gas,
+        l1.sim.timestamp() - start
+    );
+}
+
+#[test]
+fn an_honest_challenger_wins_against_a_defender_lying_about_a_local_input_read() {
+    let (mut l1, mut trace) = setup(true);
+    assert_eq!(trace.exit_status(), 1, "the program finds the claim wrong");
+    let start = l1.sim.timestamp();
+    let k = first_read(&trace, 1, 2);
+    let challenger = Player::honest(HONEST);
+    let defender = Player::liar(LIAR, k, 0);
+    let root = challenger.value(&mut trace, LAST);
+    let game = l1.create(HONEST, root);
+    let spent_before = l1.credit(LIAR);
+    assert!(l1.play_out(game, &[challenger, defender], &mut trace), "the challenger wins");
+    // (The challenger's side makes the deepest claim here: the liar, who
+    // cannot prove a made-up state, has no step to counter it with.)
+    assert_eq!(spent_before, U256::ZERO);
+    assert_eq!(l1.credit(LIAR), U256::ZERO, "the liar's bonds are lost");
+    assert!(l1.credit(HONEST) > l1.bond_at(0), "the honest party is paid the liar's bonds");
+    report("wrong output, defender lying from a local read", &l1, start);
+}
+
+#[test]
+fn a_dishonest_challenger_loses_against_a_right_output_at_a_step_l1_executes() {
+    // The liar's made-up trace starts at a read of a local input, of a
+    // keccak256 preimage, of a Poseidon preimage: the bisection ends at that
+    // instruction, which the honest defender executes on L1 after loading the
+    // part it reads.
+    for (key_type, what) in [(1u8, "local input"), (2, "keccak256"), (3, "Poseidon")] {
+        let (mut l1, mut trace) = setup(false);
+        assert_eq!(trace.exit_status(), 0, "the program accepts the claim");
+        let start = l1.sim.timestamp();
+        let k = first_read(&trace, key_type, 1);
+        let challenger = Player::liar(LIAR, k, 1);
+        let defender = Player::honest(HONEST);
+        let root = challenger.value(&mut trace, LAST);
+        let game = l1.create(LIAR, root);
+        assert!(
+            !l1.play_out(game, &[challenger, defender], &mut trace),
+            "{what}: the defender wins"
+        );
+        assert_eq!(l1.steps, 1, "{what}: the dispute ended in one step on L1");
+        let claims = l1.claims(game);
+        let deepest = claims.iter().find(|c| depth(c.position) == MAX_DEPTH).expect("a leaf");
+        assert_eq!(trace_index(deepest.position), k, "{what}: the step is the first lie");
+        assert_eq!(deepest.counteredBy, HONEST);
+        assert_eq!(l1.credit(LIAR), U256::ZERO, "{what}: the liar's bonds are lost");
+        assert!(l1.credit(HONEST) > U256::ZERO);
+        report(&format!("right output, challenger lying from a {what} read"), &l1, start);
+    }
+}
+
+#[test]
+fn a_stalling_game_by_the_proposers_second_key_does_not_save_a_wrong_output() {
+    let (mut l1, mut trace) = setup(true);
+    let start = l1.sim.timestamp();
+    // The proposer's second key opens a game first, with a made-up root, and
+    // never moves again.
+    let stall = Player::liar(PROPOSER_2, 0, 1);
+    let bogus = stall.value(&mut trace, LAST);
+    let first = l1.create(PROPOSER_2, bogus);
+    // An honest challenger opens its own game on the same claim; the
+    // proposer lies from a Poseidon read; a second honest party joins.
+    let honest = Player::honest(HONEST);
+    let root = honest.value(&mut trace, LAST);
+    let second = l1.create(HONEST, root);
+    // The proposer lies from a Poseidon read and stalls: it spends nearly
+    // all of its clock before its moves.
+    let k = first_read(&trace, 3, 0);
+    let proposer = Player { delay: MAX_CLOCK / 14, ..Player::liar(LIAR, k, 0) };
+    let players = [honest, proposer, Player::honest(HONEST_2)];
+    loop {
+        let made: u64 = [first, second]
+            .iter()
+            .flat_map(|g| players.iter().map(move |p| (*g, *p)))
+            .map(|(g, p)| l1.respond(&p, g, &mut trace))
+            .sum();
+        if made == 0 {
+            break;
+        }
+    }
+    assert!(l1.resolve(second), "the honest game decides the claim is wrong");
+    let took = l1.sim.timestamp() - start;
+    assert!(took <= 2 * MAX_CLOCK, "decided {took} s after the first game opened");
+    report("a stalling game and an honest one", &l1, start);
+    // The bogus root was countered (it is not the program's final state):
+    // its game does not say the claim is wrong, and its bond is lost.
+    assert!(!l1.resolve(first));
+    assert_eq!(l1.credit(PROPOSER_2), U256::ZERO);
+}
