@@ -236,22 +236,37 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     // the program.
     let batcher = wallet(&anvil.url, infra_config::dev_signer(BATCHER_INDEX)?)?;
     let rollup = Rollup::new(d.rollup, &batcher);
-    let next = rollup.nextBlock().call().await?;
-    let bad_index = u64::try_from(rollup.batchCount().call().await?)?;
-    let output = Rollup::Output {
-        stateRoot: alloy::primitives::B256::repeat_byte(0xaa),
-        l2BlockNumber: next + 1,
-        l2BlockHash: alloy::primitives::B256::repeat_byte(0xbb),
-        nextBaseFee: 1,
-        nextDepositNonce: 1,
+    // (A batch the sequencer sent before it stopped may still land: read the
+    // rollup's next block again until the submission is the next one.)
+    let mut attempts = 0;
+    let bad_index = loop {
+        let next = rollup.nextBlock().call().await?;
+        let index = u64::try_from(rollup.batchCount().call().await?)?;
+        let output = Rollup::Output {
+            stateRoot: alloy::primitives::B256::repeat_byte(0xaa),
+            l2BlockNumber: next + 1,
+            l2BlockHash: alloy::primitives::B256::repeat_byte(0xbb),
+            nextBaseFee: 1,
+            nextDepositNonce: 1,
+        };
+        match rollup
+            .submitBatch(next, next + 1, Bytes::from(vec![1u8, 0, 0xff]), output)
+            .send()
+            .await
+        {
+            Ok(pending) => {
+                let receipt = pending.get_receipt().await?;
+                assert!(receipt.status(), "the malformed batch is on L1");
+                break index;
+            }
+            Err(e) if attempts < 50 && e.to_string().contains("0x97a5710d") => {
+                // WrongFirstBlock: another batch landed first.
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
-    let receipt = rollup
-        .submitBatch(next, next + 1, Bytes::from(vec![1u8, 0, 0xff]), output)
-        .send()
-        .await?
-        .get_receipt()
-        .await?;
-    assert!(receipt.status(), "the malformed batch is on L1");
     wait_for("the validator to judge the malformed batch", Duration::from_secs(60), async || {
         Ok(status(&v).invalid_outputs.iter().any(|o| o.index == bad_index).then_some(()))
     })

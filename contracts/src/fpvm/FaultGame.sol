@@ -32,7 +32,7 @@ import {IClaimSource} from "./IClaimSource.sol";
 ///
 /// Chess clock: a move against claim P by the side opposing it brings that side's
 /// accumulated time to `(P's parent's clock, 0 for the root) + (now - P.createdAt)`,
-/// which must not exceed `maxClockDuration`; the new claim records it. A claim is
+/// which must stay below `maxClockDuration`; the new claim records it. A claim is
 /// resolvable once the opposing side's time has run out (or it is countered).
 contract FaultGame {
     enum GameStatus {
@@ -47,9 +47,11 @@ contract FaultGame {
         /// The claim this one counters; `NO_PARENT` for the root.
         uint64 parentIndex;
         address claimant;
-        /// Who countered it: the stepper, or the claimant of its first child that
-        /// resolved uncountered; zero while uncountered.
+        /// Who countered it: the stepper, or the claimant of its leftmost child
+        /// (smallest position) that resolved uncountered; zero while uncountered.
         address counteredBy;
+        /// The position of that child (0: countered by a step, or not countered).
+        uint128 counterPosition;
         /// The accumulated time of the claimant's side when it was made.
         uint64 clock;
         uint128 bond;
@@ -81,6 +83,7 @@ contract FaultGame {
     uint256 public constant LOCAL_INPUTS = 5;
     /// The status byte of a state that exited with 0 (the program accepts the claim).
     uint8 internal constant STATUS_VALID = 0;
+    uint8 internal constant STATUS_INVALID = 1;
     uint8 internal constant KEY_LOCAL = 1;
 
     /// Executes the one instruction of a step.
@@ -136,7 +139,10 @@ contract FaultGame {
     /// `msg.value` is not the bond of the new claim's depth.
     error WrongBond(uint256 sent, uint256 required);
     /// A root claim whose status is 0 says the program accepts the claim: nothing to dispute.
-    error RootClaimValid(bytes32 rootClaim);
+    /// A root must end with status 1 (the program exited rejecting the claim):
+    /// "valid", "panic" and "still running" are no verdict against the claim.
+    error RootNotInvalid(bytes32 rootClaim);
+    error ZeroClockOrBond();
     /// The claim source returned other than `LOCAL_INPUTS` inputs.
     error WrongInputCount(uint256 count);
     error CannotDefendRoot();
@@ -179,6 +185,7 @@ contract FaultGame {
         uint256 baseBond_
     ) {
         if (maxDepth_ < 1 || maxDepth_ > 62) revert BadMaxDepth(maxDepth_);
+        if (maxClockDuration_ == 0 || baseBond_ == 0) revert ZeroClockOrBond();
         if (baseBond_ * (maxDepth_ + 1) > type(uint128).max) revert BondTooLarge(baseBond_);
         if (address(vm_.oracle()) != address(oracle_)) revert OracleMismatch(address(vm_.oracle()), address(oracle_));
         vm = vm_;
@@ -265,7 +272,7 @@ contract FaultGame {
     /// hash the creator says the program ends in, with a status other than 0 (valid).
     /// The bond is `bondAt(0)`. Any number of games may dispute one claim.
     function create(uint256 claimId, bytes32 rootClaim) external payable returns (uint256 gameId) {
-        if (uint8(rootClaim[0]) == STATUS_VALID) revert RootClaimValid(rootClaim);
+        if (uint8(rootClaim[0]) != STATUS_INVALID) revert RootNotInvalid(rootClaim);
         uint256 required = bondAt(0);
         if (msg.value != required) revert WrongBond(msg.value, required);
         bytes[] memory inputs = source.localInputs(claimId);
@@ -470,7 +477,18 @@ contract FaultGame {
         if (c.parentIndex != NO_PARENT) {
             Claim storage parent = claims[gameId][c.parentIndex];
             parent.resolvedChildren += 1;
-            if (counteredBy == address(0) && parent.counteredBy == address(0)) parent.counteredBy = c.claimant;
+            // The leftmost uncountered child counters its parent, whatever order
+            // the children are resolved in (a step's counter is never replaced).
+            if (
+                counteredBy == address(0)
+                    && (
+                        parent.counteredBy == address(0)
+                            || (parent.counterPosition != 0 && c.position < parent.counterPosition)
+                    )
+            ) {
+                parent.counteredBy = c.claimant;
+                parent.counterPosition = c.position;
+            }
         }
         emit ClaimResolved(gameId, claimIndex, counteredBy != address(0), recipient, bond);
     }
@@ -521,7 +539,7 @@ contract FaultGame {
     /// `ClockExpired` past `maxClockDuration`.
     function _moverClock(uint256 gameId, Claim storage c) internal view returns (uint64) {
         uint256 accumulated = _opposingClock(gameId, c);
-        if (accumulated > maxClockDuration) revert ClockExpired(accumulated);
+        if (accumulated >= maxClockDuration) revert ClockExpired(accumulated);
         return uint64(accumulated);
     }
 

@@ -246,6 +246,22 @@ impl L1 {
             if d % 2 != answers % 2 || c.counteredBy != Address::ZERO {
                 continue;
             }
+            // Only under a path of claims on its own side it would have made
+            // itself (true values): a claim under a false one on its side is
+            // bait (a step could use the false claim against it).
+            let mut ancestor = c.parentIndex;
+            let mut sound = true;
+            while let Some(a) = claims.get(ancestor as usize) {
+                let own_side = depth(a.position) % 2 != answers % 2;
+                if own_side && player.value(trace, trace_index(a.position)) != a.value {
+                    sound = false;
+                    break;
+                }
+                ancestor = a.parentIndex;
+            }
+            if !sound {
+                continue;
+            }
             let t = trace_index(c.position);
             let agree = player.value(trace, t) == c.value;
             if d == MAX_DEPTH {
@@ -512,4 +528,73 @@ fn a_stalling_game_by_the_proposers_second_key_does_not_save_a_wrong_output() {
     // its game does not say the claim is wrong, and its bond is lost.
     assert!(!l1.resolve(first));
     assert_eq!(l1.credit(PROPOSER_2), U256::ZERO);
+}
+
+#[test]
+fn only_a_root_saying_the_program_rejects_the_claim_opens_a_game() {
+    let (mut l1, mut trace) = setup(true);
+    let honest_final = trace.at(LAST);
+    assert_eq!(honest_final[0], 1);
+    let bond = l1.bond_at(0);
+    // Valid, panic and still running are no verdict against the claim: a
+    // true "still running" root (a trace longer than the game) would
+    // otherwise win against a right claim.
+    for status in [0u8, 2, 3] {
+        let mut root = honest_final;
+        root.0[0] = status;
+        let call = FaultGame::createCall { claimId: U256::from(CLAIM_ID), rootClaim: root };
+        let err = l1.sim.send(HONEST, l1.game, &call, bond).expect_err("refused");
+        assert!(
+            matches!(
+                err.decode::<FaultGame::FaultGameErrors>(),
+                FaultGame::FaultGameErrors::RootNotInvalid(_)
+            ),
+            "status {status}"
+        );
+    }
+}
+
+#[test]
+fn an_honest_player_does_not_take_bait_under_a_false_claim_on_its_side() {
+    // The liar defends the wrong output (the honest challenger's root is
+    // true) and also plants a false claim on the challenger's side (depth 2,
+    // under its own depth-1 claim), then a bait under it (depth 3): a claim
+    // the honest player could counter, but a step would use the false claim
+    // against any answer. The honest player answers only under claims of its
+    // side it would have made, and still wins.
+    let (mut l1, mut trace) = setup(true);
+    let honest = Player::honest(HONEST);
+    let root = honest.value(&mut trace, LAST);
+    let game = l1.create(HONEST, root);
+    let liar = Player::liar(LIAR, 1000, 0);
+    assert!(l1.respond(&liar, game, &mut trace) == 1, "the liar attacks the root");
+    let plant = FaultGame::attackCall {
+        gameId: game,
+        parentIndex: U256::from(1),
+        claim: B256::repeat_byte(0x03),
+    };
+    let bond = l1.bond_at(2);
+    l1.send(LIAR, l1.game, &plant, bond);
+    let bait = FaultGame::attackCall {
+        gameId: game,
+        parentIndex: U256::from(2),
+        claim: B256::repeat_byte(0x13),
+    };
+    let bond = l1.bond_at(3);
+    l1.send(LIAR, l1.game, &bait, bond);
+    assert!(l1.play_out(game, &[honest, liar], &mut trace), "the challenger wins");
+    let claims = l1.claims(game);
+    assert!(
+        claims.iter().all(|c| c.parentIndex != 3 || c.claimant != HONEST),
+        "the honest player made no claim under the bait"
+    );
+    assert!(
+        claims.iter().any(|c| c.parentIndex == 1 && c.claimant == HONEST),
+        "it answered the liar's claim"
+    );
+    // The honest player loses none of its bonds (the liar may get back the
+    // bonds of its own subtree, which no one needed to answer).
+    let posted: U256 =
+        claims.iter().filter(|c| c.claimant == HONEST).map(|c| U256::from(c.bond)).sum();
+    assert!(l1.credit(HONEST) >= posted, "honest bonds {posted}, credit {}", l1.credit(HONEST));
 }
