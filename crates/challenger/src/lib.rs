@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod fault;
 pub mod game;
 pub mod trace;
 

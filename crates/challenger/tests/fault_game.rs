@@ -22,6 +22,9 @@ use alloy::{
     sol_types::{SolCall, SolConstructor},
 };
 use common::{ETH, program_elf, real_claim};
+use infra_challenger::fault::{
+    self, ClaimView, Move, ProgramTrace, TraceValues, depth, honest_moves,
+};
 use infra_fpvm::{Preimages, StepProof, Vm};
 use infra_l1::{FaultGame, PoseidonBn254, PreimageOracle, RiscV, TestClaimSource, sim::SimL1};
 use infra_stf::{
@@ -36,12 +39,9 @@ const MAX_CLOCK: u64 = 3 * 3600;
 const BASE_BOND: u128 = ETH / 100;
 const CLAIM_ID: u64 = 7;
 
-/// The honest trace of one claim: the state hash after any number of
-/// instructions, and the proof of any step.
+/// The honest trace of one claim, with the preimages a step may need loaded.
 struct Trace {
-    vm: Vm<Preimages>,
-    end: u64,
-    cache: BTreeMap<u64, B256>,
+    inner: ProgramTrace,
     preimages: BTreeMap<B256, Vec<u8>>,
 }
 
@@ -51,38 +51,20 @@ impl Trace {
         for (k, v) in &preimages {
             source.insert(*k, v.clone());
         }
-        let mut vm = Vm::from_elf(&program_elf(), source).expect("the ELF loads");
-        vm.snapshot_every = 1 << 18;
-        let end = vm.run_to(u64::MAX).expect("every preimage is there").steps;
-        Self { vm, end, cache: BTreeMap::new(), preimages }
+        let inner = ProgramTrace::new(&program_elf(), source).expect("the program runs");
+        Self { inner, preimages }
     }
 
-    /// The state after `n` instructions (the exit state from the end on).
     fn after(&mut self, n: u64) -> B256 {
-        let n = n.min(self.end);
-        if let Some(h) = self.cache.get(&n) {
-            return *h;
-        }
-        self.vm.seek(n).expect("seek");
-        let h = self.vm.state().hash();
-        self.cache.insert(n, h);
-        h
+        self.inner.after(n).expect("a state")
     }
 
-    /// Trace index `t` is the state after `t + 1` instructions.
     fn at(&mut self, t: u64) -> B256 {
-        self.after(t + 1)
-    }
-
-    /// The proof of the instruction run from the state after `n` instructions.
-    fn proof_from(&mut self, n: u64) -> StepProof {
-        self.vm.seek(n.min(self.end)).expect("seek");
-        self.vm.prove_step().expect("prove")
+        self.inner.at(t)
     }
 
     fn exit_status(&mut self) -> u8 {
-        self.vm.seek(self.end).expect("seek");
-        self.vm.state().status()
+        self.inner.exit_status().expect("the exit state")
     }
 }
 
@@ -120,15 +102,20 @@ impl Player {
     }
 }
 
-fn depth(position: u128) -> u64 {
-    127 - u64::from(position.leading_zeros())
+/// What a player sees as the trace: the program's, or its lie.
+struct Seen<'a> {
+    player: &'a Player,
+    trace: &'a mut Trace,
 }
 
-/// The trace index a claim at `position` speaks for.
+impl TraceValues for Seen<'_> {
+    fn at(&mut self, t: u64) -> B256 {
+        self.player.value(self.trace, t)
+    }
+}
+
 fn trace_index(position: u128) -> u64 {
-    let d = depth(position);
-    let index_at_depth = position - (1u128 << d);
-    (((index_at_depth + 1) << (MAX_DEPTH - d)) - 1) as u64
+    fault::trace_index(position, MAX_DEPTH)
 }
 
 struct L1 {
@@ -232,72 +219,48 @@ impl L1 {
         }
     }
 
-    /// One round of `player`'s moves: it counters every claim at the levels
-    /// it answers (the other side's), attacking a value it disagrees with and
-    /// defending one it agrees with; at the deepest level it steps (an honest
-    /// player; a liar cannot prove its made-up states). Returns the moves made.
+    /// One round of `player`'s moves, as `infra_challenger::fault::honest_moves`
+    /// plays (a liar plays the same rules on its made-up trace, but cannot
+    /// prove its states, so it never steps). Returns the moves made.
     fn respond(&mut self, player: &Player, game: U256, trace: &mut Trace) -> u64 {
         let claims = self.claims(game);
-        let agree_root = player.value(trace, LAST) == claims[0].value;
-        let answers = u64::from(agree_root);
+        let views: Vec<ClaimView> = claims
+            .iter()
+            .map(|c| ClaimView {
+                parent: (c.parentIndex != u64::MAX).then_some(c.parentIndex as usize),
+                position: c.position,
+                value: c.value,
+                claimant: c.claimant,
+                countered: c.counteredBy != Address::ZERO,
+            })
+            .collect();
+        let moves = honest_moves(&views, &mut Seen { player, trace }, MAX_DEPTH);
         let mut made = 0;
-        for (i, c) in claims.iter().enumerate() {
-            let d = depth(c.position);
-            if d % 2 != answers % 2 || c.counteredBy != Address::ZERO {
-                continue;
-            }
-            // Only under a path of claims on its own side it would have made
-            // itself (true values): a claim under a false one on its side is
-            // bait (a step could use the false claim against it).
-            let mut ancestor = c.parentIndex;
-            let mut sound = true;
-            while let Some(a) = claims.get(ancestor as usize) {
-                let own_side = depth(a.position) % 2 != answers % 2;
-                if own_side && player.value(trace, trace_index(a.position)) != a.value {
-                    sound = false;
-                    break;
-                }
-                ancestor = a.parentIndex;
-            }
-            if !sound {
-                continue;
-            }
-            let t = trace_index(c.position);
-            let agree = player.value(trace, t) == c.value;
-            if d == MAX_DEPTH {
-                if player.lie_from.is_some() || (agree && t == LAST) {
+        for m in moves {
+            let (parent, value, defend) = match m {
+                Move::Step { claim, is_attack, from } => {
+                    if player.lie_from.is_some() {
+                        continue;
+                    }
+                    let proof = trace.inner.proof_from(from).expect("a step proof");
+                    self.load(player.addr, game, &proof, trace);
+                    let call = FaultGame::stepCall {
+                        gameId: game,
+                        claimIndex: U256::from(claim),
+                        isAttack: is_attack,
+                        stateData: proof.pre_state.clone().into(),
+                        proofs: proof.mem_proofs.clone().into(),
+                    };
+                    self.send(player.addr, self.game, &call, U256::ZERO);
+                    self.steps += 1;
+                    made += 1;
                     continue;
                 }
-                // Attack: from the state before index t; defend: from index t.
-                let from = if agree { t + 1 } else { t };
-                let proof = trace.proof_from(from);
-                self.load(player.addr, game, &proof, trace);
-                let call = FaultGame::stepCall {
-                    gameId: game,
-                    claimIndex: U256::from(i),
-                    isAttack: !agree,
-                    stateData: proof.pre_state.clone().into(),
-                    proofs: proof.mem_proofs.clone().into(),
-                };
-                self.send(player.addr, self.game, &call, U256::ZERO);
-                self.steps += 1;
-                made += 1;
-                continue;
-            }
-            let defend = agree && i != 0;
-            let position = if defend { 2 * (c.position + 1) } else { 2 * c.position };
-            if depth(position) != d + 1 {
-                continue; // past the last index
-            }
-            let value = player.value(trace, trace_index(position));
-            let exists = claims
-                .iter()
-                .any(|o| o.parentIndex == i as u64 && o.position == position && o.value == value);
-            if exists {
-                continue;
-            }
-            let bond = self.bond_at(d + 1);
-            let (parent, g) = (U256::from(i), game);
+                Move::Attack { parent, value } => (parent, value, false),
+                Move::Defend { parent, value } => (parent, value, true),
+            };
+            let bond = self.bond_at(depth(claims[parent].position) + 1);
+            let (parent, g) = (U256::from(parent), game);
             self.sim.warp(player.delay);
             let sent = if defend {
                 let call = FaultGame::defendCall { gameId: g, parentIndex: parent, claim: value };
@@ -389,7 +352,7 @@ fn local_inputs(preimages: &BTreeMap<B256, Vec<u8>>) -> Vec<Bytes> {
 
 /// The first step that reads a preimage of `key_type` (found by running).
 fn first_read(trace: &Trace, key_type: u8, skip: usize) -> u64 {
-    let mut scan = Vm::from_elf(&program_elf(), trace.vm.oracle.clone()).expect("ELF");
+    let mut scan = Vm::from_elf(&program_elf(), trace.inner.vm().oracle.clone()).expect("ELF");
     let mut seen = 0;
     while scan.cpu.exit.is_none() {
         use infra_fpvm::Memory;
@@ -420,7 +383,7 @@ fn setup(wrong_claim: bool) -> (L1, Trace) {
         preimages.insert(local_key(local::CLAIMED_OUTPUT), wrong.encode().to_vec());
     }
     let mut trace = Trace::new(preimages);
-    assert!(trace.end < LAST, "the trace fits the game");
+    assert!(trace.inner.end < LAST, "the trace fits the game");
     let prestate = trace.after(0);
     let mut l1 =
         L1::new(&[HONEST, HONEST_2, LIAR, PROPOSER_2, Address::repeat_byte(0xee)], prestate);
