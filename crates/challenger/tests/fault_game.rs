@@ -382,7 +382,13 @@ fn setup(wrong_claim: bool) -> (L1, Trace) {
         let wrong = Output { state_root: keccak256(claimed.state_root), ..claimed };
         preimages.insert(local_key(local::CLAIMED_OUTPUT), wrong.encode().to_vec());
     }
+    let started = std::time::Instant::now();
     let mut trace = Trace::new(preimages);
+    eprintln!(
+        "the honest player's trace: {} instructions run (snapshots kept) in {:.2} s (a debug build of the test; the VM is optimised)",
+        trace.inner.end,
+        started.elapsed().as_secs_f64()
+    );
     assert!(trace.inner.end < LAST, "the trace fits the game");
     let prestate = trace.after(0);
     let mut l1 =

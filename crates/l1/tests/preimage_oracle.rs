@@ -92,6 +92,27 @@ fn keccak_parts_are_the_programs_stream_under_its_key() {
         assert_eq!(l1.read(key, 1), None, "a part never loaded is not served");
     }
     gas_line("keccak256 part of 120,000 bytes (calldata included)", &gas);
+
+    // Loading a part reads it from calldata: one copy of the preimage (to
+    // hash it), as posting it to the rollup costs. A megabyte of zeros
+    // (the cheapest calldata to post) loads in one transaction, within the
+    // EIP-7623 floor of posting it (10 gas a byte) plus that copy.
+    let zeros = vec![0u8; 1 << 20];
+    let call = PreimageOracle::loadKeccak256PartCall {
+        offset: U256::from(1000),
+        preimage: Bytes::from(zeros.clone()),
+    };
+    let out = l1.sim.send(ANYONE, l1.oracle, &call, U256::ZERO).expect("a megabyte loads");
+    let words = (zeros.len() as u64).div_ceil(32);
+    let copy = 3 * words + words * words / 512;
+    assert!(out.gas <= 21_000 + 10 * zeros.len() as u64 + copy + 100_000, "{} gas", out.gas);
+    let key = typed_key(KEY_KECCAK256, &keccak256(&zeros));
+    assert_eq!(l1.read(key, 1000), Some(stream_part(&zeros, 1000)));
+    eprintln!(
+        "keccak256 part of 1 MiB of zeros: {} gas (posting floor {})",
+        out.gas,
+        21_000 + 10 * zeros.len()
+    );
 }
 
 #[test]
