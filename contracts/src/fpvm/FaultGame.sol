@@ -107,6 +107,8 @@ contract FaultGame {
     mapping(uint256 gameId => mapping(bytes32 => bool)) internal claimed;
     /// Bonds paid out, withdrawn with `claimCredit`.
     mapping(address => uint256) public credit;
+    /// keccak256 of each local input (1..5) the source served when the game opened.
+    mapping(uint256 gameId => mapping(uint256 ident => bytes32)) public localInputHash;
 
     event GameCreated(uint256 indexed gameId, uint256 indexed claimId, address indexed creator, bytes32 rootClaim);
     event Move(
@@ -169,7 +171,8 @@ contract FaultGame {
     /// Local inputs are numbered 1..`LOCAL_INPUTS`.
     error BadIdent(uint256 ident);
     /// The claim source now returns other inputs than at the game's creation.
-    error SourceChanged(uint256 claimId);
+    /// The bytes given for local input `ident` are not the ones the source served.
+    error WrongLocalInput(uint256 ident);
     error ChildrenUnresolved(uint256 claimIndex, uint256 unresolved);
     error RootNotResolved(uint256 gameId);
     error NoCredit(address recipient);
@@ -269,7 +272,7 @@ contract FaultGame {
     // ------------------------------------------------------------------ moves
 
     /// Opens a game disputing claim `claimId` of the source: `rootClaim` is the state
-    /// hash the creator says the program ends in, with a status other than 0 (valid).
+    /// hash the creator says the program ends in, with status 1 (it rejects the claim).
     /// The bond is `bondAt(0)`. Any number of games may dispute one claim.
     function create(uint256 claimId, bytes32 rootClaim) external payable returns (uint256 gameId) {
         if (uint8(rootClaim[0]) != STATUS_INVALID) revert RootNotInvalid(rootClaim);
@@ -289,6 +292,9 @@ contract FaultGame {
                 status: GameStatus.InProgress
             })
         );
+        for (uint256 i = 0; i < LOCAL_INPUTS; i++) {
+            localInputHash[gameId][i + 1] = keccak256(inputs[i]);
+        }
         Claim storage root = claims[gameId].push();
         root.parentIndex = NO_PARENT;
         root.claimant = msg.sender;
@@ -443,14 +449,14 @@ contract FaultGame {
 
     /// Loads part `offset` of local input `ident` (1..5) of the game's claim into the
     /// oracle, under the key localized to this contract and the game's context (the
-    /// key the VM reads when this contract steps it). Anyone may call it.
-    function addLocalData(uint256 gameId, uint256 ident, uint256 offset) external {
+    /// key the VM reads when this contract steps it). Anyone may call it with the
+    /// input's bytes, which must hash to what the source served at creation (so its
+    /// cost does not grow with the other inputs, and the source is read only once).
+    function addLocalData(uint256 gameId, uint256 ident, uint256 offset, bytes calldata data) external {
         _inProgress(gameId);
         if (ident < 1 || ident > LOCAL_INPUTS) revert BadIdent(ident);
-        Game storage g = games[gameId];
-        bytes[] memory inputs = source.localInputs(g.claimId);
-        if (keccak256(abi.encode(inputs)) != g.inputsHash) revert SourceChanged(g.claimId);
-        bytes32 key = oracle.loadLocalPart(localKey(ident), g.localContext, offset, inputs[ident - 1]);
+        if (keccak256(data) != localInputHash[gameId][ident]) revert WrongLocalInput(ident);
+        bytes32 key = oracle.loadLocalPart(localKey(ident), games[gameId].localContext, offset, data);
         emit LocalDataAdded(gameId, ident, offset, key);
     }
 

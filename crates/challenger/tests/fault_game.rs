@@ -201,8 +201,12 @@ impl L1 {
         match key[0] {
             1 => {
                 let ident = u64::from_be_bytes(key[24..].try_into().unwrap());
-                let call =
-                    FaultGame::addLocalDataCall { gameId: game, ident: U256::from(ident), offset };
+                let call = FaultGame::addLocalDataCall {
+                    gameId: game,
+                    ident: U256::from(ident),
+                    offset,
+                    data: trace.preimages[&key].clone().into(),
+                };
                 self.send(by, self.game, &call, U256::ZERO);
             }
             2 => {
@@ -566,4 +570,37 @@ fn an_honest_player_does_not_take_bait_under_a_false_claim_on_its_side() {
     let posted: U256 =
         claims.iter().filter(|c| c.claimant == HONEST).map(|c| U256::from(c.bond)).sum();
     assert!(l1.credit(HONEST) >= posted, "honest bonds {posted}, credit {}", l1.credit(HONEST));
+}
+
+#[test]
+fn local_inputs_load_only_as_the_source_served_them() {
+    let (mut l1, mut trace) = setup(true);
+    let root = trace.at(LAST);
+    let game = l1.create(HONEST, root);
+    let right: Bytes = trace.preimages[&local_key(local::CLAIMED_OUTPUT)].clone().into();
+    let mut wrong = right.to_vec();
+    wrong[0] ^= 1;
+    for (ident, data, ok) in
+        [(2u64, right.clone(), true), (2, wrong.into(), false), (6, right, false)]
+    {
+        let call = FaultGame::addLocalDataCall {
+            gameId: game,
+            ident: U256::from(ident),
+            offset: U256::ZERO,
+            data,
+        };
+        let sent = l1.sim.send(HONEST, l1.game, &call, U256::ZERO);
+        assert_eq!(sent.is_ok(), ok, "input {ident}");
+        if let Err(e) = sent {
+            let err = e.decode::<FaultGame::FaultGameErrors>();
+            assert!(
+                matches!(
+                    err,
+                    FaultGame::FaultGameErrors::WrongLocalInput(_)
+                        | FaultGame::FaultGameErrors::BadIdent(_)
+                ),
+                "{err:?}"
+            );
+        }
+    }
 }
