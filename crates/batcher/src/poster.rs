@@ -154,6 +154,13 @@ impl BatchPoster {
     }
 
     async fn use_blob(&self, data: &[u8]) -> Result<bool, PosterError> {
+        let needed = blobs_needed(data);
+        if needed > MAX_BLOBS_PER_TX {
+            if self.config.da != DataAvailability::Calldata {
+                tracing::warn!(target: "batcher", bytes = data.len(), blobs = needed, max = MAX_BLOBS_PER_TX, "batch needs more blobs than a transaction may carry: posted as calldata");
+            }
+            return Ok(false);
+        }
         Ok(match self.config.da {
             DataAvailability::Calldata => false,
             DataAvailability::Blob => true,
@@ -166,7 +173,7 @@ impl BatchPoster {
                     .and_then(|b| b.header.base_fee_per_gas)
                     .unwrap_or(1);
                 let blob_fee = p.get_blob_base_fee().await.map_err(rpc)?;
-                let blobs = data.len().div_ceil(126_000).max(1) as u128;
+                let blobs = needed as u128;
                 let calldata = u128::from(calldata_floor_gas(data)) * u128::from(base_fee);
                 let blob = blobs * u128::from(infra_l1::sender::BLOB_GAS) * blob_fee
                     + 100_000 * u128::from(base_fee);
@@ -216,9 +223,8 @@ impl BatchPoster {
         let blob = !disputable && self.use_blob(&data).await?;
         let mut posted = infra_stf::BatchData::Calldata(Bytes::from(data.clone()));
         let tx = if blob {
-            let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data)
-                .build_4844()
-                .map_err(|e| PosterError::Blob(e.to_string()))?;
+            let sidecar =
+                blob_builder(&data).build_4844().map_err(|e| PosterError::Blob(e.to_string()))?;
             let count = u8::try_from(sidecar.blobs.len())
                 .map_err(|_| PosterError::Blob("more than 255 blobs".into()))?;
             let call = Rollup::submitBlobBatchCall {
@@ -353,5 +359,69 @@ impl BatchPoster {
                 }
             }
         }
+    }
+}
+
+/// The most bytes one piece of the simple blob encoding carries: alloy's
+/// decoder (the state-transition function's) refuses a longer piece, which
+/// would make the batch invalid.
+pub const MAX_BLOB_PIECE: usize = 2 * 1024 * 1024;
+
+/// The most blobs one L1 transaction may carry (EIP-7594, since Osaka).
+pub const MAX_BLOBS_PER_TX: usize = alloy::eips::eip7594::MAX_BLOBS_PER_TX_FUSAKA as usize;
+
+/// `data` in the simple blob encoding, in pieces of at most [`MAX_BLOB_PIECE`]
+/// bytes (decoding joins them).
+pub fn blob_builder(data: &[u8]) -> SidecarBuilder<SimpleCoder> {
+    let mut builder = SidecarBuilder::<SimpleCoder>::with_capacity(blobs_needed(data));
+    for piece in data.chunks(MAX_BLOB_PIECE) {
+        builder.ingest(piece);
+    }
+    builder
+}
+
+/// How many blobs [`blob_builder`] fills for `data`.
+pub fn blobs_needed(data: &[u8]) -> usize {
+    use alloy::eips::eip4844::{FIELD_ELEMENTS_PER_BLOB, builder::SidecarCoder};
+    let fes: usize =
+        data.chunks(MAX_BLOB_PIECE).map(|p| SimpleCoder::default().required_fe(p)).sum();
+    fes.div_ceil(FIELD_ELEMENTS_PER_BLOB as usize).max(1)
+}
+
+#[cfg(test)]
+mod blob_tests {
+    use super::*;
+    use infra_stf::{BatchData, PostedBlob};
+
+    fn decode(builder: SidecarBuilder<SimpleCoder>) -> Vec<u8> {
+        let blobs = builder
+            .take()
+            .into_iter()
+            .map(|b| PostedBlob { versioned_hash: Default::default(), data: b.to_vec().into() })
+            .collect();
+        BatchData::Blobs(blobs).payload().expect("decodes").into_owned()
+    }
+
+    #[test]
+    fn a_payload_over_one_piece_is_posted_in_pieces_the_stf_decodes() {
+        // 2.5 MiB: one piece would be over the decoder's 2 MiB and the batch invalid.
+        let data: Vec<u8> = (0..(5usize << 19)).map(|i| (i * 7 + i / 251) as u8).collect();
+        let one_piece = SidecarBuilder::<SimpleCoder>::from_slice(&data);
+        let blobs = one_piece
+            .take()
+            .into_iter()
+            .map(|b| PostedBlob { versioned_hash: Default::default(), data: b.to_vec().into() })
+            .collect();
+        assert!(BatchData::Blobs(blobs).payload().is_err(), "one 2.5 MiB piece is refused");
+        assert_eq!(decode(blob_builder(&data)), data);
+        assert_eq!(blob_builder(&data).take().len(), blobs_needed(&data));
+        assert!(blobs_needed(&data) > MAX_BLOBS_PER_TX, "so it goes as calldata");
+        // Small payloads: one blob, as before.
+        let small = vec![9u8; 1000];
+        assert_eq!(decode(blob_builder(&small)), small);
+        assert_eq!(blobs_needed(&small), 1);
+        let six = vec![1u8; 126_000 * 6];
+        assert_eq!(blobs_needed(&six), MAX_BLOBS_PER_TX);
+        assert_eq!(decode(blob_builder(&six)), six);
     }
 }
