@@ -4,7 +4,8 @@
 //!
 //! **Invalid batch.** A batch whose data does not decode (blobs not in the
 //! simple blob encoding, empty, unknown version or codec, a zstd error or
-//! bomb, bad RLP, bytes after the payload, no blocks),
+//! bomb, bad RLP, bytes after the payload, no blocks; in blobs, the payload
+//! ends at the first zero length word and what follows is ignored),
 //! whose blocks are not the range L1 recorded for it, that spans more than
 //! [`MAX_BATCH_BLOCKS`] blocks, that posts more transactions in a block than
 //! its gas limit could hold ([`max_block_transactions`]), that does not name the

@@ -68,13 +68,17 @@ pub fn blob_key(versioned_hash: &B256, index: u64) -> B256 {
 }
 
 /// Local input 3: the batch as `Rollup` recorded it.
-pub fn encode_batch_input(batch: &BatchRef<'_>) -> Vec<u8> {
+/// Refuses more than 255 blobs (`Rollup` records the count as a `uint8`).
+pub fn encode_batch_input(batch: &BatchRef<'_>) -> Result<Vec<u8>, SourceError> {
+    let count = batch.data.blob_count();
+    let count = u8::try_from(count)
+        .map_err(|_| SourceError(format!("a batch of {count} blobs: L1 records at most 255")))?;
     let mut b = Vec::with_capacity(BATCH_INPUT_LEN);
     b.extend_from_slice(&batch.first_block.to_be_bytes());
     b.extend_from_slice(&batch.last_block.to_be_bytes());
     b.extend_from_slice(batch.data.commitment().as_slice());
-    b.push(u8::try_from(batch.data.blob_count()).unwrap_or(u8::MAX));
-    b
+    b.push(count);
+    Ok(b)
 }
 
 const BATCH_INPUT_LEN: usize = 49;
@@ -354,13 +358,13 @@ pub fn claim_inputs(
     claimed: &Output,
     batch: &BatchRef<'_>,
     deposits: &[DepositTx],
-) -> BTreeMap<B256, Vec<u8>> {
+) -> Result<BTreeMap<B256, Vec<u8>>, SourceError> {
     use alloy_eips::Encodable2718;
     let mut m = BTreeMap::new();
     m.insert(local_key(local::CHAIN), chain.encode());
     m.insert(local_key(local::PRE_OUTPUT), pre.encode().to_vec());
     m.insert(local_key(local::CLAIMED_OUTPUT), claimed.encode().to_vec());
-    m.insert(local_key(local::BATCH), encode_batch_input(batch));
+    m.insert(local_key(local::BATCH), encode_batch_input(batch)?);
     let commitment = typed_key(KEY_KECCAK256, &batch.data.commitment());
     match batch.data {
         BatchData::Calldata(d) => {
@@ -390,7 +394,7 @@ pub fn claim_inputs(
         m.insert(typed_key(KEY_KECCAK256, &h), enc);
     }
     m.insert(local_key(local::DEPOSITS), hashes);
-    m
+    Ok(m)
 }
 
 /// A [`Preimages`] that records every answer as the oracle would serve it,
@@ -506,7 +510,7 @@ pub fn record_claim<P: Preimages>(
     let applied = apply_batch(&mut state, &chain.params, &hasher, pre, &parent, batch, &held)?;
     drop(state);
     let mut preimages = recorder.into_preimages();
-    preimages.extend(claim_inputs(chain, pre, claimed, batch, deposits));
+    preimages.extend(claim_inputs(chain, pre, claimed, batch, deposits)?);
     Ok((applied, preimages))
 }
 
