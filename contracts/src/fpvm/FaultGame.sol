@@ -69,8 +69,6 @@ contract FaultGame {
         uint256 claimId;
         /// What binds the game's local preimage keys: keccak256(abi.encode(this, gameId)).
         bytes32 localContext;
-        /// keccak256(abi.encode(inputs)) of the claim's local inputs at creation.
-        bytes32 inputsHash;
         address creator;
         uint64 createdAt;
         uint64 resolvedAt;
@@ -285,7 +283,6 @@ contract FaultGame {
             Game({
                 claimId: claimId,
                 localContext: keccak256(abi.encode(address(this), gameId)),
-                inputsHash: keccak256(abi.encode(inputs)),
                 creator: msg.sender,
                 createdAt: uint64(block.timestamp),
                 resolvedAt: 0,
