@@ -10,12 +10,15 @@ use alloy::{
         eip4844::builder::{SidecarBuilder, SimpleCoder},
     },
     primitives::{Address, B256, Bytes, TxKind, U256},
-    sol_types::{SolCall, SolConstructor},
+    sol_types::SolCall,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use infra_batcher::{BatchPayload, Codec};
 use infra_benches::{Kind, Workload};
-use infra_l1::{Rollup, sim::SimL1};
+use infra_l1::{
+    Rollup,
+    sim::{SimL1, SimRollup},
+};
 use infra_primitives::SealedBlock;
 use std::time::Duration;
 
@@ -73,18 +76,8 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
     };
     let fresh = || {
         let mut l1 = SimL1::new(&[BATCHER], U256::from(10u128.pow(21)));
-        let args = Rollup::constructorCall {
-            owner_: BATCHER,
-            batcher_: BATCHER,
-            mode_: 0,
-            challengePeriod_: 100,
-            genesisStateRoot: B256::ZERO,
-            genesisBlockHash: B256::ZERO,
-            genesisNextBaseFee: 1_000_000_000,
-            verifier_: Address::ZERO,
-        }
-        .abi_encode();
-        let rollup = l1.deploy(BATCHER, [Rollup::BYTECODE.to_vec(), args].concat());
+        let setup = SimRollup::optimistic(BATCHER, BATCHER, 100);
+        let rollup = l1.deploy_rollup_with_test_game(BATCHER, &setup, 50).rollup;
         (l1, rollup)
     };
     let (first, last_n) = (blocks[0].number(), last.number());
@@ -95,7 +88,8 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
         data: Bytes::from(data.clone()),
         output: output.clone(),
     };
-    let calldata = l1.send(BATCHER, rollup, &call, U256::ZERO).expect("calldata batch").gas;
+    let bond = U256::from(10u128.pow(18)); // SimRollup::optimistic's output bond
+    let calldata = l1.send(BATCHER, rollup, &call, bond).expect("calldata batch").gas;
     let sidecar = SidecarBuilder::<SimpleCoder>::from_slice(&data).build_4844().expect("sidecar");
     let hashes: Vec<B256> = sidecar.versioned_hashes().collect();
     let (mut l1, rollup) = fresh();
@@ -106,7 +100,7 @@ fn l1_gas(blocks: &[SealedBlock]) -> (u64, u64, usize) {
         output,
     };
     let blob = l1
-        .exec(BATCHER, TxKind::Call(rollup), call.abi_encode().into(), U256::ZERO, hashes.clone())
+        .exec(BATCHER, TxKind::Call(rollup), call.abi_encode().into(), bond, hashes.clone())
         .expect("blob batch")
         .gas;
     (calldata, blob, hashes.len())

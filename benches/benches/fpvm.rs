@@ -79,9 +79,15 @@ fn claim_for(
     };
     let state = reader.state_at(parent).expect("the parent's state");
     let claim_chain = ClaimChain { params, curve: Curve::Bn254 };
-    let (applied, preimages) =
-        record_claim(DatadirPreimages { state: &state }, &claim_chain, &pre, &want, &batch, &[])
-            .expect("host run");
+    let (applied, preimages) = record_claim(
+        DatadirPreimages { state: &state },
+        &claim_chain,
+        &pre,
+        &want,
+        &batch,
+        &infra_stf::claim::HeldDeposits::NONE,
+    )
+    .expect("host run");
     assert_eq!(applied.output, want, "the host derives the sealed output");
     (preimages, want)
 }
@@ -194,6 +200,31 @@ fn native(preimages: &BTreeMap<B256, Vec<u8>>) -> Duration {
     took
 }
 
+/// What the honest player of a fault game spends on a claim: the program's
+/// trace with snapshots (`ProgramTrace::new`), then the states it claims
+/// along one bisection of a depth-62 game (its side answers every other
+/// level; here all 62 midpoints, towards an index a third into the trace) and
+/// the step proof at the end.
+fn honest_player(elf: &[u8], preimages: &BTreeMap<B256, Vec<u8>>) -> (Duration, Duration) {
+    let mut p = Preimages::default();
+    for (k, v) in preimages {
+        p.insert(*k, v.clone());
+    }
+    let start = Instant::now();
+    let mut trace = infra_challenger::fault::ProgramTrace::new(elf, p).expect("the trace");
+    let traced = start.elapsed();
+    let start = Instant::now();
+    let target = trace.end / 3;
+    let (mut lo, mut hi) = (0u64, 1u64 << 62);
+    for _ in 0..62 {
+        let mid = lo + (hi - lo) / 2;
+        trace.after(mid).expect("a state");
+        if mid <= target { lo = mid } else { hi = mid }
+    }
+    trace.proof_from(target).expect("a step proof");
+    (traced, start.elapsed())
+}
+
 fn benches(c: &mut Criterion) {
     let path = std::env::var("INFRA_PROGRAM_ELF")
         .expect("INFRA_PROGRAM_ELF: build the program with scripts/build-program.sh");
@@ -201,6 +232,7 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("fpvm");
     group.sample_size(10);
     let mut rows = Vec::new();
+    let mut player = None;
     let sizes: &[(Kind, usize)] = &[
         (Kind::EthTransfer, 1),
         (Kind::EthTransfer, 100),
@@ -226,6 +258,9 @@ fn benches(c: &mut Criterion) {
         }
         let native_time = (0..3).map(|_| native(&preimages)).min().unwrap_or_default();
         let (steps, vm) = run_vm(&elf, &preimages, &want);
+        if kind == Some(Kind::EthTransfer) && n == 1000 {
+            player = Some(honest_player(&elf, &preimages));
+        }
         rows.push((kind, n, steps, vm, native_time, preimages.len()));
     }
     group.finish();
@@ -238,6 +273,13 @@ fn benches(c: &mut Criterion) {
             *steps as f64 / vm.as_secs_f64() / 1e6,
             native.as_secs_f64() * 1e3,
             vm.as_secs_f64() / native.as_secs_f64(),
+        );
+    }
+    if let Some((trace, bisect)) = player {
+        println!(
+            "  honest fault-game player, 1000 ETH transfers: trace with snapshots {:.1} s, 62 bisection states and the step proof {:.2} s",
+            trace.as_secs_f64(),
+            bisect.as_secs_f64()
         );
     }
     let per = |kind: Option<Kind>, n: usize| {

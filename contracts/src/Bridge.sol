@@ -14,7 +14,8 @@ interface IRollupOutputs {
 /// (in L1 order, exactly once). Withdrawals are paid from here once the user shows,
 /// with a sparse-Merkle storage proof, that the L2 `L2Withdrawals` predeploy recorded
 /// the withdrawal in a state root the rollup has finalized. Nobody else can release
-/// funds, and each withdrawal pays out once.
+/// funds, and each withdrawal pays out once. The owner may pause deposits;
+/// withdrawals are never paused.
 contract Bridge is Owned {
     struct Withdrawal {
         uint256 nonce;
@@ -39,9 +40,13 @@ contract Bridge is Owned {
     IPoseidon public immutable hasher;
 
     uint256 public depositNonce;
-    /// Per deposit nonce: `keccak256(abi.encode(from, to, value, gasLimit, data))`,
-    /// so the fraud-proof game can read a deposit's content on L1.
-    mapping(uint256 => bytes32) public depositHashes;
+    /// The hash chain over the deposits' full records (the fault-proof program
+    /// reads a batch's deposits through it): `depositAccumulators[0]` is 0 and
+    /// `depositAccumulators[n + 1] = keccak256(depositAccumulators[n] ‖
+    /// keccak256(record(n)))`, where `record(n) = abi.encodePacked(uint64 nonce,
+    /// uint64 l1Block, address from, address to, uint256 value, uint64 gasLimit,
+    /// bytes data)` is everything the L2 deposit transaction carries.
+    mapping(uint256 count => bytes32) public depositAccumulators;
     mapping(bytes32 => bool) public finalizedWithdrawals;
 
     event DepositInitiated(
@@ -85,8 +90,18 @@ contract Bridge is Owned {
         if (msg.sender != tx.origin) from = l2Alias(msg.sender);
         uint256 nonce = depositNonce;
         depositNonce = nonce + 1;
-        depositHashes[nonce] = keccak256(abi.encode(from, to, msg.value, gasLimit, data));
+        bytes32 record = keccak256(
+            abi.encodePacked(uint64(nonce), uint64(block.number), from, to, msg.value, gasLimit, data)
+        );
+        depositAccumulators[nonce + 1] = keccak256(abi.encodePacked(depositAccumulators[nonce], record));
         emit DepositInitiated(nonce, from, to, msg.value, gasLimit, data);
+    }
+
+    /// How many deposits L1 holds, and the hash chain over all of them (what
+    /// `Rollup` records when a batch is posted).
+    function depositHead() external view returns (uint64 count, bytes32 accumulator) {
+        uint256 n = depositNonce;
+        return (uint64(n), depositAccumulators[n]);
     }
 
     function l2Alias(address l1Address) public pure returns (address) {
@@ -110,10 +125,7 @@ contract Bridge is Owned {
     /// `batchIndex`, that the L2 predeploy recorded it (`siblings`: the node's
     /// `infra_getWithdrawalProof`). Anyone may submit it; it pays `w.target` once.
     /// A failing target call reverts the whole finalization, so it can be retried.
-    function finalizeWithdrawal(Withdrawal calldata w, uint256 batchIndex, bytes32[] calldata siblings)
-        external
-        whenNotPaused
-    {
+    function finalizeWithdrawal(Withdrawal calldata w, uint256 batchIndex, bytes32[] calldata siblings) external {
         bytes32 h = hashWithdrawal(w);
         if (finalizedWithdrawals[h]) revert AlreadyFinalized(h);
         bytes32 root = rollup.finalizedStateRoot(batchIndex);

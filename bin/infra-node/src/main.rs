@@ -180,6 +180,11 @@ struct StateArgs {
     /// [default: 10000]. Older history is pruned as new blocks are sealed.
     #[arg(long = "state.history", env = "INFRA_STATE_HISTORY", value_name = "archive|N")]
     history: Option<String>,
+    /// The fault-proof program's ELF, which a node needs to play the fault game
+    /// (a validator with --l1.key, an optimistic sequencer's defence)
+    /// [default: $INFRA_PROGRAM_ELF, else where scripts/build-program.sh builds it].
+    #[arg(long = "fpvm.elf", value_name = "PATH")]
+    fault_program: Option<PathBuf>,
 }
 
 /// The L1 this sequencer settles to.
@@ -825,6 +830,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             (None, None) => Ok(infra_storage::StateHistory::DEFAULT),
         }
         .map_err(|e| usage(format!("config: {e}")))?,
+        fault_program: cli.state.fault_program.clone(),
     };
     let tuning = l1_tuning(&cli, cli.dev && cli.l1.rpc.is_none())?;
     if cli.sequencer.test_faulty_root_every.is_some() && validator {

@@ -19,7 +19,6 @@ use alloy::{
     sol_types::SolCall,
 };
 use infra_batcher::DataAvailability;
-use infra_config::ChainConfig;
 use infra_e2e::{
     DevNode,
     settle::{BATCHER_INDEX, settled_chain, start_anvil, start_validator, test_chain, wait_for},
@@ -215,7 +214,7 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     let anvil = start_anvil().await?;
     // Blobs (the program reads each field element by its blob key), carrying
     // zstd-compressed batches; the malformed batch below is calldata.
-    let chain = ChainConfig { fraud_proofs: false, ..test_chain() };
+    let chain = test_chain();
     let (seq, d) = settled_chain(&anvil.url, DataAvailability::Blob, 1, None, chain).await?;
     let v = start_validator(&anvil.url, &d, None, test_chain()).await?;
     let last = workload(&seq.http_url, &anvil.url, &d).await?;
@@ -249,8 +248,10 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
             nextBaseFee: 1,
             nextDepositNonce: 1,
         };
+        let bond = rollup.outputBond().call().await?;
         match rollup
             .submitBatch(next, next + 1, Bytes::from(vec![1u8, 0, 0xff]), output)
+            .value(bond)
             .send()
             .await
         {

@@ -72,10 +72,8 @@ async fn kill_9_while_posting(da: &str) -> eyre::Result<()> {
     let dir = tempfile::tempdir()?;
     let batcher = dev_key_hex(9)?;
     let deployment_file = dir.path().join("deployment.json");
-    // Blobs need an optimistic chain without the dispute game (which requires
-    // uncompressed calldata).
     let config = dir.path().join("chain.toml");
-    std::fs::write(&config, format!("[chain]\nfraud_proofs = {}\n", da != "blob"))?;
+    std::fs::write(&config, "[chain]\n")?;
     let status = Command::new(BIN)
         .args(["deploy", "--l1.rpc", &anvil.url, "--genesis", &genesis()])
         .arg("--config")

@@ -200,9 +200,11 @@ contract FaultGame {
 
     // ------------------------------------------------------------------ views
 
-    /// The bond of a claim at `depth` (the root's at 0): `baseBond * (depth + 1)`.
+    /// The bond of a claim at `depth`: `baseBond * (depth + 1)`, and for the root
+    /// (depth 0) the same as its counter's (`2 * baseBond`), so a griefer opening
+    /// games locks as much as the defenders answering them.
     function bondAt(uint256 depth) public view returns (uint256) {
-        return baseBond * (depth + 1);
+        return baseBond * (depth == 0 ? 2 : depth + 1);
     }
 
     function gameCount() external view returns (uint256) {
@@ -271,14 +273,15 @@ contract FaultGame {
 
     /// Opens a game disputing claim `claimId` of the source: `rootClaim` is the state
     /// hash the creator says the program ends in, with status 1 (it rejects the claim).
-    /// The bond is `bondAt(0)`. Any number of games may dispute one claim.
+    /// The bond is `bondAt(0)`. Any number of games may dispute one claim; the
+    /// source may refuse one (`openGame`), and learns how each ends (`gameResolved`).
     function create(uint256 claimId, bytes32 rootClaim) external payable returns (uint256 gameId) {
         if (uint8(rootClaim[0]) != STATUS_INVALID) revert RootNotInvalid(rootClaim);
         uint256 required = bondAt(0);
         if (msg.value != required) revert WrongBond(msg.value, required);
-        bytes[] memory inputs = source.localInputs(claimId);
-        if (inputs.length != LOCAL_INPUTS) revert WrongInputCount(inputs.length);
         gameId = games.length;
+        bytes[] memory inputs = source.openGame(claimId, gameId);
+        if (inputs.length != LOCAL_INPUTS) revert WrongInputCount(inputs.length);
         games.push(
             Game({
                 claimId: claimId,
@@ -497,7 +500,7 @@ contract FaultGame {
     }
 
     /// Ends game `gameId` once its root claim is resolved: the challenger wins iff the
-    /// root stands uncountered (the disputed claim is wrong).
+    /// root stands uncountered (the disputed claim is wrong). Tells the source.
     function resolve(uint256 gameId) external returns (GameStatus status) {
         Game storage g = _inProgress(gameId);
         Claim storage root = claims[gameId][0];
@@ -507,6 +510,7 @@ contract FaultGame {
         g.status = status;
         g.resolvedAt = uint64(block.timestamp);
         emit GameResolved(gameId, g.claimId, challengerWins);
+        source.gameResolved(g.claimId, gameId, challengerWins, g.creator);
     }
 
     /// Pays out the caller's credit (the bonds resolution gave it).

@@ -28,8 +28,25 @@ contract TestClaimSource is IClaimSource {
     }
 
     /// @inheritdoc IClaimSource
-    function localInputs(uint256 claimId) external view returns (bytes[] memory) {
+    function localInputs(uint256 claimId) public view returns (bytes[] memory) {
         if (!isSet[claimId]) revert UnknownClaim(claimId);
         return inputs[claimId];
+    }
+
+    /// Games opened per claim, and the ones the challenger won.
+    mapping(uint256 claimId => uint256) public opened;
+    mapping(uint256 claimId => uint256) public challengerWins;
+    mapping(uint256 claimId => uint256) public defenderWins;
+
+    /// @inheritdoc IClaimSource
+    function openGame(uint256 claimId, uint256) external returns (bytes[] memory) {
+        opened[claimId] += 1;
+        return localInputs(claimId);
+    }
+
+    /// @inheritdoc IClaimSource
+    function gameResolved(uint256 claimId, uint256, bool challengerWon, address) external {
+        if (challengerWon) challengerWins[claimId] += 1;
+        else defenderWins[claimId] += 1;
     }
 }

@@ -14,7 +14,7 @@ use alloy::{
         BlockNumberOrTag,
         eip4844::builder::{SidecarBuilder, SimpleCoder},
     },
-    primitives::{Address, B256, Bytes},
+    primitives::{Address, B256, Bytes, U256},
     providers::Provider,
     sol_types::SolCall,
 };
@@ -36,6 +36,8 @@ pub enum DataAvailability {
 #[derive(Debug, Clone)]
 pub struct PosterConfig {
     pub rollup: Address,
+    /// The bridge (batch records keep where its deposit chain stood).
+    pub bridge: Address,
     /// Post once this many transactions (deposits included) are waiting...
     pub max_txs: u64,
     /// ...or this many bytes of uncompressed payload (the posted batch, after
@@ -185,15 +187,40 @@ impl BatchPoster {
     /// One round: post the next batch if a trigger fired. Returns it once mined.
     pub async fn post_next(&self, now_ms: u64) -> Result<Option<PostedBatch>, PosterError> {
         let next = self.rollup().nextBlock().call().await.map_err(rpc)?;
-        let blocks = self.pending_blocks(next, now_ms)?;
+        let mut blocks = self.pending_blocks(next, now_ms)?;
+        if blocks.is_empty() {
+            return Ok(None);
+        }
+        // Calldata is capped on L1 (`Rollup.MAX_CALLDATA`: loading it into the
+        // preimage oracle must fit one transaction); data over it goes in
+        // blobs when it fits them, else fewer blocks are posted.
+        let (data, blob) = loop {
+            let data = BatchPayload::from_blocks(&blocks)?.encode(Codec::Zstd);
+            let fits_blobs = blobs_needed(&data) <= MAX_BLOBS_PER_TX
+                && self.config.da != DataAvailability::Calldata;
+            if data.len() <= MAX_CALLDATA {
+                let blob = self.use_blob(&data).await?;
+                break (data, blob);
+            }
+            if fits_blobs {
+                break (data, true);
+            }
+            if blocks.len() == 1 {
+                return Err(PosterError::Blob(format!(
+                    "block {} alone is {} bytes of batch data: more than L1 takes as calldata ({MAX_CALLDATA}){}",
+                    blocks[0].number(),
+                    data.len(),
+                    if self.config.da == DataAvailability::Calldata {
+                        " and --batch.da calldata allows no blobs"
+                    } else {
+                        " or in one transaction's blobs"
+                    }
+                )));
+            }
+            blocks.truncate(blocks.len().div_ceil(2));
+        };
         let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(None) };
         let (first_block, last_block) = (first.number(), last.number());
-        // With a dispute game attached, L1 must be able to read every transaction:
-        // uncompressed calldata (the rollup refuses anything else).
-        let disputable = self.config.finalize
-            && self.rollup().challenger().call().await.map_err(rpc)? != Address::ZERO;
-        let codec = if disputable { Codec::None } else { Codec::Zstd };
-        let data = BatchPayload::from_blocks(&blocks)?.encode(codec);
         let next_deposit = self.store.reader()?.deposit_cursor_at(last_block)?.next_nonce;
         let derived = Output::after(&self.config.chain.params, &last.header, next_deposit);
         let mut output = Rollup::Output {
@@ -220,7 +247,10 @@ impl BatchPoster {
             next_base_fee: output.nextBaseFee,
             next_deposit_nonce: output.nextDepositNonce,
         };
-        let blob = !disputable && self.use_blob(&data).await?;
+        let bond = match self.rollup().mode().call().await.map_err(rpc)? {
+            0 => self.rollup().outputBond().call().await.map_err(rpc)?,
+            _ => U256::ZERO,
+        };
         let mut posted = infra_stf::BatchData::Calldata(Bytes::from(data.clone()));
         let tx = if blob {
             let sidecar =
@@ -245,6 +275,7 @@ impl BatchPoster {
             );
             let mut tx = L1Tx::call(self.config.rollup, call.abi_encode().into());
             tx.sidecar = Some(sidecar);
+            tx.value = bond;
             tx
         } else {
             let call = Rollup::submitBatchCall {
@@ -253,13 +284,27 @@ impl BatchPoster {
                 data: Bytes::from(data.clone()),
                 output,
             };
-            L1Tx::call(self.config.rollup, call.abi_encode().into())
+            let mut tx = L1Tx::call(self.config.rollup, call.abi_encode().into());
+            tx.value = bond;
+            tx
         };
         let receipt = self.sender.send(tx).await?;
         if let Some(ev) = receipt.decoded_log::<Rollup::BatchSubmitted>() {
             // Kept for `infra-node fpvm run` (the sequencer's own output is the
             // derived one; the claim may differ under fault injection).
             let pre_deposit = self.store.reader()?.deposit_cursor_at(first_block - 1)?.next_nonce;
+            let bridge = infra_l1::Bridge::new(self.config.bridge, self.sender.provider());
+            let deposit_base = match bridge
+                .depositAccumulators(U256::from(pre_deposit))
+                .call()
+                .await
+            {
+                Ok(acc) => Some(acc),
+                Err(e) => {
+                    tracing::warn!(target: "batcher", error = %e, "reading the bridge's deposit chain: the batch record will lack it (fpvm run cannot decide this batch)");
+                    None
+                }
+            };
             let (data, blob_hashes) = BatchRecord::posted(&posted);
             self.store.put_batch(&BatchRecord {
                 index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
@@ -275,6 +320,7 @@ impl BatchPoster {
                     .flat_map(|b| b.deposits.iter().cloned())
                     .filter(|d| d.nonce >= pre_deposit)
                     .collect(),
+                deposit_base,
             })?;
         }
         let posted = PostedBatch {
@@ -361,6 +407,9 @@ impl BatchPoster {
         }
     }
 }
+
+/// The most calldata `Rollup` takes for one batch (`MAX_CALLDATA`).
+pub const MAX_CALLDATA: usize = 400_000;
 
 /// The most bytes one piece of the simple blob encoding carries: alloy's
 /// decoder (the state-transition function's) refuses a longer piece, which

@@ -43,7 +43,11 @@ impl ProgramTrace {
     /// so any state is found fast.
     pub fn new(elf: &[u8], preimages: Preimages) -> Result<Self, TraceError> {
         let mut vm = Vm::from_elf(elf, preimages)?;
+        // From every 2^18 instructions, thinned to at most 256 snapshots on a
+        // long run (each copies the page table): a seek replays at most
+        // 1/128 of the trace.
         vm.snapshot_every = 1 << 18;
+        vm.max_snapshots = 256;
         let end = vm.run_to(u64::MAX)?.steps;
         Ok(Self { vm, end, cache: BTreeMap::new() })
     }

@@ -123,15 +123,76 @@ struct L1 {
     game: Address,
     oracle: Address,
     source: Address,
+    /// The claim the games dispute.
+    claim_id: u64,
     gas: u64,
     moves: u64,
     steps: u64,
 }
 
+/// The output bond of the rollup in [`L1::with_rollup`].
+const OUTPUT_BOND: u128 = ETH;
+
 impl L1 {
-    fn new(players: &[Address], prestate: B256) -> Self {
+    /// The game in front of a real `Rollup` (and `Bridge`, no deposits), whose
+    /// genesis and chain are the claim's; `batcher` posts the claim's batch
+    /// with output `claimed` (claim id 1).
+    fn with_rollup(
+        players: &[Address],
+        prestate: B256,
+        preimages: &BTreeMap<B256, Vec<u8>>,
+        claimed: &Output,
+    ) -> Self {
+        use infra_l1::{Rollup, sim::SimRollup};
         let mut sim = SimL1::new(players, U256::from(1_000 * ETH));
         let deployer = players[0];
+        let (oracle, vm) = Self::vm(&mut sim, deployer);
+        let genesis = Output::decode(&preimages[&local_key(local::PRE_OUTPUT)]).expect("pre");
+        let setup = SimRollup {
+            genesis: Rollup::Output {
+                stateRoot: genesis.state_root,
+                l2BlockNumber: genesis.block_number,
+                l2BlockHash: genesis.block_hash,
+                nextBaseFee: genesis.next_base_fee,
+                nextDepositNonce: genesis.next_deposit_nonce,
+            },
+            output_bond: U256::from(OUTPUT_BOND),
+            chain_input: preimages[&local_key(local::CHAIN)].clone().into(),
+            ..SimRollup::optimistic(deployer, ROLLUP_BATCHER, 2 * MAX_CLOCK)
+        };
+        let code = |rollup: Address| Self::game_code(vm, oracle, rollup, prestate);
+        let c = sim.deploy_rollup(deployer, &setup, Some(&code));
+        let batch = &preimages[&local_key(local::BATCH)];
+        let commitment = B256::from_slice(&batch[16..48]);
+        let data = preimages
+            [&infra_stf::claim::typed_key(infra_stf::claim::KEY_KECCAK256, &commitment)]
+            .clone();
+        let call = Rollup::submitBatchCall {
+            firstBlock: u64::from_be_bytes(batch[..8].try_into().unwrap()),
+            lastBlock: u64::from_be_bytes(batch[8..16].try_into().unwrap()),
+            data: data.into(),
+            output: Rollup::Output {
+                stateRoot: claimed.state_root,
+                l2BlockNumber: claimed.block_number,
+                l2BlockHash: claimed.block_hash,
+                nextBaseFee: claimed.next_base_fee,
+                nextDepositNonce: claimed.next_deposit_nonce,
+            },
+        };
+        sim.send(ROLLUP_BATCHER, c.rollup, &call, U256::from(OUTPUT_BOND)).expect("batch posted");
+        Self {
+            sim,
+            game: c.game,
+            oracle,
+            source: c.rollup,
+            claim_id: 1,
+            gas: 0,
+            moves: 0,
+            steps: 0,
+        }
+    }
+
+    fn vm(sim: &mut SimL1, deployer: Address) -> (Address, Address) {
         let poseidon = sim.deploy(deployer, PoseidonBn254::BYTECODE.to_vec());
         let modulus = U256::from_str_radix(
             "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001",
@@ -143,7 +204,10 @@ impl L1 {
             sim.deploy(deployer, [PreimageOracle::BYTECODE.to_vec(), args.abi_encode()].concat());
         let args = RiscV::constructorCall { oracle_: oracle };
         let vm = sim.deploy(deployer, [RiscV::BYTECODE.to_vec(), args.abi_encode()].concat());
-        let source = sim.deploy(deployer, TestClaimSource::BYTECODE.to_vec());
+        (oracle, vm)
+    }
+
+    fn game_code(vm: Address, oracle: Address, source: Address, prestate: B256) -> Vec<u8> {
         let args = FaultGame::constructorCall {
             vm_: vm,
             oracle_: oracle,
@@ -153,8 +217,16 @@ impl L1 {
             maxClockDuration_: MAX_CLOCK,
             baseBond_: U256::from(BASE_BOND),
         };
-        let game = sim.deploy(deployer, [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat());
-        Self { sim, game, oracle, source, gas: 0, moves: 0, steps: 0 }
+        [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat()
+    }
+
+    fn new(players: &[Address], prestate: B256) -> Self {
+        let mut sim = SimL1::new(players, U256::from(1_000 * ETH));
+        let deployer = players[0];
+        let (oracle, vm) = Self::vm(&mut sim, deployer);
+        let source = sim.deploy(deployer, TestClaimSource::BYTECODE.to_vec());
+        let game = sim.deploy(deployer, Self::game_code(vm, oracle, source, prestate));
+        Self { sim, game, oracle, source, claim_id: CLAIM_ID, gas: 0, moves: 0, steps: 0 }
     }
 
     fn send<C: SolCall>(&mut self, from: Address, to: Address, call: &C, value: U256) -> Bytes {
@@ -188,7 +260,7 @@ impl L1 {
         let out = self.send(
             by,
             self.game,
-            &FaultGame::createCall { claimId: U256::from(CLAIM_ID), rootClaim: root },
+            &FaultGame::createCall { claimId: U256::from(self.claim_id), rootClaim: root },
             bond,
         );
         FaultGame::createCall::abi_decode_returns(&out).expect("a game id")
@@ -377,9 +449,16 @@ fn first_read(trace: &Trace, key_type: u8, skip: usize) -> u64 {
 const HONEST: Address = Address::repeat_byte(0x11);
 const HONEST_2: Address = Address::repeat_byte(0x12);
 const LIAR: Address = Address::repeat_byte(0x21);
+const ROLLUP_BATCHER: Address = Address::repeat_byte(0x23);
 const PROPOSER_2: Address = Address::repeat_byte(0x22);
 
 fn setup(wrong_claim: bool) -> (L1, Trace) {
+    setup_with(wrong_claim, false)
+}
+
+/// `with_rollup`: the game's claim source is a real `Rollup` the claim was
+/// posted to (else a `TestClaimSource` serving the claim's inputs).
+fn setup_with(wrong_claim: bool, with_rollup: bool) -> (L1, Trace) {
     let mut preimages = real_claim();
     if wrong_claim {
         let claimed = Output::decode(&preimages[&local_key(local::CLAIMED_OUTPUT)]).unwrap();
@@ -395,8 +474,21 @@ fn setup(wrong_claim: bool) -> (L1, Trace) {
     );
     assert!(trace.inner.end < LAST, "the trace fits the game");
     let prestate = trace.after(0);
-    let mut l1 =
-        L1::new(&[HONEST, HONEST_2, LIAR, PROPOSER_2, Address::repeat_byte(0xee)], prestate);
+    let players = [HONEST, HONEST_2, LIAR, PROPOSER_2, ROLLUP_BATCHER, Address::repeat_byte(0xee)];
+    if with_rollup {
+        let claimed =
+            Output::decode(&trace.preimages[&local_key(local::CLAIMED_OUTPUT)]).expect("claimed");
+        let mut l1 = L1::with_rollup(&players, prestate, &trace.preimages, &claimed);
+        // The rollup serves exactly the inputs the trace was made from.
+        let served = l1.sim.view(
+            l1.source,
+            &infra_l1::Rollup::localInputsCall { claimId: U256::from(l1.claim_id) },
+        );
+        assert_eq!(served, local_inputs(&trace.preimages), "the rollup's inputs are the claim's");
+        l1.gas = 0;
+        return (l1, trace);
+    }
+    let mut l1 = L1::new(&players, prestate);
     let inputs = local_inputs(&trace.preimages);
     let call = TestClaimSource::setCall { claimId: U256::from(CLAIM_ID), inputs_: inputs };
     let source = l1.source;
@@ -435,6 +527,41 @@ fn an_honest_challenger_wins_against_a_defender_lying_about_a_local_input_read()
 }
 
 #[test]
+fn against_the_rollup_a_won_game_rolls_the_output_back_and_a_lost_one_lets_it_finalize() {
+    use infra_l1::Rollup;
+    // A wrong output posted to the rollup: the honest challenger's game, against
+    // a defender lying from a Poseidon read, invalidates it; the output rolls
+    // back and half its bond goes to the challenger.
+    let (mut l1, mut trace) = setup_with(true, true);
+    let k = first_read(&trace, 3, 0);
+    let (challenger, defender) = (Player::honest(HONEST), Player::liar(LIAR, k, 0));
+    let root = challenger.value(&mut trace, LAST);
+    let game = l1.create(HONEST, root);
+    assert!(l1.play_out(game, &[challenger, defender], &mut trace), "the challenger wins");
+    let rollup = l1.source;
+    assert_eq!(l1.sim.view(rollup, &Rollup::batchCountCall {}), U256::ONE, "rolled back");
+    assert_eq!(l1.sim.view(rollup, &Rollup::creditCall(HONEST)), U256::from(OUTPUT_BOND / 2));
+    let c = l1.sim.view(rollup, &Rollup::getClaimCall { claimId: U256::ONE });
+    assert_eq!((c.status, c.openGames), (2, 0), "invalid, no game open");
+
+    // A right output: a challenger lying from a keccak256 read loses; once
+    // the period is over the output finalizes and its bond returns.
+    let (mut l1, mut trace) = setup_with(false, true);
+    let k = first_read(&trace, 2, 0);
+    let (challenger, defender) = (Player::liar(LIAR, k, 1), Player::honest(HONEST));
+    let root = challenger.value(&mut trace, LAST);
+    let game = l1.create(LIAR, root);
+    let fin = Rollup::finalizeCall { index: U256::ONE };
+    assert!(!l1.play_out(game, &[challenger, defender], &mut trace), "the defender wins");
+    let rollup = l1.source;
+    let period = l1.sim.view(rollup, &Rollup::challengePeriodCall {});
+    l1.sim.warp(period);
+    l1.sim.send(HONEST, rollup, &fin, U256::ZERO).expect("final");
+    assert_eq!(l1.sim.view(rollup, &Rollup::creditCall(ROLLUP_BATCHER)), U256::from(OUTPUT_BOND));
+    assert_eq!(l1.credit(LIAR), U256::ZERO);
+}
+
+#[test]
 fn a_dishonest_challenger_loses_against_a_right_output_at_a_step_l1_executes() {
     // The liar's made-up trace starts at a read of a local input, of a
     // keccak256 preimage, of a Poseidon preimage: the bisection ends at that
@@ -456,7 +583,11 @@ fn a_dishonest_challenger_loses_against_a_right_output_at_a_step_l1_executes() {
         assert_eq!(l1.steps, 1, "{what}: the dispute ended in one step on L1");
         let claims = l1.claims(game);
         let deepest = claims.iter().find(|c| depth(c.position) == MAX_DEPTH).expect("a leaf");
-        assert_eq!(trace_index(deepest.position), k, "{what}: the step is the first lie");
+        // The step runs the instruction that makes index k (the first lie):
+        // attacking a leaf at k, or defending one at k - 1 (whichever the
+        // bisection's positions put at the deepest level).
+        let leaf = trace_index(deepest.position);
+        assert!(leaf == k || leaf + 1 == k, "{what}: the step is the first lie ({leaf}, {k})");
         assert_eq!(deepest.counteredBy, HONEST);
         assert_eq!(l1.credit(LIAR), U256::ZERO, "{what}: the liar's bonds are lost");
         assert!(l1.credit(HONEST) > U256::ZERO);

@@ -127,14 +127,19 @@ pub struct ChainConfig {
     pub proof: ProofConfig,
     pub batch: BatchConfig,
     pub challenge_period_s: u64,
-    /// Optimistic settlement: deploy the dispute game, so wrong outputs can be
-    /// disputed and rolled back on L1 (batches then go to L1 as uncompressed
-    /// calldata, which L1 can read). `false`: no game; claimed outputs are
-    /// trusted, and batches may be compressed or in blobs.
-    pub fraud_proofs: bool,
-    /// Minimum proposer/challenger bond, in wei (decimal string or integer in TOML).
-    pub min_stake: U256,
-    pub slashing_penalty_pct: u64,
+    /// Optimistic settlement: the bond the proposer posts with each output, in
+    /// wei (decimal string or integer in TOML); it goes to whoever proves the
+    /// output wrong, else back to the proposer at finalization.
+    pub output_bond: U256,
+    /// The fault game's bond of a root claim, in wei; a claim at depth d bonds
+    /// `game_bond * (d + 1)`.
+    pub game_bond: U256,
+    /// The fault game's trace holds 2^game_max_depth instructions: it must
+    /// exceed any batch's run of the fault-proof program.
+    pub game_max_depth: u64,
+    /// Each side's time in a fault game (its chess clock), in seconds; 0: half
+    /// the challenge period (the most allowed, so a game ends within the period).
+    pub game_clock_s: u64,
 }
 
 impl Default for ChainConfig {
@@ -157,12 +162,17 @@ impl ChainConfig {
             // Optimistic until the prover lands: zk outputs would never finalize.
             settlement: Settlement::Optimistic,
             proof: ProofConfig::default(),
-            // Short for a dev chain: batches every 2 s, outputs final 10 s later.
+            // Batches every 2 s; outputs final 2 min later: each side of a
+            // fault game has 60 s, time for an honest player on a 2-core
+            // machine to trace a claim and answer ~31 moves (README).
             batch: BatchConfig { max_latency_ms: 2_000, ..BatchConfig::default() },
-            challenge_period_s: 10,
-            fraud_proofs: true,
-            min_stake: U256::from(1_000_000_000_000_000_000u128),
-            slashing_penalty_pct: 50,
+            challenge_period_s: 120,
+            // Small bonds: a dev chain posts a batch every 2 s and each bond
+            // waits the period.
+            output_bond: U256::from(10_000_000_000_000_000u128),
+            game_bond: U256::from(1_000_000_000_000_000u128),
+            game_max_depth: 62,
+            game_clock_s: 0,
         }
     }
 
@@ -192,11 +202,23 @@ impl ChainConfig {
         range("batch.max_txs", self.batch.max_txs, 1, 100_000)?;
         range("batch.max_bytes", self.batch.max_bytes, 1_000, 10_000_000)?;
         range("batch.max_latency_ms", self.batch.max_latency_ms, 1, 600_000)?;
-        range("challenge_period_s", self.challenge_period_s, 1, 604_800)?;
-        if self.min_stake < U256::from(1_000u64) {
-            return Err(ConfigError::new("min_stake", self.min_stake, "must be >= 1000 wei"));
+        range("challenge_period_s", self.challenge_period_s, 2, 604_800)?;
+        for (field, v) in [("output_bond", self.output_bond), ("game_bond", self.game_bond)] {
+            if v < U256::from(1_000u64) || v > U256::from(u128::MAX / 64) {
+                return Err(ConfigError::new(field, v, "must be >= 1000 wei and < 2^122 wei"));
+            }
         }
-        range("slashing_penalty_pct", self.slashing_penalty_pct, 0, 100)?;
+        range("game_max_depth", self.game_max_depth, 16, 62)?;
+        range("game_clock_s", self.game_clock_s, 0, self.challenge_period_s / 2).map_err(|_| {
+            ConfigError::new(
+                "game_clock_s",
+                self.game_clock_s,
+                format!(
+                    "must be at most half of challenge_period_s ({}), or 0 for half of it",
+                    self.challenge_period_s
+                ),
+            )
+        })?;
         range("proof.chunk_writes", self.proof.chunk_writes, 1, 1_024)?;
         range("proof.depth", self.proof.depth, 1, 256)?;
         if self.proof.system == ProofSystem::Plonk && self.proof.curve != Curve::Bn254 {
@@ -207,6 +229,11 @@ impl ChainConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Each side's time in a fault game: `game_clock_s`, or half the challenge period.
+    pub fn game_clock(&self) -> u64 {
+        if self.game_clock_s == 0 { self.challenge_period_s / 2 } else { self.game_clock_s }
     }
 
     /// The curve the state tree hashes over.
@@ -319,8 +346,10 @@ mod tests {
             "config: batch.max_latency_ms = 0, must be 1..=600000"
         );
         let mut c = ChainConfig::dev();
-        c.slashing_penalty_pct = 101;
-        assert!(c.validate().unwrap_err().to_string().contains("slashing_penalty_pct = 101"));
+        c.game_max_depth = 63;
+        assert!(c.validate().unwrap_err().to_string().contains("game_max_depth = 63"));
+        c = ChainConfig { game_clock_s: 6, challenge_period_s: 10, ..ChainConfig::dev() };
+        assert!(c.validate().unwrap_err().to_string().contains("game_clock_s = 6"));
         let mut c = ChainConfig::dev();
         c.proof.system = ProofSystem::Plonk;
         c.proof.curve = Curve::Bls12_381;
@@ -337,7 +366,7 @@ mod tests {
             chain_id = 99
             name = "test"
             settlement = "optimistic"
-            min_stake = "5000"
+            output_bond = "5000"
             [chain.proof]
             system = "groth16"
             curve = "bls12-381"
@@ -350,7 +379,7 @@ mod tests {
         assert_eq!(f.chain.chain_id, 99);
         assert_eq!(f.chain.settlement, Settlement::Optimistic);
         assert_eq!(f.chain.proof.curve, Curve::Bls12_381);
-        assert_eq!(f.chain.min_stake, U256::from(5000));
+        assert_eq!(f.chain.output_bond, U256::from(5000));
         assert_eq!(f.rpc.port, Some(9000));
         let err = ConfigFile::from_toml_str("[chain]\nsettlement = \"fast\"\n").unwrap_err();
         assert!(err.to_string().contains("zk") && err.to_string().contains("optimistic"), "{err}");

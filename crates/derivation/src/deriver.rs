@@ -7,7 +7,7 @@ use crate::{
 };
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     sol_types::SolEvent,
@@ -369,13 +369,20 @@ impl Deriver {
             hasher: self.hasher.clone(),
             bus: self.bus.clone(),
             lock: self.lock.clone(),
-            deposits: self.deposits.clone(),
+            // Exactly the deposits L1 held when the batch was posted (the
+            // rollup recorded their count).
+            deposits: self
+                .deposits
+                .range(..batch.deposit_count)
+                .map(|(n, d)| (*n, d.clone()))
+                .collect(),
             safe_head: self.safe_head,
             index: batch.index,
             first_block: batch.first_block,
             last_block: batch.last_block,
         };
-        let held: Vec<DepositTx> = self.deposits.values().cloned().collect();
+        let held: Vec<DepositTx> =
+            self.deposits.range(..batch.deposit_count).map(|(_, d)| d.clone()).collect();
         let chain = ClaimChain { params: chain_params(&self.chain), curve: self.hasher.curve() };
         let (done, data) = tokio::task::spawn_blocking(move || job.run(&data).map(|d| (d, data)))
             .await
@@ -390,6 +397,11 @@ impl Deriver {
             next_deposit_nonce: batch.next_deposit_nonce,
         };
         // Kept for `infra-node fpvm run`.
+        let deposit_base = Bridge::new(self.config.bridge, &self.l1)
+            .depositAccumulators(U256::from(done.pre.next_deposit_nonce))
+            .call()
+            .await
+            .map_err(rpc)?;
         self.store.put_batch(&BatchRecord {
             index: batch.index,
             first_block: batch.first_block,
@@ -400,6 +412,7 @@ impl Deriver {
             derived: derived.encode().to_vec().into(),
             chain: chain.encode().into(),
             deposits: held.into_iter().filter(|d| d.nonce >= done.pre.next_deposit_nonce).collect(),
+            deposit_base: Some(deposit_base),
         })?;
         let verdict = BatchVerdict {
             index: batch.index,

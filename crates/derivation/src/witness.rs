@@ -12,7 +12,7 @@ use infra_primitives::{AccountState, SourceError};
 use infra_state::{Node, NodeStore, Position};
 use infra_stf::{
     Applied, BatchData, BatchRef, Output, Preimages, StfError,
-    claim::{ClaimChain, record_claim},
+    claim::{ClaimChain, HeldDeposits, record_claim},
 };
 use infra_storage::{StateAt, StorageError, Store};
 use std::collections::BTreeMap;
@@ -120,13 +120,15 @@ pub fn witness(store: &Store, index: u64) -> Result<Witness, WitnessError> {
     let data = record.batch_data()?;
     let batch =
         BatchRef { first_block: record.first_block, last_block: record.last_block, data: &data };
+    let base =
+        record.deposit_base.ok_or(bad("no deposit chain base (written by an older version)"))?;
     let (applied, preimages) = record_claim(
         DatadirPreimages { state: &state },
         &chain,
         &pre,
         &claimed,
         &batch,
-        &record.deposits,
+        &HeldDeposits { base, deposits: &record.deposits },
     )
     .map_err(|source| WitnessError::Stf { index, source })?;
     Ok(Witness { index, chain, pre, claimed, derived, data, applied, preimages })

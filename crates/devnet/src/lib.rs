@@ -92,6 +92,7 @@ pub async fn start_l1(datadir: PathBuf, port: Option<u16>) -> eyre::Result<DevL1
         p2p: None,
         accept_blobs: true,
         state_history: Default::default(),
+        fault_program: None,
     };
     let node = start_node(cfg).await?;
     let http_url = format!("http://{}", node.rpc_addr);

@@ -322,6 +322,18 @@ fn seeking_through_snapshots_gives_the_same_states() {
         assert_eq!(vm.cpu.steps, k.min(20_002));
         assert_eq!(vm.state().hash(), fresh(k), "step {k}");
     }
+    // With at most 4 snapshots kept, the interval doubles as the run goes
+    // (1000, 2000, 4000, 8000: 0, 8000 and 16000 remain) and seeks still land.
+    let mut thin = Vm::new(Cpu::new(0x1000), mem.clone(), Preimages::default());
+    thin.snapshot_every = 1000;
+    thin.max_snapshots = 4;
+    thin.run_to(u64::MAX).unwrap();
+    assert_eq!(thin.snapshot_every, 8000);
+    assert_eq!(thin.snapshots.iter().map(|(c, ..)| c.steps).collect::<Vec<_>>(), [0, 8000, 16000]);
+    for k in [20_001, 3, 8_001, 15_999, 16_000, 9_999] {
+        thin.seek(k).unwrap();
+        assert_eq!(thin.state().hash(), fresh(k), "thinned, step {k}");
+    }
 }
 
 /// One `preimage_read` step from a chosen state, proven and verified.

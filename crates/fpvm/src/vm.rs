@@ -27,8 +27,12 @@ pub struct Vm<O> {
     pub oracle: O,
     /// A snapshot is kept every this many steps (0: none).
     pub snapshot_every: u64,
+    /// Past this many snapshots every other one is dropped and the interval
+    /// doubles, so a long run keeps between half and all of this many (each
+    /// holds a copy of the page table) and a seek replays at most the interval.
+    pub max_snapshots: usize,
     /// (machine, memory, output length) every `snapshot_every` steps.
-    snapshots: Vec<(Cpu, SparseMemory, usize)>,
+    pub(crate) snapshots: Vec<(Cpu, SparseMemory, usize)>,
     /// What the program wrote to fds 1 and 2 (the first MiB).
     pub output: Vec<u8>,
 }
@@ -40,6 +44,7 @@ impl<O: PreimageSource> Vm<O> {
             mem,
             oracle,
             snapshot_every: 1 << 24,
+            max_snapshots: usize::MAX,
             snapshots: Vec::new(),
             output: Vec::new(),
         };
@@ -107,6 +112,11 @@ impl<O: PreimageSource> Vm<O> {
                 && self.snapshots.last().is_none_or(|(c, ..)| c.steps < self.cpu.steps)
             {
                 self.snapshots.push((self.cpu.clone(), self.mem.clone(), self.output.len()));
+                if self.snapshots.len() > self.max_snapshots.max(2) {
+                    let every = self.snapshot_every.saturating_mul(2);
+                    self.snapshots.retain(|(c, ..)| c.steps.is_multiple_of(every));
+                    self.snapshot_every = every;
+                }
             }
         }
         Ok(RunEnd { exit: self.cpu.exit, steps: self.cpu.steps, fault: self.cpu.fault.clone() })

@@ -35,6 +35,12 @@ pub struct SubmittedBatch {
     pub blob_count: u8,
     pub l1_block: u64,
     pub l1_tx: B256,
+    /// Its claim id on the rollup (never reused).
+    pub claim_id: u64,
+    /// How many bridge deposits L1 held when it was posted (the batch may
+    /// apply only those), and the bridge's hash chain over them.
+    pub deposit_count: u64,
+    pub deposit_accumulator: B256,
 }
 
 /// Fetches the posted data of `batch` (its calldata, or its blobs with their
@@ -149,6 +155,9 @@ impl SubmittedBatch {
             blob_count: ev.blobCount,
             l1_block: log.block_number.unwrap_or_default(),
             l1_tx: log.transaction_hash.unwrap_or_default(),
+            claim_id: u64::try_from(ev.claimId).unwrap_or(u64::MAX),
+            deposit_count: ev.depositCount,
+            deposit_accumulator: ev.depositAccumulator,
         })
     }
 

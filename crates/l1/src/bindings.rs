@@ -1,6 +1,6 @@
 //! Contract bindings from `contracts/artifacts` (ABI and bytecode as committed).
 
-// Generated code: `Rollup`'s constructor takes seven arguments, and the generated
+// Generated code: `Rollup`'s constructor takes ten arguments, and the generated
 // `deploy(provider, ...)` one more.
 #![allow(clippy::too_many_arguments)]
 
@@ -84,6 +84,14 @@ sol!(
 );
 
 sol!(
+    /// Stands in for `FaultGame` in front of a rollup (tests drive its hooks).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    TestGame,
+    "../../contracts/artifacts/TestGame.json"
+);
+
+sol!(
     /// A preimage oracle that serves whatever a test loads (no checks).
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
@@ -158,33 +166,4 @@ pub fn range_commitment(
 pub fn encode_zk_proof(chunks: &[ZkChunk]) -> alloy::primitives::Bytes {
     use alloy::sol_types::SolValue;
     (chunks.to_vec(),).abi_encode_params().into()
-}
-
-sol!(
-    #[sol(rpc)]
-    #[derive(Debug, PartialEq, Eq)]
-    DisputeGame,
-    "../../contracts/artifacts/DisputeGame.json"
-);
-
-/// The one-step contract, in its own module: its ABI names the same shared types
-/// (`GameTypes`) the game's does; only its creation code is used from here.
-pub mod one_step {
-    alloy::sol!(
-        #[sol(rpc)]
-        OneStep,
-        "../../contracts/artifacts/OneStep.json"
-    );
-}
-
-/// Creation code of the one-step contract for `config` (its constructor:
-/// `(bridge, hasher, config)`).
-pub fn one_step_initcode(
-    bridge: alloy::primitives::Address,
-    hasher: alloy::primitives::Address,
-    config: &GameTypes::Config,
-) -> Vec<u8> {
-    use alloy::sol_types::SolValue;
-    [one_step::OneStep::BYTECODE.to_vec(), (bridge, hasher, config.clone()).abi_encode_params()]
-        .concat()
 }

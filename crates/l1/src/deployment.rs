@@ -3,14 +3,14 @@
 
 use crate::{
     bindings::{
-        BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame,
-        PoseidonBls12381, PoseidonBn254, Rollup,
+        BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, FaultGame,
+        PoseidonBls12381, PoseidonBn254, PreimageOracle, RiscV, Rollup,
     },
     sender::{L1Tx, SendError, TxSender},
 };
 use alloy::{
-    primitives::{Address, B256, Bytes},
-    sol_types::{SolCall, SolConstructor},
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::SolConstructor,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -42,9 +42,25 @@ pub struct Deployment {
     /// zk: keccak256 of the verifying key the rollup pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vk_hash: Option<B256>,
-    /// optimistic: the dispute game (the rollup's challenger).
+    /// optimistic: the fault game and what it runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dispute_game: Option<Address>,
+    pub fault_game: Option<GameAddresses>,
+}
+
+/// The fault-proof contracts of an optimistic chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GameAddresses {
+    /// `FaultGame`: disputes the rollup's claims.
+    pub game: Address,
+    /// `RiscV`: one instruction of the VM.
+    pub vm: Address,
+    /// `PreimageOracle`: what the VM reads.
+    pub oracle: Address,
+    /// The program's state before its first instruction (`program/PRESTATE`).
+    pub absolute_prestate: B256,
+    pub max_depth: u64,
+    pub max_clock_s: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +110,22 @@ pub struct DeployParams {
     /// zk: what verifies the proofs (see `infra_prover::Prover::l1_verifier`);
     /// required when not optimistic.
     pub verifier: Option<ZkVerifier>,
-    /// optimistic: the dispute game's settings (`None`: no game is deployed).
-    pub dispute: Option<crate::GameTypes::Config>,
+    /// optimistic: the fault game's settings (required when optimistic).
+    pub game: Option<FaultGameParams>,
+    /// Local input 4 of every claim (`infra_stf::claim::ClaimChain::encode`).
+    pub chain_input: Bytes,
+}
+
+/// The fault game of an optimistic chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultGameParams {
+    pub absolute_prestate: B256,
+    pub max_depth: u64,
+    pub max_clock_s: u64,
+    /// The root claim's bond (a claim at depth d bonds `base_bond * (d + 1)`).
+    pub base_bond: U256,
+    /// The bond of each output.
+    pub output_bond: U256,
 }
 
 /// What checks zk proofs on L1, behind the rollup's `BatchVerifier`.
@@ -156,7 +186,30 @@ pub fn plonk_verifier_initcode(plonk: Address, vk_hash: B256) -> Vec<u8> {
     .concat()
 }
 
-/// Deploys Poseidon, Rollup and Bridge with `sender`'s key.
+/// The scalar field the oracle's Poseidon hashes over (`PreimageOracle`'s check).
+fn field_modulus(bls12_381: bool) -> U256 {
+    let hex = if bls12_381 {
+        "73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001"
+    } else {
+        "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001"
+    };
+    U256::from_str_radix(hex, 16).unwrap_or_default()
+}
+
+async fn next_nonce(
+    provider: &alloy::providers::DynProvider,
+    who: Address,
+) -> Result<u64, DeploymentError> {
+    use alloy::providers::Provider;
+    provider
+        .get_transaction_count(who)
+        .pending()
+        .await
+        .map_err(|e| DeploymentError::Other(format!("reading the deployer's nonce: {e}")))
+}
+
+/// Deploys Poseidon, (optimistic) the preimage oracle, the VM and the fault
+/// game, then Rollup and Bridge, with `sender`'s key.
 pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, DeploymentError> {
     let poseidon_code = if p.bls12_381 {
         PoseidonBls12381::BYTECODE.to_vec()
@@ -185,15 +238,76 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         let (verifier, _) = create(sender, code).await?;
         (Some(verifier), Some(spec.vk_hash()))
     };
+    // Rollup, FaultGame and Bridge name each other immutably: the game and the
+    // bridge are deployed at the addresses computed from this key's nonces.
+    let provider = sender.provider();
+    let me = sender.address();
+    let (game, rollup_nonce) = match (&p.game, p.optimistic) {
+        (Some(g), true) => {
+            let (oracle, _) = create(
+                sender,
+                [
+                    PreimageOracle::BYTECODE.to_vec(),
+                    PreimageOracle::constructorCall {
+                        poseidon_: poseidon,
+                        fieldModulus_: field_modulus(p.bls12_381),
+                    }
+                    .abi_encode(),
+                ]
+                .concat(),
+            )
+            .await?;
+            let vm_args = RiscV::constructorCall { oracle_: oracle }.abi_encode();
+            let (vm, _) = create(sender, [RiscV::BYTECODE.to_vec(), vm_args].concat()).await?;
+            let nonce = next_nonce(provider, me).await?;
+            let rollup_at = me.create(nonce + 1);
+            let args = FaultGame::constructorCall {
+                vm_: vm,
+                oracle_: oracle,
+                source_: rollup_at,
+                absolutePrestate_: g.absolute_prestate,
+                maxDepth_: U256::from(g.max_depth),
+                maxClockDuration_: g.max_clock_s,
+                baseBond_: g.base_bond,
+            }
+            .abi_encode();
+            let (game, _) = create(sender, [FaultGame::BYTECODE.to_vec(), args].concat()).await?;
+            let addresses = GameAddresses {
+                game,
+                vm,
+                oracle,
+                absolute_prestate: g.absolute_prestate,
+                max_depth: g.max_depth,
+                max_clock_s: g.max_clock_s,
+            };
+            (Some((addresses, g.output_bond)), nonce + 1)
+        }
+        (None, true) => {
+            return Err(DeploymentError::Other(
+                "an optimistic chain needs its fault game's parameters".into(),
+            ));
+        }
+        _ => (None, next_nonce(provider, me).await?),
+    };
+    let rollup_at = me.create(rollup_nonce);
+    let bridge_at = me.create(rollup_nonce + 1);
     let rollup_args = Rollup::constructorCall {
         owner_: p.owner,
         batcher_: p.batcher,
         mode_: if p.optimistic { 0 } else { 1 },
         challengePeriod_: p.challenge_period_s,
-        genesisStateRoot: p.genesis_state_root,
-        genesisBlockHash: p.genesis_block_hash,
-        genesisNextBaseFee: p.genesis_next_base_fee,
+        genesis: Rollup::Output {
+            stateRoot: p.genesis_state_root,
+            l2BlockNumber: 0,
+            l2BlockHash: p.genesis_block_hash,
+            nextBaseFee: p.genesis_next_base_fee,
+            nextDepositNonce: 0,
+        },
         verifier_: verifier.unwrap_or_default(),
+        game_: game.as_ref().map(|(g, _)| g.game).unwrap_or_default(),
+        outputBond_: game.as_ref().map(|(_, b)| *b).unwrap_or_default(),
+        bridge_: bridge_at,
+        chainInput_: p.chain_input.clone(),
     }
     .abi_encode();
     let (rollup, _) = create(sender, [Rollup::BYTECODE.to_vec(), rollup_args].concat()).await?;
@@ -201,28 +315,13 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         Bridge::constructorCall { owner_: p.owner, rollup_: rollup, hasher_: poseidon }
             .abi_encode();
     let (bridge, _) = create(sender, [Bridge::BYTECODE.to_vec(), bridge_args].concat()).await?;
-    let dispute_game = match (&p.dispute, p.optimistic) {
-        (Some(config), true) => {
-            let (one_step, _) =
-                create(sender, crate::bindings::one_step_initcode(bridge, poseidon, config))
-                    .await?;
-            let args = DisputeGame::constructorCall {
-                rollup_: rollup,
-                oneStep_: one_step,
-                config_: config.clone(),
-            }
-            .abi_encode();
-            let (game, _) = create(sender, [DisputeGame::BYTECODE.to_vec(), args].concat()).await?;
-            if p.owner == sender.address() {
-                let call = Rollup::setChallengerCall { challenger_: game }.abi_encode();
-                sender.send(L1Tx::call(rollup, call.into())).await?;
-            } else {
-                tracing::warn!(target: "l1", %game, owner = %p.owner, "the owner must call Rollup.setChallenger(game) to attach the dispute game");
-            }
-            Some(game)
-        }
-        _ => None,
-    };
+    if (rollup, bridge) != (rollup_at, bridge_at) {
+        return Err(DeploymentError::Other(format!(
+            "the rollup and bridge landed at {rollup} and {bridge}, not at {rollup_at} and {bridge_at} \
+             as the game and the rollup were told: was the deployer key used elsewhere meanwhile?"
+        )));
+    }
+    let fault_game = game.map(|(g, _)| g);
     let deployment = Deployment {
         l1_chain_id: sender.chain_id(),
         l2_chain_id: p.l2_chain_id,
@@ -239,7 +338,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
         genesis_block_hash: p.genesis_block_hash,
         verifier,
         vk_hash,
-        dispute_game,
+        fault_game,
     };
     tracing::info!(target: "l1", %rollup, %bridge, %poseidon, ?verifier, deploy_block, "deployed the L1 contracts");
     Ok(deployment)

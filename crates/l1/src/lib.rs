@@ -9,14 +9,14 @@ pub mod solc;
 pub mod watcher;
 
 pub use bindings::{
-    BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, DisputeGame, FaultGame,
-    GameTypes, L2_WITHDRAWALS, L2Withdrawals, PLONK_VERIFIER_DEV_SOURCE, PlonkVerifierDev,
-    PoseidonBls12381, PoseidonBn254, PreimageOracle, RiscV, Rollup, StateProof, TestClaimSource,
-    TestPreimageOracle, TestToken, ZkChunk, encode_zk_proof, one_step_initcode, range_commitment,
+    BatchVerifierBls12381, BatchVerifierBn254, BatchVerifierPlonk, Bridge, FaultGame,
+    L2_WITHDRAWALS, L2Withdrawals, PLONK_VERIFIER_DEV_SOURCE, PlonkVerifierDev, PoseidonBls12381,
+    PoseidonBn254, PreimageOracle, RiscV, Rollup, TestClaimSource, TestGame, TestPreimageOracle,
+    TestToken, ZkChunk, encode_zk_proof, range_commitment,
 };
 pub use deployment::{
-    DeployParams, Deployment, DeploymentError, ZkVerifier, deploy, plonk_verifier_initcode,
-    verifier_initcode,
+    DeployParams, Deployment, DeploymentError, FaultGameParams, GameAddresses, ZkVerifier, deploy,
+    plonk_verifier_initcode, verifier_initcode,
 };
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
 pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log};

@@ -41,7 +41,8 @@ pub enum SendError {
 /// message.
 fn revert_reason(e: &alloy::transports::TransportError) -> String {
     use crate::bindings::{
-        BatchVerifierBn254::BatchVerifierBn254Errors, Bridge::BridgeErrors, Rollup::RollupErrors,
+        BatchVerifierBn254::BatchVerifierBn254Errors, Bridge::BridgeErrors,
+        FaultGame::FaultGameErrors, PreimageOracle::PreimageOracleErrors, Rollup::RollupErrors,
     };
     if let Some(payload) = e.as_error_resp() {
         // Both verifiers share their errors (BatchVerifier's).
@@ -53,6 +54,12 @@ fn revert_reason(e: &alloy::transports::TransportError) -> String {
         }
         if let Some(err) = payload.as_decoded_interface_error::<BridgeErrors>() {
             return format!("Bridge reverts with {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<FaultGameErrors>() {
+            return format!("FaultGame reverts with {err:?}");
+        }
+        if let Some(err) = payload.as_decoded_interface_error::<PreimageOracleErrors>() {
+            return format!("PreimageOracle reverts with {err:?}");
         }
     }
     e.to_string()

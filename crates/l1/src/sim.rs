@@ -213,4 +213,127 @@ impl SimL1 {
     pub fn storage(&self, a: Address, slot: U256) -> Option<U256> {
         self.db.cache.accounts.get(&a).and_then(|acc| acc.storage.get(&slot).copied())
     }
+
+    /// The number of the last block (each transaction is its own block).
+    pub fn block_number(&self) -> u64 {
+        self.number
+    }
+
+    /// The nonce of `a` (the next contract it creates lands at `a.create(nonce)`).
+    pub fn nonce(&self, a: Address) -> u64 {
+        self.db.cache.accounts.get(&a).map(|acc| acc.info.nonce).unwrap_or_default()
+    }
+}
+
+/// A rollup to deploy in a [`SimL1`] (see [`SimL1::deploy_rollup`]).
+#[derive(Debug, Clone)]
+pub struct SimRollup {
+    pub owner: Address,
+    pub batcher: Address,
+    /// 0 optimistic, 1 zk.
+    pub mode: u8,
+    pub challenge_period: u64,
+    pub genesis: crate::Rollup::Output,
+    /// zk: the batch verifier.
+    pub verifier: Address,
+    /// optimistic: the output bond.
+    pub output_bond: U256,
+    pub chain_input: Bytes,
+}
+
+impl SimRollup {
+    /// An optimistic rollup with a 1 ETH output bond and the dev chain's input.
+    pub fn optimistic(owner: Address, batcher: Address, challenge_period: u64) -> Self {
+        Self {
+            owner,
+            batcher,
+            mode: 0,
+            challenge_period,
+            genesis: crate::Rollup::Output {
+                stateRoot: B256::repeat_byte(0x60),
+                l2BlockNumber: 0,
+                l2BlockHash: B256::repeat_byte(0x61),
+                nextBaseFee: 875_000_000,
+                nextDepositNonce: 0,
+            },
+            verifier: Address::ZERO,
+            output_bond: U256::from(10u128.pow(18)),
+            chain_input: Bytes::from(vec![0u8; 69]),
+        }
+    }
+}
+
+/// Where [`SimL1::deploy_rollup`] put the contracts.
+#[derive(Debug, Clone, Copy)]
+pub struct SimContracts {
+    pub rollup: Address,
+    pub bridge: Address,
+    pub poseidon: Address,
+    /// optimistic: what `game` deployed.
+    pub game: Address,
+}
+
+impl SimL1 {
+    /// Deploys Poseidon (BN254), then (optimistic) the game from `game(rollup
+    /// address)`'s creation code, then the rollup and the bridge, which name each
+    /// other (and the game) at addresses computed in advance.
+    pub fn deploy_rollup(
+        &mut self,
+        from: Address,
+        r: &SimRollup,
+        game: Option<&dyn Fn(Address) -> Vec<u8>>,
+    ) -> SimContracts {
+        use alloy::sol_types::SolConstructor;
+        let poseidon = self.deploy(from, crate::PoseidonBn254::BYTECODE.to_vec());
+        let game = match game {
+            Some(code) => {
+                let rollup_at = from.create(self.nonce(from) + 1);
+                self.deploy(from, code(rollup_at))
+            }
+            None => Address::ZERO,
+        };
+        let n = self.nonce(from);
+        let (rollup_at, bridge_at) = (from.create(n), from.create(n + 1));
+        let args = crate::Rollup::constructorCall {
+            owner_: r.owner,
+            batcher_: r.batcher,
+            mode_: r.mode,
+            challengePeriod_: r.challenge_period,
+            genesis: r.genesis.clone(),
+            verifier_: r.verifier,
+            game_: game,
+            outputBond_: if r.mode == 0 { r.output_bond } else { U256::ZERO },
+            bridge_: bridge_at,
+            chainInput_: r.chain_input.clone(),
+        }
+        .abi_encode();
+        let rollup = self.deploy(from, [crate::Rollup::BYTECODE.to_vec(), args].concat());
+        let args =
+            crate::Bridge::constructorCall { owner_: r.owner, rollup_: rollup, hasher_: poseidon }
+                .abi_encode();
+        let bridge = self.deploy(from, [crate::Bridge::BYTECODE.to_vec(), args].concat());
+        assert_eq!((rollup, bridge), (rollup_at, bridge_at), "addresses computed in advance");
+        SimContracts { rollup, bridge, poseidon, game }
+    }
+
+    /// [`SimL1::deploy_rollup`] with a [`crate::TestGame`] of clock `clock` in
+    /// front of an optimistic rollup (a zk rollup gets none).
+    pub fn deploy_rollup_with_test_game(
+        &mut self,
+        from: Address,
+        r: &SimRollup,
+        clock: u64,
+    ) -> SimContracts {
+        use alloy::sol_types::SolConstructor;
+        if r.mode != 0 {
+            return self.deploy_rollup(from, r, None);
+        }
+        let code = |rollup: Address| {
+            let args =
+                crate::TestGame::constructorCall { source_: rollup, maxClockDuration_: clock }
+                    .abi_encode();
+            [crate::TestGame::BYTECODE.to_vec(), args].concat()
+        };
+        self.deploy_rollup(from, r, Some(&code))
+    }
 }

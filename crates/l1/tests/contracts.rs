@@ -1,13 +1,17 @@
 //! The L1 contracts, deployed from the committed artifacts into revm: every happy
 //! path and revert path of the rollup and the bridge, and withdrawal proofs built
-//! by the node's own sparse Merkle tree checked by the Solidity Poseidon.
+//! by the node's own sparse Merkle tree checked by the Solidity Poseidon. The
+//! rollup's game hooks are driven by a stand-in game (`TestGame`); the real
+//! `FaultGame` in front of it is played in crates/challenger/tests.
 
 use alloy::{
     primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
-    sol_types::{SolCall, SolConstructor, SolEvent, SolValue},
+    sol_types::{SolCall, SolEvent, SolValue},
 };
-use infra_l1::sim::{Failure, Outcome, SimL1 as L1};
-use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup};
+use infra_l1::sim::{Failure, Outcome, SimContracts, SimL1 as L1, SimRollup};
+use infra_l1::{
+    Bridge, L2_WITHDRAWALS, L2Withdrawals, PoseidonBls12381, PoseidonBn254, Rollup, TestGame,
+};
 use infra_state::{Curve, MemoryNodeStore, SparseMerkleTree, TreeHasher, keys};
 
 const OWNER: Address = Address::repeat_byte(0x01);
@@ -17,9 +21,11 @@ const ALICE: Address = Address::repeat_byte(0x0a);
 const BOB: Address = Address::repeat_byte(0x0b);
 const PERIOD: u64 = 100;
 const ETH: u128 = 1_000_000_000_000_000_000;
+/// `SimRollup::optimistic`'s output bond.
+const BOND: u128 = ETH;
 
 fn new_l1() -> L1 {
-    L1::new(&[OWNER, BATCHER, CHALLENGER, ALICE, BOB], U256::from(1_000 * ETH))
+    L1::new(&[OWNER, BATCHER, CHALLENGER, ALICE, BOB], U256::from(100_000 * ETH))
 }
 
 fn rollup_error(f: Failure) -> Rollup::RollupErrors {
@@ -43,24 +49,34 @@ fn output(root: B256, block: u64) -> Rollup::Output {
 const MODE_OPTIMISTIC: u8 = 0;
 const MODE_ZK: u8 = 1;
 
-/// The rollup's creation code (zk takes a verifier, optimistic none).
-fn rollup_initcode(mode: u8, verifier: Address) -> Vec<u8> {
-    let args = Rollup::constructorCall {
-        owner_: OWNER,
-        batcher_: BATCHER,
-        mode_: mode,
-        challengePeriod_: PERIOD,
-        genesisStateRoot: B256::repeat_byte(0x60),
-        genesisBlockHash: B256::repeat_byte(0x61),
-        genesisNextBaseFee: 875_000_000,
-        verifier_: verifier,
-    }
-    .abi_encode();
-    [Rollup::BYTECODE.to_vec(), args].concat()
+/// An optimistic rollup (with a stand-in game of clock PERIOD / 2) and its bridge.
+fn deploy(l1: &mut L1) -> SimContracts {
+    l1.deploy_rollup_with_test_game(
+        OWNER,
+        &SimRollup::optimistic(OWNER, BATCHER, PERIOD),
+        PERIOD / 2,
+    )
 }
 
 fn deploy_rollup(l1: &mut L1, mode: u8) -> Address {
-    l1.deploy(OWNER, rollup_initcode(mode, Address::ZERO))
+    assert_eq!(mode, MODE_OPTIMISTIC);
+    deploy(l1).rollup
+}
+
+/// A zk rollup in front of `verifier`.
+fn deploy_zk(l1: &mut L1, verifier: Address) -> Address {
+    let setup =
+        SimRollup { mode: MODE_ZK, verifier, ..SimRollup::optimistic(OWNER, BATCHER, PERIOD) };
+    l1.deploy_rollup(OWNER, &setup, None).rollup
+}
+
+/// The bond a batch is posted with on `rollup`.
+fn bond_of(l1: &mut L1, rollup: Address) -> U256 {
+    if l1.view(rollup, &Rollup::modeCall {}) == MODE_OPTIMISTIC {
+        l1.view(rollup, &Rollup::outputBondCall {})
+    } else {
+        U256::ZERO
+    }
 }
 
 fn submit(
@@ -73,12 +89,11 @@ fn submit(
     let call = Rollup::submitBatchCall {
         firstBlock: first,
         lastBlock: last,
-        // Version 1, codec 0 (uncompressed): what a rollup with a dispute game
-        // (a challenger) accepts.
-        data: Bytes::from([&[1u8, 0][..], format!("batch {first}..{last}").as_bytes()].concat()),
+        data: Bytes::from(format!("batch {first}..{last}").into_bytes()),
         output: output(root, last),
     };
-    l1.send(BATCHER, rollup, &call, U256::ZERO)
+    let bond = bond_of(l1, rollup);
+    l1.send(BATCHER, rollup, &call, bond)
 }
 
 #[test]
@@ -127,10 +142,18 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
         data: Bytes::from_static(b"x"),
         output: output(root, 5),
     };
+    let bond = U256::from(BOND);
     assert!(matches!(
-        rollup_error(l1.send(ALICE, rollup, &call, U256::ZERO).unwrap_err()),
+        rollup_error(l1.send(ALICE, rollup, &call, bond).unwrap_err()),
         Rollup::RollupErrors::NotBatcher(_)
     ));
+    // Each output is bonded: exactly the output bond.
+    for wrong in [U256::ZERO, bond - U256::ONE, bond + U256::ONE] {
+        assert!(matches!(
+            rollup_error(l1.send(BATCHER, rollup, &call, wrong).unwrap_err()),
+            Rollup::RollupErrors::WrongBond(_)
+        ));
+    }
     assert!(matches!(
         rollup_error(submit(&mut l1, rollup, 2, 5, root).unwrap_err()),
         Rollup::RollupErrors::WrongFirstBlock(e) if e.expected == 1 && e.got == 2
@@ -141,21 +164,29 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
     ));
     let mismatch = Rollup::submitBatchCall { output: output(root, 4), ..call.clone() };
     assert!(matches!(
-        rollup_error(l1.send(BATCHER, rollup, &mismatch, U256::ZERO).unwrap_err()),
+        rollup_error(l1.send(BATCHER, rollup, &mismatch, bond).unwrap_err()),
         Rollup::RollupErrors::OutputBlockMismatch(_)
     ));
     let empty = Rollup::submitBatchCall { data: Bytes::new(), ..call.clone() };
     assert!(matches!(
-        rollup_error(l1.send(BATCHER, rollup, &empty, U256::ZERO).unwrap_err()),
+        rollup_error(l1.send(BATCHER, rollup, &empty, bond).unwrap_err()),
         Rollup::RollupErrors::EmptyData(_)
     ));
+    // Calldata is capped so that loading it into the preimage oracle fits one transaction.
+    let cap = l1.view(rollup, &Rollup::MAX_CALLDATACall {}).to::<usize>();
+    let big = Rollup::submitBatchCall { data: vec![0u8; cap + 1].into(), ..call.clone() };
+    assert!(matches!(
+        rollup_error(l1.send(BATCHER, rollup, &big, bond).unwrap_err()),
+        Rollup::RollupErrors::DataTooLarge(_)
+    ));
 
-    let out = l1.send(BATCHER, rollup, &call, U256::ZERO).expect("batch accepted");
+    let out = l1.send(BATCHER, rollup, &call, bond).expect("batch accepted");
     let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).expect("BatchSubmitted");
     assert_eq!(ev.index, U256::ONE);
     assert_eq!(ev.dataCommitment, keccak256(b"x"));
     assert_eq!((ev.firstBlock, ev.lastBlock, ev.blobCount), (1, 5, 0));
     assert_eq!(ev.output, output(root, 5), "the whole claimed output is in the event");
+    assert_eq!((ev.claimId, ev.depositCount), (U256::ONE, 0));
     let b = l1.view(rollup, &Rollup::getBatchCall { index: U256::ONE });
     assert_eq!((b.nextBaseFee, b.nextDepositNonce), (1_000_000_005, 5), "and recorded");
     let genesis = l1.view(rollup, &Rollup::getBatchCall { index: U256::ZERO });
@@ -202,7 +233,10 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
         Rollup::RollupErrors::WrongMode(_)
     ));
 
-    // Pausing stops submissions and finalization; only the owner pauses.
+    // The bond is back with the batcher once its output is final.
+    assert_eq!(l1.view(rollup, &Rollup::creditCall(BATCHER)), bond);
+
+    // Pausing stops submissions only (finalization goes on); only the owner pauses.
     assert!(matches!(
         rollup_error(l1.send(ALICE, rollup, &Rollup::pauseCall {}, U256::ZERO).unwrap_err()),
         Rollup::RollupErrors::NotOwner(_)
@@ -213,75 +247,180 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
         rollup_error(submit(&mut l1, rollup, 10, 10, root).unwrap_err()),
         Rollup::RollupErrors::IsPaused(_)
     ));
+    l1.send(ALICE, rollup, &fin(2), U256::ZERO).expect("second batch final while paused");
     l1.send(OWNER, rollup, &Rollup::unpauseCall {}, U256::ZERO).expect("unpause");
-    l1.send(ALICE, rollup, &fin(2), U256::ZERO).expect("second batch final");
+    let before = l1.balance(BATCHER);
+    l1.send(BATCHER, rollup, &Rollup::claimCreditCall {}, U256::ZERO).expect("withdraw bonds");
+    assert_eq!(l1.balance(BATCHER) - before, bond * U256::from(2));
+    assert!(matches!(
+        rollup_error(
+            l1.send(BATCHER, rollup, &Rollup::claimCreditCall {}, U256::ZERO).unwrap_err()
+        ),
+        Rollup::RollupErrors::NoCredit(_)
+    ));
 
-    // The batcher can be rotated by the owner only.
-    let set = Rollup::setBatcherCall { batcher_: BOB };
-    assert!(l1.send(ALICE, rollup, &set, U256::ZERO).is_err());
-    let out = l1.send(OWNER, rollup, &set, U256::ZERO).expect("set batcher");
+    // The batcher changes only after the delay (longer than two challenge
+    // periods), announced by the owner; anyone completes it once due.
+    let delay = l1.view(rollup, &Rollup::batcherDelayCall {});
+    assert!(delay > 2 * PERIOD);
+    let propose = Rollup::proposeBatcherCall { batcher_: BOB };
+    assert!(l1.send(ALICE, rollup, &propose, U256::ZERO).is_err());
+    let out = l1.send(OWNER, rollup, &propose, U256::ZERO).expect("proposed");
+    assert!(Rollup::BatcherChangeProposed::decode_log(&out.logs[0]).is_ok());
+    assert!(matches!(
+        rollup_error(
+            l1.send(ALICE, rollup, &Rollup::acceptBatcherCall {}, U256::ZERO).unwrap_err()
+        ),
+        Rollup::RollupErrors::BatcherChangeNotDue(_)
+    ));
+    submit(&mut l1, rollup, 10, 10, root).expect("the current batcher still posts");
+    // (Each simulated transaction is a block 12 s after the previous one.)
+    l1.warp(delay - 60);
+    assert!(l1.send(ALICE, rollup, &Rollup::acceptBatcherCall {}, U256::ZERO).is_err());
+    l1.warp(60);
+    let out = l1.send(ALICE, rollup, &Rollup::acceptBatcherCall {}, U256::ZERO).expect("due");
     assert!(Rollup::BatcherChanged::decode_log(&out.logs[0]).is_ok());
     assert!(matches!(
-        rollup_error(submit(&mut l1, rollup, 10, 10, root).unwrap_err()),
+        rollup_error(submit(&mut l1, rollup, 11, 11, root).unwrap_err()),
         Rollup::RollupErrors::NotBatcher(_)
     ));
 }
 
+fn open(l1: &mut L1, c: &SimContracts, claim: u64, game: u64) -> Result<Outcome, Failure> {
+    let call = TestGame::openCall { claimId: U256::from(claim), gameId: U256::from(game) };
+    l1.send(ALICE, c.game, &call, U256::ZERO)
+}
+
+fn end(l1: &mut L1, c: &SimContracts, claim: u64, game: u64, challenger_wins: bool) -> Outcome {
+    let call = TestGame::endCall {
+        claimId: U256::from(claim),
+        gameId: U256::from(game),
+        challengerWins: challenger_wins,
+        creator: CHALLENGER,
+    };
+    l1.send(ALICE, c.game, &call, U256::ZERO).expect("gameResolved never reverts")
+}
+
 #[test]
-fn a_challenge_stops_finalization_and_a_lost_one_rolls_back() {
+fn games_hold_finalization_and_a_challenger_win_rolls_back_in_one_step() {
     let mut l1 = new_l1();
-    let rollup = deploy_rollup(&mut l1, MODE_OPTIMISTIC);
-    l1.send(OWNER, rollup, &Rollup::setChallengerCall { challenger_: CHALLENGER }, U256::ZERO)
-        .expect("set challenger");
-    submit(&mut l1, rollup, 1, 3, B256::repeat_byte(1)).unwrap();
-    submit(&mut l1, rollup, 4, 6, B256::repeat_byte(2)).unwrap();
-    submit(&mut l1, rollup, 7, 9, B256::repeat_byte(3)).unwrap();
-
-    let challenge = |i: u64| Rollup::challengeCall { index: U256::from(i) };
+    let c = deploy(&mut l1);
+    let rollup = c.rollup;
+    for (i, first) in [1u64, 4, 7].into_iter().enumerate() {
+        submit(&mut l1, rollup, first, first + 2, B256::repeat_byte(i as u8 + 1)).unwrap();
+    }
+    // Only the game calls the hooks.
+    let hook = Rollup::openGameCall { claimId: U256::ONE, gameId: U256::ZERO };
     assert!(matches!(
-        rollup_error(l1.send(ALICE, rollup, &challenge(1), U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::NotChallenger(_)
+        rollup_error(l1.send(ALICE, rollup, &hook, U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::NotGame(_)
     ));
-    let out = l1.send(CHALLENGER, rollup, &challenge(1), U256::ZERO).expect("challenge");
-    assert!(Rollup::BatchChallenged::decode_log(&out.logs[0]).is_ok());
-    l1.send(CHALLENGER, rollup, &challenge(2), U256::ZERO).expect("challenge 2");
+    // Claim ids: genesis 0, then one per posted batch. Anyone may open any number of games.
+    assert!(matches!(
+        rollup_error(open(&mut l1, &c, 0, 0).unwrap_err()),
+        Rollup::RollupErrors::UnknownClaim(_)
+    ));
+    assert!(matches!(
+        rollup_error(open(&mut l1, &c, 4, 0).unwrap_err()),
+        Rollup::RollupErrors::UnknownClaim(_)
+    ));
+    let out = open(&mut l1, &c, 1, 0).expect("a game on claim 1");
+    assert!(out.logs.iter().any(|l| Rollup::GameOpened::decode_log(l).is_ok()));
+    open(&mut l1, &c, 1, 1).expect("a second game on claim 1");
+    open(&mut l1, &c, 2, 2).expect("a game on claim 2");
+    // The inputs the game gets are the claim's, and never change.
+    let inputs = l1.view(rollup, &Rollup::localInputsCall { claimId: U256::from(2) });
+    assert_eq!(inputs.len(), 5);
+    let pre = l1.view(rollup, &Rollup::getBatchCall { index: U256::ONE });
+    assert_eq!(&inputs[0][..32], pre.stateRoot.as_slice(), "input 1 is the batch before's output");
+    assert_eq!(inputs[1].len(), 160);
+    assert_eq!(inputs[2].len(), 49);
+    assert_eq!(&inputs[2][..16], &[&4u64.to_be_bytes()[..], &6u64.to_be_bytes()[..]].concat()[..]);
+    assert_eq!(inputs[3].len(), 69);
+    assert_eq!(inputs[4].len(), 40);
 
-    // Frozen: the period passing does not finalize it.
-    l1.warp(PERIOD * 2);
+    // Past the period: games still open hold their batch (and the ones after it).
+    l1.warp(PERIOD);
+    assert!(matches!(
+        rollup_error(open(&mut l1, &c, 3, 3).unwrap_err()),
+        Rollup::RollupErrors::ChallengePeriodOver(_)
+    ));
     let fin = |i: u64| Rollup::finalizeCall { index: U256::from(i) };
     assert!(matches!(
         rollup_error(l1.send(ALICE, rollup, &fin(1), U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::NotPending(_)
+        Rollup::RollupErrors::GamesOpen(_)
     ));
-    // Too late to challenge batch 3 now.
-    assert!(matches!(
-        rollup_error(l1.send(CHALLENGER, rollup, &challenge(3), U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::ChallengePeriodOver(_)
-    ));
+    // The defender wins one game: that says nothing; the other still holds it.
+    end(&mut l1, &c, 1, 0, false);
+    assert!(l1.send(ALICE, rollup, &fin(1), U256::ZERO).is_err());
+    end(&mut l1, &c, 1, 1, false);
+    l1.send(ALICE, rollup, &fin(1), U256::ZERO).expect("final once its games ended");
 
-    // The output of batch 1 was right: it goes back to pending and finalizes.
-    let resolve = |i: u64, valid: bool| Rollup::resolveChallengeCall {
-        index: U256::from(i),
-        outputValid: valid,
-    };
-    l1.send(CHALLENGER, rollup, &resolve(1, true), U256::ZERO).expect("resolve valid");
-    l1.send(ALICE, rollup, &fin(1), U256::ZERO).expect("final");
-
-    // Batch 2 was wrong: it and batch 3 are removed; the batcher resubmits from block 4.
-    let out = l1.send(CHALLENGER, rollup, &resolve(2, false), U256::ZERO).expect("resolve bad");
+    // The challenger wins on claim 2: batches 2 and 3 go in one step; the
+    // output bond goes to the game's creator.
+    let out = end(&mut l1, &c, 2, 2, true);
     let rolled = out
         .logs
         .iter()
         .find_map(|l| Rollup::BatchesRolledBack::decode_log(l).ok())
-        .expect("BatchesRolledBack");
+        .expect("rolled back");
     assert_eq!((rolled.fromIndex, rolled.nextBlock), (U256::from(2), 4));
     assert_eq!(l1.view(rollup, &Rollup::batchCountCall {}), U256::from(2));
-    assert_eq!(l1.view(rollup, &Rollup::nextBlockCall {}), 4);
+    // Half the bond: the other half stays locked (a proposer racing its own
+    // wrong output with a game from another key still loses it).
+    assert_eq!(l1.view(rollup, &Rollup::creditCall(CHALLENGER)), U256::from(BOND / 2));
+    assert_eq!(l1.view(rollup, &Rollup::burnedCall {}), U256::from(BOND / 2));
+    let gone =
+        |l1: &mut L1, id: u64| l1.view(rollup, &Rollup::isLiveCall { claimId: U256::from(id) });
+    assert!(!gone(&mut l1, 2) && !gone(&mut l1, 3) && gone(&mut l1, 1));
+    assert_eq!(
+        l1.view(rollup, &Rollup::getClaimCall { claimId: U256::from(2) }).status,
+        2,
+        "invalid"
+    );
+    // Rolled-back claims can no longer be disputed; batch 3's bond goes back to
+    // its proposer (it was rolled back, not proven wrong).
     assert!(matches!(
-        rollup_error(l1.send(CHALLENGER, rollup, &resolve(1, true), U256::ZERO).unwrap_err()),
-        Rollup::RollupErrors::NotChallenged(_)
+        rollup_error(open(&mut l1, &c, 3, 4).unwrap_err()),
+        Rollup::RollupErrors::NotLive(_)
     ));
-    submit(&mut l1, rollup, 4, 8, B256::repeat_byte(4)).expect("resubmitted");
+    let refund = |id: u64| Rollup::refundBondCall { claimId: U256::from(id) };
+    assert!(matches!(
+        rollup_error(l1.send(ALICE, rollup, &refund(1), U256::ZERO).unwrap_err()),
+        Rollup::RollupErrors::BondStillHeld(_)
+    ));
+    let before = l1.view(rollup, &Rollup::creditCall(BATCHER));
+    l1.send(ALICE, rollup, &refund(3), U256::ZERO).expect("refund");
+    assert_eq!(l1.view(rollup, &Rollup::creditCall(BATCHER)) - before, U256::from(BOND));
+    // Once only: the bond is gone from the claim.
+    l1.send(ALICE, rollup, &refund(3), U256::ZERO).expect("nothing left to refund");
+    assert_eq!(l1.view(rollup, &Rollup::creditCall(BATCHER)) - before, U256::from(BOND));
+
+    // The batch posted again is a new claim at the same index; the old claim's
+    // inputs are unchanged.
+    let out = submit(&mut l1, rollup, 4, 8, B256::repeat_byte(4)).expect("resubmitted");
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
+    assert_eq!((ev.index, ev.claimId), (U256::from(2), U256::from(4)));
+    assert_eq!(l1.view(rollup, &Rollup::localInputsCall { claimId: U256::from(2) }), inputs);
+    assert_eq!(l1.view(rollup, &Rollup::claimOfCall { index: U256::from(2) }), U256::from(4));
+    open(&mut l1, &c, 4, 5).expect("the new claim is disputable");
+}
+
+#[test]
+fn a_challenger_win_rolls_back_a_thousand_later_batches_within_the_gas_cap() {
+    let mut l1 = new_l1();
+    let c = deploy(&mut l1);
+    submit(&mut l1, c.rollup, 1, 1, B256::repeat_byte(1)).unwrap();
+    open(&mut l1, &c, 1, 0).unwrap();
+    for b in 2..=1_001u64 {
+        submit(&mut l1, c.rollup, b, b, B256::repeat_byte(2)).unwrap();
+    }
+    assert_eq!(l1.view(c.rollup, &Rollup::batchCountCall {}), U256::from(1_002));
+    let out = end(&mut l1, &c, 1, 0, true);
+    eprintln!("a challenger win rolling back 1 + 1,000 later batches: {} gas (whole tx)", out.gas);
+    assert!(out.gas < 16_777_216, "under the per-transaction gas cap (EIP-7825)");
+    assert_eq!(l1.view(c.rollup, &Rollup::batchCountCall {}), U256::ONE);
+    assert_eq!(l1.view(c.rollup, &Rollup::nextBlockCall {}), 1);
 }
 
 #[test]
@@ -300,12 +439,59 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         accepting,
         Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
     );
-    // zk needs a verifier (its key is pinned); optimistic takes none.
-    for (mode, verifier) in [(MODE_ZK, Address::ZERO), (MODE_OPTIMISTIC, accepting)] {
-        let code = rollup_initcode(mode, verifier);
+    // zk needs a verifier (its key is pinned); optimistic takes none, and needs a
+    // game whose source is the rollup and whose clock is at most half the period.
+    for (mode, verifier, game) in [
+        (MODE_ZK, Address::ZERO, Address::ZERO),
+        (MODE_OPTIMISTIC, accepting, Address::ZERO),
+        (MODE_OPTIMISTIC, Address::ZERO, Address::ZERO),
+    ] {
+        let args = Rollup::constructorCall {
+            owner_: OWNER,
+            batcher_: BATCHER,
+            mode_: mode,
+            challengePeriod_: PERIOD,
+            genesis: output(B256::ZERO, 0),
+            verifier_: verifier,
+            game_: game,
+            outputBond_: U256::from(BOND),
+            bridge_: ALICE,
+            chainInput_: vec![0u8; 69].into(),
+        };
+        let code = [Rollup::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
+            .concat();
         assert!(l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).is_err());
     }
-    let rollup = l1.deploy(OWNER, rollup_initcode(MODE_ZK, accepting));
+    // A game whose clock is over half the period, or that serves another source.
+    for (clock, source_offset) in [(PERIOD / 2 + 1, 1), (PERIOD / 2, 2)] {
+        let rollup_at = OWNER.create(l1.nonce(OWNER) + source_offset);
+        let args = TestGame::constructorCall { source_: rollup_at, maxClockDuration_: clock };
+        let game = l1.deploy(
+            OWNER,
+            [TestGame::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
+                .concat(),
+        );
+        let args = Rollup::constructorCall {
+            owner_: OWNER,
+            batcher_: BATCHER,
+            mode_: MODE_OPTIMISTIC,
+            challengePeriod_: PERIOD,
+            genesis: output(B256::ZERO, 0),
+            verifier_: Address::ZERO,
+            game_: game,
+            outputBond_: U256::from(BOND),
+            bridge_: ALICE,
+            chainInput_: vec![0u8; 69].into(),
+        };
+        let code = [Rollup::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
+            .concat();
+        let err = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).unwrap_err();
+        assert!(matches!(
+            rollup_error(err),
+            Rollup::RollupErrors::ClockTooLong(_) | Rollup::RollupErrors::GameSourceMismatch(_)
+        ));
+    }
+    let rollup = deploy_zk(&mut l1, accepting);
     assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), B256::with_last_byte(1));
     submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
     submit(&mut l1, rollup, 3, 3, B256::repeat_byte(6)).unwrap();
@@ -317,7 +503,7 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
     ));
     // A rejecting verifier: nothing finalizes (its pinned "key" is 0, an accepting
     // one's 1; the verifier is fixed for a rollup's life).
-    let strict = l1.deploy(OWNER, rollup_initcode(MODE_ZK, rejecting));
+    let strict = deploy_zk(&mut l1, rejecting);
     assert_eq!(l1.view(strict, &Rollup::verifierCall {}), rejecting);
     submit(&mut l1, strict, 1, 1, B256::repeat_byte(5)).unwrap();
     let one = Rollup::proveBatchesCall { last: U256::ONE, proof: Bytes::from_static(b"p") };
@@ -372,7 +558,8 @@ fn blob_batches_commit_to_their_versioned_hashes() {
         output: output(B256::repeat_byte(7), 4),
     };
     let send = |l1: &mut L1, count: u8, blobs: Vec<B256>| {
-        l1.exec(BATCHER, TxKind::Call(rollup), call(count).abi_encode().into(), U256::ZERO, blobs)
+        let bond = U256::from(BOND);
+        l1.exec(BATCHER, TxKind::Call(rollup), call(count).abi_encode().into(), bond, blobs)
     };
     assert!(matches!(
         rollup_error(send(&mut l1, 1, blobs.clone()).unwrap_err()),
@@ -394,23 +581,20 @@ fn blob_batches_commit_to_their_versioned_hashes() {
     assert_eq!(stored.dataCommitment, ev.dataCommitment);
 }
 
-/// Deploys the rollup and the bridge (BN254 Poseidon) and funds the bridge.
+/// Deploys the rollup and the bridge (BN254 Poseidon).
 fn bridge_setup(l1: &mut L1) -> (Address, Address) {
-    let rollup = deploy_rollup(l1, MODE_OPTIMISTIC);
-    let hasher = l1.deploy(OWNER, PoseidonBn254::BYTECODE.to_vec());
-    let args =
-        Bridge::constructorCall { owner_: OWNER, rollup_: rollup, hasher_: hasher }.abi_encode();
-    let bridge = l1.deploy(OWNER, [Bridge::BYTECODE.to_vec(), args].concat());
-    (rollup, bridge)
+    let c = deploy(l1);
+    (c.rollup, c.bridge)
 }
 
 #[test]
 fn deposits_lock_eth_and_emit_ordered_events() {
     let mut l1 = new_l1();
-    let (_, bridge) = bridge_setup(&mut l1);
+    let (rollup, bridge) = bridge_setup(&mut l1);
     let deposit =
         Bridge::depositETHCall { to: BOB, gasLimit: 100_000, data: Bytes::from_static(b"hi") };
     let out = l1.send(ALICE, bridge, &deposit, U256::from(3 * ETH)).expect("deposit");
+    let deposit_block = l1.block_number();
     let ev = Bridge::DepositInitiated::decode_log(&out.logs[0]).expect("event");
     assert_eq!((ev.nonce, ev.from, ev.to, ev.value), (U256::ZERO, ALICE, BOB, U256::from(3 * ETH)));
     assert_eq!(ev.data.data, Bytes::from_static(b"hi"));
@@ -421,16 +605,41 @@ fn deposits_lock_eth_and_emit_ordered_events() {
     let ev = Bridge::DepositInitiated::decode_log(&out.logs[0]).expect("event");
     assert_eq!((ev.nonce, ev.to, ev.gasLimit), (U256::ONE, ALICE, 21_000));
     assert_eq!(l1.balance(bridge), U256::from(4 * ETH));
-    // Each deposit's content is recorded by nonce (for the fraud-proof game).
-    let hash_of = |from, to, value: u128, gas: u64, data: &[u8]| {
-        keccak256(
-            (from, to, U256::from(value), gas, Bytes::copy_from_slice(data)).abi_encode_params(),
-        )
+    // The bridge chains every deposit's full record (its L1 block included): the
+    // fault-proof program walks this chain (infra_stf::claim::deposit_link).
+    let acc = |l1: &mut L1, n: u64| {
+        l1.view(bridge, &Bridge::depositAccumulatorsCall { count: U256::from(n) })
     };
-    let recorded = |l1: &mut L1, n: u64| l1.view(bridge, &Bridge::depositHashesCall(U256::from(n)));
-    assert_eq!(recorded(&mut l1, 0), hash_of(ALICE, BOB, 3 * ETH, 100_000, b"hi"));
-    assert_eq!(recorded(&mut l1, 1), hash_of(ALICE, ALICE, ETH, 21_000, b""));
-    assert_eq!(recorded(&mut l1, 2), B256::ZERO);
+    let d0 = infra_primitives::DepositTx {
+        nonce: 0,
+        l1_block: deposit_block,
+        from: ALICE,
+        to: BOB,
+        value: U256::from(3 * ETH),
+        gas_limit: 100_000,
+        data: Bytes::from_static(b"hi"),
+    };
+    let d1 = infra_primitives::DepositTx {
+        nonce: 1,
+        l1_block: deposit_block + 1,
+        to: ALICE,
+        value: U256::from(ETH),
+        gas_limit: 21_000,
+        data: Bytes::new(),
+        ..d0.clone()
+    };
+    let a1 = infra_stf::claim::deposit_link(&B256::ZERO, &d0);
+    let a2 = infra_stf::claim::deposit_link(&a1, &d1);
+    assert_eq!((acc(&mut l1, 0), acc(&mut l1, 1), acc(&mut l1, 2)), (B256::ZERO, a1, a2));
+    let head = l1.view(bridge, &Bridge::depositHeadCall {});
+    assert_eq!((head.count, head.accumulator), (2, a2));
+    // A batch posted now records that head (its claim's deposit input).
+    let (rollup, _) = (rollup, ());
+    let out = submit(&mut l1, rollup, 1, 1, B256::repeat_byte(1)).unwrap();
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
+    assert_eq!((ev.depositCount, ev.depositAccumulator), (2, a2));
+    let inputs = l1.view(rollup, &Rollup::localInputsCall { claimId: U256::ONE });
+    assert_eq!(inputs[4].as_ref(), [&2u64.to_be_bytes()[..], a2.as_slice()].concat().as_slice());
 
     for gas in [20_999u64, 5_000_001] {
         let bad = Bridge::depositETHCall { to: BOB, gasLimit: gas, data: Bytes::new() };
@@ -585,9 +794,16 @@ fn withdrawals_pay_once_against_a_finalized_root_only() {
     assert!(matches!(bridge_error(err), Bridge::BridgeErrors::AlreadyFinalized(_)));
     assert_eq!(l1.balance(bridge), U256::from(7 * ETH));
 
-    // Paused: no payouts.
+    // Paused: deposits stop, withdrawals still pay (pausing cannot trap funds).
+    let w3 = withdrawal(2, BOB, ETH);
+    let state3 = L2State::new(&[h1, h2, withdrawal_hash(&w3)]);
+    submit(&mut l1, rollup, 21, 30, state3.root).unwrap();
+    l1.warp(PERIOD);
+    l1.send(ALICE, rollup, &Rollup::finalizeCall { index: U256::from(3) }, U256::ZERO).unwrap();
     l1.send(OWNER, bridge, &Bridge::pauseCall {}, U256::ZERO).unwrap();
-    let w3 = withdrawal(2, BOB, 1);
-    let err = l1.send(ALICE, bridge, &fin(&w3, 2, vec![]), U256::ZERO).unwrap_err();
+    let err =
+        l1.exec(ALICE, TxKind::Call(bridge), Bytes::new(), U256::from(ETH), vec![]).unwrap_err();
     assert!(matches!(bridge_error(err), Bridge::BridgeErrors::IsPaused(_)));
+    let proof = state3.proof(withdrawal_hash(&w3));
+    l1.send(ALICE, bridge, &fin(&w3, 3, proof), U256::ZERO).expect("paid while paused");
 }

@@ -84,6 +84,51 @@ pub struct NodeConfig {
     pub accept_blobs: bool,
     /// How much past state to keep for queries at past blocks.
     pub state_history: infra_storage::StateHistory,
+    /// The fault-proof program's ELF (`None`: `$INFRA_PROGRAM_ELF`, else where
+    /// scripts/build-program.sh leaves it). Needed to play the fault game.
+    pub fault_program: Option<PathBuf>,
+}
+
+/// Where the fault-proof program is looked for when not given.
+pub fn default_fault_program() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("INFRA_PROGRAM_ELF") {
+        return Some(PathBuf::from(p));
+    }
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(
+        ".cache/infra-node/program-target/riscv64imac-unknown-none-elf/program/infra-program",
+    ))
+}
+
+/// Reads the fault-proof program and checks it is the committed build, and
+/// that the deployed game runs it (its absolute prestate).
+fn load_fault_program(
+    path: Option<&std::path::Path>,
+    game: &infra_l1::GameAddresses,
+) -> Result<Arc<Vec<u8>>, String> {
+    let path = path.map(PathBuf::from).or_else(default_fault_program).ok_or_else(|| {
+        "no path for the fault-proof program (set INFRA_PROGRAM_ELF or --fpvm.elf)".to_string()
+    })?;
+    let elf = std::fs::read(&path).map_err(|e| {
+        format!(
+            "the fault-proof program {}: {e} (build it with scripts/build-program.sh, or pass --fpvm.elf)",
+            path.display()
+        )
+    })?;
+    let hash = alloy::primitives::keccak256(&elf);
+    if Some(hash) != infra_challenger::committed_elf_hash() {
+        return Err(format!(
+            "the fault-proof program {} has keccak256 {hash}, not the committed build's (program/PRESTATE)",
+            path.display()
+        ));
+    }
+    if Some(game.absolute_prestate) != infra_challenger::committed_prestate() {
+        return Err(format!(
+            "the deployed fault game runs the program with prestate {}, not this node's (program/PRESTATE): another version deployed it",
+            game.absolute_prestate
+        ));
+    }
+    Ok(Arc::new(elf))
 }
 
 /// A started node.
@@ -184,22 +229,24 @@ pub async fn deploy_contracts(
         genesis_block_hash: hash,
         genesis_next_base_fee: next_base_fee,
         verifier,
-        dispute: (chain.settlement == infra_config::Settlement::Optimistic && chain.fraud_proofs)
+        game: (chain.settlement == infra_config::Settlement::Optimistic)
             .then(|| {
-                infra_l1::GameTypes::Config {
-                    l2ChainId: alloy::primitives::U256::from(chain.chain_id),
-                    feeRecipient: chain.fee_recipient,
-                    gasLimit: chain.gas_limit,
-                    baseFeeDenominator: chain.base_fee.max_change_denominator,
-                    baseFeeElasticity: chain.base_fee.elasticity_multiplier,
-                    minBaseFee: chain.base_fee.min_wei,
-                    minStake: chain.min_stake,
-                    slashingPenaltyPct: alloy::primitives::U256::from(chain.slashing_penalty_pct),
-                    // Each move may take a challenge period.
-                    moveTimeout: chain.challenge_period_s,
-                    arbiter: owner.unwrap_or(me),
-                }
-            }),
+                Ok::<_, eyre::Report>(infra_l1::FaultGameParams {
+                    absolute_prestate: infra_challenger::committed_prestate()
+                        .ok_or_else(|| eyre!("program/PRESTATE has no absolute_prestate"))?,
+                    max_depth: chain.game_max_depth,
+                    max_clock_s: chain.game_clock(),
+                    base_bond: chain.game_bond,
+                    output_bond: chain.output_bond,
+                })
+            })
+            .transpose()?,
+        chain_input: infra_stf::claim::ClaimChain {
+            params: infra_execution::chain_params(chain),
+            curve: chain.state_curve(),
+        }
+        .encode()
+        .into(),
     };
     Ok(infra_l1::deploy(&sender, &params).await?)
 }
@@ -367,15 +414,19 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         derivation = Some(deriver.status());
         tracing::info!(target: "node", l1 = %v.l1_rpc, rollup = %v.deployment.rollup, "validator: deriving the chain from L1");
         supervisor.spawn(DeriverActor(deriver));
-        if let (Some(key), Some(game)) = (&v.challenger_key, v.deployment.dispute_game) {
+        if let (Some(key), Some(game)) = (&v.challenger_key, &v.deployment.fault_game) {
+            let elf = load_fault_program(cfg.fault_program.as_deref(), game).map_err(|e| {
+                eyre!("config: --l1.key makes this validator a challenger, which needs {e}")
+            })?;
             let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
             let sender = TxSender::new(provider, key.clone(), SenderConfig::default())
                 .await
                 .wrap_err_with(|| format!("connecting the challenger to the L1 at {}", v.l1_rpc))?;
-            let node = game_node(&cfg, &store, Arc::new(sender), &v.deployment, game, v.poll);
-            let actor = infra_challenger::ChallengerActor::new(node, bus.clone());
+            let settings = player_settings(&v.deployment, game, v.poll, elf, true);
+            let actor =
+                infra_challenger::FaultPlayer::new(store.clone(), Arc::new(sender), settings);
             disputes = Some(actor.status());
-            tracing::info!(target: "node", %game, challenger = %key.address(), "disputing wrong outputs on L1");
+            tracing::info!(target: "node", game = %game.game, challenger = %key.address(), "disputing wrong outputs on L1 (fault game)");
             supervisor.spawn(actor);
         }
         supervisor.spawn(PoolPruner { pool, bus: bus.clone() });
@@ -400,14 +451,25 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         supervisor.spawn(infra_p2p::P2pActor(p2p));
     }
     if let Some((watcher, poster, prover)) = l1_actors {
-        if let (Some(l1), Some(game)) =
-            (&cfg.l1, cfg.l1.as_ref().and_then(|l| l.deployment.dispute_game))
+        if let Some((l1, game)) =
+            cfg.l1.as_ref().and_then(|l| Some((l, l.deployment.fault_game.as_ref()?)))
         {
-            let sender = poster.0.sender.clone();
-            let node = game_node(&cfg, &poster.0.store, sender, &l1.deployment, game, l1.poll);
-            let actor = infra_challenger::DefenderActor::new(node);
-            disputes = Some(actor.status());
-            supervisor.spawn(actor);
+            match load_fault_program(cfg.fault_program.as_deref(), game) {
+                Ok(elf) => {
+                    let sender = poster.0.sender.clone();
+                    let settings = player_settings(&l1.deployment, game, l1.poll, elf, false);
+                    let actor = infra_challenger::FaultPlayer::new(
+                        poster.0.store.clone(),
+                        sender,
+                        settings,
+                    );
+                    disputes = Some(actor.status());
+                    supervisor.spawn(actor);
+                }
+                Err(e) => {
+                    tracing::warn!(target: "node", "NOT DEFENDING this sequencer's outputs on L1: {e}. A false challenge against them is not answered by this node.")
+                }
+            }
         }
         supervisor.spawn(watcher);
         supervisor.spawn(poster);
@@ -564,27 +626,15 @@ impl infra_p2p::ChainAccess for NodeChain {
     }
 }
 
-/// What a dispute-game player of this node needs.
-fn game_node(
-    cfg: &NodeConfig,
-    store: &Store,
-    sender: Arc<TxSender>,
+/// How this node plays the fault game.
+fn player_settings(
     d: &Deployment,
-    game: Address,
+    game: &infra_l1::GameAddresses,
     poll: Duration,
-) -> infra_challenger::GameNode {
-    infra_challenger::GameNode {
-        store: store.clone(),
-        chain: cfg.chain.clone(),
-        hasher: TreeHasher::new(cfg.chain.state_curve()),
-        sender,
-        settings: infra_challenger::GameSettings {
-            game,
-            rollup: d.rollup,
-            deploy_block: d.deploy_block,
-            poll,
-        },
-    }
+    elf: Arc<Vec<u8>>,
+    challenge: bool,
+) -> infra_challenger::PlayerSettings {
+    infra_challenger::PlayerSettings { rollup: d.rollup, game: game.clone(), poll, elf, challenge }
 }
 
 /// Checks that the deployment is this chain's.
@@ -703,6 +753,7 @@ async fn connect_l1(
         sender: Arc::new(sender),
         config: PosterConfig {
             rollup: d.rollup,
+            bridge: d.bridge,
             max_txs: cfg.chain.batch.max_txs,
             max_bytes: cfg.chain.batch.max_bytes,
             max_latency: Duration::from_millis(cfg.chain.batch.max_latency_ms),

@@ -25,7 +25,7 @@ pub struct OpsMonitor {
 fn status_name(s: u8) -> &'static str {
     match s {
         1 => "pending",
-        2 => "challenged",
+        2 => "invalid",
         3 => "finalized",
         4 => "superseded",
         _ => "rolledBack",
@@ -51,7 +51,7 @@ impl OpsMonitor {
             opened: s.opened.clone(),
             won: s.won.clone(),
             lost: s.lost.clone(),
-            moves: s.moves,
+            moves: s.moves + s.steps,
         });
         self.ops.update(|v| {
             v.p2p = p2p;
@@ -116,7 +116,12 @@ impl OpsMonitor {
                 index: i,
                 first_block: alloy::primitives::U64::from(b.firstBlock),
                 last_block: alloy::primitives::U64::from(b.lastBlock),
-                status: status_name(b.status).into(),
+                // A pending batch with a game open on it is under challenge.
+                status: if b.status == 1 && b.openGames > 0 {
+                    "challenged".into()
+                } else {
+                    status_name(b.status).into()
+                },
                 state_root: b.stateRoot,
                 l1_block: alloy::primitives::U64::from(b.l1Block),
             };
@@ -130,7 +135,7 @@ impl OpsMonitor {
             v.l1 = Some(L1View {
                 rollup: d.rollup,
                 bridge: d.bridge,
-                dispute_game: d.dispute_game,
+                dispute_game: d.fault_game.as_ref().map(|g| g.game),
                 l1_chain_id: d.l1_chain_id,
                 l1_head: alloy::primitives::U64::from(l1_head),
                 batch_count: count,

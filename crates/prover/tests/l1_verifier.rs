@@ -5,10 +5,7 @@
 //! dropped or reordered chunks, a wrong claimed root and another verifying key are
 //! all rejected on L1. Prints the gas of one proof's verification per system.
 
-use alloy::{
-    primitives::{Address, B256, Bytes, U256, keccak256},
-    sol_types::SolConstructor,
-};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use infra_circuits::Shape;
 use infra_l1::{
     BatchVerifierBn254,
@@ -63,18 +60,11 @@ fn deploy_plonk(l1: &mut SimL1, prover: &PlonkProver) -> Address {
 }
 
 fn deploy_rollup(l1: &mut SimL1, genesis_root: B256, verifier: Address) -> Address {
-    let args = Rollup::constructorCall {
-        owner_: OWNER,
-        batcher_: BATCHER,
-        mode_: 1,
-        challengePeriod_: 100,
-        genesisStateRoot: genesis_root,
-        genesisBlockHash: B256::repeat_byte(0x61),
-        genesisNextBaseFee: 875_000_000,
-        verifier_: verifier,
-    }
-    .abi_encode();
-    l1.deploy(OWNER, [Rollup::BYTECODE.to_vec(), args].concat())
+    let mut setup = infra_l1::sim::SimRollup::optimistic(OWNER, BATCHER, 100);
+    setup.mode = 1;
+    setup.verifier = verifier;
+    setup.genesis.stateRoot = genesis_root;
+    l1.deploy_rollup(OWNER, &setup, None).rollup
 }
 
 /// Submits blocks `first..=last` with `data` and claimed `root`; returns the

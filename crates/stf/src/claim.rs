@@ -15,11 +15,16 @@
 //! | 2 | the claimed output, [`Output::encode`] |
 //! | 3 | the batch as `Rollup` recorded it: first block (8 bytes BE), last block (8 bytes BE), data commitment (32), blob count (1) |
 //! | 4 | the chain, [`ClaimChain::encode`] |
-//! | 5 | the deposits L1 held when the batch was posted, from the pre-output's next nonce on: keccak256 of each one's EIP-2718 encoding |
+//! | 5 | the deposits L1 held when the batch was posted: their count (8 bytes BE) and `Bridge`'s hash chain over them (32), [`deposit_link`] |
 //!
 //! The batch's data: with no blobs, the calldata is the keccak256 preimage of
 //! the commitment; with blobs, the versioned hashes concatenated are, and
 //! blob `h`'s field element `i` (32 bytes) is the preimage of [`blob_key`]`(h, i)`.
+//!
+//! Deposits: the program walks `Bridge`'s chain back from the count L1 held
+//! to the pre-output's next nonce, each link's keccak256 preimage being the
+//! previous accumulator and the hash of a record ([`deposit_record`]), whose
+//! own preimage is the record.
 //!
 //! Poseidon preimages: a node is [`Node::to_bytes`] (65 bytes), an account
 //! leaf value is nonce, balance and code hash as three 32-byte words (96
@@ -268,11 +273,84 @@ impl<O: Oracle> Preimages for OracleReader<'_, O> {
     }
 }
 
-/// The deposits of local input 5, each read by its hash.
+/// The length of local input 5.
+const DEPOSITS_INPUT_LEN: usize = 40;
+
+/// `record(n)` of `Bridge`'s deposit chain: `abi.encodePacked(uint64 nonce,
+/// uint64 l1Block, address from, address to, uint256 value, uint64 gasLimit,
+/// bytes data)`.
+pub fn deposit_record(d: &DepositTx) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + d.data.len());
+    out.extend_from_slice(&d.nonce.to_be_bytes());
+    out.extend_from_slice(&d.l1_block.to_be_bytes());
+    out.extend_from_slice(d.from.as_slice());
+    out.extend_from_slice(d.to.as_slice());
+    out.extend_from_slice(&d.value.to_be_bytes::<32>());
+    out.extend_from_slice(&d.gas_limit.to_be_bytes());
+    out.extend_from_slice(&d.data);
+    out
+}
+
+fn decode_deposit_record(b: &[u8]) -> Option<DepositTx> {
+    let u = |i: usize| Some(u64::from_be_bytes(b.get(i..i + 8)?.try_into().ok()?));
+    Some(DepositTx {
+        nonce: u(0)?,
+        l1_block: u(8)?,
+        from: Address::from_slice(b.get(16..36)?),
+        to: Address::from_slice(b.get(36..56)?),
+        value: U256::from_be_slice(b.get(56..88)?),
+        gas_limit: u(88)?,
+        data: Bytes::copy_from_slice(b.get(96..)?),
+    })
+}
+
+/// One link of `Bridge`'s deposit chain: `keccak256(acc ‖ keccak256(record))`.
+pub fn deposit_link(acc: &B256, d: &DepositTx) -> B256 {
+    let mut pre = [0u8; 64];
+    pre[..32].copy_from_slice(acc.as_slice());
+    pre[32..].copy_from_slice(keccak256(deposit_record(d)).as_slice());
+    keccak256(pre)
+}
+
+/// `Bridge.depositAccumulators` after `deposits` (in nonce order) on top of `base`.
+pub fn deposit_accumulator<'d>(
+    base: B256,
+    deposits: impl IntoIterator<Item = &'d DepositTx>,
+) -> B256 {
+    deposits.into_iter().fold(base, |acc, d| deposit_link(&acc, d))
+}
+
+/// The deposits of local input 5: the record hashes from the pre-output's
+/// next nonce up to the count L1 held, found by walking the chain back.
 struct OracleDeposits<'o, O: Oracle> {
     oracle: &'o O,
     first: u64,
-    hashes: Vec<B256>,
+    records: Vec<B256>,
+}
+
+impl<'o, O: Oracle> OracleDeposits<'o, O> {
+    fn walk(oracle: &'o O, input: &[u8], first: u64) -> Result<Self, SourceError> {
+        if input.len() != DEPOSITS_INPUT_LEN {
+            return Err(malformed(local::DEPOSITS));
+        }
+        let count = u64::from_be_bytes(input[..8].try_into().unwrap_or_default());
+        let mut acc = B256::from_slice(&input[8..]);
+        // A pre-output past what L1 held claims deposits L1 never had: none
+        // are available (the batch may apply none).
+        let n = count.saturating_sub(first);
+        let mut records = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 16));
+        for _ in 0..n {
+            let key = typed_key(KEY_KECCAK256, &acc);
+            let link = oracle.get(&key)?;
+            if link.len() != 64 {
+                return Err(bad("deposit chain link", &key));
+            }
+            records.push(B256::from_slice(&link[32..]));
+            acc = B256::from_slice(&link[..32]);
+        }
+        records.reverse();
+        Ok(Self { oracle, first, records })
+    }
 }
 
 impl<O: Oracle> Deposits for OracleDeposits<'_, O> {
@@ -280,17 +358,9 @@ impl<O: Oracle> Deposits for OracleDeposits<'_, O> {
         let Some(i) = nonce.checked_sub(self.first).and_then(|i| usize::try_from(i).ok()) else {
             return Ok(None);
         };
-        let Some(hash) = self.hashes.get(i) else { return Ok(None) };
+        let Some(hash) = self.records.get(i) else { return Ok(None) };
         let key = typed_key(KEY_KECCAK256, hash);
-        let b = self.oracle.get(&key)?;
-        match b.split_first() {
-            Some((&DepositTx::TYPE, mut rlp)) => {
-                let d = <DepositTx as alloy_rlp::Decodable>::decode(&mut rlp)
-                    .map_err(|_| bad("deposit", &key))?;
-                Ok(Some(d))
-            }
-            _ => Err(bad("deposit", &key)),
-        }
+        decode_deposit_record(&self.oracle.get(&key)?).map(Some).ok_or_else(|| bad("deposit", &key))
     }
 }
 
@@ -331,15 +401,8 @@ pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
     let word = |i: usize| u64::from_be_bytes(batch[i..i + 8].try_into().unwrap_or_default());
     let (first_block, last_block) = (word(0), word(8));
     let data = read_batch_data(oracle, &B256::from_slice(&batch[16..48]), batch[48])?;
-    let hashes = input(oracle, local::DEPOSITS)?;
-    if hashes.len() % 32 != 0 {
-        return Err(malformed(local::DEPOSITS).into());
-    }
-    let deposits = OracleDeposits {
-        oracle,
-        first: pre.next_deposit_nonce,
-        hashes: hashes.chunks(32).map(B256::from_slice).collect(),
-    };
+    let deposits =
+        OracleDeposits::walk(oracle, &input(oracle, local::DEPOSITS)?, pre.next_deposit_nonce)?;
     let hasher = TreeHasher::new(chain.curve);
     let reader = OracleReader { oracle, hasher: hasher.clone() };
     let parent = reader.header(&pre.block_hash)?;
@@ -350,6 +413,43 @@ pub fn decide(oracle: &impl Oracle) -> Result<Decision, StfError> {
     Ok(Decision { applied, claimed })
 }
 
+/// The deposits L1 held when a batch was posted, as a claim reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldDeposits<'d> {
+    /// `Bridge.depositAccumulators` at the pre-output's next nonce.
+    pub base: B256,
+    /// The deposits L1 held, in nonce order from the pre-output's next nonce
+    /// (deposits before it are skipped).
+    pub deposits: &'d [DepositTx],
+}
+
+impl HeldDeposits<'_> {
+    /// No deposits at all (a chain whose bridge was never used).
+    pub const NONE: HeldDeposits<'static> = HeldDeposits { base: B256::ZERO, deposits: &[] };
+
+    fn from(&self, first: u64) -> Result<Vec<&DepositTx>, SourceError> {
+        let held: Vec<&DepositTx> = self.deposits.iter().filter(|d| d.nonce >= first).collect();
+        for (i, d) in held.iter().enumerate() {
+            if Some(d.nonce) != first.checked_add(i as u64) {
+                return Err(SourceError(format!(
+                    "the deposits held are not contiguous from nonce {first}: {} at position {i}",
+                    d.nonce
+                )));
+            }
+        }
+        Ok(held)
+    }
+
+    /// Local input 5 after the pre-output's next nonce `first`.
+    pub fn input(&self, first: u64) -> Result<Vec<u8>, SourceError> {
+        let held = self.from(first)?;
+        let mut out = Vec::with_capacity(DEPOSITS_INPUT_LEN);
+        out.extend_from_slice(&(first + held.len() as u64).to_be_bytes());
+        out.extend_from_slice(deposit_accumulator(self.base, held).as_slice());
+        Ok(out)
+    }
+}
+
 /// The local inputs of a claim and the preimages that are not state (batch
 /// data, deposits), by key.
 pub fn claim_inputs(
@@ -357,9 +457,8 @@ pub fn claim_inputs(
     pre: &Output,
     claimed: &Output,
     batch: &BatchRef<'_>,
-    deposits: &[DepositTx],
+    deposits: &HeldDeposits<'_>,
 ) -> Result<BTreeMap<B256, Vec<u8>>, SourceError> {
-    use alloy_eips::Encodable2718;
     let mut m = BTreeMap::new();
     m.insert(local_key(local::CHAIN), chain.encode());
     m.insert(local_key(local::PRE_OUTPUT), pre.encode().to_vec());
@@ -379,21 +478,18 @@ pub fn claim_inputs(
             }
         }
     }
-    // In nonce order, from the pre-output's next nonce: the program reads the
-    // deposit of nonce n at position n - next.
-    let held: BTreeMap<u64, &DepositTx> = deposits
-        .iter()
-        .filter(|d| d.nonce >= pre.next_deposit_nonce)
-        .map(|d| (d.nonce, d))
-        .collect();
-    let mut hashes = Vec::with_capacity(held.len() * 32);
-    for (_, d) in held {
-        let enc = d.encoded_2718();
-        let h = keccak256(&enc);
-        hashes.extend_from_slice(h.as_slice());
-        m.insert(typed_key(KEY_KECCAK256, &h), enc);
+    let mut acc = deposits.base;
+    for d in deposits.from(pre.next_deposit_nonce)? {
+        let record = deposit_record(d);
+        let hash = keccak256(&record);
+        let mut link = Vec::with_capacity(64);
+        link.extend_from_slice(acc.as_slice());
+        link.extend_from_slice(hash.as_slice());
+        acc = keccak256(&link);
+        m.insert(typed_key(KEY_KECCAK256, &hash), record);
+        m.insert(typed_key(KEY_KECCAK256, &acc), link);
     }
-    m.insert(local_key(local::DEPOSITS), hashes);
+    m.insert(local_key(local::DEPOSITS), deposits.input(pre.next_deposit_nonce)?);
     Ok(m)
 }
 
@@ -496,16 +592,13 @@ pub fn record_claim<P: Preimages>(
     pre: &Output,
     claimed: &Output,
     batch: &BatchRef<'_>,
-    deposits: &[DepositTx],
+    deposits: &HeldDeposits<'_>,
 ) -> Result<(Applied, BTreeMap<B256, Vec<u8>>), StfError> {
     let hasher = TreeHasher::new(chain.curve);
     let recorder = Recorder::new(host, &hasher);
     let parent = recorder.header(&pre.block_hash)?;
-    let held: BTreeMap<u64, DepositTx> = deposits
-        .iter()
-        .filter(|d| d.nonce >= pre.next_deposit_nonce)
-        .map(|d| (d.nonce, d.clone()))
-        .collect();
+    let held: BTreeMap<u64, DepositTx> =
+        deposits.from(pre.next_deposit_nonce)?.into_iter().map(|d| (d.nonce, d.clone())).collect();
     let mut state = OracleState::new(&recorder, &hasher, &parent)?;
     let applied = apply_batch(&mut state, &chain.params, &hasher, pre, &parent, batch, &held)?;
     drop(state);

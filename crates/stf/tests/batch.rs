@@ -20,7 +20,7 @@ use infra_state::{
 use infra_stf::{
     BaseFeeConfig, BatchData, BatchRef, BuiltBlock, ChainParams, Inclusion, InvalidBatch,
     MemorySource, Output, Preimages, block_header, build_block,
-    claim::{ClaimChain, decide, record_claim},
+    claim::{ClaimChain, HeldDeposits, decide, record_claim},
     tree_updates,
 };
 use std::collections::BTreeMap;
@@ -284,8 +284,15 @@ fn deposits() -> Vec<DepositTx> {
 /// both must agree. Returns the program's decision output and invalid reason.
 fn derive(pre: &Mem, batch: &BatchRef<'_>) -> (Output, Option<InvalidBatch>, usize) {
     let p = pre_output(pre);
-    let (host, preimages) =
-        record_claim(Host(pre), &claim_chain(), &p, &p, batch, &deposits()).expect("host run");
+    let (host, preimages) = record_claim(
+        Host(pre),
+        &claim_chain(),
+        &p,
+        &p,
+        batch,
+        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+    )
+    .expect("host run");
     let program = decide(&preimages).expect("program run");
     assert_eq!(program.applied.output, host.output, "host and program disagree");
     assert_eq!(program.applied.invalid, host.invalid);
@@ -314,8 +321,15 @@ fn a_batch_derives_what_the_sequencer_sealed_from_the_oracle_alone() {
             data: &BatchData::Calldata(data.clone().into()),
         };
         let p = pre_output(&pre);
-        let (_, preimages) =
-            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+        let (_, preimages) = record_claim(
+            Host(&pre),
+            &claim_chain(),
+            &p,
+            &want,
+            &batch,
+            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+        )
+        .unwrap();
         let d = decide(&preimages).unwrap();
         assert_eq!(d.applied.invalid, None);
         assert_eq!(d.applied.output, want);
@@ -477,8 +491,15 @@ fn a_blob_batch_derives_from_its_field_elements_alone() {
         blob_batch(blobs)
     }] {
         let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
-        let (_, preimages) =
-            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+        let (_, preimages) = record_claim(
+            Host(&pre),
+            &claim_chain(),
+            &p,
+            &want,
+            &batch,
+            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+        )
+        .unwrap();
         let reads = Reads { map: &preimages, seen: Default::default() };
         let d = decide(&reads).unwrap();
         assert_eq!(d.applied.invalid, None);
@@ -675,8 +696,15 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
     let batch =
         BatchRef { first_block: 1, last_block: 3, data: &BatchData::Calldata(data.clone().into()) };
     let p = pre_output(&pre);
-    let (_, preimages) =
-        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+    let (_, preimages) = record_claim(
+        Host(&pre),
+        &claim_chain(),
+        &p,
+        &want,
+        &batch,
+        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+    )
+    .unwrap();
 
     let mut vm = vm_for(&elf, &preimages);
     vm.snapshot_every = 1 << 20;
@@ -736,8 +764,15 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
             last_block: 3,
             data: &BatchData::Calldata(bytes.clone().into()),
         };
-        let (host, preimages) =
-            record_claim(Host(&pre), &claim_chain(), &p, &p, &batch, &deposits()).unwrap();
+        let (host, preimages) = record_claim(
+            Host(&pre),
+            &claim_chain(),
+            &p,
+            &p,
+            &batch,
+            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+        )
+        .unwrap();
         assert!(host.invalid.is_some(), "{what}");
         let mut vm = vm_for(&elf, &preimages);
         let end = vm.run_to(u64::MAX).unwrap();
@@ -750,8 +785,15 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
     // A blob batch: the program reads its 4,096 field elements one by one.
     let data = blob_batch(encode_blobs(&data));
     let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
-    let (_, preimages) =
-        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &deposits()).unwrap();
+    let (_, preimages) = record_claim(
+        Host(&pre),
+        &claim_chain(),
+        &p,
+        &want,
+        &batch,
+        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
+    )
+    .unwrap();
     let mut vm = vm_for(&elf, &preimages);
     let end = vm.run_to(u64::MAX).unwrap();
     let text = String::from_utf8_lossy(&vm.output).to_string();
@@ -934,7 +976,7 @@ fn precompiles_agree_between_the_node_and_the_program() {
         BatchRef { first_block: 1, last_block: 1, data: &BatchData::Calldata(data.clone().into()) };
     let p = Output::after(&chain(), &pre.headers[0], 0);
     let (host, preimages) =
-        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &[]).unwrap();
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &HeldDeposits::NONE).unwrap();
     assert_eq!(host.output, want);
     let mut vm = vm_for(&elf, &preimages);
     let end = vm.run_to(u64::MAX).expect("every preimage is there");

@@ -37,6 +37,9 @@ pub struct BatchRecord {
     pub deposits: Vec<DepositTx>,
     /// A blob batch's versioned hashes, one per blob of `data`.
     pub blob_hashes: Option<Vec<B256>>,
+    /// `Bridge.depositAccumulators` at the pre-output's next nonce: where the
+    /// claim's deposit chain starts (`infra_stf::claim::HeldDeposits`).
+    pub deposit_base: Option<B256>,
 }
 
 impl BatchRecord {
@@ -130,6 +133,17 @@ mod tests {
             chain: vec![9; 69].into(),
             deposits: vec![],
             blob_hashes: None,
+            deposit_base: None,
+        }
+    }
+
+    #[test]
+    fn a_deposit_base_reads_back_with_or_without_blob_hashes() {
+        for blob_hashes in [None, Some(vec![B256::repeat_byte(3)])] {
+            let r =
+                BatchRecord { blob_hashes, deposit_base: Some(B256::repeat_byte(5)), ..record(2) };
+            let raw = alloy_rlp::encode(&r);
+            assert_eq!(BatchRecord::decode(&mut raw.as_slice()).unwrap(), r);
         }
     }
 

@@ -61,6 +61,7 @@ pub fn node_config(
         p2p: None,
         accept_blobs: false,
         state_history: Default::default(),
+        fault_program: None,
     })
 }
 

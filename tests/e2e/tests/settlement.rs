@@ -36,10 +36,7 @@ struct Proof {
 /// Deposit -> spend on L2 -> withdraw -> batches -> finalize (after the
 /// challenge period, or with a validity proof) -> claim on L1.
 async fn settlement_flow(l1_url: &str, da: DataAvailability) -> eyre::Result<()> {
-    // With a dispute game batches must be readable on L1 (uncompressed calldata):
-    // the blob runs settle an optimistic chain without one.
-    let chain = ChainConfig { fraud_proofs: da != DataAvailability::Blob, ..test_chain() };
-    settlement_flow_for(l1_url, da, chain).await
+    settlement_flow_for(l1_url, da, test_chain()).await
 }
 
 async fn settlement_flow_for(

@@ -9,7 +9,6 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use infra_batcher::DataAvailability;
-use infra_config::ChainConfig;
 use infra_e2e::{
     DevNode,
     settle::{
@@ -75,7 +74,7 @@ async fn same_chain(a: &str, b: &str, through: u64) -> eyre::Result<()> {
 async fn validator_derives_the_chain_from_l1_alone_and_resumes() -> eyre::Result<()> {
     let anvil = start_anvil().await?;
     // Blobs: an optimistic chain without the dispute game (which needs calldata).
-    let chain = ChainConfig { fraud_proofs: false, ..test_chain() };
+    let chain = test_chain();
     let (seq, d) = settled_chain(&anvil.url, DataAvailability::Blob, 1, None, chain).await?;
     deposit(&anvil.url, &d).await?;
     let mut last = 0;

@@ -21,7 +21,7 @@ use infra_sequencer::{BlockBuilder, genesis_block};
 use infra_state::{Curve, TreeHasher};
 use infra_stf::{
     BatchData, BatchRef, Output,
-    claim::{ClaimChain, record_claim},
+    claim::{ClaimChain, HeldDeposits, record_claim},
 };
 use infra_storage::Store;
 use std::{collections::BTreeMap, sync::Arc};
@@ -111,7 +111,7 @@ pub fn real_claim() -> BTreeMap<B256, Vec<u8>> {
         &pre,
         &want,
         &batch,
-        &[],
+        &HeldDeposits::NONE,
     )
     .expect("host run");
     assert_eq!(applied.output, want);

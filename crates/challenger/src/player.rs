@@ -1,0 +1,645 @@
+//! Playing `FaultGame` on L1 for a node: a validator opens a game on every
+//! live claim its derivation found wrong, and every player (validator or the
+//! sequencer's defender) answers every claim it disagrees with in every game
+//! on a claim it can rebuild, steps at the deepest level (loading the
+//! preimage part the instruction reads first), resolves claims once their
+//! clocks have run out, resolves games and withdraws what it won.
+//!
+//! A claim's trace is the fault-proof program run in the VM over the claim's
+//! inputs rebuilt from this node's database (`infra_derivation::witness`);
+//! the inputs must be exactly those the rollup serves for the claim, else
+//! the node does not play it (it could not play it honestly).
+
+use crate::fault::{ClaimView, Move, ProgramTrace, TraceError, TraceValues, depth, honest_moves};
+use alloy::{
+    eips::eip4844::{c_kzg, env_settings::EnvKzgSettings},
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider},
+    sol_types::SolCall,
+};
+use infra_bus::{Actor, ActorError, CancellationToken};
+use infra_derivation::witness::witness;
+use infra_fpvm::{Preimages, StepProof};
+use infra_l1::{FaultGame, GameAddresses, L1Tx, PreimageOracle, Rollup, TxSender};
+use infra_stf::{
+    BatchData, Output,
+    claim::{KEY_BLOB, KEY_KECCAK256, KEY_LOCAL, KEY_POSEIDON, blob_key, local_key},
+};
+use infra_storage::Store;
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("L1: {0}")]
+    L1(String),
+    #[error("claim {claim}: {reason}")]
+    Claim { claim: u64, reason: String },
+}
+
+fn l1(e: impl std::fmt::Display) -> PlayError {
+    PlayError::L1(e.to_string())
+}
+
+/// Where the game is and how this node plays it.
+#[derive(Debug, Clone)]
+pub struct PlayerSettings {
+    pub rollup: Address,
+    pub game: GameAddresses,
+    pub poll: Duration,
+    /// The fault-proof program (its keccak256 is `program/PRESTATE`'s).
+    pub elf: Arc<Vec<u8>>,
+    /// Open games against wrong claims (a validator); otherwise only answer.
+    pub challenge: bool,
+}
+
+/// What a player has done (for status pages and tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlayerStatus {
+    /// Batch indexes this node opened a game on.
+    pub opened: Vec<u64>,
+    /// Games ended the way this node played them / the other way.
+    pub won: Vec<u64>,
+    pub lost: Vec<u64>,
+    /// Moves and steps sent.
+    pub moves: u64,
+    pub steps: u64,
+}
+
+const IN_PROGRESS: u8 = 0;
+const CHALLENGER_WINS: u8 = 1;
+const STATUS_PENDING: u8 = 1;
+
+/// One claim's trace and what loading its preimages needs.
+struct ClaimTrace {
+    trace: ProgramTrace,
+    preimages: BTreeMap<B256, Vec<u8>>,
+    data: BatchData,
+    /// The program's final state (its hash) and whether it rejects the claim.
+    final_state: B256,
+    rejects: bool,
+}
+
+impl TraceValues for ClaimTrace {
+    fn at(&mut self, t: u64) -> B256 {
+        self.trace.at(t)
+    }
+}
+
+/// Plays the fault game for one node (see the module docs).
+pub struct FaultPlayer {
+    store: Store,
+    sender: Arc<TxSender>,
+    settings: PlayerSettings,
+    traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
+    /// Claims this node cannot rebuild (its records lack them or differ).
+    unplayable: BTreeSet<u64>,
+    /// Claims this node has opened a game on, or found right.
+    checked: BTreeSet<u64>,
+    finished: BTreeSet<u64>,
+    status: Arc<Mutex<PlayerStatus>>,
+}
+
+impl std::fmt::Debug for FaultPlayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultPlayer").field("settings", &self.settings.game).finish_non_exhaustive()
+    }
+}
+
+impl FaultPlayer {
+    pub fn new(store: Store, sender: Arc<TxSender>, settings: PlayerSettings) -> Self {
+        Self {
+            store,
+            sender,
+            settings,
+            traces: HashMap::new(),
+            unplayable: BTreeSet::new(),
+            checked: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            status: Arc::default(),
+        }
+    }
+
+    pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {
+        self.status.clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut PlayerStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    fn provider(&self) -> &DynProvider {
+        self.sender.provider()
+    }
+
+    fn rollup(&self) -> Rollup::RollupInstance<&DynProvider> {
+        Rollup::new(self.settings.rollup, self.provider())
+    }
+
+    fn game(&self) -> FaultGame::FaultGameInstance<&DynProvider> {
+        FaultGame::new(self.settings.game.game, self.provider())
+    }
+
+    async fn send(&self, to: Address, call: impl SolCall, value: U256) -> Result<(), PlayError> {
+        let mut tx = L1Tx::call(to, call.abi_encode().into());
+        tx.value = value;
+        self.sender.send(tx).await.map_err(l1)?;
+        Ok(())
+    }
+
+    async fn now(&self) -> Result<u64, PlayError> {
+        Ok(self
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(l1)?
+            .map(|b| b.header.timestamp)
+            .unwrap_or_default())
+    }
+
+    /// The trace of claim `claim_id`, built once from this node's records.
+    async fn trace(&mut self, claim_id: u64) -> Result<Arc<Mutex<ClaimTrace>>, PlayError> {
+        if let Some(t) = self.traces.get(&claim_id) {
+            return Ok(t.clone());
+        }
+        let err = |reason: String| PlayError::Claim { claim: claim_id, reason };
+        let id = U256::from(claim_id);
+        let claim = self.rollup().getClaim(id).call().await.map_err(l1)?;
+        let inputs = self.rollup().localInputs(id).call().await.map_err(l1)?;
+        let (store, elf) = (self.store.clone(), self.settings.elf.clone());
+        let index = claim.index;
+        let built = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
+            let w = witness(&store, index).map_err(|e| e.to_string())?;
+            for (i, input) in inputs.iter().enumerate() {
+                let key = local_key(i as u64 + 1);
+                if w.preimages.get(&key).map(Vec::as_slice) != Some(input.as_ref()) {
+                    return Err(format!(
+                        "local input {} as L1 serves it differs from this node's record of batch {index} \
+                         (another claim at that index, or records from before a rollback)",
+                        i + 1
+                    ));
+                }
+            }
+            let mut source = Preimages::default();
+            for (k, v) in &w.preimages {
+                source.insert(*k, v.clone());
+            }
+            let mut trace = ProgramTrace::new(&elf, source).map_err(|e: TraceError| e.to_string())?;
+            let final_state = trace.after(trace.end).map_err(|e| e.to_string())?;
+            let rejects = trace.exit_status().map_err(|e| e.to_string())? == 1;
+            Ok(ClaimTrace { trace, preimages: w.preimages, data: w.data, final_state, rejects })
+        })
+        .await
+        .map_err(|e| err(e.to_string()))?
+        .map_err(err)?;
+        tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
+        let t = Arc::new(Mutex::new(built));
+        self.traces.insert(claim_id, t.clone());
+        Ok(t)
+    }
+
+    /// A validator: opens a game on a live pending claim inside its period that
+    /// derivation found wrong and the program rejects. Traces at most one claim
+    /// a round, so games in progress (on a clock) are answered in between.
+    async fn open_games(&mut self) -> Result<(), PlayError> {
+        let count: u64 = self.rollup().batchCount().call().await.map_err(l1)?.to();
+        let next: u64 = self.rollup().nextToFinalize().call().await.map_err(l1)?.to();
+        let period = self.rollup().challengePeriod().call().await.map_err(l1)?;
+        let now = self.now().await?;
+        for index in next..count {
+            let claim_id: u64 =
+                self.rollup().claimOf(U256::from(index)).call().await.map_err(l1)?.to();
+            if self.checked.contains(&claim_id) || self.unplayable.contains(&claim_id) {
+                continue;
+            }
+            let c = self.rollup().getClaim(U256::from(claim_id)).call().await.map_err(l1)?;
+            if c.status != STATUS_PENDING || now >= c.submittedAt + period {
+                continue;
+            }
+            // Derivation's verdict first (the VM runs only on claims found wrong).
+            let Some(record) = self.store.reader().map_err(l1)?.batch(index).map_err(l1)? else {
+                continue; // not derived yet
+            };
+            let claimed = claim_output(&c);
+            if Output::decode(&record.claimed) != Some(claimed) {
+                continue; // the record is of another claim at this index (not derived yet)
+            }
+            if record.claimed == record.derived {
+                self.checked.insert(claim_id);
+                continue;
+            }
+            let traced = self.traces.contains_key(&claim_id);
+            let trace = match self.trace(claim_id).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(target: "challenger", claim = claim_id, batch = index, "a wrong output this node cannot dispute: {e}");
+                    self.unplayable.insert(claim_id);
+                    return Ok(());
+                }
+            };
+            let (root, rejects) = {
+                let t = trace.lock().unwrap_or_else(PoisonError::into_inner);
+                (t.final_state, t.rejects)
+            };
+            if !rejects {
+                tracing::error!(target: "challenger", claim = claim_id, batch = index, "derivation found the output wrong but the fault-proof program accepts it: not disputed");
+                self.checked.insert(claim_id);
+                return Ok(());
+            }
+            let bond = self.game().bondAt(U256::ZERO).call().await.map_err(l1)?;
+            let call = FaultGame::createCall { claimId: U256::from(claim_id), rootClaim: root };
+            self.send(self.settings.game.game, call, bond).await?;
+            self.checked.insert(claim_id);
+            self.update(|s| s.opened.push(index));
+            tracing::warn!(target: "challenger", claim = claim_id, batch = index, %root, "wrong output: fault game opened on L1");
+            if !traced {
+                return Ok(()); // one new trace a round
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays every game in progress whose claim this node can rebuild.
+    async fn play_games(&mut self) -> Result<(), PlayError> {
+        let count: u64 = self.game().gameCount().call().await.map_err(l1)?.to();
+        let me = self.sender.address();
+        for game_id in 0..count {
+            if self.finished.contains(&game_id) {
+                continue;
+            }
+            let g = self.game().getGame(U256::from(game_id)).call().await.map_err(l1)?;
+            let claim_id: u64 = g.claimId.to();
+            if g.status != IN_PROGRESS {
+                self.finished.insert(game_id);
+                // A game this node played (it traced the claim, or opened it).
+                if let Some(t) = self.traces.get(&claim_id) {
+                    let (rejects, root) = {
+                        let t = t.lock().unwrap_or_else(PoisonError::into_inner);
+                        (t.rejects, t.final_state)
+                    };
+                    // It sides with the root iff the root is its own final state.
+                    let with_root =
+                        rejects && (g.creator == me || self.root_of(game_id).await? == root);
+                    let won = with_root == (g.status == CHALLENGER_WINS);
+                    self.update(|s| if won { s.won.push(game_id) } else { s.lost.push(game_id) });
+                    tracing::info!(target: "challenger", game = game_id, claim = claim_id, won, "game over");
+                }
+                continue;
+            }
+            if self.unplayable.contains(&claim_id) {
+                continue;
+            }
+            let trace = match self.trace(claim_id).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(target: "challenger", game = game_id, claim = claim_id, "not playing this game: {e}");
+                    self.unplayable.insert(claim_id);
+                    continue;
+                }
+            };
+            if let Err(e) = self.play(game_id, &trace).await {
+                tracing::warn!(target: "challenger", game = game_id, "{e}");
+            }
+        }
+        Ok(())
+    }
+
+    async fn root_of(&self, game_id: u64) -> Result<B256, PlayError> {
+        Ok(self.game().getClaim(U256::from(game_id), U256::ZERO).call().await.map_err(l1)?.value)
+    }
+
+    async fn claims(&self, game_id: u64) -> Result<Vec<FaultGame::Claim>, PlayError> {
+        let id = U256::from(game_id);
+        let n: u64 = self.game().claimCount(id).call().await.map_err(l1)?.to();
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            out.push(self.game().getClaim(id, U256::from(i)).call().await.map_err(l1)?);
+        }
+        Ok(out)
+    }
+
+    /// This node's moves in one game; with none left, resolution.
+    async fn play(
+        &mut self,
+        game_id: u64,
+        trace: &Arc<Mutex<ClaimTrace>>,
+    ) -> Result<(), PlayError> {
+        let claims = self.claims(game_id).await?;
+        let views: Vec<ClaimView> = claims
+            .iter()
+            .map(|c| ClaimView {
+                parent: (c.parentIndex != u64::MAX).then_some(c.parentIndex as usize),
+                position: c.position,
+                value: c.value,
+                claimant: c.claimant,
+                countered: c.counteredBy != Address::ZERO,
+            })
+            .collect();
+        let max_depth = self.settings.game.max_depth;
+        let moves = {
+            let mut t = trace.lock().unwrap_or_else(PoisonError::into_inner);
+            honest_moves(&views, &mut *t, max_depth)
+        };
+        let now = self.now().await?;
+        let clock = self.settings.game.max_clock_s;
+        let game = self.settings.game.game;
+        let id = U256::from(game_id);
+        let mut made = 0;
+        for m in moves {
+            // A claim whose opponent's time has run out can no longer be
+            // countered: moving against it would revert.
+            let target = match &m {
+                Move::Attack { parent, .. } | Move::Defend { parent, .. } => *parent,
+                Move::Step { claim, .. } => *claim,
+            };
+            if opposing_clock(&claims, target, now) >= clock {
+                continue;
+            }
+            let sent = match m {
+                Move::Attack { parent, value } | Move::Defend { parent, value } => {
+                    let attack = matches!(m, Move::Attack { .. });
+                    let d = depth(claims[parent].position) + 1;
+                    let bond = self.game().bondAt(U256::from(d)).call().await.map_err(l1)?;
+                    let parent = U256::from(parent);
+                    if attack {
+                        let call =
+                            FaultGame::attackCall { gameId: id, parentIndex: parent, claim: value };
+                        self.send(game, call, bond).await
+                    } else {
+                        let call =
+                            FaultGame::defendCall { gameId: id, parentIndex: parent, claim: value };
+                        self.send(game, call, bond).await
+                    }
+                }
+                Move::Step { claim, is_attack, from } => {
+                    self.step(game_id, claim, is_attack, from, trace).await
+                }
+            };
+            match sent {
+                Ok(()) => {
+                    made += 1;
+                    self.update(|s| s.moves += 1);
+                }
+                Err(e) => tracing::warn!(target: "challenger", game = game_id, "move: {e}"),
+            }
+        }
+        if made == 0 {
+            self.resolve(game_id, &claims, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Counters claim `claim` at the deepest level with the instruction run from
+    /// the state after `from` instructions, its preimage part loaded first.
+    async fn step(
+        &self,
+        game_id: u64,
+        claim: usize,
+        is_attack: bool,
+        from: u64,
+        trace: &Arc<Mutex<ClaimTrace>>,
+    ) -> Result<(), PlayError> {
+        let err = |reason: String| PlayError::Claim { claim: game_id, reason };
+        let trace = trace.clone();
+        let (proof, load) = tokio::task::spawn_blocking(move || {
+            let mut t = trace.lock().unwrap_or_else(PoisonError::into_inner);
+            let proof = t.trace.proof_from(from).map_err(|e| e.to_string())?;
+            let load = match proof.preimage {
+                Some((key, offset)) => Some(loader(&t, key, offset)?),
+                None => None,
+            };
+            Ok::<_, String>((proof, load))
+        })
+        .await
+        .map_err(|e| err(e.to_string()))?
+        .map_err(err)?;
+        if let Some(load) = load {
+            self.load(game_id, &proof, load).await?;
+        }
+        let call = FaultGame::stepCall {
+            gameId: U256::from(game_id),
+            claimIndex: U256::from(claim),
+            isAttack: is_attack,
+            stateData: proof.pre_state.into(),
+            proofs: proof.mem_proofs.into(),
+        };
+        self.send(self.settings.game.game, call, U256::ZERO).await?;
+        self.update(|s| s.steps += 1);
+        tracing::info!(target: "challenger", game = game_id, claim, is_attack, from, "stepped on L1");
+        Ok(())
+    }
+
+    async fn load(&self, game_id: u64, proof: &StepProof, load: Load) -> Result<(), PlayError> {
+        let Some((key, offset)) = proof.preimage else { return Ok(()) };
+        let offset = U256::from(offset);
+        let oracle = self.settings.game.oracle;
+        if key[0] != KEY_LOCAL {
+            let o = PreimageOracle::new(oracle, self.provider());
+            if o.isLoaded(key, offset).call().await.map_err(l1)? {
+                return Ok(());
+            }
+        }
+        match load {
+            Load::Local { ident, data } => {
+                let call = FaultGame::addLocalDataCall {
+                    gameId: U256::from(game_id),
+                    ident: U256::from(ident),
+                    offset,
+                    data,
+                };
+                self.send(self.settings.game.game, call, U256::ZERO).await
+            }
+            Load::Keccak(preimage) => {
+                let call = PreimageOracle::loadKeccak256PartCall { offset, preimage };
+                self.send(oracle, call, U256::ZERO).await
+            }
+            Load::Poseidon(preimage) => {
+                let call = PreimageOracle::loadPoseidonPartCall { offset, preimage };
+                self.send(oracle, call, U256::ZERO).await
+            }
+            Load::Blob { versioned_hash, index, blob } => {
+                let o = PreimageOracle::new(oracle, self.provider());
+                let point = o.evaluationPoint(U256::from(index)).call().await.map_err(l1)?;
+                let (element, commitment, kzg_proof) =
+                    tokio::task::spawn_blocking(move || blob_opening(&blob, index, point))
+                        .await
+                        .map_err(l1)?
+                        .map_err(PlayError::L1)?;
+                let call = PreimageOracle::loadBlobPartCall {
+                    versionedHash: versioned_hash,
+                    index: U256::from(index),
+                    element,
+                    commitment,
+                    proof: kzg_proof,
+                    offset,
+                };
+                self.send(oracle, call, U256::ZERO).await
+            }
+        }
+    }
+
+    /// Resolves, bottom-up, the claims that can no longer be countered, then the
+    /// game once its root is resolved.
+    async fn resolve(
+        &self,
+        game_id: u64,
+        claims: &[FaultGame::Claim],
+        now: u64,
+    ) -> Result<(), PlayError> {
+        let clock = self.settings.game.max_clock_s;
+        let game = self.settings.game.game;
+        let id = U256::from(game_id);
+        let mut resolved: Vec<bool> = claims.iter().map(|c| c.resolved).collect();
+        let mut done_children: Vec<u64> = claims.iter().map(|c| c.resolvedChildren).collect();
+        for i in (0..claims.len()).rev() {
+            let c = &claims[i];
+            if resolved[i] || done_children[i] != c.children {
+                continue;
+            }
+            if c.counteredBy == Address::ZERO && opposing_clock(claims, i, now) < clock {
+                continue;
+            }
+            let call = FaultGame::resolveClaimCall { gameId: id, claimIndex: U256::from(i) };
+            if let Err(e) = self.send(game, call, U256::ZERO).await {
+                tracing::debug!(target: "challenger", game = game_id, claim = i, "resolve claim: {e}");
+                continue;
+            }
+            resolved[i] = true;
+            if c.parentIndex != u64::MAX {
+                done_children[c.parentIndex as usize] += 1;
+            }
+        }
+        if resolved.first() == Some(&true) {
+            self.send(game, FaultGame::resolveCall { gameId: id }, U256::ZERO).await?;
+            tracing::info!(target: "challenger", game = game_id, "game resolved");
+        }
+        Ok(())
+    }
+
+    /// Withdraws bonds won in games and output bonds returned.
+    async fn collect(&self) -> Result<(), PlayError> {
+        let me = self.sender.address();
+        if self.game().credit(me).call().await.map_err(l1)? > U256::ZERO {
+            self.send(self.settings.game.game, FaultGame::claimCreditCall {}, U256::ZERO).await?;
+        }
+        if self.rollup().credit(me).call().await.map_err(l1)? > U256::ZERO {
+            self.send(self.settings.rollup, Rollup::claimCreditCall {}, U256::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    /// Games in progress first (each side is on a clock), then at most one
+    /// new claim traced to open a game on, then credit.
+    async fn round(&mut self) -> Result<(), PlayError> {
+        self.play_games().await?;
+        if self.settings.challenge {
+            self.open_games().await?;
+            // A game just opened: its first answers come next round.
+        }
+        self.collect().await
+    }
+
+    async fn run(mut self, cancel: CancellationToken) -> Result<(), PlayError> {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+            if let Err(e) = self.round().await {
+                tracing::warn!(target: "challenger", "fault game: {e}");
+            }
+        }
+    }
+}
+
+impl Actor for FaultPlayer {
+    const NAME: &'static str = "fault-game";
+    async fn run(self, cancel: CancellationToken) -> Result<(), ActorError> {
+        FaultPlayer::run(self, cancel)
+            .await
+            .map_err(|e| ActorError { actor: Self::NAME, message: e.to_string() })
+    }
+}
+
+/// The claimed output of a rollup claim.
+fn claim_output(c: &Rollup::Batch) -> Output {
+    Output {
+        state_root: c.stateRoot,
+        block_number: c.lastBlock,
+        block_hash: c.l2BlockHash,
+        next_base_fee: c.nextBaseFee,
+        next_deposit_nonce: c.nextDepositNonce,
+    }
+}
+
+/// The time the side countering claim `i` has spent were it to move at `now`.
+fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
+    let c = &claims[i];
+    let before = claims.get(c.parentIndex as usize).map_or(0, |p| p.clock);
+    before + now.saturating_sub(c.createdAt)
+}
+
+/// What loading one preimage part takes.
+enum Load {
+    Local { ident: u64, data: Bytes },
+    Keccak(Bytes),
+    Poseidon(Bytes),
+    Blob { versioned_hash: B256, index: u64, blob: Vec<u8> },
+}
+
+fn loader(t: &ClaimTrace, key: B256, _offset: u64) -> Result<Load, String> {
+    let missing = || format!("no preimage for key {key} in this node's trace");
+    match key[0] {
+        KEY_LOCAL => {
+            let ident = u64::from_be_bytes(key[24..].try_into().map_err(|_| missing())?);
+            let data = t.preimages.get(&key).ok_or_else(missing)?;
+            Ok(Load::Local { ident, data: data.clone().into() })
+        }
+        KEY_KECCAK256 => {
+            Ok(Load::Keccak(t.preimages.get(&key).ok_or_else(missing)?.clone().into()))
+        }
+        KEY_POSEIDON => {
+            Ok(Load::Poseidon(t.preimages.get(&key).ok_or_else(missing)?.clone().into()))
+        }
+        KEY_BLOB => {
+            let BatchData::Blobs(blobs) = &t.data else { return Err(missing()) };
+            for b in blobs {
+                for i in 0..infra_stf::FIELD_ELEMENTS_PER_BLOB {
+                    if blob_key(&b.versioned_hash, i) == key {
+                        return Ok(Load::Blob {
+                            versioned_hash: b.versioned_hash,
+                            index: i,
+                            blob: b.data.to_vec(),
+                        });
+                    }
+                }
+            }
+            Err(missing())
+        }
+        _ => Err(missing()),
+    }
+}
+
+/// Element `index` of `blob`, the blob's KZG commitment and the proof of the
+/// element's value at `point` (the oracle's evaluation point for `index`).
+fn blob_opening(blob: &[u8], index: u64, point: U256) -> Result<(B256, Bytes, Bytes), String> {
+    let settings = EnvKzgSettings::Default.get();
+    let b = c_kzg::Blob::from_bytes(blob).map_err(|e| format!("blob: {e}"))?;
+    let commitment = settings.blob_to_kzg_commitment(&b).map_err(|e| format!("commitment: {e}"))?;
+    let (proof, y) = settings
+        .compute_kzg_proof(&b, &c_kzg::Bytes32::from(point.to_be_bytes::<32>()))
+        .map_err(|e| format!("proof: {e}"))?;
+    let start = 32 * index as usize;
+    let element = B256::from_slice(blob.get(start..start + 32).ok_or("element past the blob")?);
+    if y.as_ref() != element.as_slice() {
+        return Err(format!("element {index} is not the blob's value at its point"));
+    }
+    Ok((
+        element,
+        commitment.to_bytes().into_inner().to_vec().into(),
+        proof.to_bytes().into_inner().to_vec().into(),
+    ))
+}
