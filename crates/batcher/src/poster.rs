@@ -36,8 +36,10 @@ pub enum DataAvailability {
 #[derive(Debug, Clone)]
 pub struct PosterConfig {
     pub rollup: Address,
-    /// The bridge (batch records keep where its deposit chain stood).
+    /// The bridge (batch records keep where its deposit chain stood, and the
+    /// deposits L1 held when a batch was posted) and its deployment block.
     pub bridge: Address,
+    pub deploy_block: u64,
     /// Post once this many transactions (deposits included) are waiting...
     pub max_txs: u64,
     /// ...or this many bytes of uncompressed payload (the posted batch, after
@@ -305,6 +307,34 @@ impl BatchPoster {
                     None
                 }
             };
+            // Every deposit L1 held at posting (what the claim's input 5
+            // counts), not only the ones these blocks applied.
+            let applied: Vec<infra_primitives::DepositTx> = blocks
+                .iter()
+                .flat_map(|b| b.deposits.iter().cloned())
+                .filter(|d| d.nonce >= pre_deposit)
+                .collect();
+            let held = ev.data.depositCount;
+            let deposits = if held > next_deposit {
+                match infra_l1::deposits_by_nonce(
+                    self.sender.provider(),
+                    self.config.bridge,
+                    next_deposit,
+                    held,
+                    self.config.deploy_block,
+                    receipt.block_number.unwrap_or_default(),
+                )
+                .await
+                {
+                    Ok(more) => applied.into_iter().chain(more).collect(),
+                    Err(e) => {
+                        tracing::warn!(target: "batcher", error = %e, "reading the deposits L1 held: the batch record lacks them (this node cannot play games on this batch)");
+                        applied
+                    }
+                }
+            } else {
+                applied
+            };
             let (data, blob_hashes) = BatchRecord::posted(&posted);
             self.store.put_batch(&BatchRecord {
                 index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
@@ -315,11 +345,7 @@ impl BatchPoster {
                 claimed: claimed.encode().to_vec().into(),
                 derived: derived.encode().to_vec().into(),
                 chain: self.config.chain.encode().into(),
-                deposits: blocks
-                    .iter()
-                    .flat_map(|b| b.deposits.iter().cloned())
-                    .filter(|d| d.nonce >= pre_deposit)
-                    .collect(),
+                deposits,
                 deposit_base,
             })?;
         }

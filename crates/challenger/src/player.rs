@@ -161,24 +161,52 @@ impl FaultPlayer {
     }
 
     /// The trace of claim `claim_id`, built once from this node's records.
-    async fn trace(&mut self, claim_id: u64) -> Result<Arc<Mutex<ClaimTrace>>, PlayError> {
+    /// `Retry`: not yet (an L1 error, or derivation has not recorded the
+    /// claim's batch yet); `Unplayable`: never (the record at the claim's
+    /// index is another claim's and the claim is rolled back, its inputs differ
+    /// from the record, or the program gives no verdict within the game).
+    async fn trace(&mut self, claim_id: u64) -> Traced {
         if let Some(t) = self.traces.get(&claim_id) {
-            return Ok(t.clone());
+            return Traced::Ready(t.clone());
         }
-        let err = |reason: String| PlayError::Claim { claim: claim_id, reason };
+        if self.unplayable.contains(&claim_id) {
+            return Traced::Unplayable;
+        }
         let id = U256::from(claim_id);
-        let claim = self.rollup().getClaim(id).call().await.map_err(l1)?;
-        let inputs = self.rollup().localInputs(id).call().await.map_err(l1)?;
-        let (store, elf) = (self.store.clone(), self.settings.elf.clone());
+        let l1_state = async {
+            let claim = self.rollup().getClaim(id).call().await?;
+            let inputs = self.rollup().localInputs(id).call().await?;
+            let live = self.rollup().isLive(id).call().await?;
+            Ok::<_, alloy::contract::Error>((claim, inputs, live))
+        };
+        let (claim, inputs, live) = match l1_state.await {
+            Ok(x) => x,
+            Err(e) => return Traced::Retry(format!("L1: {e}")),
+        };
         let index = claim.index;
+        // The record at the claim's index must be this claim's.
+        let record = match self.store.reader().and_then(|r| r.batch(index)) {
+            Ok(r) => r,
+            Err(e) => return Traced::Retry(format!("reading batch record {index}: {e}")),
+        };
+        let same = record.as_ref().is_some_and(|r| {
+            Output::decode(&r.claimed) == Some(claim_output(&claim))
+                && (r.first_block, r.last_block) == (claim.firstBlock, claim.lastBlock)
+        });
+        if !same {
+            let why =
+                format!("this node has no record of batch {index} as claim {claim_id} posted it");
+            return if live { Traced::Retry(why) } else { self.give_up(claim_id, why) };
+        }
+        let (store, elf, max_depth) =
+            (self.store.clone(), self.settings.elf.clone(), self.settings.game.max_depth);
         let built = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
             let w = witness(&store, index).map_err(|e| e.to_string())?;
             for (i, input) in inputs.iter().enumerate() {
                 let key = local_key(i as u64 + 1);
                 if w.preimages.get(&key).map(Vec::as_slice) != Some(input.as_ref()) {
                     return Err(format!(
-                        "local input {} as L1 serves it differs from this node's record of batch {index} \
-                         (another claim at that index, or records from before a rollback)",
+                        "local input {} as L1 serves it differs from this node's record of batch {index}",
                         i + 1
                     ));
                 }
@@ -188,17 +216,35 @@ impl FaultPlayer {
                 source.insert(*k, v.clone());
             }
             let mut trace = ProgramTrace::new(&elf, source).map_err(|e: TraceError| e.to_string())?;
+            if trace.end >= 1u64 << max_depth {
+                return Err(format!(
+                    "the program runs {} instructions, more than the game's 2^{max_depth}",
+                    trace.end
+                ));
+            }
+            let status = trace.exit_status().map_err(|e| e.to_string())?;
+            if status > 1 {
+                return Err(format!("the program gives no verdict (exit status {status})"));
+            }
             let final_state = trace.after(trace.end).map_err(|e| e.to_string())?;
-            let rejects = trace.exit_status().map_err(|e| e.to_string())? == 1;
-            Ok(ClaimTrace { trace, preimages: w.preimages, data: w.data, final_state, rejects })
+            Ok(ClaimTrace { trace, preimages: w.preimages, data: w.data, final_state, rejects: status == 1 })
         })
-        .await
-        .map_err(|e| err(e.to_string()))?
-        .map_err(err)?;
+        .await;
+        let built = match built {
+            Ok(Ok(b)) => b,
+            Ok(Err(why)) => return self.give_up(claim_id, why),
+            Err(e) => return Traced::Retry(e.to_string()),
+        };
         tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
         let t = Arc::new(Mutex::new(built));
         self.traces.insert(claim_id, t.clone());
-        Ok(t)
+        Traced::Ready(t)
+    }
+
+    fn give_up(&mut self, claim_id: u64, why: String) -> Traced {
+        tracing::error!(target: "challenger", claim = claim_id, "this node cannot play games on this claim: {why}");
+        self.unplayable.insert(claim_id);
+        Traced::Unplayable
     }
 
     /// A validator: opens a game on a live pending claim inside its period that
@@ -233,10 +279,13 @@ impl FaultPlayer {
             }
             let traced = self.traces.contains_key(&claim_id);
             let trace = match self.trace(claim_id).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(target: "challenger", claim = claim_id, batch = index, "a wrong output this node cannot dispute: {e}");
-                    self.unplayable.insert(claim_id);
+                Traced::Ready(t) => t,
+                Traced::Retry(why) => {
+                    tracing::debug!(target: "challenger", claim = claim_id, batch = index, "not traced yet: {why}");
+                    return Ok(());
+                }
+                Traced::Unplayable => {
+                    tracing::error!(target: "challenger", claim = claim_id, batch = index, "a wrong output this node cannot dispute");
                     return Ok(());
                 }
             };
@@ -262,16 +311,23 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Plays every game in progress whose claim this node can rebuild.
+    /// Plays every game in progress: those on claims already traced first
+    /// (each side is on a clock), then the others (tracing their claims).
+    /// Games on claims this node cannot rebuild are still resolved.
     async fn play_games(&mut self) -> Result<(), PlayError> {
         let count: u64 = self.game().gameCount().call().await.map_err(l1)?.to();
         let me = self.sender.address();
+        let mut open = Vec::new();
         for game_id in 0..count {
             if self.finished.contains(&game_id) {
                 continue;
             }
             let g = self.game().getGame(U256::from(game_id)).call().await.map_err(l1)?;
             let claim_id: u64 = g.claimId.to();
+            if g.creator == me {
+                // (After a restart: a claim this node already opened a game on.)
+                self.checked.insert(claim_id);
+            }
             if g.status != IN_PROGRESS {
                 self.finished.insert(game_id);
                 // A game this node played (it traced the claim, or opened it).
@@ -289,22 +345,34 @@ impl FaultPlayer {
                 }
                 continue;
             }
-            if self.unplayable.contains(&claim_id) {
-                continue;
-            }
+            open.push((game_id, claim_id));
+        }
+        open.sort_by_key(|(_, claim)| !self.traces.contains_key(claim));
+        for (game_id, claim_id) in open {
             let trace = match self.trace(claim_id).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(target: "challenger", game = game_id, claim = claim_id, "not playing this game: {e}");
-                    self.unplayable.insert(claim_id);
-                    continue;
+                Traced::Ready(t) => Some(t),
+                Traced::Retry(why) => {
+                    tracing::debug!(target: "challenger", game = game_id, claim = claim_id, "not traced yet: {why}");
+                    None
                 }
+                Traced::Unplayable => None,
             };
-            if let Err(e) = self.play(game_id, &trace).await {
+            let played = match &trace {
+                Some(t) => self.play(game_id, t).await,
+                None => self.resolve_only(game_id).await,
+            };
+            if let Err(e) = played {
                 tracing::warn!(target: "challenger", game = game_id, "{e}");
             }
         }
         Ok(())
+    }
+
+    /// Resolution only (a game this node cannot play still has to end).
+    async fn resolve_only(&self, game_id: u64) -> Result<(), PlayError> {
+        let claims = self.claims(game_id).await?;
+        let now = self.now().await?;
+        self.resolve(game_id, &claims, now).await
     }
 
     async fn root_of(&self, game_id: u64) -> Result<B256, PlayError> {
@@ -339,10 +407,14 @@ impl FaultPlayer {
             })
             .collect();
         let max_depth = self.settings.game.max_depth;
-        let moves = {
-            let mut t = trace.lock().unwrap_or_else(PoisonError::into_inner);
+        // (The VM seeks to the states it compares: off the async threads.)
+        let t = trace.clone();
+        let moves = tokio::task::spawn_blocking(move || {
+            let mut t = t.lock().unwrap_or_else(PoisonError::into_inner);
             honest_moves(&views, &mut *t, max_depth)
-        };
+        })
+        .await
+        .map_err(l1)?;
         let now = self.now().await?;
         let clock = self.settings.game.max_clock_s;
         let game = self.settings.game.game;
@@ -580,6 +652,14 @@ fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
     let c = &claims[i];
     let before = claims.get(c.parentIndex as usize).map_or(0, |p| p.clock);
     before + now.saturating_sub(c.createdAt)
+}
+
+/// What [`FaultPlayer::trace`] found.
+enum Traced {
+    Ready(Arc<Mutex<ClaimTrace>>),
+    Retry(String),
+    /// (Logged once, when found.)
+    Unplayable,
 }
 
 /// What loading one preimage part takes.

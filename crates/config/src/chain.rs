@@ -200,7 +200,10 @@ impl ChainConfig {
             )
         })?;
         range("batch.max_txs", self.batch.max_txs, 1, 100_000)?;
-        range("batch.max_bytes", self.batch.max_bytes, 1_000, 10_000_000)?;
+        // A block must fit one batch, and a batch L1's calldata cap (400,000
+        // bytes, `Rollup.MAX_CALLDATA`) with room for one 128 KiB transaction
+        // over the limit.
+        range("batch.max_bytes", self.batch.max_bytes, 1_000, 250_000)?;
         range("batch.max_latency_ms", self.batch.max_latency_ms, 1, 600_000)?;
         range("challenge_period_s", self.challenge_period_s, 2, 604_800)?;
         for (field, v) in [("output_bond", self.output_bond), ("game_bond", self.game_bond)] {

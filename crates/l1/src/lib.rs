@@ -19,7 +19,9 @@ pub use deployment::{
     plonk_verifier_initcode, verifier_initcode,
 };
 pub use sender::{L1Tx, SendError, SenderConfig, TxSender};
-pub use watcher::{DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log};
+pub use watcher::{
+    DepositWatcher, PollOutcome, WatchError, WatcherConfig, deposit_from_log, deposits_by_nonce,
+};
 
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 

@@ -64,6 +64,51 @@ pub fn deposit_from_log(log: &alloy::rpc::types::Log) -> Result<DepositTx, Watch
     })
 }
 
+/// The bridge's deposits with nonces `from..to`, read from its
+/// `DepositInitiated` logs in L1 blocks `first_block..=last_block`, scanned
+/// back from the last in windows of 10,000 blocks until all are found.
+pub async fn deposits_by_nonce(
+    l1: &DynProvider,
+    bridge: Address,
+    from: u64,
+    to: u64,
+    first_block: u64,
+    last_block: u64,
+) -> Result<Vec<DepositTx>, WatchError> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut hi = last_block;
+    while (found.len() as u64) < to.saturating_sub(from) {
+        let lo = hi.saturating_sub(9_999).max(first_block);
+        let nonces: Vec<B256> = (from..to)
+            .filter(|n| !found.contains_key(n))
+            .map(|n| B256::from(alloy::primitives::U256::from(n)))
+            .collect();
+        let filter = Filter::new()
+            .address(bridge)
+            .event_signature(Bridge::DepositInitiated::SIGNATURE_HASH)
+            .topic1(nonces)
+            .from_block(lo)
+            .to_block(hi);
+        for log in l1.get_logs(&filter).await.map_err(|e| WatchError::Rpc(e.to_string()))? {
+            if !log.removed {
+                let d = deposit_from_log(&log)?;
+                found.insert(d.nonce, d);
+            }
+        }
+        if lo <= first_block {
+            break;
+        }
+        hi = lo - 1;
+    }
+    if (found.len() as u64) < to.saturating_sub(from) {
+        return Err(WatchError::Log(format!(
+            "deposits {from}..{to}: only {} found in L1 blocks {first_block}..={last_block}",
+            found.len()
+        )));
+    }
+    Ok(found.into_values().collect())
+}
+
 /// What one poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollOutcome {

@@ -754,6 +754,7 @@ async fn connect_l1(
         config: PosterConfig {
             rollup: d.rollup,
             bridge: d.bridge,
+            deploy_block: d.deploy_block,
             max_txs: cfg.chain.batch.max_txs,
             max_bytes: cfg.chain.batch.max_bytes,
             max_latency: Duration::from_millis(cfg.chain.batch.max_latency_ms),

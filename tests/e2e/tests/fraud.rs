@@ -131,22 +131,24 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let liar_game = FaultGame::new(game_at, liar_l1);
     let l2v = provider(&v.http_url)?;
     let period = chain.challenge_period_s;
-    let target = wait_for("a pending right batch", Duration::from_secs(60), async || {
+    // The game opens as soon as the batch is on L1, before the validator has
+    // necessarily derived it: the honest players answer once they can. (Odd
+    // batches are right: the sequencer lies about every 2nd index, once each.)
+    let seen = rollup.batchCount().call().await?;
+    let target = wait_for("a new right batch", Duration::from_secs(60), async || {
         let _ = l2_transfer(&seq.http_url).await;
-        let count: u64 = rollup.batchCount().call().await?.to();
-        let b = rollup.getBatch(U256::from(count - 1)).call().await?;
+        let count = rollup.batchCount().call().await?;
+        if count <= seen {
+            return Ok(None);
+        }
+        let index: u64 = (count - U256::ONE).to();
+        let b = rollup.getBatch(U256::from(index)).call().await?;
         let now = l1
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await?
             .map(|b| b.header.timestamp)
             .unwrap_or_default();
-        if b.status != 1 || now + 10 > b.submittedAt + period {
-            return Ok(None);
-        }
-        let Some(blk) = l2v.get_block_by_number(b.lastBlock.into()).await? else {
-            return Ok(None);
-        };
-        Ok((blk.header.state_root == b.stateRoot).then_some(count - 1))
+        Ok((index % 2 == 1 && b.status == 1 && now + 10 <= b.submittedAt + period).then_some(index))
     })
     .await?;
     let claim = rollup.claimOf(U256::from(target)).call().await?;
@@ -166,6 +168,12 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     })
     .await?;
     assert_eq!(game.credit(liar.address()).call().await?, U256::ZERO, "the liar lost its bond");
+    let b = rollup.getBatch(U256::from(target)).call().await?;
+    let blk = l2v
+        .get_block_by_number(b.lastBlock.into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("block {}", b.lastBlock))?;
+    assert_eq!(blk.header.state_root, b.stateRoot, "the falsely challenged batch was right");
     let root = game.getClaim(id, U256::ZERO).call().await?;
     assert_ne!(root.counteredBy, liar.address());
 
