@@ -100,6 +100,8 @@ pub struct FaultPlayer {
     /// Claims this node has opened a game on, or found right.
     checked: BTreeSet<u64>,
     finished: BTreeSet<u64>,
+    /// Claims below it are final, or rolled back with their bond settled.
+    refund_cursor: u64,
     status: Arc<Mutex<PlayerStatus>>,
 }
 
@@ -119,6 +121,7 @@ impl FaultPlayer {
             unplayable: BTreeSet::new(),
             checked: BTreeSet::new(),
             finished: BTreeSet::new(),
+            refund_cursor: 1,
             status: Arc::default(),
         }
     }
@@ -591,9 +594,34 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Withdraws bonds won in games and output bonds returned.
-    async fn collect(&self) -> Result<(), PlayError> {
+    /// Withdraws bonds won in games and output bonds returned; a proposer
+    /// first asks back the bonds of its outputs that were rolled back because
+    /// an earlier one was invalid (`refundBond`), once no game on them is open.
+    async fn collect(&mut self) -> Result<(), PlayError> {
         let me = self.sender.address();
+        // (Validators post no outputs.)
+        let claims: u64 = if self.settings.challenge {
+            0
+        } else {
+            self.rollup().claimCount().call().await.map_err(l1)?.to()
+        };
+        let mut id = self.refund_cursor.max(1);
+        while id < claims {
+            let c = self.rollup().getClaim(U256::from(id)).call().await.map_err(l1)?;
+            // Invalid, final or superseded: its bond is settled already.
+            if c.status == STATUS_PENDING {
+                let live = self.rollup().isLive(U256::from(id)).call().await.map_err(l1)?;
+                if live || c.openGames > 0 {
+                    break; // (the cursor waits here: it may still be rolled back)
+                }
+                if c.proposer == me && c.bond > 0 {
+                    let call = Rollup::refundBondCall { claimId: U256::from(id) };
+                    self.send(self.settings.rollup, call, U256::ZERO).await?;
+                }
+            }
+            id += 1;
+        }
+        self.refund_cursor = id;
         if self.game().credit(me).call().await.map_err(l1)? > U256::ZERO {
             self.send(self.settings.game.game, FaultGame::claimCreditCall {}, U256::ZERO).await?;
         }

@@ -162,11 +162,16 @@ impl ChainConfig {
             // Optimistic until the prover lands: zk outputs would never finalize.
             settlement: Settlement::Optimistic,
             proof: ProofConfig::default(),
-            // Batches every 2 s; outputs final 2 min later: each side of a
-            // fault game has 60 s, time for an honest player on a 2-core
-            // machine to trace a claim and answer ~31 moves (README).
-            batch: BatchConfig { max_latency_ms: 2_000, ..BatchConfig::default() },
-            challenge_period_s: 120,
+            // Batches every 2 s of at most 30 KB (about 260 ETH transfers);
+            // outputs final 4 min later: each side of a fault game has 120 s,
+            // time for an honest player on a 2-core machine to trace such a
+            // batch (about 30 s) and answer ~31 moves (README, "Fault proofs").
+            batch: BatchConfig {
+                max_latency_ms: 2_000,
+                max_bytes: 30_000,
+                ..BatchConfig::default()
+            },
+            challenge_period_s: 240,
             // Small bonds: a dev chain posts a batch every 2 s and each bond
             // waits the period.
             output_bond: U256::from(10_000_000_000_000_000u128),

@@ -177,6 +177,21 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let root = game.getClaim(id, U256::ZERO).call().await?;
     assert_ne!(root.counteredBy, liar.address());
 
+    // The bonds of outputs rolled back behind the invalid one go back to the
+    // batcher (its node asks for them once no game on them is open).
+    wait_for("rolled-back output bonds refunded", Duration::from_secs(60), async || {
+        let claims: u64 = rollup.claimCount().call().await?.to();
+        for id in 1..claims {
+            let c = rollup.getClaim(U256::from(id)).call().await?;
+            let live = rollup.isLive(U256::from(id)).call().await?;
+            if !live && c.status == 1 && c.openGames == 0 && c.bond > 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })
+    .await?;
+
     // No wrong root was ever final: every finalized output is the validator's.
     wait_for("the challenged batch final", Duration::from_secs(120), async || {
         let _ = l2_transfer(&seq.http_url).await;
