@@ -1,8 +1,10 @@
 //! The permissionless dispute game over the fault-proof program's trace
 //! (`contracts/src/fpvm/FaultGame.sol`, in revm with the real `RiscV`,
 //! `PreimageOracle` and Poseidon contracts), played to the end by honest and
-//! dishonest parties over a real claim (two sealed blocks with an ETH
-//! transfer, an ERC-20 deployment and token transfers):
+//! dishonest parties over a real claim (three sealed blocks: an ETH
+//! transfer, an ERC-20 deployment and token transfers, then calls to the
+//! ecrecover, sha256 and BN254-addition precompiles, a reverting transfer and
+//! an EIP-7702 delegation), with a test claim source and with the real `Rollup`:
 //! - a wrong claimed output: the honest challenger's game is won against a
 //!   defender who lies about the trace from a step that reads a local input;
 //! - a right claimed output: a dishonest challenger lying from a step that
@@ -33,8 +35,10 @@ use infra_stf::{
 };
 use std::collections::BTreeMap;
 
-/// 2^26 states: the program's trace for the claim (about 49.5 M instructions) fits.
-const MAX_DEPTH: u64 = 26;
+/// 2^28 states: the program's trace for the claim (about 91 M instructions) fits
+/// (the test checks). Even, so the deepest level is the challenger's side: a
+/// lying challenger's leaf is countered by the honest defender's step on L1.
+const MAX_DEPTH: u64 = 28;
 const MAX_CLOCK: u64 = 3 * 3600;
 const BASE_BOND: u128 = ETH / 100;
 const CLAIM_ID: u64 = 7;

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2930::AccessList,
+    consensus::{SignableTransaction, TxEip1559, TxEip7702, TxEnvelope},
+    eips::{eip2930::AccessList, eip7702::Authorization},
     genesis::{Genesis, GenesisAccount},
     primitives::{Address, B256, TxKind, U256},
     signers::{SignerSync, local::PrivateKeySigner},
@@ -45,8 +45,10 @@ fn eip1559(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Vec<u8>) ->
     tx.into_signed(sig).into()
 }
 
-/// The preimages of a real claim: two sealed blocks (an ETH transfer and an
-/// ERC-20 deployment, then two token transfers) derive to their sealed output.
+/// The preimages of a real claim: three sealed blocks (an ETH transfer and an
+/// ERC-20 deployment; two token transfers; calls to three precompiles, a
+/// reverting token transfer and an EIP-7702 delegation) derive to their
+/// sealed output.
 pub fn real_claim() -> BTreeMap<B256, Vec<u8>> {
     let chain = ChainConfig::dev();
     let hasher = TreeHasher::new(Curve::Bn254);
@@ -96,13 +98,47 @@ pub fn real_claim() -> BTreeMap<B256, Vec<u8>> {
     }
     let b2 = builder.seal_next(1_700_000_001).expect("seal").expect("block 2");
     assert_eq!((b1.transactions.len(), b2.transactions.len()), (2, 2));
+    // Block 3: precompile calls (ecrecover, sha256, BN254 addition), a
+    // reverting transaction (a token transfer over the balance) and an
+    // EIP-7702 delegation (bob's account runs the token's code; alice calls it).
+    let mut nonce = 4u64;
+    for (addr, input) in [(1u8, vec![7u8; 128]), (2, b"abc".to_vec()), (6, vec![0u8; 128])] {
+        add(eip1559(&alice, nonce, TxKind::Call(Address::with_last_byte(addr)), input), 4);
+        nonce += 1;
+    }
+    let over = TestToken::transferCall { to: bob, value: U256::from(10_000_000u64) }.abi_encode();
+    add(eip1559(&alice, nonce, TxKind::Call(token), over), 4);
+    nonce += 1;
+    let bob_key = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x22)).expect("key");
+    let auth = Authorization { chain_id: U256::from(chain.chain_id), address: token, nonce: 0 };
+    let auth =
+        auth.clone().into_signed(bob_key.sign_hash_sync(&auth.signature_hash()).expect("sign"));
+    let setcode = TxEip7702 {
+        chain_id: chain.chain_id,
+        nonce,
+        gas_limit: 300_000,
+        max_fee_per_gas: 5_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: bob_key.address(),
+        value: U256::ZERO,
+        access_list: AccessList::default(),
+        authorization_list: vec![auth],
+        input: TestToken::approveCall { spender: alice.address(), value: U256::from(9) }
+            .abi_encode()
+            .into(),
+    };
+    let sig = alice.sign_hash_sync(&setcode.signature_hash()).expect("sign");
+    add(setcode.into_signed(sig).into(), 4);
+    let b3 = builder.seal_next(1_700_000_002).expect("seal").expect("block 3");
+    assert_eq!(b3.transactions.len(), 5, "every transaction of block 3 is included");
 
     let params = chain_params(&chain);
     let pre = Output::after(&params, &g.header, 0);
-    let want = Output::after(&params, &b2.header, 0);
-    let payload = BatchPayload::from_blocks(&[(*b1).clone(), (*b2).clone()]).expect("payload");
+    let want = Output::after(&params, &b3.header, 0);
+    let payload =
+        BatchPayload::from_blocks(&[(*b1).clone(), (*b2).clone(), (*b3).clone()]).expect("payload");
     let data = BatchData::Calldata(payload.encode(Codec::Zstd).into());
-    let batch = BatchRef { first_block: 1, last_block: 2, data: &data };
+    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
     let reader = store.reader().expect("reader");
     let state = reader.state_at(0).expect("genesis state");
     let (applied, preimages) = record_claim(
