@@ -116,6 +116,19 @@ pub struct ClaimView {
     pub countered: bool,
 }
 
+impl From<&infra_l1::FaultGame::Claim> for ClaimView {
+    /// A claim as `FaultGame.getClaim` returns it.
+    fn from(c: &infra_l1::FaultGame::Claim) -> Self {
+        Self {
+            parent: (c.parentIndex != u64::MAX).then_some(c.parentIndex as usize),
+            position: c.position,
+            value: c.value,
+            claimant: c.claimant,
+            countered: c.counteredBy != Address::ZERO,
+        }
+    }
+}
+
 /// A move the honest player makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {

@@ -399,16 +399,7 @@ impl FaultPlayer {
         trace: &Arc<Mutex<ClaimTrace>>,
     ) -> Result<(), PlayError> {
         let claims = self.claims(game_id).await?;
-        let views: Vec<ClaimView> = claims
-            .iter()
-            .map(|c| ClaimView {
-                parent: (c.parentIndex != u64::MAX).then_some(c.parentIndex as usize),
-                position: c.position,
-                value: c.value,
-                claimant: c.claimant,
-                countered: c.counteredBy != Address::ZERO,
-            })
-            .collect();
+        let views: Vec<ClaimView> = claims.iter().map(ClaimView::from).collect();
         let max_depth = self.settings.game.max_depth;
         // (The VM seeks to the states it compares: off the async threads.)
         let t = trace.clone();

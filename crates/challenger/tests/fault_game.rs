@@ -304,16 +304,7 @@ impl L1 {
     /// prove its states, so it never steps). Returns the moves made.
     fn respond(&mut self, player: &Player, game: U256, trace: &mut Trace) -> u64 {
         let claims = self.claims(game);
-        let views: Vec<ClaimView> = claims
-            .iter()
-            .map(|c| ClaimView {
-                parent: (c.parentIndex != u64::MAX).then_some(c.parentIndex as usize),
-                position: c.position,
-                value: c.value,
-                claimant: c.claimant,
-                countered: c.counteredBy != Address::ZERO,
-            })
-            .collect();
+        let views: Vec<ClaimView> = claims.iter().map(ClaimView::from).collect();
         let moves = honest_moves(&views, &mut Seen { player, trace }, MAX_DEPTH);
         let mut made = 0;
         for m in moves {

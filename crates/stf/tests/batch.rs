@@ -276,6 +276,11 @@ fn pre_output(pre: &Mem) -> Output {
     Output::after(&chain(), pre.headers.last().unwrap(), 0)
 }
 
+/// The deposits of [`deposits`] as held from nonce 0.
+fn held(deposits: &[DepositTx]) -> HeldDeposits<'_> {
+    HeldDeposits { base: B256::ZERO, deposits }
+}
+
 fn deposits() -> Vec<DepositTx> {
     (0..4).map(deposit).collect()
 }
@@ -284,15 +289,9 @@ fn deposits() -> Vec<DepositTx> {
 /// both must agree. Returns the program's decision output and invalid reason.
 fn derive(pre: &Mem, batch: &BatchRef<'_>) -> (Output, Option<InvalidBatch>, usize) {
     let p = pre_output(pre);
-    let (host, preimages) = record_claim(
-        Host(pre),
-        &claim_chain(),
-        &p,
-        &p,
-        batch,
-        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-    )
-    .expect("host run");
+    let (host, preimages) =
+        record_claim(Host(pre), &claim_chain(), &p, &p, batch, &held(&deposits()))
+            .expect("host run");
     let program = decide(&preimages).expect("program run");
     assert_eq!(program.applied.output, host.output, "host and program disagree");
     assert_eq!(program.applied.invalid, host.invalid);
@@ -321,15 +320,9 @@ fn a_batch_derives_what_the_sequencer_sealed_from_the_oracle_alone() {
             data: &BatchData::Calldata(data.clone().into()),
         };
         let p = pre_output(&pre);
-        let (_, preimages) = record_claim(
-            Host(&pre),
-            &claim_chain(),
-            &p,
-            &want,
-            &batch,
-            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-        )
-        .unwrap();
+        let (_, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &held(&deposits()))
+                .unwrap();
         let d = decide(&preimages).unwrap();
         assert_eq!(d.applied.invalid, None);
         assert_eq!(d.applied.output, want);
@@ -491,15 +484,9 @@ fn a_blob_batch_derives_from_its_field_elements_alone() {
         blob_batch(blobs)
     }] {
         let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
-        let (_, preimages) = record_claim(
-            Host(&pre),
-            &claim_chain(),
-            &p,
-            &want,
-            &batch,
-            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-        )
-        .unwrap();
+        let (_, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &held(&deposits()))
+                .unwrap();
         let reads = Reads { map: &preimages, seen: Default::default() };
         let d = decide(&reads).unwrap();
         assert_eq!(d.applied.invalid, None);
@@ -696,15 +683,8 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
     let batch =
         BatchRef { first_block: 1, last_block: 3, data: &BatchData::Calldata(data.clone().into()) };
     let p = pre_output(&pre);
-    let (_, preimages) = record_claim(
-        Host(&pre),
-        &claim_chain(),
-        &p,
-        &want,
-        &batch,
-        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-    )
-    .unwrap();
+    let (_, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &held(&deposits())).unwrap();
 
     let mut vm = vm_for(&elf, &preimages);
     vm.snapshot_every = 1 << 20;
@@ -764,15 +744,8 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
             last_block: 3,
             data: &BatchData::Calldata(bytes.clone().into()),
         };
-        let (host, preimages) = record_claim(
-            Host(&pre),
-            &claim_chain(),
-            &p,
-            &p,
-            &batch,
-            &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-        )
-        .unwrap();
+        let (host, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &p, &batch, &held(&deposits())).unwrap();
         assert!(host.invalid.is_some(), "{what}");
         let mut vm = vm_for(&elf, &preimages);
         let end = vm.run_to(u64::MAX).unwrap();
@@ -785,15 +758,8 @@ fn the_program_in_the_vm_decides_as_it_does_natively() {
     // A blob batch: the program reads its 4,096 field elements one by one.
     let data = blob_batch(encode_blobs(&data));
     let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
-    let (_, preimages) = record_claim(
-        Host(&pre),
-        &claim_chain(),
-        &p,
-        &want,
-        &batch,
-        &HeldDeposits { base: B256::ZERO, deposits: &deposits() },
-    )
-    .unwrap();
+    let (_, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &held(&deposits())).unwrap();
     let mut vm = vm_for(&elf, &preimages);
     let end = vm.run_to(u64::MAX).unwrap();
     let text = String::from_utf8_lossy(&vm.output).to_string();
