@@ -242,6 +242,25 @@ pub struct SimRollup {
 }
 
 impl SimRollup {
+    /// The rollup's creation code in front of `game` and `bridge` (zero bond in zk mode).
+    pub fn initcode(&self, game: Address, bridge: Address) -> Vec<u8> {
+        use alloy::sol_types::SolConstructor;
+        let args = crate::Rollup::constructorCall {
+            owner_: self.owner,
+            batcher_: self.batcher,
+            mode_: self.mode,
+            challengePeriod_: self.challenge_period,
+            genesis: self.genesis.clone(),
+            verifier_: self.verifier,
+            game_: game,
+            outputBond_: if self.mode == 0 { self.output_bond } else { U256::ZERO },
+            bridge_: bridge,
+            chainInput_: self.chain_input.clone(),
+        }
+        .abi_encode();
+        [crate::Rollup::BYTECODE.to_vec(), args].concat()
+    }
+
     /// An optimistic rollup with a 1 ETH output bond and the dev chain's input.
     pub fn optimistic(owner: Address, batcher: Address, challenge_period: u64) -> Self {
         Self {
@@ -294,20 +313,7 @@ impl SimL1 {
         };
         let n = self.nonce(from);
         let (rollup_at, bridge_at) = (from.create(n), from.create(n + 1));
-        let args = crate::Rollup::constructorCall {
-            owner_: r.owner,
-            batcher_: r.batcher,
-            mode_: r.mode,
-            challengePeriod_: r.challenge_period,
-            genesis: r.genesis.clone(),
-            verifier_: r.verifier,
-            game_: game,
-            outputBond_: if r.mode == 0 { r.output_bond } else { U256::ZERO },
-            bridge_: bridge_at,
-            chainInput_: r.chain_input.clone(),
-        }
-        .abi_encode();
-        let rollup = self.deploy(from, [crate::Rollup::BYTECODE.to_vec(), args].concat());
+        let rollup = self.deploy(from, r.initcode(game, bridge_at));
         let args =
             crate::Bridge::constructorCall { owner_: r.owner, rollup_: rollup, hasher_: poseidon }
                 .abi_encode();

@@ -446,20 +446,8 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         (MODE_OPTIMISTIC, accepting, Address::ZERO),
         (MODE_OPTIMISTIC, Address::ZERO, Address::ZERO),
     ] {
-        let args = Rollup::constructorCall {
-            owner_: OWNER,
-            batcher_: BATCHER,
-            mode_: mode,
-            challengePeriod_: PERIOD,
-            genesis: output(B256::ZERO, 0),
-            verifier_: verifier,
-            game_: game,
-            outputBond_: U256::from(BOND),
-            bridge_: ALICE,
-            chainInput_: vec![0u8; 69].into(),
-        };
-        let code = [Rollup::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
-            .concat();
+        let setup = SimRollup { mode, verifier, ..SimRollup::optimistic(OWNER, BATCHER, PERIOD) };
+        let code = setup.initcode(game, ALICE);
         assert!(l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).is_err());
     }
     // A game whose clock is over half the period, or that serves another source.
@@ -471,20 +459,7 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
             [TestGame::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
                 .concat(),
         );
-        let args = Rollup::constructorCall {
-            owner_: OWNER,
-            batcher_: BATCHER,
-            mode_: MODE_OPTIMISTIC,
-            challengePeriod_: PERIOD,
-            genesis: output(B256::ZERO, 0),
-            verifier_: Address::ZERO,
-            game_: game,
-            outputBond_: U256::from(BOND),
-            bridge_: ALICE,
-            chainInput_: vec![0u8; 69].into(),
-        };
-        let code = [Rollup::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
-            .concat();
+        let code = SimRollup::optimistic(OWNER, BATCHER, PERIOD).initcode(game, ALICE);
         let err = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).unwrap_err();
         assert!(matches!(
             rollup_error(err),
