@@ -33,7 +33,7 @@ use std::{
 const BLOCK_TXS: usize = 200;
 
 fn chain() -> ChainConfig {
-    ChainConfig { gas_limit: 100_000_000, ..ChainConfig::dev() }
+    ChainConfig { gas_limit: 100_000_000, batch_gas: 1_000_000_000, ..ChainConfig::dev() }
 }
 
 fn store_with_genesis(w: &Workload, chain: &ChainConfig) -> (tempfile::TempDir, Store) {

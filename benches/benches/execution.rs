@@ -41,7 +41,7 @@ impl Totals {
 }
 
 fn chain() -> ChainConfig {
-    ChainConfig { gas_limit: 100_000_000, ..ChainConfig::dev() }
+    ChainConfig { gas_limit: 100_000_000, batch_gas: 1_000_000_000, ..ChainConfig::dev() }
 }
 
 fn raw_revm(c: &mut Criterion, w: &Workload, kind: Kind) -> Totals {

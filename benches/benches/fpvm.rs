@@ -35,7 +35,7 @@ use infra_stf::{
 use std::collections::BTreeMap;
 
 fn chain() -> ChainConfig {
-    ChainConfig { gas_limit: 100_000_000, ..ChainConfig::dev() }
+    ChainConfig { gas_limit: 100_000_000, batch_gas: 1_000_000_000, ..ChainConfig::dev() }
 }
 
 /// A claim about the batch of `n` transactions of `kind`: its preimages

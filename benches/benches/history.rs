@@ -16,7 +16,8 @@ const SENDERS: usize = 8;
 
 fn run(blocks: u64, history: StateHistory) -> Vec<(u64, u64)> {
     let w = Workload::new(SENDERS);
-    let chain = ChainConfig { gas_limit: 100_000_000, ..ChainConfig::dev() };
+    let chain =
+        ChainConfig { gas_limit: 100_000_000, batch_gas: 1_000_000_000, ..ChainConfig::dev() };
     let Sealer { mut builder, pool, dir } = Sealer::new(&w, &chain, SENDERS * 4);
     builder.store = builder.store.clone().with_history(history);
     let file = dir.path().join("db").join("mdbx.dat");

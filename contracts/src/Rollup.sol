@@ -230,9 +230,14 @@ contract Rollup is Owned, IClaimSource {
     ) Owned(owner_) {
         if (batcher_ == address(0)) revert ZeroAddress("batcher");
         if (address(bridge_) == address(0)) revert ZeroAddress("bridge");
-        // 69 bytes, the last the curve: 0 BN254, 1 BLS12-381 (any other value would
-        // make every game's program panic, so no claim could be disputed).
-        if (chainInput_.length != 69 || uint8(chainInput_[68]) > 1) revert BadChainInput(chainInput_.length);
+        // 77 bytes (`ClaimChain::encode`): byte 68 is the curve, 0 BN254, 1
+        // BLS12-381 (any other value would make every game's program panic, so
+        // no claim could be disputed); the batch gas budget (bytes 69..77) must
+        // hold a full block (bytes 8..16), else no batch could derive a block.
+        if (
+            chainInput_.length != 77 || uint8(chainInput_[68]) > 1
+                || _u64At(chainInput_, 69) < _u64At(chainInput_, 8)
+        ) revert BadChainInput(chainInput_.length);
         // The genesis output is block 0 with no deposits applied (the program
         // checks batch 1's pre-output against it).
         if (genesis.l2BlockNumber != 0 || genesis.nextDepositNonce != 0) revert BadGenesis();
@@ -464,6 +469,13 @@ contract Rollup is Owned, IClaimSource {
         inputs[2] = abi.encodePacked(b.firstBlock, b.lastBlock, b.dataCommitment, b.blobCount);
         inputs[3] = chainInput;
         inputs[4] = abi.encodePacked(b.depositCount, b.depositAccumulator);
+    }
+
+    /// The big-endian uint64 at `offset` of `b` (the caller checked the length).
+    function _u64At(bytes memory b, uint256 offset) private pure returns (uint64 v) {
+        for (uint256 i = 0; i < 8; i++) {
+            v = (v << 8) | uint64(uint8(b[offset + i]));
+        }
     }
 
     function _encodeOutput(Batch storage b) internal view returns (bytes memory) {

@@ -132,6 +132,10 @@ struct SequencerArgs {
     /// multiple of N. Refused unless the chain id is the dev chain id.
     #[arg(long = "sequencer.test-faulty-root-every", value_name = "N")]
     test_faulty_root_every: Option<u64>,
+    /// TESTS ONLY, with --sequencer.test-faulty-root-every: every second wrong
+    /// root is the true state plus a forged withdrawal of 1 ETH to the batcher.
+    #[arg(long = "sequencer.test-forge-withdrawals")]
+    test_forge_withdrawals: bool,
 }
 
 /// The peer-to-peer network.
@@ -836,6 +840,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if cli.sequencer.test_faulty_root_every.is_some() && validator {
         return Err(usage("--sequencer.test-faulty-root-every is a sequencer flag"));
     }
+    if cli.sequencer.test_forge_withdrawals && cli.sequencer.test_faulty_root_every.is_none() {
+        return Err(usage(
+            "config: --sequencer.test-forge-withdrawals needs --sequencer.test-faulty-root-every (it picks which wrong roots forge a withdrawal)",
+        ));
+    }
     if let Some(n) = cli.sequencer.test_faulty_root_every {
         if chain.chain_id != infra_config::DEV_CHAIN_ID {
             return Err(usage(format!(
@@ -942,6 +951,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     if let Some(l1) = cfg.l1.as_mut() {
         l1.faulty_root_every = cli.sequencer.test_faulty_root_every;
+        l1.forge_withdrawals = cli.sequencer.test_forge_withdrawals;
     }
     let l1_info = cfg
         .l1
@@ -1047,6 +1057,7 @@ impl L1Tuning {
             sender: self.sender,
             prover: None,
             faulty_root_every: None,
+            forge_withdrawals: false,
         }
     }
 }

@@ -6,5 +6,6 @@ pub use infra_primitives::batch::{
     BatchBlock, BatchError, BatchPayload, Codec, MAX_PAYLOAD_BYTES, VERSION,
 };
 pub use poster::{
-    BatchPoster, DataAvailability, PostedBatch, PosterConfig, PosterError, calldata_floor_gas,
+    BatchPoster, DataAvailability, ForgedWithdrawal, PostedBatch, PosterConfig, PosterError,
+    calldata_floor_gas,
 };

@@ -58,6 +58,26 @@ pub struct PosterConfig {
     /// index is a multiple of this, once per index (a batch resubmitted after a
     /// lost dispute claims the true root).
     pub faulty_root_every: Option<u64>,
+    /// Tests only, with `faulty_root_every`: every second wrong root (the 1st,
+    /// 3rd, ... fault) is the true state plus a forged withdrawal paying the
+    /// batcher 1 ETH on L1 ([`ForgedWithdrawal`]); the others are a hash of the
+    /// true root.
+    pub forge_withdrawals: bool,
+}
+
+/// Tests only: a withdrawal the L2 never made, recorded in a wrong output's
+/// state root by fault injection, with what `Bridge.finalizeWithdrawal` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgedWithdrawal {
+    /// The batch index whose output claims it.
+    pub index: u64,
+    pub withdrawal: infra_l1::Bridge::Withdrawal,
+    /// `Bridge.hashWithdrawal`.
+    pub hash: B256,
+    /// The claimed (forged) state root.
+    pub state_root: B256,
+    /// Its proof against `state_root`.
+    pub siblings: Vec<B256>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +121,8 @@ pub struct BatchPoster {
     pub config: PosterConfig,
     /// Batch indexes already posted with a wrong root (fault injection).
     pub faulted: Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>,
+    /// Withdrawals forged by fault injection, in posting order.
+    pub forged: Arc<std::sync::Mutex<Vec<ForgedWithdrawal>>>,
 }
 
 /// EIP-7623 floor cost of calldata: 10 gas per token, a token per zero byte and
@@ -116,16 +138,24 @@ impl BatchPoster {
     }
 
     /// The blocks to post now, if a trigger fired: from `next`, at most
-    /// `max_txs` transactions, `max_bytes` of payload and
-    /// [`infra_stf::MAX_BATCH_BLOCKS`] blocks.
+    /// `max_txs` transactions, `max_bytes` of payload,
+    /// [`infra_stf::MAX_BATCH_BLOCKS`] blocks and the blocks the gas budget
+    /// admits ([`infra_stf::GasBudget`]).
     fn pending_blocks(&self, next: u64, now_ms: u64) -> Result<Vec<SealedBlock>, PosterError> {
         let reader = self.store.reader()?;
         let Some(head) = reader.head()? else { return Ok(vec![]) };
         let mut blocks = Vec::new();
         let (mut txs, mut bytes) = (0u64, 0u64);
         let mut full = false;
+        // The STF's gas budget: a block the batch does not admit starts the next.
+        let mut budget = infra_stf::GasBudget::new(&self.config.chain.params);
         for n in next..=head {
             let block = reader.block(n)?.ok_or(PosterError::MissingBlock(n))?;
+            let deposit_gas = infra_stf::deposit_gas(&block.deposits);
+            if !budget.admits(deposit_gas) {
+                full = true;
+                break;
+            }
             let block_txs = block.tx_count() as u64;
             let block_bytes: u64 = 16
                 + block
@@ -142,6 +172,7 @@ impl BatchPoster {
             }
             txs += block_txs;
             bytes += block_bytes;
+            budget.spend(block.header.gas_used, deposit_gas);
             blocks.push(block);
             if txs >= self.config.max_txs
                 || bytes >= self.config.max_bytes
@@ -183,6 +214,53 @@ impl BatchPoster {
                     + 100_000 * u128::from(base_fee);
                 blob < calldata
             }
+        })
+    }
+
+    /// Tests only: the state after `block` (root `root`) plus a record in
+    /// `L2Withdrawals` of a withdrawal of 1 ETH to the batcher that L2 never
+    /// made, and its proof. Its nonce (2^64 + index) is one the predeploy never
+    /// gives out.
+    async fn forge_withdrawal(
+        &self,
+        index: u64,
+        block: u64,
+        root: B256,
+    ) -> Result<ForgedWithdrawal, PosterError> {
+        use infra_state::{OverlayStore, SparseMerkleTree, TreeHasher, keys};
+        let me = self.sender.address();
+        let withdrawal = infra_l1::Bridge::Withdrawal {
+            nonce: (U256::ONE << 64) + U256::from(index),
+            sender: me,
+            target: me,
+            value: U256::from(10u64).pow(U256::from(18u64)),
+            gasLimit: U256::ZERO,
+            data: Bytes::new(),
+        };
+        let bridge = infra_l1::Bridge::new(self.config.bridge, self.sender.provider());
+        let hash = bridge.hashWithdrawal(withdrawal.clone()).call().await.map_err(rpc)?;
+        let h = TreeHasher::new(self.config.chain.curve);
+        let key = keys::storage_key(
+            &h,
+            infra_l1::L2_WITHDRAWALS,
+            infra_primitives::withdrawal_slot(hash),
+        );
+        let reader = self.store.reader()?;
+        let tree = reader.tree_at(block);
+        let smt = SparseMerkleTree::new(&h);
+        let bad = |e: infra_state::StateError| PosterError::Blob(format!("forging: {e}"));
+        let update = smt
+            .update(&tree, root, vec![(key, Some(keys::storage_value_hash(&h, U256::ONE)))])
+            .map_err(bad)?;
+        let mut overlay = OverlayStore::new(&tree);
+        overlay.apply(&update.changes);
+        let proof = smt.proof(&overlay, update.root, key).map_err(bad)?;
+        Ok(ForgedWithdrawal {
+            index,
+            withdrawal,
+            hash,
+            state_root: update.root,
+            siblings: proof.siblings,
         })
     }
 
@@ -233,13 +311,22 @@ impl BatchPoster {
             nextDepositNonce: derived.next_deposit_nonce,
         };
         if let Some(every) = self.config.faulty_root_every {
+            let every = every.max(1);
             let index = self.rollup().batchCount().call().await.map_err(rpc)?;
             let index = u64::try_from(index).unwrap_or(u64::MAX);
-            let mut faulted =
-                self.faulted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if index % every.max(1) == 0 && faulted.insert(index) {
+            let lock = || self.faulted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let fault = index % every == 0 && !lock().contains(&index);
+            if fault && self.config.forge_withdrawals && (index / every) % 2 == 1 {
+                let forged = self.forge_withdrawal(index, last_block, output.stateRoot).await?;
+                output.stateRoot = forged.state_root;
+                tracing::warn!(target: "batcher", index, claimed = %output.stateRoot, withdrawal = %forged.hash, "fault injection: claiming a state root with a forged withdrawal of 1 ETH to the batcher");
+                self.forged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(forged);
+            } else if fault {
                 output.stateRoot = alloy::primitives::keccak256(output.stateRoot);
                 tracing::warn!(target: "batcher", index, claimed = %output.stateRoot, "fault injection: claiming a wrong state root");
+            }
+            if fault {
+                lock().insert(index);
             }
         }
         let claimed = Output {

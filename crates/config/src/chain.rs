@@ -109,6 +109,61 @@ impl Default for BatchConfig {
     }
 }
 
+/// `Bridge.MAX_DEPOSIT_GAS`: the most gas one deposit may ask for.
+pub const MAX_DEPOSIT_GAS: u64 = 5_000_000;
+
+/// `infra_stf::MAX_BATCH_BLOCKS`: the most blocks one batch may span.
+pub const MAX_BATCH_BLOCKS: u64 = 8192;
+
+/// The most fault-VM instructions the program spends per gas of execution,
+/// with margin. Measured (`the_trace_bound_covers_adversarial_blocks` in
+/// `crates/stf/tests/batch.rs`, every precompile and cold access): the worst
+/// is a loop of ecrecover calls, 1,030 per gas on a small state tree and
+/// 1,090 with 65,536 more leaves (16 levels deeper: about 3.75 more per level;
+/// a new storage slot's write, 144 -> 332, about 12 more per level). The
+/// margin covers paths about 120 levels deep, past what grinding Poseidon
+/// keys (some 2^80 hashes) could reach.
+pub const WORST_INSTRUCTIONS_PER_GAS: u64 = 1_500;
+
+/// `infra_stf::BLOCK_GAS`: what the gas budget charges each block for itself
+/// (the program's ~0.8 M instructions per empty block are covered by it at
+/// the worst rate).
+pub const BLOCK_GAS: u64 = 1_000;
+
+/// What the program spends to start (reading its inputs, the pre-output's
+/// header) and on a batch's first block, measured the same way (14.2 M).
+pub const PROGRAM_START_INSTRUCTIONS: u64 = 20_000_000;
+
+/// What a posted transaction the EVM refuses costs the program (its signature
+/// recovered, its sender read) though it uses no gas; a batch lists at most
+/// `batch_gas / 21,000` transactions.
+/// Measured: 3.49 M.
+pub const INSTRUCTIONS_PER_POSTED_TX: u64 = 4_000_000;
+
+/// The honest player's tracing speed on the reference machine (2 cores, the
+/// fpvm bench's "honest player" row: 108 M instructions/s with snapshots),
+/// rounded down.
+pub const REFERENCE_TRACE_RATE: u64 = 100_000_000;
+
+/// The worst-case trace of one batch ([`ChainConfig::trace_bound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceBound {
+    /// Instructions of the program's longest run over a valid batch.
+    pub instructions: u64,
+    /// Seconds to trace them at [`REFERENCE_TRACE_RATE`].
+    pub seconds: u64,
+    /// Each side's clock in a fault game.
+    pub clock_s: u64,
+}
+
+impl TraceBound {
+    /// Whether tracing the worst batch takes at most half a side's clock (the
+    /// rest is for the moves, ~31 L1 transactions, and a slower machine).
+    pub fn fits_clock(&self) -> bool {
+        self.seconds.saturating_mul(2) <= self.clock_s
+    }
+}
+
 /// The chain: what every node of it must agree on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -117,6 +172,12 @@ pub struct ChainConfig {
     pub name: String,
     pub block_time_ms: u64,
     pub gas_limit: u64,
+    /// The batch gas budget (a rule of the state-transition function): a batch
+    /// may start a block only while the gas its earlier blocks used leaves
+    /// room for a full block, else it is invalid. It bounds the work of
+    /// deciding any batch, which a fault game's clock must cover
+    /// ([`ChainConfig::trace_bound`]). At least `gas_limit`.
+    pub batch_gas: u64,
     pub base_fee: BaseFeeConfig,
     /// Receives every fee paid on L2 (priority fee and base fee; nothing is burned).
     pub fee_recipient: Address,
@@ -155,23 +216,29 @@ impl ChainConfig {
             chain_id: DEV_CHAIN_ID,
             name: "infra-dev".into(),
             block_time_ms: 1_000,
-            gas_limit: 60_000_000,
+            // Sized with the challenge period below so that an honest player
+            // on a 2-core machine traces any valid batch within its clock
+            // (README, "The dev chain's challenge period").
+            gas_limit: 6_000_000,
+            batch_gas: 11_001_000,
             base_fee: BaseFeeConfig::default(),
             fee_recipient: Address::repeat_byte(0xfe),
             sequencer: DEV_SEQUENCER,
             // Optimistic until the prover lands: zk outputs would never finalize.
             settlement: Settlement::Optimistic,
             proof: ProofConfig::default(),
-            // Batches every 2 s of at most 30 KB (about 260 ETH transfers);
-            // outputs final 4 min later: each side of a fault game has 120 s,
-            // time for an honest player on a 2-core machine to trace such a
-            // batch (about 30 s) and answer ~31 moves (README, "Fault proofs").
+            // Batches every 2 s of at most 30 KB (about 260 ETH transfers) and
+            // the gas budget; outputs final 16 min later: each side of a fault
+            // game has 480 s, time for an honest player on a 2-core machine to
+            // trace the heaviest batch the budget admits (`trace_bound`: 233 s)
+            // with as much again for the moves and a slower machine (README,
+            // "The dev chain's challenge period").
             batch: BatchConfig {
                 max_latency_ms: 2_000,
                 max_bytes: 30_000,
                 ..BatchConfig::default()
             },
-            challenge_period_s: 240,
+            challenge_period_s: 960,
             // Small bonds: a dev chain posts a batch every 2 s and each bond
             // waits the period.
             output_bond: U256::from(10_000_000_000_000_000u128),
@@ -193,7 +260,18 @@ impl ChainConfig {
             ));
         }
         range("block_time_ms", self.block_time_ms, 100, 60_000)?;
-        range("gas_limit", self.gas_limit, 1_000_000, 2_000_000_000)?;
+        // A block holds the largest deposit L1 takes (`Bridge.MAX_DEPOSIT_GAS`).
+        range("gas_limit", self.gas_limit, MAX_DEPOSIT_GAS, 2_000_000_000)?;
+        let min_batch_gas = self.min_batch_gas();
+        range("batch_gas", self.batch_gas, min_batch_gas, 1_000_000_000_000).map_err(|_| {
+            ConfigError::new(
+                "batch_gas",
+                self.batch_gas,
+                format!(
+                    "must be >= {min_batch_gas} (gas_limit + max(gas_limit / 2, {MAX_DEPOSIT_GAS}) + {BLOCK_GAS}) and <= 1000000000000: a batch holds any one block the sequencer builds, its deposits' gas limits included"
+                ),
+            )
+        })?;
         let bf = &self.base_fee;
         range("base_fee.max_change_denominator", bf.max_change_denominator, 1, 1_000)?;
         range("base_fee.elasticity_multiplier", bf.elasticity_multiplier, 1, 100)?;
@@ -217,6 +295,17 @@ impl ChainConfig {
             }
         }
         range("game_max_depth", self.game_max_depth, 16, 62)?;
+        let worst = self.trace_bound().instructions;
+        if worst >> self.game_max_depth != 0 {
+            return Err(ConfigError::new(
+                "game_max_depth",
+                self.game_max_depth,
+                format!(
+                    "must hold the longest trace batch_gas admits ({worst} instructions): at least {}",
+                    64 - worst.leading_zeros()
+                ),
+            ));
+        }
         range("game_clock_s", self.game_clock_s, 0, self.challenge_period_s / 2).map_err(|_| {
             ConfigError::new(
                 "game_clock_s",
@@ -237,6 +326,34 @@ impl ChainConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The least `batch_gas` that holds any block the sequencer builds: a full
+    /// block of transactions plus its deposits' gas limits (the sequencer
+    /// takes deposits up to half the gas limit, or one of at most
+    /// [`MAX_DEPOSIT_GAS`]).
+    pub fn min_batch_gas(&self) -> u64 {
+        self.gas_limit
+            .saturating_add((self.gas_limit / 2).max(MAX_DEPOSIT_GAS))
+            .saturating_add(BLOCK_GAS)
+    }
+
+    /// The longest run of the fault-proof program over any valid batch of
+    /// this chain, and the time an honest player needs to trace it on the
+    /// reference machine (see [`TraceBound`]).
+    pub fn trace_bound(&self) -> TraceBound {
+        // Gas used is counted after refunds, which return at most a fifth of
+        // the gas spent (EIP-3529): a batch may execute 5/4 of its budget.
+        let executed = self.batch_gas.saturating_add(self.batch_gas / 4);
+        let instructions = executed
+            .saturating_mul(WORST_INSTRUCTIONS_PER_GAS)
+            .saturating_add((self.batch_gas / 21_000).saturating_mul(INSTRUCTIONS_PER_POSTED_TX))
+            .saturating_add(PROGRAM_START_INSTRUCTIONS);
+        TraceBound {
+            instructions,
+            seconds: instructions.div_ceil(REFERENCE_TRACE_RATE),
+            clock_s: self.game_clock(),
+        }
     }
 
     /// Each side's time in a fault game: `game_clock_s`, or half the challenge period.
@@ -343,6 +460,37 @@ mod tests {
     #[test]
     fn dev_is_valid() {
         ChainConfig::dev().validate().unwrap();
+    }
+
+    /// The dev chain's clock covers tracing the heaviest batch its gas budget
+    /// admits (with half the clock to spare for the moves).
+    #[test]
+    fn the_dev_clock_covers_the_worst_batch() {
+        let dev = ChainConfig::dev();
+        let bound = dev.trace_bound();
+        assert!(bound.fits_clock(), "{bound:?}");
+        // A budget ten times larger does not fit: the check is not vacuous.
+        let heavy = ChainConfig { batch_gas: dev.batch_gas * 10, ..dev };
+        assert!(!heavy.trace_bound().fits_clock(), "{:?}", heavy.trace_bound());
+    }
+
+    #[test]
+    fn the_batch_gas_budget_holds_a_block_and_the_game_holds_the_trace() {
+        let dev = ChainConfig::dev();
+        let min = dev.gas_limit + (dev.gas_limit / 2).max(MAX_DEPOSIT_GAS) + BLOCK_GAS;
+        let c = ChainConfig { batch_gas: min - 1, ..ChainConfig::dev() };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("config: batch_gas = {}, must be >= {min}", min - 1)),
+            "{err}"
+        );
+        ChainConfig { batch_gas: min, ..ChainConfig::dev() }.validate().unwrap();
+        let c = ChainConfig { gas_limit: 4_999_999, ..ChainConfig::dev() };
+        assert!(c.validate().unwrap_err().to_string().contains("gas_limit = 4999999"));
+        // 2^33 instructions are less than the dev budget's worst trace.
+        let c = ChainConfig { game_max_depth: 33, ..ChainConfig::dev() };
+        assert!(c.validate().unwrap_err().to_string().contains("game_max_depth = 33"));
+        ChainConfig { game_max_depth: 36, ..ChainConfig::dev() }.validate().unwrap();
     }
 
     #[test]

@@ -18,7 +18,7 @@ use infra_execution::chain_params;
 use infra_l1::{Bridge, Rollup, deposit_from_log};
 use infra_primitives::DepositTx;
 use infra_state::TreeHasher;
-use infra_stf::{BatchRef, InvalidBatch, Output, claim::ClaimChain, plan_batch};
+use infra_stf::{BatchRef, GasBudget, InvalidBatch, Output, claim::ClaimChain, plan_batch};
 use infra_storage::{BatchRecord, StorageError, Store};
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -544,8 +544,22 @@ impl DeriveJob {
             }
         };
         let (mut executed, mut replaced) = (0u64, 0u64);
+        // The STF's gas budget, block by block as the program applies it: a
+        // block it does not admit makes the whole batch invalid (blocks built
+        // before it stay stored, not safe).
+        let mut budget = GasBudget::new(&params);
         for input in planned {
             let number = input.number;
+            let deposit_gas = infra_stf::deposit_gas(&input.deposits);
+            if let Err(invalid) = budget.admit(number, deposit_gas) {
+                return Ok(JobDone {
+                    pre,
+                    output: pre,
+                    invalid: Some(invalid),
+                    executed,
+                    replaced,
+                });
+            }
             for d in &input.dropped {
                 tracing::warn!(target: "derivation", block = number, tx = %d.hash, reason = %d.reason, "posted transaction dropped");
             }
@@ -560,6 +574,7 @@ impl DeriveJob {
                     .block(number)?
                     .ok_or_else(|| StorageError::Corrupt(format!("block {number} is missing")))?;
                 if same_content(&stored, &input) {
+                    budget.spend(stored.header.gas_used, deposit_gas);
                     continue;
                 }
                 drop(reader);
@@ -570,6 +585,7 @@ impl DeriveJob {
                 drop(reader);
             }
             let imported = replay_block(&self.store, &self.chain, &self.hasher, input)?;
+            budget.spend(imported.block.header.gas_used, deposit_gas);
             executed = executed.saturating_add(1);
             for d in &imported.dropped {
                 tracing::warn!(target: "derivation", block = number, tx = %d.hash, reason = %d.reason, "posted transaction dropped");

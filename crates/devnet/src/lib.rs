@@ -63,6 +63,7 @@ pub fn chain() -> ChainConfig {
         name: "infra-dev-l1".into(),
         block_time_ms: 1_000,
         gas_limit: 30_000_000,
+        batch_gas: 60_000_000,
         ..ChainConfig::dev()
     }
 }

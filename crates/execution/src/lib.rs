@@ -31,6 +31,7 @@ pub fn chain_params(chain: &ChainConfig) -> infra_stf::ChainParams {
         gas_limit: chain.gas_limit,
         fee_recipient: chain.fee_recipient,
         base_fee: chain.base_fee,
+        batch_gas: chain.batch_gas,
     }
 }
 
@@ -97,4 +98,17 @@ pub fn build_block<S: StateSource + NodeStore>(
         },
     )?;
     Ok(TimedBlock { built, execute: executed, state_root: tree.saturating_sub(executed) })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The config's copies of the STF's limits (the config does not depend on it).
+    #[test]
+    fn the_config_bounds_the_stf_s_batches() {
+        assert_eq!(infra_config::MAX_BATCH_BLOCKS, infra_stf::MAX_BATCH_BLOCKS);
+        assert_eq!(infra_config::BLOCK_GAS, infra_stf::BLOCK_GAS);
+        let dev = infra_config::ChainConfig::dev();
+        let p = super::chain_params(&dev);
+        assert_eq!((p.gas_limit, p.batch_gas), (dev.gas_limit, dev.batch_gas));
+    }
 }

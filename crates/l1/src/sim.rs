@@ -277,7 +277,7 @@ impl SimRollup {
             },
             verifier: Address::ZERO,
             output_bond: U256::from(10u128.pow(18)),
-            chain_input: Bytes::from(vec![0u8; 69]),
+            chain_input: Bytes::from(vec![0u8; 77]),
         }
     }
 }

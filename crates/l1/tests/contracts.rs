@@ -336,7 +336,7 @@ fn games_hold_finalization_and_a_challenger_win_rolls_back_in_one_step() {
     assert_eq!(inputs[1].len(), 160);
     assert_eq!(inputs[2].len(), 49);
     assert_eq!(&inputs[2][..16], &[&4u64.to_be_bytes()[..], &6u64.to_be_bytes()[..]].concat()[..]);
-    assert_eq!(inputs[3].len(), 69);
+    assert_eq!(inputs[3].len(), 77);
     assert_eq!(inputs[4].len(), 40);
 
     // Past the period: games still open hold their batch (and the ones after it).
@@ -465,6 +465,41 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
             rollup_error(err),
             Rollup::RollupErrors::ClockTooLong(_) | Rollup::RollupErrors::GameSourceMismatch(_)
         ));
+    }
+    // The chain input (`ClaimChain::encode`): 77 bytes, a curve byte of 0 or
+    // 1, and a batch gas budget (bytes 69..77) that holds a full block (the gas
+    // limit, bytes 8..16); a budget below it would make every batch invalid.
+    let chain_input = |len: usize, curve: u8, gas_limit: u64, batch_gas: u64| {
+        let mut b = vec![0u8; len];
+        b[8..16].copy_from_slice(&gas_limit.to_be_bytes());
+        if len >= 77 {
+            b[68] = curve;
+            b[69..77].copy_from_slice(&batch_gas.to_be_bytes());
+        }
+        Bytes::from(b)
+    };
+    let zk = |input: Bytes| SimRollup {
+        mode: MODE_ZK,
+        verifier: accepting,
+        chain_input: input,
+        ..SimRollup::optimistic(OWNER, BATCHER, PERIOD)
+    };
+    for bad in [
+        chain_input(69, 0, 0, 0),
+        chain_input(78, 0, 0, 0),
+        chain_input(77, 2, 0, 0),
+        chain_input(77, 0, 30_000_000, 29_999_999),
+    ] {
+        let code = zk(bad.clone()).initcode(Address::ZERO, ALICE);
+        let err = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).unwrap_err();
+        assert!(
+            matches!(rollup_error(err), Rollup::RollupErrors::BadChainInput(_)),
+            "chain input {bad} refused"
+        );
+    }
+    for good in [chain_input(77, 1, 30_000_000, 30_000_000), chain_input(77, 0, 5, u64::MAX)] {
+        let code = zk(good).initcode(Address::ZERO, ALICE);
+        l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).expect("accepted");
     }
     let rollup = deploy_zk(&mut l1, accepting);
     assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), B256::with_last_byte(1));
@@ -616,6 +651,12 @@ fn deposits_lock_eth_and_emit_ordered_events() {
     let inputs = l1.view(rollup, &Rollup::localInputsCall { claimId: U256::ONE });
     assert_eq!(inputs[4].as_ref(), [&2u64.to_be_bytes()[..], a2.as_slice()].concat().as_slice());
 
+    // The node's config requires a block gas limit that holds the largest deposit.
+    assert_eq!(
+        l1.view(bridge, &Bridge::MAX_DEPOSIT_GASCall {}),
+        infra_config::MAX_DEPOSIT_GAS,
+        "infra_config::MAX_DEPOSIT_GAS is the bridge's"
+    );
     for gas in [20_999u64, 5_000_001] {
         let bad = Bridge::depositETHCall { to: BOB, gasLimit: gas, data: Bytes::new() };
         assert!(matches!(

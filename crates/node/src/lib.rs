@@ -38,6 +38,9 @@ pub struct L1Settings {
     /// Tests only, dev chains only: claim a wrong state root for every batch
     /// whose index is a multiple of this (`--sequencer.test-faulty-root-every`).
     pub faulty_root_every: Option<u64>,
+    /// Tests only, with `faulty_root_every`: every second wrong root records a
+    /// forged withdrawal (`--sequencer.test-forge-withdrawals`).
+    pub forge_withdrawals: bool,
 }
 
 /// The node's libp2p network.
@@ -146,6 +149,9 @@ pub struct RunningNode {
     pub disputes: Option<Arc<std::sync::Mutex<infra_challenger::PlayerStatus>>>,
     /// A sequencer's switch for sealing on each pooled transaction.
     pub instant_seal: Option<InstantSeal>,
+    /// Tests only: the withdrawals a faulty sequencer forged
+    /// (`--sequencer.test-forge-withdrawals`).
+    pub forged_withdrawals: Option<Arc<std::sync::Mutex<Vec<infra_batcher::ForgedWithdrawal>>>>,
     supervisor: Supervisor,
     cancel: CancellationToken,
 }
@@ -396,6 +402,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     if let Some(v) = &cfg.validator {
         check_deployment(&cfg, &v.deployment, &genesis)?;
         let provider = infra_l1::connect(&v.l1_rpc).map_err(|e| eyre!("config: {e}"))?;
+        check_chain_input(&provider, v.deployment.rollup, &cfg.chain).await?;
         let deriver = Deriver::new(
             provider,
             DeriverConfig {
@@ -422,7 +429,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             let sender = TxSender::new(provider, key.clone(), SenderConfig::default())
                 .await
                 .wrap_err_with(|| format!("connecting the challenger to the L1 at {}", v.l1_rpc))?;
-            let settings = player_settings(&v.deployment, game, v.poll, elf, true);
+            let settings = player_settings(&cfg.chain, &v.deployment, game, v.poll, elf, true);
             let actor =
                 infra_challenger::FaultPlayer::new(store.clone(), Arc::new(sender), settings);
             disputes = Some(actor.status());
@@ -450,14 +457,19 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     if let Some(p2p) = p2p {
         supervisor.spawn(infra_p2p::P2pActor(p2p));
     }
+    let mut forged_withdrawals = None;
     if let Some((watcher, poster, prover)) = l1_actors {
+        if poster.0.config.forge_withdrawals {
+            forged_withdrawals = Some(poster.0.forged.clone());
+        }
         if let Some((l1, game)) =
             cfg.l1.as_ref().and_then(|l| Some((l, l.deployment.fault_game.as_ref()?)))
         {
             match load_fault_program(cfg.fault_program.as_deref(), game) {
                 Ok(elf) => {
                     let sender = poster.0.sender.clone();
-                    let settings = player_settings(&l1.deployment, game, l1.poll, elf, false);
+                    let settings =
+                        player_settings(&cfg.chain, &l1.deployment, game, l1.poll, elf, false);
                     let actor = infra_challenger::FaultPlayer::new(
                         poster.0.store.clone(),
                         sender,
@@ -505,6 +517,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         p2p: p2p_status,
         disputes,
         instant_seal,
+        forged_withdrawals,
         supervisor,
         cancel,
     })
@@ -626,15 +639,51 @@ impl infra_p2p::ChainAccess for NodeChain {
     }
 }
 
-/// How this node plays the fault game.
+/// How this node plays the fault game. Says loudly when the deployed game's
+/// clock may be too short to trace the heaviest batch the chain admits.
 fn player_settings(
+    chain: &ChainConfig,
     d: &Deployment,
     game: &infra_l1::GameAddresses,
     poll: Duration,
     elf: Arc<Vec<u8>>,
     challenge: bool,
 ) -> infra_challenger::PlayerSettings {
+    let bound = infra_config::TraceBound { clock_s: game.max_clock_s, ..chain.trace_bound() };
+    if bound.fits_clock() {
+        tracing::info!(target: "node", worst_trace_instructions = bound.instructions, worst_trace_s = bound.seconds, clock_s = bound.clock_s, "fault game: the heaviest batch the gas budget admits is traced within half a clock");
+    } else {
+        tracing::warn!(target: "node", worst_trace_instructions = bound.instructions, worst_trace_s = bound.seconds, clock_s = bound.clock_s, batch_gas = chain.batch_gas, "fault game: tracing the heaviest batch the gas budget (batch_gas) admits takes about {} s on a 2-core machine, more than half of each side's {} s clock: an honest player may lose a game against adversarial heavy batches (raise challenge_period_s or lower batch_gas)", bound.seconds, bound.clock_s);
+    }
     infra_challenger::PlayerSettings { rollup: d.rollup, game: game.clone(), poll, elf, challenge }
+}
+
+/// The chain parameters the deployed rollup hands every fault game
+/// (`Rollup.chainInput`) must be this node's, or the program would decide
+/// claims by other rules (the gas budget, the gas limit, fees) than this node
+/// derives and posts by. An L1 that does not answer is only warned about
+/// (derivation retries it anyway).
+async fn check_chain_input(
+    provider: &alloy::providers::DynProvider,
+    rollup: alloy::primitives::Address,
+    chain: &ChainConfig,
+) -> eyre::Result<()> {
+    let ours = infra_stf::claim::ClaimChain {
+        params: infra_execution::chain_params(chain),
+        curve: chain.state_curve(),
+    }
+    .encode();
+    match infra_l1::Rollup::new(rollup, provider).chainInput().call().await {
+        Ok(theirs) if theirs.as_ref() == ours.as_slice() => Ok(()),
+        Ok(theirs) => bail!(
+            "deployment: the rollup's chainInput {theirs} is not this chain's {}: the contracts were deployed for other chain parameters (chain_id, gas_limit, batch_gas, base_fee, fee_recipient or the curve)",
+            alloy::primitives::Bytes::from(ours)
+        ),
+        Err(e) => {
+            tracing::warn!(target: "node", "could not read the rollup's chainInput from L1 to check it: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// Checks that the deployment is this chain's.
@@ -716,7 +765,13 @@ async fn connect_l1(
     if l1.faulty_root_every == Some(0) {
         bail!("config: sequencer.test-faulty-root-every = 0, must be >= 1");
     }
+    if l1.forge_withdrawals && l1.faulty_root_every.is_none() {
+        bail!(
+            "config: sequencer.test-forge-withdrawals needs sequencer.test-faulty-root-every (it picks which wrong roots forge a withdrawal)"
+        );
+    }
     let provider = infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
+    check_chain_input(&provider, d.rollup, &cfg.chain).await?;
     let sender = TxSender::new(provider.clone(), l1.batcher_key.clone(), l1.sender.clone())
         .await
         .wrap_err_with(|| format!("connecting to the L1 at {}", l1.rpc_url))?;
@@ -762,12 +817,14 @@ async fn connect_l1(
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
             faulty_root_every: l1.faulty_root_every,
+            forge_withdrawals: l1.forge_withdrawals,
             chain: infra_stf::claim::ClaimChain {
                 params: infra_execution::chain_params(&cfg.chain),
                 curve: cfg.chain.state_curve(),
             },
         },
         faulted: Arc::default(),
+        forged: Arc::default(),
     };
     let prover = match &l1.prover {
         Some(settings) => {

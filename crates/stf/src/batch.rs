@@ -8,12 +8,28 @@
 //! ends at the first zero length word and what follows is ignored),
 //! whose blocks are not the range L1 recorded for it, that spans more than
 //! [`MAX_BATCH_BLOCKS`] blocks, that posts more transactions in a block than
-//! its gas limit could hold ([`max_block_transactions`]), that does not name the
-//! pre-output's block as its parent, or that opens a block with a deposit L1
-//! did not hold when the batch was posted (or a deposit count that overflows)
+//! its gas limit could hold ([`max_block_transactions`]), that posts more
+//! transactions in all than its gas budget could hold (`batch_gas / 21,000`),
+//! that does not name the pre-output's block as its parent, that opens a block
+//! with a deposit L1 did not hold when the batch was posted (or a deposit count
+//! that overflows) or with deposits whose gas limits add up to more than the
+//! block's gas limit, or that starts a block when what its earlier blocks were
+//! charged leaves less than that block's deposits' gas limits plus a full
+//! block's gas limit in the budget ([`GasBudget`])
 //! derives **no blocks**: its correct output is the pre-output. Any claim other
 //! than that is wrong, so such a batch is always disputable and never stops
 //! derivation.
+//!
+//! **Gas budget.** The budget bounds how much execution deciding one batch
+//! takes (the fault game's clock must cover tracing it): each block is charged
+//! [`BLOCK_GAS`] for itself, its gas used and its deposits' gas limits, at most
+//! `batch_gas` in all (a block uses at most `gas_limit`, which the budget
+//! leaves room for before every block it admits), and a batch lists at most
+//! `batch_gas / 21,000` transactions. An honest batcher
+//! ends a batch where the next block would not be admitted; an honest block
+//! alone always fits (the node's config requires `batch_gas >= gas_limit +
+//! max(gas_limit / 2, 5,000,000)`, the most deposit gas a sequencer puts in a
+//! block).
 //!
 //! **Dropped transaction.** Inside a valid batch, a posted transaction that is
 //! not one EIP-2718 transaction (undecodable, trailing bytes, a deposit type),
@@ -231,6 +247,89 @@ pub enum InvalidBatch {
     TooManyBlocks { first: u64, last: u64 },
     #[error("block {block} lists {count} transactions, more than its gas limit holds ({max})")]
     TooManyTransactions { block: u64, count: u64, max: u64 },
+    #[error(
+        "block {block} opens with deposits of {gas} gas in all, more than its gas limit ({gas_limit})"
+    )]
+    DepositGas { block: u64, gas: u64, gas_limit: u64 },
+    #[error("it lists {count} transactions, more than its gas budget holds ({max})")]
+    TooManyBatchTransactions { count: u64, max: u64 },
+    #[error(
+        "block {block} starts after {used} gas of the batch: its deposits ({deposit_gas}) and a full block ({gas_limit}) would pass the batch gas budget ({budget})"
+    )]
+    OverBudget { block: u64, used: u64, deposit_gas: u64, gas_limit: u64, budget: u64 },
+}
+
+/// The batch gas budget (see the module docs): the gas a batch's blocks have
+/// used so far, and whether it admits one more block. Derivation, the
+/// program and the batcher apply it the same way.
+///
+/// A block is charged [`BLOCK_GAS`], its gas used and its deposits' gas limits: a deposit
+/// whose call does not run (its data needs more than its gas limit, say) uses
+/// no gas, yet the program still credits it, bumps a nonce and updates the
+/// tree. A block is admitted while the budget has room for its own charge,
+/// its deposits' gas limits and a full block's gas limit, so a batch's charge
+/// never exceeds the budget.
+#[derive(Debug, Clone, Copy)]
+pub struct GasBudget {
+    used: u64,
+    gas_limit: u64,
+    budget: u64,
+}
+
+/// What the gas budget charges a block for itself, whatever it holds: its
+/// header, base fee and tree root cost the program about 0.8 M instructions,
+/// as much as ~700 gas of the costliest execution. So a batch of many empty
+/// blocks is bounded by the budget too.
+pub const BLOCK_GAS: u64 = 1_000;
+
+/// The gas limits of `deposits`, added up (what a block's deposits may ask for).
+pub fn deposit_gas(deposits: &[DepositTx]) -> u64 {
+    deposits.iter().fold(0u64, |g, d| g.saturating_add(d.gas_limit))
+}
+
+impl GasBudget {
+    pub fn new(chain: &ChainParams) -> Self {
+        Self { used: 0, gas_limit: chain.gas_limit, budget: chain.batch_gas }
+    }
+
+    /// Whether the budget has room for one more block whose deposits ask for
+    /// `deposit_gas`, and a full block of transactions.
+    pub fn admits(&self, deposit_gas: u64) -> bool {
+        self.used
+            .saturating_add(BLOCK_GAS)
+            .saturating_add(deposit_gas)
+            .saturating_add(self.gas_limit)
+            <= self.budget
+    }
+
+    /// `Ok` when block `block` (its deposits asking for `deposit_gas`) may
+    /// start; else the batch is invalid.
+    pub fn admit(&self, block: u64, deposit_gas: u64) -> Result<(), InvalidBatch> {
+        if self.admits(deposit_gas) {
+            return Ok(());
+        }
+        Err(InvalidBatch::OverBudget {
+            block,
+            used: self.used,
+            deposit_gas,
+            gas_limit: self.gas_limit,
+            budget: self.budget,
+        })
+    }
+
+    /// Charges a block: [`BLOCK_GAS`], its gas used and its deposits' gas limits.
+    pub fn spend(&mut self, gas_used: u64, deposit_gas: u64) {
+        self.used = self
+            .used
+            .saturating_add(BLOCK_GAS)
+            .saturating_add(gas_used)
+            .saturating_add(deposit_gas);
+    }
+
+    /// The gas used so far.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
 }
 
 impl From<BatchError> for InvalidBatch {
@@ -348,12 +447,24 @@ pub fn plan_batch(
         }));
     }
     let max_txs = max_block_transactions(chain);
+    let mut total = 0u64;
     for (i, block) in payload.blocks.iter().enumerate() {
         let count = block.transactions.len() as u64;
         if count > max_txs {
             let block = batch.first_block + i as u64;
             return Ok(Err(InvalidBatch::TooManyTransactions { block, count, max: max_txs }));
         }
+        total = total.saturating_add(count);
+    }
+    // Every included transaction uses at least 21,000 gas, so a batch within
+    // its budget lists at most this many; more could only be dropped ones,
+    // each still a signature to recover.
+    let max_batch_txs = chain.batch_gas / 21_000;
+    if total > max_batch_txs {
+        return Ok(Err(InvalidBatch::TooManyBatchTransactions {
+            count: total,
+            max: max_batch_txs,
+        }));
     }
     let mut next_deposit = pre.next_deposit_nonce;
     let mut planned = Vec::with_capacity(payload.blocks.len());
@@ -370,6 +481,16 @@ pub fn plan_batch(
             }
         }
         next_deposit = end;
+        // Deposits run before the transactions: their gas counts against the
+        // block's gas limit too, so a block never uses more than its limit.
+        let deposit_gas = deposit_gas(&block_deposits);
+        if deposit_gas > chain.gas_limit {
+            return Ok(Err(InvalidBatch::DepositGas {
+                block: number,
+                gas: deposit_gas,
+                gas_limit: chain.gas_limit,
+            }));
+        }
         let mut transactions = Vec::with_capacity(block.transactions.len());
         let mut dropped = Vec::new();
         for r in recover_all(&block.transactions) {
@@ -462,10 +583,21 @@ pub fn apply_batch<S: BatchState>(
     let mut next_deposit = pre.next_deposit_nonce;
     let mut headers = Vec::with_capacity(planned.len());
     let mut dropped = Vec::with_capacity(planned.len());
+    let mut budget = GasBudget::new(chain);
     for block in planned {
+        let deposit_gas = deposit_gas(&block.deposits);
+        if let Err(invalid) = budget.admit(block.number, deposit_gas) {
+            return Ok(Applied {
+                output: *pre,
+                invalid: Some(invalid),
+                headers: Vec::new(),
+                dropped: Vec::new(),
+            });
+        }
         next_deposit += block.deposits.len() as u64;
         let built = apply_block(state, &parent, chain, hasher, block, |_| {})?;
         state.commit(&built);
+        budget.spend(built.block.header.gas_used, deposit_gas);
         parent = built.block.header.clone();
         headers.push(built.block.header.clone());
         dropped.push(built.rejected);

@@ -25,6 +25,11 @@ pub struct ChainParams {
     pub gas_limit: u64,
     pub fee_recipient: Address,
     pub base_fee: BaseFeeConfig,
+    /// The batch gas budget: a batch may start a block only while the gas
+    /// its earlier blocks used leaves room for a full one
+    /// ([`crate::GasBudget`]). It bounds the work of deciding any batch, so
+    /// a fault game's clock can cover tracing it. At least `gas_limit`.
+    pub batch_gas: u64,
 }
 
 /// The two phases of building a block, for a caller that times them.

@@ -148,11 +148,11 @@ pub struct ClaimChain {
 }
 
 impl ClaimChain {
-    pub const ENCODED_LEN: usize = 69;
+    pub const ENCODED_LEN: usize = 77;
 
     /// chain id, gas limit (8 bytes BE each), fee recipient (20), base fee:
     /// initial, minimum, max change denominator, elasticity (8 bytes BE each),
-    /// curve (1 byte: 0 BN254, 1 BLS12-381).
+    /// curve (1 byte: 0 BN254, 1 BLS12-381), batch gas budget (8 bytes BE).
     pub fn encode(&self) -> Vec<u8> {
         let p = &self.params;
         let mut out = Vec::with_capacity(Self::ENCODED_LEN);
@@ -171,6 +171,7 @@ impl ClaimChain {
             Curve::Bn254 => 0,
             Curve::Bls12_381 => 1,
         });
+        out.extend_from_slice(&p.batch_gas.to_be_bytes());
         out
     }
 
@@ -195,6 +196,7 @@ impl ClaimChain {
                     max_change_denominator: u(52)?,
                     elasticity_multiplier: u(60)?,
                 },
+                batch_gas: u(69)?,
             },
             curve,
         })

@@ -14,9 +14,10 @@ mod oracle;
 mod source;
 
 pub use batch::{
-    Applied, BYTES_PER_BLOB, BatchData, BatchRef, BatchState, Deposits, FIELD_ELEMENTS_PER_BLOB,
-    InvalidBatch, MAX_BATCH_BLOCKS, Output, PlannedBlock, PostedBlob, StfError, apply_batch,
-    apply_block, max_block_transactions, plan_batch, recover_sender, recover_transaction,
+    Applied, BLOCK_GAS, BYTES_PER_BLOB, BatchData, BatchRef, BatchState, Deposits,
+    FIELD_ELEMENTS_PER_BLOB, GasBudget, InvalidBatch, MAX_BATCH_BLOCKS, Output, PlannedBlock,
+    PostedBlob, StfError, apply_batch, apply_block, deposit_gas, max_block_transactions,
+    plan_batch, recover_sender, recover_transaction,
 };
 pub use block::{
     BuildError, BuiltBlock, ChainParams, Phase, base_fee_after, block_header, build_block,

@@ -31,6 +31,7 @@ fn chain() -> ChainParams {
     ChainParams {
         chain_id: CHAIN_ID,
         gas_limit: 30_000_000,
+        batch_gas: 60_000_000,
         fee_recipient: Address::repeat_byte(0xfe),
         base_fee: BaseFeeConfig::default(),
     }
@@ -421,6 +422,13 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
     let max = infra_stf::max_block_transactions(&chain()) as usize;
     crowded.blocks[1].transactions = vec![Bytes::from(vec![0x02, 0xc0]); max + 1];
     cases.push(("more transactions than gas", crowded.encode(Codec::Zstd), 1, 3));
+    // Each block within its own limit, the batch over its budget's count
+    // (60 M / 21,000 = 2,857): junk entries cost a signature recovery each.
+    let mut crowded = payload.clone();
+    crowded.blocks[0].transactions = vec![Bytes::from(vec![0x02, 0xc0]); max];
+    crowded.blocks[1].transactions = vec![Bytes::from(vec![0x02, 0xc0]); max];
+    assert!(2 * max + 2 > (chain().batch_gas / 21_000) as usize);
+    cases.push(("more transactions than the gas budget", crowded.encode(Codec::Zstd), 1, 3));
 
     for (what, data, first, last) in cases {
         let batch = BatchRef {
@@ -441,6 +449,95 @@ fn malformed_batches_derive_no_blocks_in_the_node_and_the_program_alike() {
         .unwrap();
         assert_eq!(planned.err(), invalid, "{what}");
     }
+}
+
+/// The gas budget: a dishonest sequencer posts three blocks in a batch whose
+/// budget admits only two (the third starts with less than its deposits' and
+/// a full block's gas left). The whole batch is invalid, in the program and the node alike: the
+/// claim of the sealed output does not hold, the pre-output does. With one
+/// more unit of budget, or without the third block, the batch is valid.
+#[test]
+fn a_batch_past_its_gas_budget_derives_no_blocks() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let used: Vec<u64> = blocks.iter().map(|b| b.header.gas_used).collect();
+    assert!(used.iter().all(|u| *u > 21_000), "{used:?}");
+    let p = pre_output(&pre);
+    let sealed_output =
+        |last: usize| Output::after(&chain(), &blocks[last].header, [0, 1, 3][last]);
+    let decide_with = |batch_gas: u64, last: usize| {
+        let params = ChainParams { batch_gas, ..chain() };
+        let data = BatchPayload::from_blocks(&blocks[..=last]).unwrap().encode(Codec::Zstd);
+        let data = BatchData::Calldata(data.into());
+        let batch = BatchRef { first_block: 1, last_block: last as u64 + 1, data: &data };
+        let claim = ClaimChain { params: params.clone(), curve: Curve::Bn254 };
+        let want = sealed_output(last);
+        let (host, preimages) =
+            record_claim(Host(&pre), &claim, &p, &want, &batch, &held(&deposits())).unwrap();
+        let d = decide(&preimages).unwrap();
+        assert_eq!(d.applied.output, host.output, "host and program agree");
+        assert_eq!(d.applied.invalid, host.invalid);
+        // The node's derivation applies the same budget, block by block.
+        let mut budget = infra_stf::GasBudget::new(&params);
+        let node = blocks[..=last].iter().try_for_each(|b| {
+            let deposit_gas = infra_stf::deposit_gas(&b.deposits);
+            budget.admit(b.number(), deposit_gas)?;
+            budget.spend(b.header.gas_used, deposit_gas);
+            Ok::<_, InvalidBatch>(())
+        });
+        assert_eq!(node.err(), d.applied.invalid);
+        d
+    };
+    // Each block is charged BLOCK_GAS, its gas used and its deposits' gas
+    // limits (block 2 opens with one deposit of 100,000 gas, block 3 with two).
+    let gas_limit = chain().gas_limit;
+    let block = infra_stf::BLOCK_GAS;
+    let tight = 3 * block + used[0] + used[1] + 100_000 + 200_000 + gas_limit - 1;
+    let d = decide_with(tight, 2);
+    assert_eq!(
+        d.applied.invalid,
+        Some(InvalidBatch::OverBudget {
+            block: 3,
+            used: 2 * block + used[0] + used[1] + 100_000,
+            deposit_gas: 200_000,
+            gas_limit,
+            budget: tight
+        })
+    );
+    assert_eq!(d.applied.output, p, "an invalid batch derives to its pre-output");
+    assert!(!d.claim_holds(), "the sealed output is not what the batch derives to");
+    assert!(d.applied.headers.is_empty());
+    // Enough budget: valid, and the sealed output holds.
+    let d = decide_with(tight + 1, 2);
+    assert_eq!(d.applied.invalid, None);
+    assert!(d.claim_holds());
+    // The same tight budget admits the first two blocks (what an honest
+    // batcher posts: it ends the batch where the next block is not admitted).
+    let d = decide_with(tight, 1);
+    assert_eq!(d.applied.invalid, None);
+    assert!(d.claim_holds());
+}
+
+/// A block's deposits may not ask for more gas than its gas limit (they run
+/// before its transactions): a sequencer cannot stack L1's deposits into one
+/// heavy block past the limit.
+#[test]
+fn deposits_over_a_block_gas_limit_make_the_batch_invalid() {
+    let h = TreeHasher::new(Curve::Bn254);
+    let (pre, blocks, _) = sealed(&h);
+    let p = pre_output(&pre);
+    let data =
+        BatchData::Calldata(BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::None).into());
+    let batch = BatchRef { first_block: 1, last_block: 3, data: &data };
+    let held = BTreeMap::from_iter(deposits().into_iter().map(|d| (d.nonce, d)));
+    // Block 3 opens with deposits 1 and 2: 200,000 gas.
+    let tight = ChainParams { gas_limit: 199_999, ..chain() };
+    assert_eq!(
+        infra_stf::plan_batch(&tight, &p, &batch, &held).unwrap().err(),
+        Some(InvalidBatch::DepositGas { block: 3, gas: 200_000, gas_limit: 199_999 })
+    );
+    let enough = ChainParams { gas_limit: 200_000, ..chain() };
+    assert!(infra_stf::plan_batch(&enough, &p, &batch, &held).unwrap().is_ok());
 }
 
 /// Blobs as the batcher posts them (alloy's `SimpleCoder`), with their real
@@ -949,4 +1046,284 @@ fn precompiles_agree_between_the_node_and_the_program() {
     let text = String::from_utf8_lossy(&vm.output).to_string();
     assert_eq!(infra_stf::claim::reported_output(&text), Some(want), "{text}");
     assert_eq!(end.exit, Some(0), "{text}");
+}
+
+/// Repeats one access to a new address or slot (`op`: BALANCE, EXTCODEHASH,
+/// SLOAD; SSTORE writes slot i) while more than 30,000 gas is left.
+fn access_loop(op: u8) -> Vec<u8> {
+    let body: &[u8] = if op == 0x55 { &[0x80, 0x80, 0x55] } else { &[0x80, op, 0x50] };
+    let tail = [0x60, 0x01, 0x01, 0x61, 0x75, 0x30, 0x5a, 0x11, 0x60, 0x02, 0x57, 0x00];
+    [&[0x60, 0x00, 0x5b][..], body, &tail].concat()
+}
+
+/// Calls precompile `calldata[0..32]` with `calldata[32..]` while more than
+/// 120,000 gas is left; reverts if a call fails (so every input is checked valid).
+fn precompile_loop() -> Vec<u8> {
+    vec![
+        0x60, 0x20, 0x36, 0x03, // len = calldatasize - 32
+        0x80, 0x60, 0x20, 0x60, 0x00, 0x37, // mem[0..len] = calldata[32..]
+        0x5b, // 0x0a: loop
+        0x60, 0x00, 0x60, 0x00, 0x82, 0x60, 0x00, 0x60, 0x00, 0x35, 0x5a, 0xfa, // staticcall
+        0x15, 0x60, 0x25, 0x57, // revert unless it succeeded
+        0x62, 0x01, 0xd4, 0xc0, 0x5a, 0x11, 0x60, 0x0a, 0x57, // loop while gas > 120,000
+        0x00, // stop
+        0x5b, 0x60, 0x00, 0x80, 0xfd, // 0x25: revert
+    ]
+}
+
+const PRECOMPILE_LOOP: Address = Address::repeat_byte(0xa0);
+
+fn access_loop_at(op: u8) -> Address {
+    Address::repeat_byte(op)
+}
+
+/// (name, contract, calldata) of each adversarial pattern: the accesses that
+/// cost the program a tree proof, and every precompile with valid inputs
+/// (the program's are pure Rust, so some cost far more instructions per gas
+/// than the EVM's prices assume).
+fn adversarial_patterns() -> Vec<(&'static str, Address, Vec<u8>)> {
+    use infra_stf::revm::precompile::bls12_381::{map_fp_to_g1, map_fp2_to_g2};
+    let w = |v: U256| v.to_be_bytes::<32>().to_vec();
+    let call = |addr: u64, input: Vec<u8>| [w(U256::from(addr)), input].concat();
+    let hash = keccak256(b"infra");
+    let sig = key(1).sign_hash_sync(&hash).unwrap();
+    let ecrecover = [
+        hash.to_vec(),
+        w(U256::from(27 + u64::from(sig.v()))),
+        w(U256::from_be_bytes(sig.r().to_be_bytes::<32>())),
+        w(sig.s()),
+    ]
+    .concat();
+    let bn_g1 = [w(U256::from(1)), w(U256::from(2))].concat();
+    let bn_g2 = hex(concat!(
+        "198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2",
+        "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed",
+        "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b",
+        "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa"
+    ));
+    let max_scalar = w(U256::MAX);
+    let fp = |v: u8| [vec![0u8; 63], vec![v]].concat();
+    let bls_g1 = map_fp_to_g1::map_fp_to_g1(&fp(1), 100_000).unwrap().bytes.to_vec();
+    let bls_g1b = map_fp_to_g1::map_fp_to_g1(&fp(2), 100_000).unwrap().bytes.to_vec();
+    let bls_g2 =
+        map_fp2_to_g2::map_fp2_to_g2(&[fp(1), fp(2)].concat(), 100_000).unwrap().bytes.to_vec();
+    let bls_g2b =
+        map_fp2_to_g2::map_fp2_to_g2(&[fp(3), fp(4)].concat(), 100_000).unwrap().bytes.to_vec();
+    let mut blake = vec![0u8; 213];
+    blake[..4].copy_from_slice(&50_000u32.to_be_bytes());
+    let modexp = |base: usize, exp: Vec<u8>, modulus: usize| {
+        [
+            w(U256::from(base)),
+            w(U256::from(exp.len())),
+            w(U256::from(modulus)),
+            vec![0xfe; base],
+            exp,
+            vec![0xfd; modulus],
+        ]
+        .concat()
+    };
+    vec![
+        ("BALANCE of new addresses", access_loop_at(0x31), vec![]),
+        ("EXTCODEHASH of new addresses", access_loop_at(0x3f), vec![]),
+        ("SLOAD of new slots", access_loop_at(0x54), vec![]),
+        ("SSTORE to new slots", access_loop_at(0x55), vec![]),
+        ("ecrecover", PRECOMPILE_LOOP, call(1, ecrecover)),
+        ("sha256 (64 bytes)", PRECOMPILE_LOOP, call(2, vec![7; 64])),
+        ("ripemd160 (64 bytes)", PRECOMPILE_LOOP, call(3, vec![7; 64])),
+        (
+            "modexp, 32-byte operands, 32-byte exponent",
+            PRECOMPILE_LOOP,
+            call(5, modexp(32, vec![0xff; 32], 32)),
+        ),
+        ("modexp at the 200-gas floor", PRECOMPILE_LOOP, call(5, modexp(64, vec![3], 64))),
+        ("BN254 add", PRECOMPILE_LOOP, call(6, [bn_g1.clone(), bn_g1.clone()].concat())),
+        ("BN254 mul", PRECOMPILE_LOOP, call(7, [bn_g1.clone(), max_scalar.clone()].concat())),
+        (
+            "BN254 pairing, 2 pairs",
+            PRECOMPILE_LOOP,
+            call(8, [bn_g1.clone(), bn_g2.clone(), bn_g1, bn_g2].concat()),
+        ),
+        ("blake2f, 50,000 rounds", PRECOMPILE_LOOP, call(9, blake)),
+        ("BLS12-381 G1 add", PRECOMPILE_LOOP, call(0x0b, [bls_g1.clone(), bls_g1b].concat())),
+        (
+            "BLS12-381 G1 MSM, 1 pair",
+            PRECOMPILE_LOOP,
+            call(0x0c, [bls_g1.clone(), max_scalar.clone()].concat()),
+        ),
+        ("BLS12-381 G2 add", PRECOMPILE_LOOP, call(0x0d, [bls_g2.clone(), bls_g2b].concat())),
+        (
+            "BLS12-381 G2 MSM, 1 pair",
+            PRECOMPILE_LOOP,
+            call(0x0e, [bls_g2.clone(), max_scalar].concat()),
+        ),
+        ("BLS12-381 pairing, 1 pair", PRECOMPILE_LOOP, call(0x0f, [bls_g1, bls_g2].concat())),
+        ("BLS12-381 map to G1", PRECOMPILE_LOOP, call(0x10, fp(5))),
+        ("BLS12-381 map to G2", PRECOMPILE_LOOP, call(0x11, [fp(5), fp(6)].concat())),
+    ]
+}
+
+/// The bound the node checks a fault game's clock against
+/// (`infra_config::ChainConfig::trace_bound`) holds for every adversarial
+/// pattern: a block of each, run by the program in the VM, takes at most
+/// `WORST_INSTRUCTIONS_PER_GAS` instructions per gas it used, plus
+/// `PROGRAM_START_INSTRUCTIONS`; a block's own overhead (a batch of empty
+/// blocks measures it) is covered by `BLOCK_GAS` at that rate; a
+/// posted transaction the EVM refuses costs at most
+/// `INSTRUCTIONS_PER_POSTED_TX`.
+/// Instruction counts are exact, so this is no timing test: a program change
+/// that made some operation dearer than the bound says fails it.
+#[test]
+fn the_trace_bound_covers_adversarial_blocks() {
+    use infra_config::{
+        INSTRUCTIONS_PER_POSTED_TX, PROGRAM_START_INSTRUCTIONS, WORST_INSTRUCTIONS_PER_GAS,
+    };
+    let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
+    let h = TreeHasher::new(Curve::Bn254);
+    let mut pre = genesis(&h);
+    let mut contracts = vec![(PRECOMPILE_LOOP, precompile_loop())];
+    for op in [0x31, 0x3f, 0x54, 0x55] {
+        contracts.push((access_loop_at(op), access_loop(op)));
+    }
+    for (at, code) in &contracts {
+        pre.flat.insert_account(*at, 1, U256::ZERO, Some(code.clone().into()));
+    }
+    let changes = infra_primitives::StateChanges {
+        accounts: contracts.iter().map(|(a, _)| (*a, pre.flat.accounts.get(a).copied())).collect(),
+        ..Default::default()
+    };
+    let root = pre.headers[0].state_root;
+    let tree = SparseMerkleTree::new(&h).update(&pre, root, tree_updates(&h, &changes)).unwrap();
+    pre.nodes.apply(&tree.changes);
+    pre.headers[0].state_root = tree.root;
+    let parent = pre.headers[0].clone();
+    let p = Output::after(&chain(), &parent, 0);
+
+    // The program's instructions over the batch of `blocks` (built in turn on the pre-state).
+    let run = |txs: Vec<Vec<TxEnvelope>>| -> (u64, u64) {
+        let mut m = pre.clone();
+        let mut blocks = vec![];
+        for (i, txs) in txs.into_iter().enumerate() {
+            let parent = m.headers.last().unwrap().clone();
+            let txs: Vec<_> =
+                txs.into_iter().map(|t| infra_stf::recover_sender(t).unwrap()).collect();
+            let built = build_block(
+                &m,
+                &parent,
+                &chain(),
+                &h,
+                parent.timestamp + 1 + i as u64,
+                vec![],
+                txs,
+                Inclusion::Pool,
+                |_| {},
+            )
+            .unwrap();
+            assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+            m.commit(&built);
+            blocks.push(built.block);
+        }
+        let want = Output::after(&chain(), &blocks.last().unwrap().header, 0);
+        let gas: u64 = blocks.iter().map(|b| b.header.gas_used).sum();
+        let data = BatchPayload::from_blocks(&blocks).unwrap().encode(Codec::Zstd);
+        let data = BatchData::Calldata(data.into());
+        let batch = BatchRef { first_block: 1, last_block: blocks.len() as u64, data: &data };
+        let (host, preimages) =
+            record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &HeldDeposits::NONE)
+                .unwrap();
+        assert_eq!(host.output, want);
+        let mut vm = vm_for(&elf, &preimages);
+        vm.snapshot_every = 0;
+        let end = vm.run_to(u64::MAX).expect("every preimage is there");
+        assert_eq!(end.exit, Some(0), "{}", String::from_utf8_lossy(&vm.output));
+        (end.steps, gas)
+    };
+    let tx = |to: Address, input: Vec<u8>| {
+        let t = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce: 0,
+            gas_limit: 400_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000,
+            to: TxKind::Call(to),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: input.into(),
+        };
+        let sig = key(1).sign_hash_sync(&t.signature_hash()).unwrap();
+        TxEnvelope::from(t.into_signed(sig))
+    };
+
+    let (one, _) = run(vec![vec![]]);
+    let (many, _) = run(vec![vec![]; 33]);
+    let per_block = (many - one) / 32;
+    eprintln!("empty blocks: {one} instructions for one, {per_block} per further block");
+    assert!(one <= PROGRAM_START_INSTRUCTIONS, "one empty block: {one} instructions");
+    assert!(per_block <= infra_stf::BLOCK_GAS * WORST_INSTRUCTIONS_PER_GAS, "{per_block}");
+
+    // Posted transactions the EVM refuses (a nonce far ahead): no gas, but a
+    // signature recovery and a sender read each.
+    let mut m = pre.clone();
+    let empty = build_block(
+        &m,
+        &parent,
+        &chain(),
+        &h,
+        parent.timestamp + 1,
+        vec![],
+        vec![],
+        Inclusion::Pool,
+        |_| {},
+    )
+    .unwrap();
+    m.commit(&empty);
+    let mut payload = BatchPayload::from_blocks(std::slice::from_ref(&empty.block)).unwrap();
+    let dropped = 20u64;
+    payload.blocks[0].transactions = (0..dropped)
+        .map(|i| {
+            let t = eip1559(1 + (i % 4) as u8, 1_000 + i, TxKind::Call(CONTRACT), 0, word(i));
+            Bytes::from(t.encoded_2718())
+        })
+        .collect();
+    let data = BatchData::Calldata(payload.encode(Codec::Zstd).into());
+    let batch = BatchRef { first_block: 1, last_block: 1, data: &data };
+    let want = Output::after(&chain(), &empty.block.header, 0);
+    let (host, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &HeldDeposits::NONE).unwrap();
+    assert_eq!(host.output, want, "every posted transaction dropped");
+    assert_eq!(host.dropped[0].len() as u64, dropped);
+    let mut vm = vm_for(&elf, &preimages);
+    vm.snapshot_every = 0;
+    let with_dropped = vm.run_to(u64::MAX).unwrap().steps;
+    let per_dropped = (with_dropped - one) / dropped;
+    eprintln!("a dropped transaction: {per_dropped} instructions");
+    assert!(per_dropped <= INSTRUCTIONS_PER_POSTED_TX, "{per_dropped}");
+
+    let patterns = adversarial_patterns();
+    let measured: Vec<(u64, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = patterns
+            .chunks(patterns.len().div_ceil(2))
+            .map(|chunk| {
+                let (run, tx) = (&run, &tx);
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(_, to, input)| run(vec![vec![tx(*to, input.clone())]]))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut worst = 0.0f64;
+    for ((name, _, _), (steps, gas)) in patterns.iter().zip(&measured) {
+        let per_gas = (steps - one) as f64 / *gas as f64;
+        worst = worst.max(per_gas);
+        eprintln!("{name:>45}: {gas:>7} gas, {steps:>11} instructions, {per_gas:>6.0} per gas");
+        assert!(*gas > 150_000, "{name}: the loop ran ({gas} gas)");
+        assert!(
+            *steps <= gas * WORST_INSTRUCTIONS_PER_GAS + PROGRAM_START_INSTRUCTIONS,
+            "{name}: {steps} instructions for {gas} gas, over the bound"
+        );
+    }
+    eprintln!("worst: {worst:.0} instructions per gas (bound {WORST_INSTRUCTIONS_PER_GAS})");
 }

@@ -144,6 +144,7 @@ pub fn l1_settings(
         },
         prover,
         faulty_root_every: None,
+        forge_withdrawals: false,
     })
 }
 

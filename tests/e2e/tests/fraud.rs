@@ -7,8 +7,13 @@
 //! runs out, the challenger wins, the output rolls back, the batch is posted
 //! again right, and no wrong root is ever final. A false challenge (a root
 //! saying the program rejects a right output) is countered by the honest
-//! players and its bond lost. (Games played move by move to a step on L1 by
-//! honest and lying parties are in crates/challenger/tests/fault_game.rs.)
+//! players and its bond lost. The sequencer's first lie (batch 2) is a forged
+//! withdrawal: the true state plus a record of a 1 ETH withdrawal to the
+//! sequencer's batcher that L2 never made, with a proof that verifies against
+//! the claimed root; the validator's game invalidates it, and the withdrawal
+//! is never paid, before or after batch 2 is final again (the next lie, batch
+//! 4, is a hash of the true root). (Games played move by move to a step on L1
+//! by honest and lying parties are in crates/challenger/tests/fault_game.rs.)
 
 use alloy::{
     network::EthereumWallet,
@@ -22,8 +27,9 @@ use infra_e2e::settle::{
     BATCHER_INDEX, l1_settings, l2_transfer, start_anvil, start_l2_with, start_validator_with,
     wait_for,
 };
-use infra_l1::{FaultGame, Rollup};
+use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, Rollup};
 use infra_node_core::deploy_contracts;
+use infra_state::{SmtProof, TreeHasher, keys};
 use std::time::Duration;
 
 fn chain() -> ChainConfig {
@@ -77,13 +83,31 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         d.fault_game.clone().ok_or_else(|| eyre::eyre!("optimistic deployments have a game"))?.game;
     let mut l1s = l1_settings(&anvil.url, &d, DataAvailability::Auto, 1, None)?;
     l1s.faulty_root_every = Some(2);
+    l1s.forge_withdrawals = true;
     let seq = start_l2_with(l1s, None, chain.clone()).await?;
+    let forged_list = seq.node.forged_withdrawals.clone().ok_or_else(|| eyre::eyre!("forging"))?;
     let challenger = infra_config::dev_signer(5)?;
     let v =
         start_validator_with(&anvil.url, &d, None, chain.clone(), Some(challenger.clone())).await?;
     let l1 = provider(&anvil.url)?;
     let rollup = Rollup::new(d.rollup, l1.clone());
     let game = FaultGame::new(game_at, l1.clone());
+    // The bridge holds ETH a forged withdrawal could take: a 3 ETH deposit.
+    let depositor = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(infra_config::dev_signer(7)?))
+        .connect_http(anvil.url.parse()?);
+    let receipt = depositor
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default()
+                .to(d.bridge)
+                .value(U256::from(3u64) * U256::from(10u64).pow(U256::from(18u64))),
+        )
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let bridge = Bridge::new(d.bridge, l1.clone());
+    let bridge_balance = l1.get_balance(d.bridge).await?;
 
     // Traffic until batch 2 (the wrong one) is on L1.
     wait_for("batch 2 on L1", Duration::from_secs(60), async || {
@@ -92,6 +116,48 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     })
     .await?;
     let wrong_claim = rollup.claimOf(U256::from(2)).call().await?;
+    // Batch 2 is the forged withdrawal: its proof verifies against the root
+    // the sequencer claimed, so only the game stands between it and L1's ETH.
+    let forged = forged_list
+        .lock()
+        .map_err(|_| eyre::eyre!("lock"))?
+        .first()
+        .cloned()
+        .ok_or_else(|| eyre::eyre!("batch 2 forges a withdrawal"))?;
+    assert_eq!(forged.index, 2);
+    let c = rollup.getClaim(wrong_claim).call().await?;
+    assert_eq!(c.stateRoot, forged.state_root, "batch 2 claims the forged root");
+    let h = TreeHasher::new(chain.state_curve());
+    let key = keys::storage_key(&h, L2_WITHDRAWALS, infra_primitives::withdrawal_slot(forged.hash));
+    let one = keys::storage_value_hash(&h, U256::ONE);
+    let proof = SmtProof { siblings: forged.siblings.clone(), leaf: Some((key, one)) };
+    assert!(proof.verify(&h, forged.state_root, key, Some(one)), "the forgery proves");
+    let batcher = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(infra_config::dev_signer(BATCHER_INDEX)?))
+        .connect_http(anvil.url.parse()?)
+        .erased();
+    let batcher_bridge = Bridge::new(d.bridge, batcher);
+    // Sending the claim: its revert (at gas estimation), or an error if it went through.
+    let pay = async |index: u64| -> eyre::Result<alloy::contract::Error> {
+        let call = batcher_bridge.finalizeWithdrawal(
+            forged.withdrawal.clone(),
+            U256::from(index),
+            forged.siblings.clone(),
+        );
+        match call.send().await {
+            Ok(p) => Err(eyre::eyre!("the forged withdrawal was sent: {}", p.tx_hash())),
+            Err(e) => Ok(e),
+        }
+    };
+    // Pending: the rollup says the output is not final.
+    let e = pay(2).await?;
+    assert!(
+        matches!(
+            e.as_decoded_interface_error::<Rollup::RollupErrors>(),
+            Some(Rollup::RollupErrors::NotFinalized(_))
+        ),
+        "a pending output pays nothing: {e}"
+    );
     // The validator opens a game on it and wins (its games on later wrong
     // batches run alongside).
     let status = v.node.disputes.clone().ok_or_else(|| eyre::eyre!("a challenger"))?;
@@ -120,6 +186,21 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         Ok((next > U256::from(2)).then_some(()))
     })
     .await?;
+
+    // The forged output never became final: batch 2 was posted again, true,
+    // and finalized; the forgery does not prove against it.
+    assert!(!rollup.isLive(wrong_claim).call().await?, "the forged claim is rolled back");
+    assert_ne!(rollup.claimOf(U256::from(2)).call().await?, wrong_claim);
+    let e = pay(2).await?;
+    assert!(
+        matches!(
+            e.as_decoded_interface_error::<Bridge::BridgeErrors>(),
+            Some(Bridge::BridgeErrors::InvalidWithdrawalProof(_))
+        ),
+        "the true batch 2 does not prove the forgery: {e}"
+    );
+    assert!(!bridge.finalizedWithdrawals(forged.hash).call().await?);
+    assert_eq!(l1.get_balance(d.bridge).await?, bridge_balance, "the bridge paid nothing");
 
     // A false challenge: a root saying the program rejects a right output,
     // which its creator then leaves alone; the honest players counter it.
