@@ -17,15 +17,15 @@
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{B256, U256},
+    primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
+    sol,
     sol_types::SolEvent,
 };
 use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
 use infra_e2e::settle::{
-    BATCHER_INDEX, l1_settings, l2_transfer, start_anvil, start_l2_with, start_validator_with,
-    wait_for,
+    BATCHER_INDEX, l1_settings, start_anvil, start_l2_with, start_validator_with, wait_for,
 };
 use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, Rollup};
 use infra_node_core::deploy_contracts;
@@ -40,6 +40,58 @@ fn chain() -> ChainConfig {
         challenge_period_s: 60,
         batch: BatchConfig { max_latency_ms: 1_000, ..BatchConfig::default() },
         ..ChainConfig::dev()
+    }
+}
+
+sol!(
+    #[sol(rpc)]
+    TestToken,
+    "../../contracts/artifacts/TestToken.json"
+);
+sol!(
+    #[sol(rpc)]
+    TestPool,
+    "../../contracts/artifacts/TestPool.json"
+);
+
+/// The L2 traffic: a constant-product pool between two tokens, and swaps both
+/// ways, so the batches the sequencer lies about run contract code.
+struct Dex {
+    l2: DynProvider,
+    pool: Address,
+    contracts: [Address; 3],
+    swaps: std::sync::atomic::AtomicU64,
+}
+
+impl Dex {
+    async fn deploy(url: &str) -> eyre::Result<Self> {
+        let l2 = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
+            .connect_http(url.parse()?)
+            .erased();
+        let supply = U256::from(10u128.pow(24));
+        let a = *TestToken::deploy(&l2, "A".into(), "A".into(), supply).await?.address();
+        let b = *TestToken::deploy(&l2, "B".into(), "B".into(), supply).await?.address();
+        let pool = *TestPool::deploy(&l2, a, b).await?.address();
+        for t in [a, b] {
+            let r = TestToken::new(t, &l2).approve(pool, U256::MAX).send().await?;
+            eyre::ensure!(r.get_receipt().await?.status(), "approve");
+        }
+        let liquidity = U256::from(10u128.pow(21));
+        let r = TestPool::new(pool, &l2).addLiquidity(liquidity, liquidity).send().await?;
+        eyre::ensure!(r.get_receipt().await?.status(), "addLiquidity");
+        Ok(Self { l2, pool, contracts: [a, b, pool], swaps: Default::default() })
+    }
+
+    /// One swap (alternating direction), mined.
+    async fn trade(&self) -> eyre::Result<()> {
+        let n = self.swaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let one = U256::from(10u128.pow(15));
+        let pool = TestPool::new(self.pool, &self.l2);
+        let swap = pool.swap(n % 2 == 0, one, U256::ZERO).gas(300_000);
+        let receipt = swap.send().await?.get_receipt().await?;
+        eyre::ensure!(receipt.status(), "swap {n} reverted");
+        Ok(())
     }
 }
 
@@ -108,10 +160,11 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     assert!(receipt.status());
     let bridge = Bridge::new(d.bridge, l1.clone());
     let bridge_balance = l1.get_balance(d.bridge).await?;
+    let dex = Dex::deploy(&seq.http_url).await?;
 
     // Traffic until batch 2 (the wrong one) is on L1.
     wait_for("batch 2 on L1", Duration::from_secs(60), async || {
-        let _ = l2_transfer(&seq.http_url).await?;
+        dex.trade().await?;
         Ok((rollup.batchCount().call().await? >= U256::from(3)).then_some(()))
     })
     .await?;
@@ -132,6 +185,21 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let one = keys::storage_value_hash(&h, U256::ONE);
     let proof = SmtProof { siblings: forged.siblings.clone(), leaf: Some((key, one)) };
     assert!(proof.verify(&h, forged.state_root, key, Some(one)), "the forgery proves");
+    // The lied-about batch runs contract code (the DEX's deploys or calls).
+    let l2s = provider(&seq.http_url)?;
+    let mut runs_code = false;
+    for n in c.firstBlock..=c.lastBlock {
+        let blk = l2s
+            .get_block_by_number(n.into())
+            .full()
+            .await?
+            .ok_or_else(|| eyre::eyre!("block {n}"))?;
+        for tx in blk.transactions.txns() {
+            use alloy::consensus::Transaction as _;
+            runs_code |= tx.to().is_none_or(|to| dex.contracts.contains(&to));
+        }
+    }
+    assert!(runs_code, "batch 2 (blocks {}..={}) calls the DEX", c.firstBlock, c.lastBlock);
     let batcher = ProviderBuilder::new()
         .wallet(EthereumWallet::from(infra_config::dev_signer(BATCHER_INDEX)?))
         .connect_http(anvil.url.parse()?)
@@ -181,7 +249,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
 
     // Batch 2 comes again, right this time, and finalizes.
     wait_for("batch 2 posted again and final", Duration::from_secs(180), async || {
-        let _ = l2_transfer(&seq.http_url).await;
+        let _ = dex.trade().await;
         let next = rollup.nextToFinalize().call().await?;
         Ok((next > U256::from(2)).then_some(()))
     })
@@ -217,7 +285,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     // batches are right: the sequencer lies about every 2nd index, once each.)
     let seen = rollup.batchCount().call().await?;
     let target = wait_for("a new right batch", Duration::from_secs(60), async || {
-        let _ = l2_transfer(&seq.http_url).await;
+        let _ = dex.trade().await;
         let count = rollup.batchCount().call().await?;
         if count <= seen {
             return Ok(None);
@@ -275,7 +343,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
 
     // No wrong root was ever final: every finalized output is the validator's.
     wait_for("the challenged batch final", Duration::from_secs(120), async || {
-        let _ = l2_transfer(&seq.http_url).await;
+        let _ = dex.trade().await;
         Ok((rollup.nextToFinalize().call().await? > U256::from(target)).then_some(()))
     })
     .await?;
