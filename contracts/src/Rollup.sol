@@ -106,6 +106,10 @@ contract Rollup is Owned, IClaimSource {
     /// (one transaction carrying the same bytes) fits the per-transaction gas cap
     /// (EIP-7825, 2^24) at EIP-7623's floor of 40 gas per non-zero byte.
     uint256 public constant MAX_CALLDATA = 400_000;
+    /// `Bridge.MAX_DEPOSIT_GAS`: the most gas one deposit may ask for.
+    uint256 public constant MAX_DEPOSIT_GAS = 5_000_000;
+    /// `infra_stf::BLOCK_GAS`: what the batch gas budget charges a block for itself.
+    uint256 public constant BLOCK_GAS = 1_000;
     /// Added to twice the challenge period in `batcherDelay`: time for users to
     /// leave once a batcher change is announced.
     uint64 public constant EXIT_WINDOW = 7 days;
@@ -232,12 +236,19 @@ contract Rollup is Owned, IClaimSource {
         if (address(bridge_) == address(0)) revert ZeroAddress("bridge");
         // 77 bytes (`ClaimChain::encode`): byte 68 is the curve, 0 BN254, 1
         // BLS12-381 (any other value would make every game's program panic, so
-        // no claim could be disputed); the batch gas budget (bytes 69..77) must
-        // hold a full block (bytes 8..16), else no batch could derive a block.
-        if (
-            chainInput_.length != 77 || uint8(chainInput_[68]) > 1
-                || _u64At(chainInput_, 69) < _u64At(chainInput_, 8)
-        ) revert BadChainInput(chainInput_.length);
+        // no claim could be disputed). The gas limit (bytes 8..16) must hold the
+        // largest deposit, and the batch gas budget (bytes 69..77) any block a
+        // sequencer builds (a full block, deposits up to half the gas limit or
+        // one largest deposit, the block's own charge), else batches carrying
+        // such blocks could never be valid.
+        if (chainInput_.length != 77 || uint8(chainInput_[68]) > 1) revert BadChainInput(chainInput_.length);
+        {
+            uint256 gasLimit = _u64At(chainInput_, 8);
+            uint256 deposits = gasLimit / 2 > MAX_DEPOSIT_GAS ? gasLimit / 2 : MAX_DEPOSIT_GAS;
+            if (gasLimit < MAX_DEPOSIT_GAS || _u64At(chainInput_, 69) < gasLimit + deposits + BLOCK_GAS) {
+                revert BadChainInput(chainInput_.length);
+            }
+        }
         // The genesis output is block 0 with no deposits applied (the program
         // checks batch 1's pre-output against it).
         if (genesis.l2BlockNumber != 0 || genesis.nextDepositNonce != 0) revert BadGenesis();

@@ -94,6 +94,8 @@ pub enum PosterError {
     Blob(String),
     #[error("L2 block {0} is missing from the database")]
     MissingBlock(u64),
+    #[error("{0}")]
+    Budget(String),
 }
 
 fn rpc(e: impl std::fmt::Display) -> PosterError {
@@ -153,6 +155,14 @@ impl BatchPoster {
             let block = reader.block(n)?.ok_or(PosterError::MissingBlock(n))?;
             let deposit_gas = infra_stf::deposit_gas(&block.deposits);
             if !budget.admits(deposit_gas) {
+                if blocks.is_empty() {
+                    return Err(PosterError::Budget(format!(
+                        "block {n} alone does not fit the batch gas budget (its deposits ask for {deposit_gas} gas; batch_gas {} holds a full block of {} and {} for the block itself): no valid batch can carry it",
+                        self.config.chain.params.batch_gas,
+                        self.config.chain.params.gas_limit,
+                        infra_stf::BLOCK_GAS
+                    )));
+                }
                 full = true;
                 break;
             }

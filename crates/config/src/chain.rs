@@ -138,7 +138,13 @@ pub const PROGRAM_START_INSTRUCTIONS: u64 = 20_000_000;
 /// recovered, its sender read) though it uses no gas; a batch lists at most
 /// `batch_gas / 21,000` transactions.
 /// Measured: 3.49 M.
-pub const INSTRUCTIONS_PER_POSTED_TX: u64 = 4_000_000;
+pub const INSTRUCTIONS_PER_POSTED_TX: u64 = 5_000_000;
+
+/// What the program spends on a batch's bytes at most: decompressing the
+/// largest payload (`MAX_PAYLOAD_BYTES`, 1 MiB) and hashing a transaction of
+/// that size twice (its signature hash and its hash), measured the same way
+/// (263 instructions per byte: 276 M).
+pub const PAYLOAD_INSTRUCTIONS: u64 = 400_000_000;
 
 /// The honest player's tracing speed on the reference machine (2 cores, the
 /// fpvm bench's "honest player" row: 108 M instructions/s with snapshots),
@@ -230,7 +236,7 @@ impl ChainConfig {
             // Batches every 2 s of at most 30 KB (about 260 ETH transfers) and
             // the gas budget; outputs final 16 min later: each side of a fault
             // game has 480 s, time for an honest player on a 2-core machine to
-            // trace the heaviest batch the budget admits (`trace_bound`: 233 s)
+            // trace the heaviest batch the budget admits (`trace_bound`: 237 s)
             // with as much again for the moves and a slower machine (README,
             // "The dev chain's challenge period").
             batch: BatchConfig {
@@ -348,6 +354,7 @@ impl ChainConfig {
         let instructions = executed
             .saturating_mul(WORST_INSTRUCTIONS_PER_GAS)
             .saturating_add((self.batch_gas / 21_000).saturating_mul(INSTRUCTIONS_PER_POSTED_TX))
+            .saturating_add(PAYLOAD_INSTRUCTIONS)
             .saturating_add(PROGRAM_START_INSTRUCTIONS);
         TraceBound {
             instructions,

@@ -277,9 +277,18 @@ impl SimRollup {
             },
             verifier: Address::ZERO,
             output_bond: U256::from(10u128.pow(18)),
-            chain_input: Bytes::from(vec![0u8; 77]),
+            chain_input: sim_chain_input(),
         }
     }
+}
+
+/// A chain input `Rollup` accepts: zeros but for a 30 M gas limit (bytes
+/// 8..16) and a 60 M batch gas budget (bytes 69..77).
+pub fn sim_chain_input() -> Bytes {
+    let mut b = vec![0u8; 77];
+    b[8..16].copy_from_slice(&30_000_000u64.to_be_bytes());
+    b[69..77].copy_from_slice(&60_000_000u64.to_be_bytes());
+    Bytes::from(b)
 }
 
 /// Where [`SimL1::deploy_rollup`] put the contracts.

@@ -467,8 +467,10 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         ));
     }
     // The chain input (`ClaimChain::encode`): 77 bytes, a curve byte of 0 or
-    // 1, and a batch gas budget (bytes 69..77) that holds a full block (the gas
-    // limit, bytes 8..16); a budget below it would make every batch invalid.
+    // 1, a gas limit (bytes 8..16) that holds the largest deposit, and a batch
+    // gas budget (bytes 69..77) that holds any block a sequencer builds: a full
+    // block, deposits up to half the gas limit or one largest deposit, and the
+    // block's own charge (below it, batches with such blocks are never valid).
     let chain_input = |len: usize, curve: u8, gas_limit: u64, batch_gas: u64| {
         let mut b = vec![0u8; len];
         b[8..16].copy_from_slice(&gas_limit.to_be_bytes());
@@ -487,8 +489,10 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
     for bad in [
         chain_input(69, 0, 0, 0),
         chain_input(78, 0, 0, 0),
-        chain_input(77, 2, 0, 0),
-        chain_input(77, 0, 30_000_000, 29_999_999),
+        chain_input(77, 2, 30_000_000, 60_000_000),
+        chain_input(77, 0, 4_999_999, u64::MAX),
+        chain_input(77, 0, 30_000_000, 45_000_999),
+        chain_input(77, 0, 6_000_000, 11_000_999),
     ] {
         let code = zk(bad.clone()).initcode(Address::ZERO, ALICE);
         let err = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).unwrap_err();
@@ -497,12 +501,22 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
             "chain input {bad} refused"
         );
     }
-    for good in [chain_input(77, 1, 30_000_000, 30_000_000), chain_input(77, 0, 5, u64::MAX)] {
+    for good in [
+        chain_input(77, 1, 30_000_000, 45_001_000),
+        chain_input(77, 0, 6_000_000, 11_001_000),
+        chain_input(77, 0, 5_000_000, u64::MAX),
+    ] {
         let code = zk(good).initcode(Address::ZERO, ALICE);
         l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).expect("accepted");
     }
     let rollup = deploy_zk(&mut l1, accepting);
     assert_eq!(l1.view(rollup, &Rollup::vkHashCall {}), B256::with_last_byte(1));
+    // Its copies of the STF's block charge and the bridge's largest deposit.
+    assert_eq!(l1.view(rollup, &Rollup::BLOCK_GASCall {}), U256::from(infra_stf::BLOCK_GAS));
+    assert_eq!(
+        l1.view(rollup, &Rollup::MAX_DEPOSIT_GASCall {}),
+        U256::from(infra_config::MAX_DEPOSIT_GAS)
+    );
     submit(&mut l1, rollup, 1, 2, B256::repeat_byte(5)).unwrap();
     submit(&mut l1, rollup, 3, 3, B256::repeat_byte(6)).unwrap();
     l1.warp(PERIOD * 10);

@@ -32,9 +32,12 @@ use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 /// The only version this node writes and reads.
 pub const VERSION: u8 = 1;
-/// Decompressed payloads larger than this are refused (a decompression bomb
-/// cannot make a validator allocate more).
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Decompressed payloads larger than this are refused: a decompression bomb
+/// cannot make a validator allocate more, and it bounds the work the
+/// fault-proof program spends on a batch's bytes (decompressing and hashing
+/// them). An honest batch is at most `batch.max_bytes` (<= 250,000) plus one
+/// transaction (<= 128 KiB).
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 /// How the payload is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

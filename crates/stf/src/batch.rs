@@ -468,29 +468,42 @@ pub fn plan_batch(
     }
     let mut next_deposit = pre.next_deposit_nonce;
     let mut planned = Vec::with_capacity(payload.blocks.len());
+    // The budget's charges known before execution (each block's own and its
+    // deposits'): a batch whose deposits alone pass it is refused before more
+    // of them are read. Execution charges at least as much, so this never
+    // refuses a batch the budget would admit.
+    let mut planned_charge = GasBudget::new(chain);
     for (i, block) in payload.blocks.iter().enumerate() {
         let number = batch.first_block + i as u64;
         let Some(end) = next_deposit.checked_add(block.deposit_count) else {
             return Ok(Err(InvalidBatch::MissingDeposit { block: number, nonce: u64::MAX }));
         };
         let mut block_deposits = Vec::new();
+        let mut deposit_gas = 0u64;
         for nonce in next_deposit..end {
             match deposits.deposit(nonce)? {
-                Some(d) if d.nonce == nonce => block_deposits.push(d),
+                Some(d) if d.nonce == nonce => {
+                    deposit_gas = deposit_gas.saturating_add(d.gas_limit);
+                    block_deposits.push(d);
+                }
                 _ => return Ok(Err(InvalidBatch::MissingDeposit { block: number, nonce })),
+            }
+            // Deposits run before the transactions: their gas counts against
+            // the block's gas limit too, so a block never uses more than its
+            // limit (checked as they are read: no more are read past it).
+            if deposit_gas > chain.gas_limit {
+                return Ok(Err(InvalidBatch::DepositGas {
+                    block: number,
+                    gas: deposit_gas,
+                    gas_limit: chain.gas_limit,
+                }));
             }
         }
         next_deposit = end;
-        // Deposits run before the transactions: their gas counts against the
-        // block's gas limit too, so a block never uses more than its limit.
-        let deposit_gas = deposit_gas(&block_deposits);
-        if deposit_gas > chain.gas_limit {
-            return Ok(Err(InvalidBatch::DepositGas {
-                block: number,
-                gas: deposit_gas,
-                gas_limit: chain.gas_limit,
-            }));
+        if let Err(over) = planned_charge.admit(number, deposit_gas) {
+            return Ok(Err(over));
         }
+        planned_charge.spend(0, deposit_gas);
         let mut transactions = Vec::with_capacity(block.transactions.len());
         let mut dropped = Vec::new();
         for r in recover_all(&block.transactions) {

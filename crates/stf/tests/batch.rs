@@ -1111,6 +1111,17 @@ fn adversarial_patterns() -> Vec<(&'static str, Address, Vec<u8>)> {
         map_fp2_to_g2::map_fp2_to_g2(&[fp(3), fp(4)].concat(), 100_000).unwrap().bytes.to_vec();
     let mut blake = vec![0u8; 213];
     blake[..4].copy_from_slice(&50_000u32.to_be_bytes());
+    // A valid point evaluation (the precompile_cases one).
+    let kzg = precompile_cases().into_iter().find(|(a, _, ok)| *a == 10 && *ok).unwrap().1;
+    // P-256: the generator as the key, a signature that does not verify (the
+    // whole check runs; the call succeeds with empty output).
+    let p256 = hex(concat!(
+        "4cd6a8f1fc3b05bcf0c7ca09d9d62e2e16d0a2b3b5bc3e2c4e5f3b2a7c6d8e9f",
+        "1c4d2e3f4a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5",
+        "2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c",
+        "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+        "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+    ));
     let modexp = |base: usize, exp: Vec<u8>, modulus: usize| {
         [
             w(U256::from(base)),
@@ -1144,6 +1155,8 @@ fn adversarial_patterns() -> Vec<(&'static str, Address, Vec<u8>)> {
             call(8, [bn_g1.clone(), bn_g2.clone(), bn_g1, bn_g2].concat()),
         ),
         ("blake2f, 50,000 rounds", PRECOMPILE_LOOP, call(9, blake)),
+        ("KZG point evaluation", PRECOMPILE_LOOP, call(0x0a, kzg)),
+        ("P-256 verification", PRECOMPILE_LOOP, call(0x100, p256)),
         ("BLS12-381 G1 add", PRECOMPILE_LOOP, call(0x0b, [bls_g1.clone(), bls_g1b].concat())),
         (
             "BLS12-381 G1 MSM, 1 pair",
@@ -1175,7 +1188,8 @@ fn adversarial_patterns() -> Vec<(&'static str, Address, Vec<u8>)> {
 #[test]
 fn the_trace_bound_covers_adversarial_blocks() {
     use infra_config::{
-        INSTRUCTIONS_PER_POSTED_TX, PROGRAM_START_INSTRUCTIONS, WORST_INSTRUCTIONS_PER_GAS,
+        INSTRUCTIONS_PER_POSTED_TX, PAYLOAD_INSTRUCTIONS, PROGRAM_START_INSTRUCTIONS,
+        WORST_INSTRUCTIONS_PER_GAS,
     };
     let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
     let h = TreeHasher::new(Curve::Bn254);
@@ -1297,6 +1311,39 @@ fn the_trace_bound_covers_adversarial_blocks() {
     let per_dropped = (with_dropped - one) / dropped;
     eprintln!("a dropped transaction: {per_dropped} instructions");
     assert!(per_dropped <= INSTRUCTIONS_PER_POSTED_TX, "{per_dropped}");
+
+    // The batch's bytes: one refused transaction carrying almost the largest
+    // payload (decompressed, its signature hash and its hash computed).
+    let big = 1_000_000usize;
+    let t = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: 5_000,
+        gas_limit: 16_000_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to: TxKind::Call(CONTRACT),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: (0..big).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>().into(),
+    };
+    let sig = key(1).sign_hash_sync(&t.signature_hash()).unwrap();
+    payload.blocks[0].transactions =
+        vec![Bytes::from(TxEnvelope::from(t.into_signed(sig)).encoded_2718())];
+    let data = BatchData::Calldata(payload.encode(Codec::Zstd).into());
+    let batch = BatchRef { first_block: 1, last_block: 1, data: &data };
+    let (host, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &HeldDeposits::NONE).unwrap();
+    assert_eq!(host.output, want, "the large transaction is dropped");
+    let mut vm = vm_for(&elf, &preimages);
+    vm.snapshot_every = 0;
+    let with_bytes = vm.run_to(u64::MAX).unwrap().steps - one;
+    let per_byte = with_bytes as f64 / big as f64;
+    eprintln!("a 1 MB refused transaction: {with_bytes} instructions ({per_byte:.0} per byte)");
+    assert!(
+        with_bytes * (infra_primitives::batch::MAX_PAYLOAD_BYTES as u64) / big as u64
+            <= PAYLOAD_INSTRUCTIONS,
+        "{with_bytes}"
+    );
 
     let patterns = adversarial_patterns();
     let measured: Vec<(u64, u64)> = std::thread::scope(|s| {
