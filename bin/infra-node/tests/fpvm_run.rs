@@ -15,29 +15,18 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     signers::{SignerSync, local::PrivateKeySigner},
-    sol,
     sol_types::SolCall,
 };
 use infra_batcher::DataAvailability;
 use infra_e2e::{
     DevNode,
+    contracts::{TestPool, TestToken},
     settle::{BATCHER_INDEX, settled_chain, start_anvil, start_validator, test_chain, wait_for},
 };
 use infra_l1::{Bridge, L2_WITHDRAWALS, L2Withdrawals, Rollup};
 use std::{path::Path, process::Command, time::Duration};
 
 const BIN: &str = env!("CARGO_BIN_EXE_infra-node");
-
-sol!(
-    #[sol(rpc)]
-    TestToken,
-    "../../contracts/artifacts/TestToken.json"
-);
-sol!(
-    #[sol(rpc)]
-    TestPool,
-    "../../contracts/artifacts/TestPool.json"
-);
 
 fn wallet(url: &str, signer: PrivateKeySigner) -> eyre::Result<DynProvider> {
     Ok(ProviderBuilder::new()

@@ -180,6 +180,44 @@ fn genesis(h: &TreeHasher) -> Mem {
     m
 }
 
+/// Genesis with `contracts` (address, runtime code) added to its state.
+fn genesis_with(h: &TreeHasher, contracts: &[(Address, Vec<u8>)]) -> Mem {
+    let mut pre = genesis(h);
+    for (at, code) in contracts {
+        pre.flat.insert_account(*at, 1, U256::ZERO, Some(code.clone().into()));
+    }
+    let changes = infra_primitives::StateChanges {
+        accounts: contracts.iter().map(|(a, _)| (*a, pre.flat.accounts.get(a).copied())).collect(),
+        ..Default::default()
+    };
+    let root = pre.headers[0].state_root;
+    let tree = SparseMerkleTree::new(h).update(&pre, root, tree_updates(h, &changes)).unwrap();
+    pre.nodes.apply(&tree.changes);
+    pre.headers[0].state_root = tree.root;
+    pre
+}
+
+/// Seals `txs` (all of which must make it in) on `m`'s last block, `dt`
+/// seconds after it, and commits the block to `m`.
+fn seal(m: &mut Mem, h: &TreeHasher, dt: u64, txs: Vec<(TxEnvelope, Address)>) -> BuiltBlock {
+    let parent = m.headers.last().unwrap().clone();
+    let built = build_block(
+        &*m,
+        &parent,
+        &chain(),
+        h,
+        parent.timestamp + dt,
+        vec![],
+        txs,
+        Inclusion::Pool,
+        |_| {},
+    )
+    .unwrap();
+    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+    m.commit(&built);
+    built
+}
+
 fn eip1559(from: u8, nonce: u64, to: TxKind, value: u64, input: Vec<u8>) -> TxEnvelope {
     let t = TxEip1559 {
         chain_id: CHAIN_ID,
@@ -981,16 +1019,7 @@ fn precompile_cases() -> Vec<(u64, Vec<u8>, bool)> {
 fn precompiles_agree_between_the_node_and_the_program() {
     let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
     let h = TreeHasher::new(Curve::Bn254);
-    let mut pre = genesis(&h);
-    pre.flat.insert_account(PROBE, 1, U256::ZERO, Some(probe_runtime().into()));
-    let changes = infra_primitives::StateChanges {
-        accounts: vec![(PROBE, pre.flat.accounts.get(&PROBE).copied())],
-        ..Default::default()
-    };
-    let root = pre.headers[0].state_root;
-    let tree = SparseMerkleTree::new(&h).update(&pre, root, tree_updates(&h, &changes)).unwrap();
-    pre.nodes.apply(&tree.changes);
-    pre.headers[0].state_root = tree.root;
+    let pre = genesis_with(&h, &[(PROBE, probe_runtime())]);
 
     let cases = precompile_cases();
     let txs: Vec<_> = cases
@@ -1008,21 +1037,7 @@ fn precompiles_agree_between_the_node_and_the_program() {
         })
         .collect();
     let mut m = pre.clone();
-    let parent = m.headers[0].clone();
-    let built = build_block(
-        &m,
-        &parent,
-        &chain(),
-        &h,
-        parent.timestamp + 1,
-        vec![],
-        txs,
-        Inclusion::Pool,
-        |_| {},
-    )
-    .unwrap();
-    assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-    m.commit(&built);
+    let built = seal(&mut m, &h, 1, txs);
     for (i, (addr, _, ok)) in cases.iter().enumerate() {
         let stored = m.flat.storage.get(&(PROBE, U256::from(2 * i as u64))).copied();
         assert_eq!(
@@ -1193,22 +1208,11 @@ fn the_trace_bound_covers_adversarial_blocks() {
     };
     let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
     let h = TreeHasher::new(Curve::Bn254);
-    let mut pre = genesis(&h);
     let mut contracts = vec![(PRECOMPILE_LOOP, precompile_loop())];
     for op in [0x31, 0x3f, 0x54, 0x55] {
         contracts.push((access_loop_at(op), access_loop(op)));
     }
-    for (at, code) in &contracts {
-        pre.flat.insert_account(*at, 1, U256::ZERO, Some(code.clone().into()));
-    }
-    let changes = infra_primitives::StateChanges {
-        accounts: contracts.iter().map(|(a, _)| (*a, pre.flat.accounts.get(a).copied())).collect(),
-        ..Default::default()
-    };
-    let root = pre.headers[0].state_root;
-    let tree = SparseMerkleTree::new(&h).update(&pre, root, tree_updates(&h, &changes)).unwrap();
-    pre.nodes.apply(&tree.changes);
-    pre.headers[0].state_root = tree.root;
+    let pre = genesis_with(&h, &contracts);
     let parent = pre.headers[0].clone();
     let p = Output::after(&chain(), &parent, 0);
 
@@ -1216,25 +1220,9 @@ fn the_trace_bound_covers_adversarial_blocks() {
     let run = |txs: Vec<Vec<TxEnvelope>>| -> (u64, u64) {
         let mut m = pre.clone();
         let mut blocks = vec![];
-        for (i, txs) in txs.into_iter().enumerate() {
-            let parent = m.headers.last().unwrap().clone();
-            let txs: Vec<_> =
-                txs.into_iter().map(|t| infra_stf::recover_sender(t).unwrap()).collect();
-            let built = build_block(
-                &m,
-                &parent,
-                &chain(),
-                &h,
-                parent.timestamp + 1 + i as u64,
-                vec![],
-                txs,
-                Inclusion::Pool,
-                |_| {},
-            )
-            .unwrap();
-            assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-            m.commit(&built);
-            blocks.push(built.block);
+        for txs in txs {
+            let txs = txs.into_iter().map(|t| infra_stf::recover_sender(t).unwrap()).collect();
+            blocks.push(seal(&mut m, &h, 1, txs).block);
         }
         let want = Output::after(&chain(), &blocks.last().unwrap().header, 0);
         let gas: u64 = blocks.iter().map(|b| b.header.gas_used).sum();
@@ -1276,20 +1264,7 @@ fn the_trace_bound_covers_adversarial_blocks() {
 
     // Posted transactions the EVM refuses (a nonce far ahead): no gas, but a
     // signature recovery and a sender read each.
-    let mut m = pre.clone();
-    let empty = build_block(
-        &m,
-        &parent,
-        &chain(),
-        &h,
-        parent.timestamp + 1,
-        vec![],
-        vec![],
-        Inclusion::Pool,
-        |_| {},
-    )
-    .unwrap();
-    m.commit(&empty);
+    let empty = seal(&mut pre.clone(), &h, 1, vec![]);
     let mut payload = BatchPayload::from_blocks(std::slice::from_ref(&empty.block)).unwrap();
     let dropped = 20u64;
     payload.blocks[0].transactions = (0..dropped)

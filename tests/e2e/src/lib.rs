@@ -75,3 +75,18 @@ pub async fn dev_node(block_time_ms: u64) -> eyre::Result<DevNode> {
     )?;
     Ok(DevNode::new(start_node(cfg).await?, datadir))
 }
+
+/// Bindings of the test contracts the workloads deploy on L2 (from their
+/// committed artifacts).
+pub mod contracts {
+    alloy::sol!(
+        #[sol(rpc)]
+        TestToken,
+        "../../contracts/artifacts/TestToken.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        TestPool,
+        "../../contracts/artifacts/TestPool.json"
+    );
+}

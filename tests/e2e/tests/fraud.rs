@@ -17,15 +17,15 @@
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, B256, U256},
+    primitives::{B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    sol,
     sol_types::SolEvent,
 };
 use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
 use infra_e2e::settle::{
-    BATCHER_INDEX, l1_settings, start_anvil, start_l2_with, start_validator_with, wait_for,
+    BATCHER_INDEX, l1_settings, l2_transfer, start_anvil, start_l2_with, start_validator_with,
+    wait_for,
 };
 use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, Rollup};
 use infra_node_core::deploy_contracts;
@@ -40,74 +40,6 @@ fn chain() -> ChainConfig {
         challenge_period_s: 60,
         batch: BatchConfig { max_latency_ms: 1_000, ..BatchConfig::default() },
         ..ChainConfig::dev()
-    }
-}
-
-sol!(
-    #[sol(rpc)]
-    TestToken,
-    "../../contracts/artifacts/TestToken.json"
-);
-sol!(
-    #[sol(rpc)]
-    TestPool,
-    "../../contracts/artifacts/TestPool.json"
-);
-
-/// The L2 traffic: a constant-product pool between two tokens, and swaps both
-/// ways, so the batches the sequencer lies about run contract code.
-struct Dex {
-    l2: DynProvider,
-    pool: Address,
-    swaps: std::sync::atomic::AtomicU64,
-    /// The L2 blocks its deploys and calls (approvals, liquidity, swaps) landed in.
-    call_blocks: std::sync::Mutex<Vec<u64>>,
-}
-
-impl Dex {
-    async fn deploy(url: &str) -> eyre::Result<Self> {
-        let l2 = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
-            .connect_http(url.parse()?)
-            .erased();
-        let supply = U256::from(10u128.pow(24));
-        let mut call_blocks = Vec::new();
-        let mut deployed = |r: alloy::rpc::types::TransactionReceipt| -> eyre::Result<Address> {
-            eyre::ensure!(r.status(), "deploy");
-            call_blocks.extend(r.block_number);
-            r.contract_address.ok_or_else(|| eyre::eyre!("no contract address"))
-        };
-        let token = |name: &str| {
-            TestToken::deploy_builder(&l2, name.into(), name.into(), supply).gas(3_000_000)
-        };
-        let a = deployed(token("A").send().await?.get_receipt().await?)?;
-        let b = deployed(token("B").send().await?.get_receipt().await?)?;
-        let pool = TestPool::deploy_builder(&l2, a, b).gas(3_000_000);
-        let pool = deployed(pool.send().await?.get_receipt().await?)?;
-        for t in [a, b] {
-            let r = TestToken::new(t, &l2).approve(pool, U256::MAX).send().await?;
-            let r = r.get_receipt().await?;
-            eyre::ensure!(r.status(), "approve");
-            call_blocks.extend(r.block_number);
-        }
-        let liquidity = U256::from(10u128.pow(21));
-        let r = TestPool::new(pool, &l2).addLiquidity(liquidity, liquidity).send().await?;
-        let r = r.get_receipt().await?;
-        eyre::ensure!(r.status(), "addLiquidity");
-        call_blocks.extend(r.block_number);
-        Ok(Self { l2, pool, swaps: Default::default(), call_blocks: call_blocks.into() })
-    }
-
-    /// One swap (alternating direction), mined.
-    async fn trade(&self) -> eyre::Result<()> {
-        let n = self.swaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let one = U256::from(10u128.pow(15));
-        let pool = TestPool::new(self.pool, &self.l2);
-        let swap = pool.swap(n.is_multiple_of(2), one, U256::ZERO).gas(300_000);
-        let receipt = swap.send().await?.get_receipt().await?;
-        eyre::ensure!(receipt.status(), "swap {n} reverted");
-        self.call_blocks.lock().map_err(|_| eyre::eyre!("lock"))?.extend(receipt.block_number);
-        Ok(())
     }
 }
 
@@ -176,11 +108,10 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     assert!(receipt.status());
     let bridge = Bridge::new(d.bridge, l1.clone());
     let bridge_balance = l1.get_balance(d.bridge).await?;
-    let dex = Dex::deploy(&seq.http_url).await?;
 
     // Traffic until batch 2 (the wrong one) is on L1.
     wait_for("batch 2 on L1", Duration::from_secs(60), async || {
-        dex.trade().await?;
+        let _ = l2_transfer(&seq.http_url).await?;
         Ok((rollup.batchCount().call().await? >= U256::from(3)).then_some(()))
     })
     .await?;
@@ -201,14 +132,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let one = keys::storage_value_hash(&h, U256::ONE);
     let proof = SmtProof { siblings: forged.siblings.clone(), leaf: Some((key, one)) };
     assert!(proof.verify(&h, forged.state_root, key, Some(one)), "the forgery proves");
-    // The lied-about batch runs the DEX's code (its deploys or calls).
-    let runs_code = dex
-        .call_blocks
-        .lock()
-        .map_err(|_| eyre::eyre!("lock"))?
-        .iter()
-        .any(|b| (c.firstBlock..=c.lastBlock).contains(b));
-    assert!(runs_code, "batch 2 (blocks {}..={}) calls the DEX", c.firstBlock, c.lastBlock);
+
     let batcher = ProviderBuilder::new()
         .wallet(EthereumWallet::from(infra_config::dev_signer(BATCHER_INDEX)?))
         .connect_http(anvil.url.parse()?)
@@ -258,7 +182,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
 
     // Batch 2 comes again, right this time, and finalizes.
     wait_for("batch 2 posted again and final", Duration::from_secs(180), async || {
-        let _ = dex.trade().await;
+        let _ = l2_transfer(&seq.http_url).await;
         let next = rollup.nextToFinalize().call().await?;
         Ok((next > U256::from(2)).then_some(()))
     })
@@ -294,7 +218,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     // batches are right: the sequencer lies about every 2nd index, once each.)
     let seen = rollup.batchCount().call().await?;
     let target = wait_for("a new right batch", Duration::from_secs(60), async || {
-        let _ = dex.trade().await;
+        let _ = l2_transfer(&seq.http_url).await;
         let count = rollup.batchCount().call().await?;
         if count <= seen {
             return Ok(None);
@@ -352,7 +276,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
 
     // No wrong root was ever final: every finalized output is the validator's.
     wait_for("the challenged batch final", Duration::from_secs(120), async || {
-        let _ = dex.trade().await;
+        let _ = l2_transfer(&seq.http_url).await;
         Ok((rollup.nextToFinalize().call().await? > U256::from(target)).then_some(()))
     })
     .await?;
