@@ -1320,22 +1320,10 @@ fn the_trace_bound_covers_adversarial_blocks() {
         "{with_bytes}"
     );
 
+    // One after another: CI runs the end-to-end fault games on the other core.
     let patterns = adversarial_patterns();
-    let measured: Vec<(u64, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = patterns
-            .chunks(patterns.len().div_ceil(2))
-            .map(|chunk| {
-                let (run, tx) = (&run, &tx);
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|(_, to, input)| run(vec![vec![tx(*to, input.clone())]]))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
-    });
+    let measured: Vec<(u64, u64)> =
+        patterns.iter().map(|(_, to, input)| run(vec![vec![tx(*to, input.clone())]])).collect();
     let mut worst = 0.0f64;
     for ((name, _, _), (steps, gas)) in patterns.iter().zip(&measured) {
         let per_gas = (steps - one) as f64 / *gas as f64;

@@ -35,9 +35,10 @@ use std::time::Duration;
 fn chain() -> ChainConfig {
     ChainConfig {
         block_time_ms: 250,
-        // Each side's clock is half of it: time for the honest players to
-        // trace a claim and answer on a 1 s L1.
-        challenge_period_s: 60,
+        // Each side's clock is half of it (60 s): time for the honest players
+        // to trace a claim and answer on a 1 s L1, with CI's other tests
+        // running on the other core (30 s was lost once that way).
+        challenge_period_s: 120,
         batch: BatchConfig { max_latency_ms: 1_000, ..BatchConfig::default() },
         ..ChainConfig::dev()
     }
@@ -181,7 +182,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     assert_eq!(rollup.getClaim(wrong_claim).call().await?.status, 2, "the claim is marked invalid");
 
     // Batch 2 comes again, right this time, and finalizes.
-    wait_for("batch 2 posted again and final", Duration::from_secs(180), async || {
+    wait_for("batch 2 posted again and final", Duration::from_secs(300), async || {
         let _ = l2_transfer(&seq.http_url).await;
         let next = rollup.nextToFinalize().call().await?;
         Ok((next > U256::from(2)).then_some(()))
@@ -243,7 +244,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         .decoded_log::<FaultGame::GameCreated>()
         .ok_or_else(|| eyre::eyre!("GameCreated in the receipt"))?
         .gameId;
-    wait_for("the false challenge to lose", Duration::from_secs(180), async || {
+    wait_for("the false challenge to lose", Duration::from_secs(300), async || {
         let st = game.gameStatus(id).call().await?;
         eyre::ensure!(st != 1, "the false challenge won game {id}");
         Ok((st == 2).then_some(()))
@@ -275,7 +276,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     .await?;
 
     // No wrong root was ever final: every finalized output is the validator's.
-    wait_for("the challenged batch final", Duration::from_secs(120), async || {
+    wait_for("the challenged batch final", Duration::from_secs(300), async || {
         let _ = l2_transfer(&seq.http_url).await;
         Ok((rollup.nextToFinalize().call().await? > U256::from(target)).then_some(()))
     })
