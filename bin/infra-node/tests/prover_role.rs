@@ -83,11 +83,14 @@ async fn a_prover_process_finalizes_a_zk_chain_from_the_sequencer_rpc() -> eyre:
     let l1 = ProviderBuilder::new().connect_http(anvil.url.parse()?).erased();
     let rollup = Rollup::new(d.rollup, &l1);
     let start = Instant::now();
-    loop {
-        let r = rollup.latestFinalized().call().await?;
+    // Both reads at one L1 block (anvil may answer two `latest` calls from
+    // different states while it mines).
+    let at = loop {
+        let at = l1.get_block_number().await?;
+        let r = rollup.latestFinalized().block(at.into()).call().await?;
         if r.output.l2BlockNumber >= block {
             eprintln!("block {block} final on L1 {:?} after its receipt", start.elapsed());
-            break;
+            break at;
         }
         if let Some(status) = child.0.try_wait()? {
             eyre::bail!("the prover process exited: {status}");
@@ -96,10 +99,10 @@ async fn a_prover_process_finalizes_a_zk_chain_from_the_sequencer_rpc() -> eyre:
             eyre::bail!("block {block} not final on L1 after 120 s");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
     // Only the prover process proves here: the sequencer has no prover inside.
-    let next = rollup.nextToFinalize().call().await?;
-    assert!(next >= U256::from(2));
+    let next = rollup.nextToFinalize().block(at.into()).call().await?;
+    assert!(next >= U256::from(2), "nextToFinalize {next} at L1 block {at}");
     seq.node.cancel_token().cancel();
     Ok(())
 }
