@@ -325,11 +325,6 @@ impl GasBudget {
             .saturating_add(gas_used)
             .saturating_add(deposit_gas);
     }
-
-    /// The gas used so far.
-    pub fn used(&self) -> u64 {
-        self.used
-    }
 }
 
 impl From<BatchError> for InvalidBatch {
