@@ -11,7 +11,8 @@ every core) run one at a time and never beside a `timed` one (end-to-end tests
 with wall-clock deadlines: nodes, L1s, challenge periods); `timed` binaries run
 beside each other and beside `light` ones (unit tests, contract tests in revm).
 Durations of the last run are kept in $CARGO_TARGET_DIR/infra-test-times.json
-to order the next one."""
+to order the next one; a cold cache starts from scripts/test-times.json (the
+durations of a cold run on a 2-core machine), so the longest still start first."""
 import json
 import os
 import subprocess
@@ -71,7 +72,10 @@ def main(argv):
     try:
         times = json.load(open(times_file))
     except (OSError, ValueError):
-        times = {}
+        try:
+            times = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-times.json")))
+        except (OSError, ValueError):
+            times = {}
     jobs = artifacts()
     jobs.append({"package": "doctests", "manifest": os.path.abspath("Cargo.toml"), "exe": None,
                  "label": "doctests", "key": "doctests"})

@@ -65,12 +65,23 @@ cargo fmt --all -- --check
 step "contracts: committed artifacts match a fresh compile by the pinned solc"
 node contracts/compile.mjs --check
 
-step "cargo build"
-cargo build --workspace --all-targets
-
-step "fault-proof program: RISC-V build ($(/usr/bin/rustc --version)); the native one is the workspace build's"
-INFRA_PROGRAM_ELF=$(scripts/build-program.sh)
-scripts/build-program.sh --no-std-crates
+step "cargo build, and beside it the fault-proof program's RISC-V build ($(/usr/bin/rustc --version); the native one is the workspace build's)"
+# Two builds at once fill each other's single-threaded stretches (linking,
+# the program's one-unit LTO); each has its own target directory.
+PROGRAM_OUT=$(mktemp); PROGRAM_LOG=$(mktemp)
+( scripts/build-program.sh >"$PROGRAM_OUT" && scripts/build-program.sh --no-std-crates ) 2>"$PROGRAM_LOG" &
+PROGRAM_PID=$!
+# (If the workspace build fails, the script waits for the program's build
+# before it exits: that build holds the tree's lock too.)
+cargo build --workspace --all-targets || { wait "$PROGRAM_PID" 2>/dev/null; exit 1; }
+step "fault-proof program: waiting for its build"
+PROGRAM_RC=0
+wait "$PROGRAM_PID" || PROGRAM_RC=$?
+cat "$PROGRAM_LOG" >&2
+[ "$PROGRAM_RC" = 0 ] || exit "$PROGRAM_RC"
+INFRA_PROGRAM_ELF=$(tail -n 1 "$PROGRAM_OUT")
+rm -f "$PROGRAM_OUT" "$PROGRAM_LOG"
+[ -f "$INFRA_PROGRAM_ELF" ] || { echo "the program's build named no ELF: '$INFRA_PROGRAM_ELF'" >&2; exit 1; }
 INFRA_PROGRAM_NATIVE="$CARGO_TARGET_DIR/debug/infra-program"
 export INFRA_PROGRAM_ELF INFRA_PROGRAM_NATIVE
 echo "ELF $(stat -c %s "$INFRA_PROGRAM_ELF") bytes, sha256 $(sha256sum "$INFRA_PROGRAM_ELF" | cut -d' ' -f1)"

@@ -136,6 +136,12 @@ struct SequencerArgs {
     /// root is the true state plus a forged withdrawal of 1 ETH to the batcher.
     #[arg(long = "sequencer.test-forge-withdrawals")]
     test_forge_withdrawals: bool,
+    /// TESTS ONLY, with --sequencer.test-faulty-root-every: defend the wrong
+    /// roots in the fault game with a made-up trace (true up to the program's
+    /// first read of a contract's code), so each game is played move by move
+    /// down to one instruction that L1 runs.
+    #[arg(long = "sequencer.test-lying-defence")]
+    test_lying_defence: bool,
 }
 
 /// The peer-to-peer network.
@@ -845,6 +851,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             "config: --sequencer.test-forge-withdrawals needs --sequencer.test-faulty-root-every (it picks which wrong roots forge a withdrawal)",
         ));
     }
+    if cli.sequencer.test_lying_defence && cli.sequencer.test_faulty_root_every.is_none() {
+        return Err(usage(
+            "config: --sequencer.test-lying-defence needs --sequencer.test-faulty-root-every (it defends the wrong roots that flag makes)",
+        ));
+    }
     if let Some(n) = cli.sequencer.test_faulty_root_every {
         if chain.chain_id != infra_config::DEV_CHAIN_ID {
             return Err(usage(format!(
@@ -952,6 +963,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(l1) = cfg.l1.as_mut() {
         l1.faulty_root_every = cli.sequencer.test_faulty_root_every;
         l1.forge_withdrawals = cli.sequencer.test_forge_withdrawals;
+        l1.lying_defence = cli.sequencer.test_lying_defence;
     }
     let l1_info = cfg
         .l1
@@ -1057,7 +1069,9 @@ impl L1Tuning {
             sender: self.sender,
             prover: None,
             faulty_root_every: None,
+            faulty_root_limit: None,
             forge_withdrawals: false,
+            lying_defence: false,
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct PosterConfig {
     /// index is a multiple of this, once per index (a batch resubmitted after a
     /// lost dispute claims the true root).
     pub faulty_root_every: Option<u64>,
+    /// Tests only, with `faulty_root_every`: at most this many wrong roots in
+    /// all (`None`: no limit).
+    pub faulty_root_limit: Option<u64>,
     /// Tests only, with `faulty_root_every`: every second wrong root (the 1st,
     /// 3rd, ... fault) is the true state plus a forged withdrawal paying the
     /// batcher 1 ETH on L1 ([`ForgedWithdrawal`]); the others are a hash of the
@@ -325,7 +328,9 @@ impl BatchPoster {
             let index = self.rollup().batchCount().call().await.map_err(rpc)?;
             let index = u64::try_from(index).unwrap_or(u64::MAX);
             let lock = || self.faulted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let fault = index % every == 0 && !lock().contains(&index);
+            let fault = index % every == 0
+                && !lock().contains(&index)
+                && self.config.faulty_root_limit.is_none_or(|n| (lock().len() as u64) < n);
             if fault && self.config.forge_withdrawals && (index / every) % 2 == 1 {
                 let forged = self.forge_withdrawal(index, last_block, output.stateRoot).await?;
                 output.stateRoot = forged.state_root;
@@ -512,13 +517,21 @@ impl BatchPoster {
                     false
                 }
             };
-            if self.config.finalize {
+            // A few outputs a round (one L1 transaction each), so finalization
+            // catches up after a game held it back, while posting goes on.
+            let finalizing = if self.config.finalize { FINALIZE_PER_ROUND } else { 0 };
+            for _ in 0..finalizing {
                 let finalized = tokio::select! {
                     _ = cancel.cancelled() => return Ok(()),
                     r = self.finalize_next() => r,
                 };
-                if let Err(e) = finalized {
-                    tracing::warn!(target: "batcher", "finalizing: {e}");
+                match finalized {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "batcher", "finalizing: {e}");
+                        break;
+                    }
                 }
             }
             if !more {
@@ -530,6 +543,9 @@ impl BatchPoster {
         }
     }
 }
+
+/// The most outputs the poster finalizes between two posts.
+const FINALIZE_PER_ROUND: u32 = 8;
 
 /// The most calldata `Rollup` takes for one batch (`MAX_CALLDATA`).
 pub const MAX_CALLDATA: usize = 400_000;

@@ -97,6 +97,55 @@ impl TraceValues for ProgramTrace {
     }
 }
 
+/// A made-up trace, for fault injection in tests only
+/// (`--sequencer.test-lying-defence`): the program's values before index
+/// `from`, made-up hashes from it on, the last one (index `last`) with the
+/// status it wants (0: the claim holds, 1: it does not). Played with
+/// [`honest_moves`], it bisects down to the instruction that makes index
+/// `from`, which L1 then runs against it.
+pub struct Lying<'a, T: TraceValues> {
+    pub trace: &'a mut T,
+    pub from: u64,
+    pub last: u64,
+    pub final_status: u8,
+}
+
+impl<T: TraceValues> TraceValues for Lying<'_, T> {
+    fn at(&mut self, t: u64) -> B256 {
+        if t < self.from {
+            return self.trace.at(t);
+        }
+        let mut h = alloy::primitives::keccak256([b"lie".as_slice(), &t.to_be_bytes()].concat());
+        // (A state's first byte is its status: 3 while running.)
+        h.0[0] = if t == self.last { self.final_status } else { 3 };
+        h
+    }
+}
+
+/// The number of instructions the program (`elf`, on `preimages`) runs
+/// before the first read of a preimage that `wanted` accepts (called with
+/// the key at each read, in order; `None`: it accepts none). Runs the program from the start, one instruction at a time.
+pub fn first_read(
+    elf: &[u8],
+    preimages: Preimages,
+    wanted: impl Fn(&B256) -> bool,
+) -> Result<Option<u64>, TraceError> {
+    use infra_fpvm::Memory;
+    // `ecall` with a7 = SYS_PREIMAGE_READ, reading the key set before.
+    const ECALL: u64 = 0x73;
+    let mut vm = Vm::from_elf(elf, preimages)?;
+    while vm.cpu.exit.is_none() {
+        if vm.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
+            && vm.mem.read(vm.cpu.pc, 4) == ECALL
+            && wanted(&vm.cpu.preimage_key)
+        {
+            return Ok(Some(vm.cpu.steps));
+        }
+        vm.cpu.step(&mut vm.mem, &mut vm.oracle)?;
+    }
+    Ok(None)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     #[error("the program's ELF: {0}")]

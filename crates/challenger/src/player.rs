@@ -10,7 +10,9 @@
 //! the inputs must be exactly those the rollup serves for the claim, else
 //! the node does not play it (it could not play it honestly).
 
-use crate::fault::{ClaimView, Move, ProgramTrace, TraceError, TraceValues, depth, honest_moves};
+use crate::fault::{
+    ClaimView, Lying, Move, ProgramTrace, TraceError, TraceValues, depth, first_read, honest_moves,
+};
 use alloy::{
     eips::eip4844::{c_kzg, env_settings::EnvKzgSettings},
     primitives::{Address, B256, Bytes, U256},
@@ -23,7 +25,7 @@ use infra_fpvm::{Preimages, StepProof};
 use infra_l1::{FaultGame, GameAddresses, L1Tx, PreimageOracle, Rollup, TxSender};
 use infra_stf::{
     BatchData, Output,
-    claim::{KEY_BLOB, KEY_KECCAK256, KEY_LOCAL, KEY_POSEIDON, blob_key, local_key},
+    claim::{KEY_BLOB, KEY_KECCAK256, KEY_LOCAL, KEY_POSEIDON, blob_key, local_key, typed_key},
 };
 use infra_storage::Store;
 use std::{
@@ -54,6 +56,12 @@ pub struct PlayerSettings {
     pub elf: Arc<Vec<u8>>,
     /// Open games against wrong claims (a validator); otherwise only answer.
     pub challenge: bool,
+    /// Fault injection, tests only (`--sequencer.test-lying-defence`): a
+    /// defender (not `challenge`) defends its claims the program rejects with a
+    /// made-up trace, true up to the program's first read of a contract's code
+    /// (else up to its last instruction), so the game is played move by move
+    /// down to that instruction, which L1 then runs.
+    pub lying_defence: bool,
 }
 
 /// What a player has done (for status pages and tests).
@@ -64,9 +72,14 @@ pub struct PlayerStatus {
     /// Games ended the way this node played them / the other way.
     pub won: Vec<u64>,
     pub lost: Vec<u64>,
-    /// Moves and steps sent.
+    /// Moves sent (steps not counted).
     pub moves: u64,
-    pub steps: u64,
+    /// Steps sent: the game, the number of instructions run before the one
+    /// L1 ran, and the preimage key that instruction reads (if any).
+    pub steps: Vec<(u64, u64, Option<B256>)>,
+    /// Claims defended with a made-up trace (`lying_defence`): the claim and
+    /// the first made-up trace index.
+    pub lies: Vec<(u64, u64)>,
 }
 
 const IN_PROGRESS: u8 = 0;
@@ -81,6 +94,8 @@ struct ClaimTrace {
     /// The program's final state (its hash) and whether it rejects the claim.
     final_state: B256,
     rejects: bool,
+    /// `lying_defence`: the first trace index it makes up.
+    lie_from: Option<u64>,
 }
 
 impl TraceValues for ClaimTrace {
@@ -203,6 +218,7 @@ impl FaultPlayer {
         }
         let (store, elf, max_depth) =
             (self.store.clone(), self.settings.elf.clone(), self.settings.game.max_depth);
+        let lying = self.settings.lying_defence && !self.settings.challenge;
         let built = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
             let w = witness(&store, index).map_err(|e| e.to_string())?;
             for (i, input) in inputs.iter().enumerate() {
@@ -230,7 +246,19 @@ impl FaultPlayer {
                 return Err(format!("the program gives no verdict (exit status {status})"));
             }
             let final_state = trace.after(trace.end).map_err(|e| e.to_string())?;
-            Ok(ClaimTrace { trace, preimages: w.preimages, data: w.data, final_state, rejects: status == 1 })
+            let lie_from = if lying && status == 1 {
+                Some(lie_point(&elf, &trace, &w.preimages)?)
+            } else {
+                None
+            };
+            Ok(ClaimTrace {
+                trace,
+                preimages: w.preimages,
+                data: w.data,
+                final_state,
+                rejects: status == 1,
+                lie_from,
+            })
         })
         .await;
         let built = match built {
@@ -239,6 +267,10 @@ impl FaultPlayer {
             Err(e) => return Traced::Retry(e.to_string()),
         };
         tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
+        if let Some(from) = built.lie_from {
+            tracing::warn!(target: "challenger", claim = claim_id, batch = index, from, "TEST FAULT INJECTION: defending a wrong claim with a made-up trace");
+            self.update(|s| s.lies.push((claim_id, from)));
+        }
         let t = Arc::new(Mutex::new(built));
         self.traces.insert(claim_id, t.clone());
         Traced::Ready(t)
@@ -335,13 +367,15 @@ impl FaultPlayer {
                 self.finished.insert(game_id);
                 // A game this node played (it traced the claim, or opened it).
                 if let Some(t) = self.traces.get(&claim_id) {
-                    let (rejects, root) = {
+                    let (rejects, root, lying) = {
                         let t = t.lock().unwrap_or_else(PoisonError::into_inner);
-                        (t.rejects, t.final_state)
+                        (t.rejects, t.final_state, t.lie_from.is_some())
                     };
-                    // It sides with the root iff the root is its own final state.
-                    let with_root =
-                        rejects && (g.creator == me || self.root_of(game_id).await? == root);
+                    // It sides with the root iff the root is its own final
+                    // state (a lying defence never does).
+                    let with_root = rejects
+                        && !lying
+                        && (g.creator == me || self.root_of(game_id).await? == root);
                     let won = with_root == (g.status == CHALLENGER_WINS);
                     self.update(|s| if won { s.won.push(game_id) } else { s.lost.push(game_id) });
                     tracing::info!(target: "challenger", game = game_id, claim = claim_id, won, "game over");
@@ -350,15 +384,42 @@ impl FaultPlayer {
             }
             open.push((game_id, claim_id));
         }
-        open.sort_by_key(|(_, claim)| !self.traces.contains_key(claim));
+        // Games on claims already traced first, then those on live claims
+        // (a game on a claim already rolled back moves only bonds); one new
+        // claim traced a round, so the games it already plays are answered
+        // between traces.
+        let mut order = Vec::with_capacity(open.len());
         for (game_id, claim_id) in open {
+            let rank = if self.traces.contains_key(&claim_id) {
+                0
+            } else if self.rollup().isLive(U256::from(claim_id)).call().await.map_err(l1)? {
+                1
+            } else {
+                2
+            };
+            order.push((rank, game_id, claim_id));
+        }
+        order.sort();
+        let mut traced_new = false;
+        for (_, game_id, claim_id) in order {
+            let new = !self.traces.contains_key(&claim_id) && !self.unplayable.contains(&claim_id);
+            if new && traced_new {
+                continue; // (next round)
+            }
             let trace = match self.trace(claim_id).await {
-                Traced::Ready(t) => Some(t),
+                Traced::Ready(t) => {
+                    traced_new |= new;
+                    Some(t)
+                }
                 Traced::Retry(why) => {
                     tracing::debug!(target: "challenger", game = game_id, claim = claim_id, "not traced yet: {why}");
                     None
                 }
-                Traced::Unplayable => None,
+                Traced::Unplayable => {
+                    // (Found now, maybe after a whole run of the VM.)
+                    traced_new |= new;
+                    None
+                }
             };
             let played = match &trace {
                 Some(t) => self.play(game_id, t).await,
@@ -403,9 +464,16 @@ impl FaultPlayer {
         let max_depth = self.settings.game.max_depth;
         // (The VM seeks to the states it compares: off the async threads.)
         let t = trace.clone();
-        let moves = tokio::task::spawn_blocking(move || {
+        let (moves, lying) = tokio::task::spawn_blocking(move || {
             let mut t = t.lock().unwrap_or_else(PoisonError::into_inner);
-            honest_moves(&views, &mut *t, max_depth)
+            match t.lie_from {
+                Some(from) => {
+                    let last = (1u64 << max_depth) - 1;
+                    let mut lie = Lying { trace: &mut *t, from, last, final_status: 0 };
+                    (honest_moves(&views, &mut lie, max_depth), true)
+                }
+                None => (honest_moves(&views, &mut *t, max_depth), false),
+            }
         })
         .await
         .map_err(l1)?;
@@ -415,6 +483,10 @@ impl FaultPlayer {
         let id = U256::from(game_id);
         let mut made = 0;
         for m in moves {
+            // (A made-up state cannot be proven: a liar never steps.)
+            if lying && matches!(m, Move::Step { .. }) {
+                continue;
+            }
             // A claim whose opponent's time has run out can no longer be
             // countered: moving against it would revert.
             let target = match &m {
@@ -493,7 +565,8 @@ impl FaultPlayer {
             proofs: proof.mem_proofs.into(),
         };
         self.send(self.settings.game.game, call, U256::ZERO).await?;
-        self.update(|s| s.steps += 1);
+        let read = proof.preimage.map(|(key, _)| key);
+        self.update(|s| s.steps.push((game_id, from, read)));
         tracing::info!(target: "challenger", game = game_id, claim, is_attack, from, "stepped on L1");
         Ok(())
     }
@@ -622,8 +695,9 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Games in progress first (each side is on a clock), then at most one
-    /// new claim traced to open a game on, then credit.
+    /// Games in progress first (each side is on a clock; at most one new
+    /// claim traced for them), then at most one new claim traced to open a
+    /// game on, then credit.
     async fn round(&mut self) -> Result<(), PlayError> {
         self.play_games().await?;
         if self.settings.challenge {
@@ -639,8 +713,18 @@ impl FaultPlayer {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
+            let started = std::time::Instant::now();
             if let Err(e) = self.round().await {
                 tracing::warn!(target: "challenger", "fault game: {e}");
+            }
+            // Each move waits for a whole round: a slow one eats the clock.
+            let took = started.elapsed();
+            let clock = Duration::from_secs(self.settings.game.max_clock_s);
+            let role = if self.settings.challenge { "validator" } else { "defender" };
+            if took * 10 > clock {
+                tracing::warn!(target: "challenger", role, round_ms = took.as_millis() as u64, clock_s = clock.as_secs(), "a fault-game round took over a tenth of each side's clock (slow L1 RPC, or a claim being traced)");
+            } else {
+                tracing::debug!(target: "challenger", role, round_ms = took.as_millis() as u64, "fault-game round");
             }
         }
     }
@@ -679,6 +763,26 @@ enum Traced {
     Retry(String),
     /// (Logged once, when found.)
     Unplayable,
+}
+
+/// Where a lying defence starts making up states (`lying_defence`): at the
+/// program's first read of a contract's code (the code of an account the
+/// claim reads with code: a call into it, or any access that loads the
+/// account), else at its last instruction.
+fn lie_point(
+    elf: &[u8],
+    trace: &ProgramTrace,
+    preimages: &BTreeMap<B256, Vec<u8>>,
+) -> Result<u64, String> {
+    // Account leaves are 96 bytes (nonce, balance, code hash; zero: no code).
+    let code: BTreeSet<B256> = preimages
+        .iter()
+        .filter(|(k, v)| k[0] == KEY_POSEIDON && v.len() == 96 && v[64..] != [0u8; 32])
+        .map(|(_, v)| typed_key(KEY_KECCAK256, &B256::from_slice(&v[64..])))
+        .collect();
+    let read = first_read(elf, trace.vm().oracle.clone(), |k| code.contains(k))
+        .map_err(|e| e.to_string())?;
+    Ok(read.unwrap_or(trace.end.saturating_sub(1)))
 }
 
 /// What loading one preimage part takes.

@@ -25,9 +25,9 @@ use alloy::{
 };
 use common::{ETH, program_elf, real_claim};
 use infra_challenger::fault::{
-    self, ClaimView, Move, ProgramTrace, TraceValues, depth, honest_moves,
+    self, ClaimView, Lying, Move, ProgramTrace, TraceValues, depth, honest_moves,
 };
-use infra_fpvm::{Preimages, StepProof, Vm};
+use infra_fpvm::{Preimages, StepProof};
 use infra_l1::{FaultGame, PoseidonBn254, PreimageOracle, RiscV, TestClaimSource, sim::SimL1};
 use infra_stf::{
     Output,
@@ -96,12 +96,11 @@ impl Player {
 
     fn value(&self, trace: &mut Trace, t: u64) -> B256 {
         match self.lie_from {
-            Some(from) if t >= from => {
-                let mut h = keccak256([b"lie".as_slice(), &t.to_be_bytes()].concat());
-                h.0[0] = if t == LAST { self.final_status } else { 3 };
-                h
+            Some(from) => {
+                Lying { trace: &mut trace.inner, from, last: LAST, final_status: self.final_status }
+                    .at(t)
             }
-            _ => trace.at(t),
+            None => trace.at(t),
         }
     }
 }
@@ -421,24 +420,17 @@ fn local_inputs(preimages: &BTreeMap<B256, Vec<u8>>) -> Vec<Bytes> {
     (1..=5).map(|n| preimages[&local_key(n)].clone().into()).collect()
 }
 
-/// The first step that reads a preimage of `key_type` (found by running).
+/// The first step that reads a preimage of `key_type` (after `skip` such reads).
 fn first_read(trace: &Trace, key_type: u8, skip: usize) -> u64 {
-    let mut scan = Vm::from_elf(&program_elf(), trace.inner.vm().oracle.clone()).expect("ELF");
-    let mut seen = 0;
-    while scan.cpu.exit.is_none() {
-        use infra_fpvm::Memory;
-        if scan.mem.read(scan.cpu.pc, 4) == 0x73
-            && scan.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
-            && scan.cpu.preimage_key[0] == key_type
-        {
-            if seen == skip {
-                return scan.cpu.steps;
-            }
-            seen += 1;
-        }
-        scan.cpu.step(&mut scan.mem, &mut scan.oracle).expect("preimages");
-    }
-    panic!("no read of key type {key_type}")
+    let seen = std::cell::Cell::new(0);
+    let wanted = |key: &B256| {
+        let n = seen.get();
+        seen.set(n + usize::from(key[0] == key_type));
+        key[0] == key_type && n == skip
+    };
+    fault::first_read(&program_elf(), trace.inner.vm().oracle.clone(), wanted)
+        .expect("the program runs")
+        .unwrap_or_else(|| panic!("no read of key type {key_type}"))
 }
 
 const HONEST: Address = Address::repeat_byte(0x11);

@@ -38,9 +38,16 @@ pub struct L1Settings {
     /// Tests only, dev chains only: claim a wrong state root for every batch
     /// whose index is a multiple of this (`--sequencer.test-faulty-root-every`).
     pub faulty_root_every: Option<u64>,
+    /// Tests only (no flag), with `faulty_root_every`: at most this many wrong
+    /// roots in all.
+    pub faulty_root_limit: Option<u64>,
     /// Tests only, with `faulty_root_every`: every second wrong root records a
     /// forged withdrawal (`--sequencer.test-forge-withdrawals`).
     pub forge_withdrawals: bool,
+    /// Tests only, with `faulty_root_every`: the sequencer defends its wrong
+    /// roots in the fault game with a made-up trace
+    /// (`--sequencer.test-lying-defence`).
+    pub lying_defence: bool,
 }
 
 /// The node's libp2p network.
@@ -429,7 +436,8 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             let sender = TxSender::new(provider, key.clone(), SenderConfig::default())
                 .await
                 .wrap_err_with(|| format!("connecting the challenger to the L1 at {}", v.l1_rpc))?;
-            let settings = player_settings(&cfg.chain, &v.deployment, game, v.poll, elf, true);
+            let settings =
+                player_settings(&cfg.chain, &v.deployment, game, v.poll, elf, true, false);
             let actor =
                 infra_challenger::FaultPlayer::new(store.clone(), Arc::new(sender), settings);
             disputes = Some(actor.status());
@@ -468,8 +476,15 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             match load_fault_program(cfg.fault_program.as_deref(), game) {
                 Ok(elf) => {
                     let sender = poster.0.sender.clone();
-                    let settings =
-                        player_settings(&cfg.chain, &l1.deployment, game, l1.poll, elf, false);
+                    let settings = player_settings(
+                        &cfg.chain,
+                        &l1.deployment,
+                        game,
+                        l1.poll,
+                        elf,
+                        false,
+                        l1.lying_defence,
+                    );
                     let actor = infra_challenger::FaultPlayer::new(
                         poster.0.store.clone(),
                         sender,
@@ -648,6 +663,7 @@ fn player_settings(
     poll: Duration,
     elf: Arc<Vec<u8>>,
     challenge: bool,
+    lying_defence: bool,
 ) -> infra_challenger::PlayerSettings {
     let bound = infra_config::TraceBound { clock_s: game.max_clock_s, ..chain.trace_bound() };
     if bound.fits_clock() {
@@ -655,7 +671,14 @@ fn player_settings(
     } else {
         tracing::warn!(target: "node", worst_trace_instructions = bound.instructions, worst_trace_s = bound.seconds, clock_s = bound.clock_s, batch_gas = chain.batch_gas, "fault game: tracing the heaviest batch the gas budget (batch_gas) admits takes about {} s on a 2-core machine, more than half of each side's {} s clock: an honest player may lose a game against adversarial heavy batches (raise challenge_period_s or lower batch_gas)", bound.seconds, bound.clock_s);
     }
-    infra_challenger::PlayerSettings { rollup: d.rollup, game: game.clone(), poll, elf, challenge }
+    infra_challenger::PlayerSettings {
+        rollup: d.rollup,
+        game: game.clone(),
+        poll,
+        elf,
+        challenge,
+        lying_defence,
+    }
 }
 
 /// The chain parameters the deployed rollup hands every fault game
@@ -770,6 +793,11 @@ async fn connect_l1(
             "config: sequencer.test-forge-withdrawals needs sequencer.test-faulty-root-every (it picks which wrong roots forge a withdrawal)"
         );
     }
+    if l1.lying_defence && l1.faulty_root_every.is_none() {
+        bail!(
+            "config: sequencer.test-lying-defence needs sequencer.test-faulty-root-every (it defends the wrong roots that option makes)"
+        );
+    }
     let provider = infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
     check_chain_input(&provider, d.rollup, &cfg.chain).await?;
     let sender = TxSender::new(provider.clone(), l1.batcher_key.clone(), l1.sender.clone())
@@ -817,6 +845,7 @@ async fn connect_l1(
             poll: l1.poll,
             finalize: d.settlement == "optimistic",
             faulty_root_every: l1.faulty_root_every,
+            faulty_root_limit: l1.faulty_root_limit,
             forge_withdrawals: l1.forge_withdrawals,
             chain: infra_stf::claim::ClaimChain {
                 params: infra_execution::chain_params(&cfg.chain),

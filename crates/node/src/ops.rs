@@ -51,7 +51,7 @@ impl OpsMonitor {
             opened: s.opened.clone(),
             won: s.won.clone(),
             lost: s.lost.clone(),
-            moves: s.moves + s.steps,
+            moves: s.moves + s.steps.len() as u64,
         });
         self.ops.update(|v| {
             v.p2p = p2p;

@@ -144,7 +144,9 @@ pub fn l1_settings(
         },
         prover,
         faulty_root_every: None,
+        faulty_root_limit: None,
         forge_withdrawals: false,
+        lying_defence: false,
     })
 }
 

@@ -1,33 +1,43 @@
 //! Fault proofs end to end on anvil (the pinned npm package), with no arbiter:
-//! a sequencer that claims a wrong root for every 2nd batch is disputed by a
-//! validator with an L1 key, which opens a `FaultGame` on each such claim (its
-//! root: the final state of the fault-proof program, run in the VM over the
-//! claim's inputs, rejecting the claim). The sequencer's own defence runs the
-//! same program, agrees, and does not counter; the root stands once its clock
-//! runs out, the challenger wins, the output rolls back, the batch is posted
-//! again right, and no wrong root is ever final. A false challenge (a root
+//! a sequencer that claims wrong roots for batches 2 and 4 (every 2nd batch,
+//! the first two) is disputed by a validator with an L1 key, which opens a
+//! `FaultGame` on each such claim (its root: the final state of the
+//! fault-proof program, run in the VM over the claim's inputs, rejecting the
+//! claim). The sequencer defends each lie with a made-up trace (below); the
+//! validator wins, the output rolls back, the batch is posted again right,
+//! and no wrong root is ever final. A false challenge (a root
 //! saying the program rejects a right output) is countered by the honest
 //! players and its bond lost. The sequencer's first lie (batch 2) is a forged
 //! withdrawal: the true state plus a record of a 1 ETH withdrawal to the
 //! sequencer's batcher that L2 never made, with a proof that verifies against
 //! the claimed root; the validator's game invalidates it, and the withdrawal
 //! is never paid, before or after batch 2 is final again (the next lie, batch
-//! 4, is a hash of the true root). (Games played move by move to a step on L1
-//! by honest and lying parties are in crates/challenger/tests/fault_game.rs.)
+//! 4, is a hash of the true root).
+//!
+//! The L2 traffic is a constant-product DEX (two tokens, a pool, swaps both
+//! ways), so the lied-about batches run contract code; and the sequencer
+//! defends each lie with a made-up trace that leaves the program's at its
+//! first read of a contract's code (`--sequencer.test-lying-defence`): each
+//! game is played move by move over RPC down to that instruction, which the
+//! validator has L1 run (in at least one game the read of a DEX contract's
+//! code, loaded into the preimage oracle first), and wins. (More lying parties, in revm:
+//! crates/challenger/tests/fault_game.rs.)
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{B256, U256},
+    primitives::{Address, B256, U256, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
     sol_types::SolEvent,
 };
 use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
-use infra_e2e::settle::{
-    BATCHER_INDEX, l1_settings, l2_transfer, start_anvil, start_l2_with, start_validator_with,
-    wait_for,
+use infra_e2e::{
+    contracts::{TestPool, TestToken},
+    settle::{
+        BATCHER_INDEX, l1_settings, start_anvil, start_l2_with, start_validator_with, wait_for,
+    },
 };
-use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, Rollup};
+use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, PreimageOracle, Rollup};
 use infra_node_core::deploy_contracts;
 use infra_state::{SmtProof, TreeHasher, keys};
 use std::time::Duration;
@@ -39,8 +49,76 @@ fn chain() -> ChainConfig {
         // to trace a claim and answer on a 1 s L1, with CI's other tests
         // running on the other core (30 s was lost once that way).
         challenge_period_s: 120,
-        batch: BatchConfig { max_latency_ms: 1_000, ..BatchConfig::default() },
+        // (Fewer, larger batches than at 1 s: fewer outputs to finalize one
+        // L1 transaction each after a game held them back.)
+        batch: BatchConfig { max_latency_ms: 2_000, ..BatchConfig::default() },
+        // The least depth that holds the chain's trace bound (2^35 > 23.7 G
+        // instructions): the sequencer's lying defence makes each game 35
+        // moves and a step, 18 of them the validator's, within its clock.
+        game_max_depth: 35,
         ..ChainConfig::dev()
+    }
+}
+
+/// The L2 traffic: a constant-product pool between two tokens, and swaps both
+/// ways, so the batches the sequencer lies about run contract code.
+struct Dex {
+    l2: DynProvider,
+    /// The two tokens and the pool.
+    contracts: [Address; 3],
+    swaps: std::sync::atomic::AtomicU64,
+}
+
+impl Dex {
+    async fn deploy(url: &str) -> eyre::Result<Self> {
+        let l2 = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(infra_config::dev_signer(0)?))
+            .connect_http(url.parse()?)
+            .erased();
+        let supply = U256::from(10u128.pow(24));
+        let deployed = |r: alloy::rpc::types::TransactionReceipt| -> eyre::Result<Address> {
+            eyre::ensure!(r.status(), "deploy");
+            r.contract_address.ok_or_else(|| eyre::eyre!("no contract address"))
+        };
+        let token = |name: &str| {
+            TestToken::deploy_builder(&l2, name.into(), name.into(), supply).gas(3_000_000)
+        };
+        let a = deployed(token("A").send().await?.get_receipt().await?)?;
+        let b = deployed(token("B").send().await?.get_receipt().await?)?;
+        let pool = TestPool::deploy_builder(&l2, a, b).gas(3_000_000);
+        let pool = deployed(pool.send().await?.get_receipt().await?)?;
+        for t in [a, b] {
+            let r = TestToken::new(t, &l2).approve(pool, U256::MAX).send().await?;
+            eyre::ensure!(r.get_receipt().await?.status(), "approve");
+        }
+        let liquidity = U256::from(10u128.pow(21));
+        let r = TestPool::new(pool, &l2).addLiquidity(liquidity, liquidity).send().await?;
+        eyre::ensure!(r.get_receipt().await?.status(), "addLiquidity");
+        Ok(Self { l2, contracts: [a, b, pool], swaps: Default::default() })
+    }
+
+    /// One swap (alternating direction), mined.
+    async fn trade(&self) -> eyre::Result<()> {
+        let n = self.swaps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let one = U256::from(10u128.pow(15));
+        let pool = TestPool::new(self.contracts[2], &self.l2);
+        let swap = pool.swap(n.is_multiple_of(2), one, U256::ZERO).gas(300_000);
+        let receipt = swap.send().await?.get_receipt().await?;
+        eyre::ensure!(receipt.status(), "swap {n} reverted");
+        Ok(())
+    }
+
+    /// The preimage-oracle keys of the DEX contracts' code.
+    async fn code_keys(&self) -> eyre::Result<Vec<B256>> {
+        let mut keys = Vec::new();
+        for c in self.contracts {
+            let code = self.l2.get_code_at(c).await?;
+            keys.push(infra_stf::claim::typed_key(
+                infra_stf::claim::KEY_KECCAK256,
+                &keccak256(&code),
+            ));
+        }
+        Ok(keys)
     }
 }
 
@@ -67,6 +145,8 @@ async fn logs<E: SolEvent>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() -> eyre::Result<()>
 {
+    let started = std::time::Instant::now();
+    let phase = |what: &str| eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
     let anvil = start_anvil().await?;
     let chain = chain();
     let genesis = parse_genesis(DEV_GENESIS_JSON, "dev")?;
@@ -80,11 +160,16 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         None,
     )
     .await?;
-    let game_at =
-        d.fault_game.clone().ok_or_else(|| eyre::eyre!("optimistic deployments have a game"))?.game;
+    let game_addresses =
+        d.fault_game.clone().ok_or_else(|| eyre::eyre!("optimistic deployments have a game"))?;
+    let game_at = game_addresses.game;
     let mut l1s = l1_settings(&anvil.url, &d, DataAvailability::Auto, 1, None)?;
     l1s.faulty_root_every = Some(2);
     l1s.forge_withdrawals = true;
+    l1s.lying_defence = true;
+    // Two lies: games that roll back later batches are over before the false
+    // challenge, whose right batch must stay live while it is played.
+    l1s.faulty_root_limit = Some(2);
     let seq = start_l2_with(l1s, None, chain.clone()).await?;
     let forged_list = seq.node.forged_withdrawals.clone().ok_or_else(|| eyre::eyre!("forging"))?;
     let challenger = infra_config::dev_signer(5)?;
@@ -109,13 +194,15 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     assert!(receipt.status());
     let bridge = Bridge::new(d.bridge, l1.clone());
     let bridge_balance = l1.get_balance(d.bridge).await?;
+    let dex = Dex::deploy(&seq.http_url).await?;
 
-    // Traffic until batch 2 (the wrong one) is on L1.
-    wait_for("batch 2 on L1", Duration::from_secs(60), async || {
-        let _ = l2_transfer(&seq.http_url).await?;
-        Ok((rollup.batchCount().call().await? >= U256::from(3)).then_some(()))
+    // Traffic until batches 2 and 4 (the wrong ones) are on L1.
+    wait_for("batches 2 to 4 on L1", Duration::from_secs(90), async || {
+        dex.trade().await?;
+        Ok((rollup.batchCount().call().await? >= U256::from(5)).then_some(()))
     })
     .await?;
+    phase("batches 2 to 4 on L1");
     let wrong_claim = rollup.claimOf(U256::from(2)).call().await?;
     // Batch 2 is the forged withdrawal: its proof verifies against the root
     // the sequencer claimed, so only the game stands between it and L1's ETH.
@@ -172,6 +259,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         eyre::ensure!(won, "the challenger lost the game on the wrong batch 2");
         Ok(())
     })?;
+    phase("the game on batch 2 ended");
     let s = status.lock().map_err(|_| eyre::eyre!("lock"))?.clone();
     assert!(s.opened.contains(&2), "the validator opened the game on batch 2: {s:?}");
     let rolled = logs::<Rollup::BatchesRolledBack>(&l1, d.rollup, d.deploy_block).await?;
@@ -181,29 +269,19 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     );
     assert_eq!(rollup.getClaim(wrong_claim).call().await?.status, 2, "the claim is marked invalid");
 
-    // Batch 2 comes again, right this time, and finalizes.
-    wait_for("batch 2 posted again and final", Duration::from_secs(300), async || {
-        let _ = l2_transfer(&seq.http_url).await;
-        let next = rollup.nextToFinalize().call().await?;
-        Ok((next > U256::from(2)).then_some(()))
+    // The game on the second lie (batch 4) is over too, won by the validator.
+    wait_for("the game on batch 4 to end", Duration::from_secs(300), async || {
+        for e in logs::<FaultGame::GameResolved>(&l1, game_at, d.deploy_block).await? {
+            if rollup.getClaim(e.claimId).call().await?.index == 4 {
+                eyre::ensure!(e.challengerWins, "the challenger lost the game on batch 4");
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
     })
     .await?;
 
-    // The forged output never became final: batch 2 was posted again, true,
-    // and finalized; the forgery does not prove against it.
-    assert!(!rollup.isLive(wrong_claim).call().await?, "the forged claim is rolled back");
-    assert_ne!(rollup.claimOf(U256::from(2)).call().await?, wrong_claim);
-    let e = pay(2).await?;
-    assert!(
-        matches!(
-            e.as_decoded_interface_error::<Bridge::BridgeErrors>(),
-            Some(Bridge::BridgeErrors::InvalidWithdrawalProof(_))
-        ),
-        "the true batch 2 does not prove the forgery: {e}"
-    );
-    assert!(!bridge.finalizedWithdrawals(forged.hash).call().await?);
-    assert_eq!(l1.get_balance(d.bridge).await?, bridge_balance, "the bridge paid nothing");
-
+    phase("the game on batch 4 ended");
     // A false challenge: a root saying the program rejects a right output,
     // which its creator then leaves alone; the honest players counter it.
     let liar = infra_config::dev_signer(6)?;
@@ -216,10 +294,10 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let period = chain.challenge_period_s;
     // The game opens as soon as the batch is on L1, before the validator has
     // necessarily derived it: the honest players answer once they can. (Odd
-    // batches are right: the sequencer lies about every 2nd index, once each.)
+    // batches are right, and the sequencer's two lies are rolled back first.)
     let seen = rollup.batchCount().call().await?;
     let target = wait_for("a new right batch", Duration::from_secs(60), async || {
-        let _ = l2_transfer(&seq.http_url).await;
+        let _ = dex.trade().await;
         let count = rollup.batchCount().call().await?;
         if count <= seen {
             return Ok(None);
@@ -244,6 +322,31 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         .decoded_log::<FaultGame::GameCreated>()
         .ok_or_else(|| eyre::eyre!("GameCreated in the receipt"))?
         .gameId;
+
+    // Meanwhile batch 2 comes again, right this time, and finalizes.
+    wait_for("batch 2 posted again and final", Duration::from_secs(300), async || {
+        let _ = dex.trade().await;
+        let next = rollup.nextToFinalize().call().await?;
+        Ok((next > U256::from(2)).then_some(()))
+    })
+    .await?;
+
+    phase("batch 2 posted again and final");
+    // The forged output never became final: batch 2 was posted again, true,
+    // and finalized; the forgery does not prove against it.
+    assert!(!rollup.isLive(wrong_claim).call().await?, "the forged claim is rolled back");
+    assert_ne!(rollup.claimOf(U256::from(2)).call().await?, wrong_claim);
+    let e = pay(2).await?;
+    assert!(
+        matches!(
+            e.as_decoded_interface_error::<Bridge::BridgeErrors>(),
+            Some(Bridge::BridgeErrors::InvalidWithdrawalProof(_))
+        ),
+        "the true batch 2 does not prove the forgery: {e}"
+    );
+    assert!(!bridge.finalizedWithdrawals(forged.hash).call().await?);
+    assert_eq!(l1.get_balance(d.bridge).await?, bridge_balance, "the bridge paid nothing");
+
     wait_for("the false challenge to lose", Duration::from_secs(300), async || {
         let st = game.gameStatus(id).call().await?;
         eyre::ensure!(st != 1, "the false challenge won game {id}");
@@ -251,6 +354,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     })
     .await?;
     assert_eq!(game.credit(liar.address()).call().await?, U256::ZERO, "the liar lost its bond");
+    phase("the false challenge lost");
     let b = rollup.getBatch(U256::from(target)).call().await?;
     let blk = l2v
         .get_block_by_number(b.lastBlock.into())
@@ -275,13 +379,15 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     })
     .await?;
 
+    phase("bonds refunded");
     // No wrong root was ever final: every finalized output is the validator's.
     wait_for("the challenged batch final", Duration::from_secs(300), async || {
-        let _ = l2_transfer(&seq.http_url).await;
+        let _ = dex.trade().await;
         Ok((rollup.nextToFinalize().call().await? > U256::from(target)).then_some(()))
     })
     .await?;
     let finalized = logs::<Rollup::OutputFinalized>(&l1, d.rollup, d.deploy_block).await?;
+    phase("the challenged batch final");
     assert!(finalized.len() > target as usize);
     for ev in &finalized {
         let blk = l2v
@@ -294,5 +400,55 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
             ev.index
         );
     }
+
+    // The sequencer's two lies (batches 2 and 4, both live when their games
+    // opened) were defended with its made-up trace, played move by move down to
+    // the first made-up state, and decided by the validator's step: L1 ran
+    // exactly the instruction where the made-up trace leaves the program's.
+    // With DEX traffic that instruction is the program's first read of a
+    // contract's code (the EVM loading it to run a call), whose part the
+    // validator loaded into the oracle first.
+    let lies = seq.node.disputes.clone().ok_or_else(|| eyre::eyre!("a defender"))?;
+    let lies = lies.lock().map_err(|_| eyre::eyre!("lock"))?.lies.clone();
+    let steps = status.lock().map_err(|_| eyre::eyre!("lock"))?.steps.clone();
+    let created = logs::<FaultGame::GameCreated>(&l1, game_at, d.deploy_block).await?;
+    let ended = logs::<FaultGame::GameResolved>(&l1, game_at, d.deploy_block).await?;
+    let code = dex.code_keys().await?;
+    let oracle = PreimageOracle::new(game_addresses.oracle, l1.clone());
+    let mut first = std::collections::BTreeMap::new();
+    for (claim, from) in &lies {
+        let index = rollup.getClaim(U256::from(*claim)).call().await?.index;
+        first.entry(index).or_insert((*claim, *from));
+    }
+    let mut code_steps = 0;
+    for index in [2, 4] {
+        let (claim, from) = first[&index];
+        let g = created
+            .iter()
+            .find(|e| e.claimId == U256::from(claim))
+            .ok_or_else(|| eyre::eyre!("no game on claim {claim}"))?
+            .gameId;
+        let end = ended.iter().find(|e| e.gameId == g);
+        assert!(end.is_some_and(|e| e.challengerWins), "the validator won game {g}: {end:?}");
+        let step = steps.iter().find(|(game, ..)| U256::from(*game) == g);
+        let Some((_, at, read)) = step else {
+            panic!("no step of the validator in game {g} (batch {index}): {steps:?}")
+        };
+        assert_eq!(*at, from, "game {g}: L1 ran the first made-up instruction");
+        let claims: u64 = game.claimCount(g).call().await?.to();
+        assert_eq!(claims, game_addresses.max_depth + 1, "game {g}: one claim per level");
+        if let Some(key) = read.filter(|k| code.contains(k)) {
+            assert!(oracle.isLoaded(key, U256::ZERO).call().await?, "the code part is on L1");
+            code_steps += 1;
+        }
+        // Each side's clock at its deepest claim (the validator's: depth 34).
+        let deepest = game.getClaim(g, U256::from(claims - 1)).call().await?;
+        let honest = game.getClaim(g, U256::from(claims - 2)).call().await?;
+        eprintln!(
+            "game {g} (batch {index}): {claims} claims and a step at instruction {from}; clocks used: validator {} s, lying defence {} s of {} s",
+            honest.clock, deepest.clock, game_addresses.max_clock_s
+        );
+    }
+    assert!(code_steps >= 1, "a step ran the read of a DEX contract's code: {steps:?}");
     Ok(())
 }
