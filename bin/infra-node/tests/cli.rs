@@ -51,6 +51,9 @@ fn bad_flags_exit_2_naming_the_field() {
         &["--sequencer.key", "required for a sequencer on the network"],
     );
     refused(&["--dev", "--sequencer.test-faulty-root-every", "0"], &["test-faulty-root-every = 0"]);
+    for flag in ["--sequencer.test-forge-withdrawals", "--sequencer.test-lying-defence"] {
+        refused(&["--dev", flag], &[flag, "needs --sequencer.test-faulty-root-every"]);
+    }
     refused(&["--role", "prover"], &["--l1.rpc", "required for --role prover"]);
     refused(
         &[
