@@ -21,6 +21,8 @@ import threading
 import time
 
 HEAVY = {"infra-prover", "infra-circuits"}
+# The longest one test binary may run (the longest takes about 6 min here).
+LIMIT_S = 1200
 TIMED = {"infra-e2e", "infra-node"}
 
 
@@ -111,14 +113,20 @@ def main(argv):
             cmd = ["cargo", "test", "--workspace", "--doc", "--", *rest]
             cwd = os.path.dirname(j["manifest"])
             header = "   Doc-tests (cargo test --workspace --doc)\n"
-        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=LIMIT_S)
+            out, rc = p.stdout, p.returncode
+        except subprocess.TimeoutExpired as e:
+            partial = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+            out, rc = partial + f"\nKILLED: still running after {LIMIT_S} s (a hung test fails, it does not hang CI)\n", 1
         took = time.monotonic() - start
         with print_lock:
-            sys.stdout.write(header + p.stdout + f"[{j['key']}: {took:.1f} s, lane {j['lane']}]\n")
+            sys.stdout.write(header + out + f"[{j['key']}: {took:.1f} s, lane {j['lane']}]\n")
             sys.stdout.flush()
         with lock:
             times[j["key"]] = round(took, 2)
-            if p.returncode != 0:
+            if rc != 0:
                 failed.append(j["key"])
             running.remove(j)
             lock.notify_all()

@@ -222,12 +222,15 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
     // A malformed batch posted by the batcher's key (bad RLP): the validator
     // derives no blocks for it (its output is the pre-output), and so does
     // the program.
-    let batcher = wallet(&anvil.url, infra_config::dev_signer(BATCHER_INDEX)?)?;
-    let rollup = Rollup::new(d.rollup, &batcher);
     // (A batch the sequencer sent before it stopped may still land: read the
-    // rollup's next block again until the submission is the next one.)
+    // rollup's next block again until the submission is the next one. A new
+    // provider each attempt: alloy's nonce cache counts a nonce for every
+    // attempt, even one refused at gas estimation, and a gap would leave the
+    // submission queued for good.)
     let mut attempts = 0;
     let bad_index = loop {
+        let batcher = wallet(&anvil.url, infra_config::dev_signer(BATCHER_INDEX)?)?;
+        let rollup = Rollup::new(d.rollup, &batcher);
         let next = rollup.nextBlock().call().await?;
         let index = u64::try_from(rollup.batchCount().call().await?)?;
         let output = Rollup::Output {
@@ -245,7 +248,8 @@ async fn fpvm_run_computes_the_nodes_output_for_every_batch() -> eyre::Result<()
             .await
         {
             Ok(pending) => {
-                let receipt = pending.get_receipt().await?;
+                let receipt =
+                    pending.with_timeout(Some(Duration::from_secs(60))).get_receipt().await?;
                 assert!(receipt.status(), "the malformed batch is on L1");
                 break index;
             }
