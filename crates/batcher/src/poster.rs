@@ -438,18 +438,21 @@ impl BatchPoster {
                 applied
             };
             let (data, blob_hashes) = BatchRecord::posted(&posted);
-            self.store.put_batch(&BatchRecord {
-                index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
-                first_block,
-                last_block,
-                data,
-                blob_hashes,
-                claimed: claimed.encode().to_vec().into(),
-                derived: derived.encode().to_vec().into(),
-                chain: self.config.chain.encode().into(),
-                deposits,
-                deposit_base,
-            })?;
+            self.store.put_batch(
+                &BatchRecord {
+                    index: u64::try_from(ev.data.index).unwrap_or(u64::MAX),
+                    first_block,
+                    last_block,
+                    data,
+                    blob_hashes,
+                    claimed: claimed.encode().to_vec().into(),
+                    derived: derived.encode().to_vec().into(),
+                    chain: self.config.chain.encode().into(),
+                    deposits,
+                    deposit_base,
+                },
+                u64::try_from(ev.data.claimId).ok(),
+            )?;
         }
         let posted = PostedBatch {
             first_block,

@@ -20,7 +20,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use infra_bus::{Actor, ActorError, CancellationToken};
-use infra_derivation::witness::witness;
+use infra_derivation::witness::witness_of;
 use infra_fpvm::{Preimages, StepProof};
 use infra_l1::{FaultGame, GameAddresses, L1Tx, PreimageOracle, Rollup, TxSender};
 use infra_stf::{
@@ -85,6 +85,10 @@ pub struct PlayerStatus {
 const IN_PROGRESS: u8 = 0;
 const CHALLENGER_WINS: u8 = 1;
 const STATUS_PENDING: u8 = 1;
+/// Claims resolved in one game per round (one transaction each, bottom-up):
+/// a game of 36 claims would otherwise hold a round, and the moves it owes
+/// in other games, for 36 L1 transactions.
+const RESOLVE_PER_ROUND: usize = 4;
 
 /// One claim's trace and what loading its preimages needs.
 struct ClaimTrace {
@@ -110,6 +114,9 @@ pub struct FaultPlayer {
     sender: Arc<TxSender>,
     settings: PlayerSettings,
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
+    /// The one claim being traced, off the rounds (claim id, batch index):
+    /// games already traced are answered meanwhile.
+    building: Option<(u64, u64, Building)>,
     /// Claims this node cannot rebuild (its records lack them or differ).
     unplayable: BTreeSet<u64>,
     /// Claims this node has opened a game on, or found right.
@@ -133,6 +140,7 @@ impl FaultPlayer {
             sender,
             settings,
             traces: HashMap::new(),
+            building: None,
             unplayable: BTreeSet::new(),
             checked: BTreeSet::new(),
             finished: BTreeSet::new(),
@@ -161,10 +169,18 @@ impl FaultPlayer {
         FaultGame::new(self.settings.game.game, self.provider())
     }
 
+    /// Sends a move (or what a move needs, or a resolution) in a game: before
+    /// the batcher's posts waiting on the same key (moves run on a clock).
     async fn send(&self, to: Address, call: impl SolCall, value: U256) -> Result<(), PlayError> {
         let mut tx = L1Tx::call(to, call.abi_encode().into());
         tx.value = value;
-        self.sender.send(tx).await.map_err(l1)?;
+        self.sender.send_urgent(tx).await.map_err(l1)?;
+        Ok(())
+    }
+
+    /// Sends what runs on no clock (refunds, withdrawals) in turn.
+    async fn send_in_turn(&self, to: Address, call: impl SolCall) -> Result<(), PlayError> {
+        self.sender.send(L1Tx::call(to, call.abi_encode().into())).await.map_err(l1)?;
         Ok(())
     }
 
@@ -178,17 +194,24 @@ impl FaultPlayer {
             .unwrap_or_default())
     }
 
-    /// The trace of claim `claim_id`, built once from this node's records.
+    /// The trace of claim `claim_id`, built once from this node's records,
+    /// one claim at a time in the background (the VM runs the whole program:
+    /// seconds to minutes), so the games this node already plays are
+    /// answered meanwhile. `Building`: being built (this claim or another);
     /// `Retry`: not yet (an L1 error, or derivation has not recorded the
-    /// claim's batch yet); `Unplayable`: never (the record at the claim's
-    /// index is another claim's and the claim is rolled back, its inputs differ
-    /// from the record, or the program gives no verdict within the game).
+    /// claim's batch yet); `Unplayable`: never (the claim is rolled back and
+    /// this node never recorded its batch, its inputs differ from the record,
+    /// or the program gives no verdict within the game).
     async fn trace(&mut self, claim_id: u64) -> Traced {
+        self.take_built().await;
         if let Some(t) = self.traces.get(&claim_id) {
             return Traced::Ready(t.clone());
         }
         if self.unplayable.contains(&claim_id) {
             return Traced::Unplayable;
+        }
+        if self.building.is_some() {
+            return Traced::Building;
         }
         let id = U256::from(claim_id);
         let l1_state = async {
@@ -202,25 +225,25 @@ impl FaultPlayer {
             Err(e) => return Traced::Retry(format!("L1: {e}")),
         };
         let index = claim.index;
-        // The record at the claim's index must be this claim's.
-        let record = match self.store.reader().and_then(|r| r.batch(index)) {
+        // This claim's record: the batch kept at its index, or the one a
+        // rollback replaced there (a game on a rolled-back claim is still played).
+        let record = match self.store.reader().and_then(|r| r.claim_batch(index, claim_id)) {
             Ok(r) => r,
             Err(e) => return Traced::Retry(format!("reading batch record {index}: {e}")),
         };
-        let same = record.as_ref().is_some_and(|r| {
+        let Some(record) = record.filter(|r| {
             Output::decode(&r.claimed) == Some(claim_output(&claim))
                 && (r.first_block, r.last_block) == (claim.firstBlock, claim.lastBlock)
-        });
-        if !same {
+        }) else {
             let why =
                 format!("this node has no record of batch {index} as claim {claim_id} posted it");
             return if live { Traced::Retry(why) } else { self.give_up(claim_id, why) };
-        }
+        };
         let (store, elf, max_depth) =
             (self.store.clone(), self.settings.elf.clone(), self.settings.game.max_depth);
         let lying = self.settings.lying_defence && !self.settings.challenge;
-        let built = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
-            let w = witness(&store, index).map_err(|e| e.to_string())?;
+        let build = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
+            let w = witness_of(&store, &record).map_err(|e| e.to_string())?;
             for (i, input) in inputs.iter().enumerate() {
                 let key = local_key(i as u64 + 1);
                 if w.preimages.get(&key).map(Vec::as_slice) != Some(input.as_ref()) {
@@ -234,7 +257,8 @@ impl FaultPlayer {
             for (k, v) in &w.preimages {
                 source.insert(*k, v.clone());
             }
-            let mut trace = ProgramTrace::new(&elf, source).map_err(|e: TraceError| e.to_string())?;
+            let mut trace =
+                ProgramTrace::new(&elf, source).map_err(|e: TraceError| e.to_string())?;
             if trace.end >= 1u64 << max_depth {
                 return Err(format!(
                     "the program runs {} instructions, more than the game's 2^{max_depth}",
@@ -259,21 +283,36 @@ impl FaultPlayer {
                 rejects: status == 1,
                 lie_from,
             })
-        })
-        .await;
-        let built = match built {
+        });
+        tracing::info!(target: "challenger", claim = claim_id, batch = index, "tracing the claim in the fault-proof VM");
+        self.building = Some((claim_id, index, build));
+        Traced::Building
+    }
+
+    /// Keeps the claim trace built in the background, once built.
+    async fn take_built(&mut self) {
+        if !self.building.as_ref().is_some_and(|(.., h)| h.is_finished()) {
+            return;
+        }
+        let Some((claim_id, index, build)) = self.building.take() else { return };
+        let built = match build.await {
             Ok(Ok(b)) => b,
-            Ok(Err(why)) => return self.give_up(claim_id, why),
-            Err(e) => return Traced::Retry(e.to_string()),
+            Ok(Err(why)) => {
+                self.give_up(claim_id, why);
+                return;
+            }
+            Err(e) => {
+                // (Tried again when next asked for.)
+                tracing::warn!(target: "challenger", claim = claim_id, batch = index, "tracing the claim failed: {e}");
+                return;
+            }
         };
         tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
         if let Some(from) = built.lie_from {
             tracing::warn!(target: "challenger", claim = claim_id, batch = index, from, "TEST FAULT INJECTION: defending a wrong claim with a made-up trace");
             self.update(|s| s.lies.push((claim_id, from)));
         }
-        let t = Arc::new(Mutex::new(built));
-        self.traces.insert(claim_id, t.clone());
-        Traced::Ready(t)
+        self.traces.insert(claim_id, Arc::new(Mutex::new(built)));
     }
 
     fn give_up(&mut self, claim_id: u64, why: String) -> Traced {
@@ -283,8 +322,8 @@ impl FaultPlayer {
     }
 
     /// A validator: opens a game on a live pending claim inside its period that
-    /// derivation found wrong and the program rejects. Traces at most one claim
-    /// a round, so games in progress (on a clock) are answered in between.
+    /// derivation found wrong and the program rejects (tracing one claim at a
+    /// time, in the background).
     async fn open_games(&mut self) -> Result<(), PlayError> {
         let count: u64 = self.rollup().batchCount().call().await.map_err(l1)?.to();
         let next: u64 = self.rollup().nextToFinalize().call().await.map_err(l1)?.to();
@@ -312,9 +351,9 @@ impl FaultPlayer {
                 self.checked.insert(claim_id);
                 continue;
             }
-            let traced = self.traces.contains_key(&claim_id);
             let trace = match self.trace(claim_id).await {
                 Traced::Ready(t) => t,
+                Traced::Building => return Ok(()),
                 Traced::Retry(why) => {
                     tracing::debug!(target: "challenger", claim = claim_id, batch = index, "not traced yet: {why}");
                     return Ok(());
@@ -339,16 +378,13 @@ impl FaultPlayer {
             self.checked.insert(claim_id);
             self.update(|s| s.opened.push(index));
             tracing::warn!(target: "challenger", claim = claim_id, batch = index, %root, "wrong output: fault game opened on L1");
-            if !traced {
-                return Ok(()); // one new trace a round
-            }
         }
         Ok(())
     }
 
-    /// Plays every game in progress: those on claims already traced first
-    /// (each side is on a clock), then the others (tracing their claims).
-    /// Games on claims this node cannot rebuild are still resolved.
+    /// Plays every game in progress on a claim traced; asks for the trace of
+    /// the others (games on live claims first). Games on claims this node
+    /// cannot rebuild, or has not traced yet, are still resolved.
     async fn play_games(&mut self) -> Result<(), PlayError> {
         let count: u64 = self.game().gameCount().call().await.map_err(l1)?.to();
         let me = self.sender.address();
@@ -385,9 +421,8 @@ impl FaultPlayer {
             open.push((game_id, claim_id));
         }
         // Games on claims already traced first, then those on live claims
-        // (a game on a claim already rolled back moves only bonds); one new
-        // claim traced a round, so the games it already plays are answered
-        // between traces.
+        // (a game on a claim already rolled back moves only bonds), which
+        // are traced first.
         let mut order = Vec::with_capacity(open.len());
         for (game_id, claim_id) in open {
             let rank = if self.traces.contains_key(&claim_id) {
@@ -400,24 +435,12 @@ impl FaultPlayer {
             order.push((rank, game_id, claim_id));
         }
         order.sort();
-        let mut traced_new = false;
         for (_, game_id, claim_id) in order {
-            let new = !self.traces.contains_key(&claim_id) && !self.unplayable.contains(&claim_id);
-            if new && traced_new {
-                continue; // (next round)
-            }
             let trace = match self.trace(claim_id).await {
-                Traced::Ready(t) => {
-                    traced_new |= new;
-                    Some(t)
-                }
+                Traced::Ready(t) => Some(t),
+                Traced::Building | Traced::Unplayable => None,
                 Traced::Retry(why) => {
                     tracing::debug!(target: "challenger", game = game_id, claim = claim_id, "not traced yet: {why}");
-                    None
-                }
-                Traced::Unplayable => {
-                    // (Found now, maybe after a whole run of the VM.)
-                    traced_new |= new;
                     None
                 }
             };
@@ -620,8 +643,9 @@ impl FaultPlayer {
         }
     }
 
-    /// Resolves, bottom-up, the claims that can no longer be countered, then the
-    /// game once its root is resolved.
+    /// Resolves, bottom-up, the claims that can no longer be countered (at
+    /// most `RESOLVE_PER_ROUND` a round), then the game once its root is
+    /// resolved.
     async fn resolve(
         &self,
         game_id: u64,
@@ -633,10 +657,14 @@ impl FaultPlayer {
         let id = U256::from(game_id);
         let mut resolved: Vec<bool> = claims.iter().map(|c| c.resolved).collect();
         let mut done_children: Vec<u64> = claims.iter().map(|c| c.resolvedChildren).collect();
+        let mut sent = 0;
         for i in (0..claims.len()).rev() {
             let c = &claims[i];
             if resolved[i] || done_children[i] != c.children {
                 continue;
+            }
+            if sent == RESOLVE_PER_ROUND {
+                return Ok(()); // (next round)
             }
             if c.counteredBy == Address::ZERO && opposing_clock(claims, i, now) < clock {
                 continue;
@@ -646,6 +674,7 @@ impl FaultPlayer {
                 tracing::debug!(target: "challenger", game = game_id, claim = i, "resolve claim: {e}");
                 continue;
             }
+            sent += 1;
             resolved[i] = true;
             if c.parentIndex != u64::MAX {
                 done_children[c.parentIndex as usize] += 1;
@@ -680,24 +709,23 @@ impl FaultPlayer {
                 }
                 if c.proposer == me && c.bond > 0 {
                     let call = Rollup::refundBondCall { claimId: U256::from(id) };
-                    self.send(self.settings.rollup, call, U256::ZERO).await?;
+                    self.send_in_turn(self.settings.rollup, call).await?;
                 }
             }
             id += 1;
         }
         self.refund_cursor = id;
         if self.game().credit(me).call().await.map_err(l1)? > U256::ZERO {
-            self.send(self.settings.game.game, FaultGame::claimCreditCall {}, U256::ZERO).await?;
+            self.send_in_turn(self.settings.game.game, FaultGame::claimCreditCall {}).await?;
         }
         if self.rollup().credit(me).call().await.map_err(l1)? > U256::ZERO {
-            self.send(self.settings.rollup, Rollup::claimCreditCall {}, U256::ZERO).await?;
+            self.send_in_turn(self.settings.rollup, Rollup::claimCreditCall {}).await?;
         }
         Ok(())
     }
 
-    /// Games in progress first (each side is on a clock; at most one new
-    /// claim traced for them), then at most one new claim traced to open a
-    /// game on, then credit.
+    /// Games in progress first (each side is on a clock), then new games,
+    /// then credit. Claims are traced in the background, one at a time.
     async fn round(&mut self) -> Result<(), PlayError> {
         self.play_games().await?;
         if self.settings.challenge {
@@ -722,7 +750,7 @@ impl FaultPlayer {
             let clock = Duration::from_secs(self.settings.game.max_clock_s);
             let role = if self.settings.challenge { "validator" } else { "defender" };
             if took * 10 > clock {
-                tracing::warn!(target: "challenger", role, round_ms = took.as_millis() as u64, clock_s = clock.as_secs(), "a fault-game round took over a tenth of each side's clock (slow L1 RPC, or a claim being traced)");
+                tracing::warn!(target: "challenger", role, round_ms = took.as_millis() as u64, clock_s = clock.as_secs(), "a fault-game round took over a tenth of each side's clock (slow L1 RPC, or a busy machine)");
             } else {
                 tracing::debug!(target: "challenger", role, round_ms = took.as_millis() as u64, "fault-game round");
             }
@@ -757,9 +785,14 @@ fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
     before + now.saturating_sub(c.createdAt)
 }
 
+/// A claim trace being built off the async threads.
+type Building = tokio::task::JoinHandle<Result<ClaimTrace, String>>;
+
 /// What [`FaultPlayer::trace`] found.
 enum Traced {
     Ready(Arc<Mutex<ClaimTrace>>),
+    /// Being traced, this claim or another (one at a time).
+    Building,
     Retry(String),
     /// (Logged once, when found.)
     Unplayable,

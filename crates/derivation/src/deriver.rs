@@ -402,18 +402,24 @@ impl Deriver {
             .call()
             .await
             .map_err(rpc)?;
-        self.store.put_batch(&BatchRecord {
-            index: batch.index,
-            first_block: batch.first_block,
-            last_block: batch.last_block,
-            data: posted,
-            blob_hashes,
-            claimed: claimed.encode().to_vec().into(),
-            derived: derived.encode().to_vec().into(),
-            chain: chain.encode().into(),
-            deposits: held.into_iter().filter(|d| d.nonce >= done.pre.next_deposit_nonce).collect(),
-            deposit_base: Some(deposit_base),
-        })?;
+        self.store.put_batch(
+            &BatchRecord {
+                index: batch.index,
+                first_block: batch.first_block,
+                last_block: batch.last_block,
+                data: posted,
+                blob_hashes,
+                claimed: claimed.encode().to_vec().into(),
+                derived: derived.encode().to_vec().into(),
+                chain: chain.encode().into(),
+                deposits: held
+                    .into_iter()
+                    .filter(|d| d.nonce >= done.pre.next_deposit_nonce)
+                    .collect(),
+                deposit_base: Some(deposit_base),
+            },
+            Some(batch.claim_id),
+        )?;
         let verdict = BatchVerdict {
             index: batch.index,
             first_block: batch.first_block,

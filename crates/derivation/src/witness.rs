@@ -14,7 +14,7 @@ use infra_stf::{
     Applied, BatchData, BatchRef, Output, Preimages, StfError,
     claim::{ClaimChain, HeldDeposits, record_claim},
 };
-use infra_storage::{StateAt, StorageError, Store};
+use infra_storage::{BatchRecord, StateAt, StorageError, Store};
 use std::collections::BTreeMap;
 
 fn se(e: impl std::fmt::Display) -> SourceError {
@@ -102,10 +102,22 @@ pub struct Witness {
 
 /// Prepares batch `index` of `store` for the program.
 pub fn witness(store: &Store, index: u64) -> Result<Witness, WitnessError> {
-    let reader = store.reader()?;
-    let Some(record) = reader.batch(index)? else {
-        return Err(WitnessError::NoBatch { index, held: reader.batch_indexes()? });
+    let record = {
+        let reader = store.reader()?;
+        let Some(record) = reader.batch(index)? else {
+            return Err(WitnessError::NoBatch { index, held: reader.batch_indexes()? });
+        };
+        record
     };
+    witness_of(store, &record)
+}
+
+/// Prepares the batch of `record` for the program: one kept at its index,
+/// or one a rollback replaced (`StateReader::claim_batch`). The state is the
+/// database's as the block before the batch's first left it.
+pub fn witness_of(store: &Store, record: &BatchRecord) -> Result<Witness, WitnessError> {
+    let reader = store.reader()?;
+    let index = record.index;
     let bad = |what| WitnessError::Record { index, what };
     let chain = ClaimChain::decode(&record.chain).ok_or(bad("chain"))?;
     let claimed = Output::decode(&record.claimed).ok_or(bad("claimed output"))?;

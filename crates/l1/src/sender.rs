@@ -13,8 +13,11 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
 };
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+use tokio::sync::{Mutex, MutexGuard, Notify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -149,15 +152,22 @@ impl Fees {
     }
 }
 
-/// Sends transactions from one key, one at a time, in nonce order.
+/// Sends transactions from one key, one at a time, in nonce order; urgent
+/// ones ([`TxSender::send_urgent`]: moves in a fault game, which run on a
+/// clock) before any other still waiting its turn.
 #[derive(Debug)]
 pub struct TxSender {
     provider: DynProvider,
     signer: PrivateKeySigner,
     chain_id: u64,
     config: SenderConfig,
-    /// The next nonce to use; `None` until read from L1.
+    /// The next nonce to use; `None` until read from L1. Held while one
+    /// transaction is sent and mined.
     nonce: Mutex<Option<u64>>,
+    /// Urgent transactions waiting for the nonce; others wait while any is.
+    urgent: AtomicUsize,
+    /// Notified when the last urgent one waiting takes its turn.
+    urgent_done: Notify,
 }
 
 impl TxSender {
@@ -167,7 +177,15 @@ impl TxSender {
         config: SenderConfig,
     ) -> Result<Self, SendError> {
         let chain_id = provider.get_chain_id().await.map_err(rpc)?;
-        Ok(Self { provider, signer, chain_id, config, nonce: Mutex::new(None) })
+        Ok(Self {
+            provider,
+            signer,
+            chain_id,
+            config,
+            nonce: Mutex::new(None),
+            urgent: AtomicUsize::new(0),
+            urgent_done: Notify::new(),
+        })
     }
 
     pub fn address(&self) -> Address {
@@ -299,11 +317,48 @@ impl TxSender {
         }
     }
 
+    /// The nonce, in turn: an urgent sender's turn comes before any other's
+    /// still waiting (the one being mined finishes first: one nonce at a time).
+    async fn turn(&self, urgent: bool) -> MutexGuard<'_, Option<u64>> {
+        if urgent {
+            self.urgent.fetch_add(1, Ordering::SeqCst);
+            let slot = self.nonce.lock().await;
+            if self.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.urgent_done.notify_waiters();
+            }
+            return slot;
+        }
+        loop {
+            // Registered before the check, so a notification between the two
+            // is not lost.
+            let done = self.urgent_done.notified();
+            if self.urgent.load(Ordering::SeqCst) == 0 {
+                let slot = self.nonce.lock().await;
+                if self.urgent.load(Ordering::SeqCst) == 0 {
+                    return slot;
+                }
+                // An urgent one came while this waited in the queue: after it.
+            }
+            done.await;
+        }
+    }
+
     /// Sends `tx` and waits until it is mined: simulates first (a revert costs
     /// nothing), then submits, resubmitting with bumped fees (same nonce) while it
     /// is not mined. Returns the receipt of whichever submission was mined.
     pub async fn send(&self, tx: L1Tx) -> Result<TransactionReceipt, SendError> {
-        let mut nonce_slot = self.nonce.lock().await;
+        self.send_in_turn(tx, false).await
+    }
+
+    /// [`TxSender::send`], before every other transaction still waiting its
+    /// turn: for moves in a fault game, which run on a clock while the
+    /// batcher posts and finalizes from the same key.
+    pub async fn send_urgent(&self, tx: L1Tx) -> Result<TransactionReceipt, SendError> {
+        self.send_in_turn(tx, true).await
+    }
+
+    async fn send_in_turn(&self, tx: L1Tx, urgent: bool) -> Result<TransactionReceipt, SendError> {
+        let mut nonce_slot = self.turn(urgent).await;
         // L1's count of this key's transactions, pool included. Below what this
         // sender used means an L1 reorg removed a mined transaction of ours: its
         // work is redone by the caller (the poster re-reads `nextBlock()`), and
@@ -393,6 +448,53 @@ pub const BLOB_GAS: u64 = DATA_GAS_PER_BLOB;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_urgent_transaction_goes_before_those_waiting() {
+        let provider = alloy::providers::ProviderBuilder::new()
+            .connect_http("http://127.0.0.1:9".parse().unwrap())
+            .erased();
+        let sender = std::sync::Arc::new(TxSender {
+            provider,
+            signer: PrivateKeySigner::random(),
+            chain_id: 1,
+            config: SenderConfig::default(),
+            nonce: Mutex::new(None),
+            urgent: AtomicUsize::new(0),
+            urgent_done: Notify::new(),
+        });
+        let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        // One transaction is being mined (its turn held) while two normal
+        // ones and then an urgent one wait.
+        let held = sender.turn(false).await;
+        let mut waiting = Vec::new();
+        for (name, urgent) in [("post 1", false), ("post 2", false), ("move", true)] {
+            let (s, o) = (sender.clone(), order_tx.clone());
+            waiting.push(tokio::spawn(async move {
+                let mut slot = s.turn(urgent).await;
+                o.send(name).unwrap();
+                *slot = Some(slot.unwrap_or(0) + 1);
+                tokio::task::yield_now().await;
+            }));
+            // Each is queued (this runtime has one thread) before the next comes.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        for w in waiting {
+            w.await.unwrap();
+        }
+        let mut got = Vec::new();
+        while let Ok(name) = order.try_recv() {
+            got.push(name);
+        }
+        assert_eq!(got[0], "move", "the urgent one went first: {got:?}");
+        got.sort_unstable();
+        assert_eq!(got, ["move", "post 1", "post 2"]);
+        assert_eq!(*sender.nonce.lock().await, Some(3), "each took one turn");
+        assert_eq!(sender.urgent.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn bumps_raise_every_fee_by_at_least_one_wei() {

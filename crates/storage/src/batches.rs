@@ -15,6 +15,16 @@ fn record_key(index: u64) -> String {
     format!("batch/{index:020}")
 }
 
+/// The claim id on L1 of the batch kept at `index` (8 bytes; empty: unknown).
+fn claim_at_key(index: u64) -> String {
+    format!("batch-claim/{index:020}")
+}
+
+/// A batch record a rollback replaced, by its claim id.
+fn replaced_key(claim_id: u64) -> String {
+    format!("claim-batch/{claim_id:020}")
+}
+
 /// One batch as L1 recorded it, with what this node made of it.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 #[rlp(trailing)]
@@ -78,11 +88,40 @@ impl BatchRecord {
 }
 
 impl Store {
-    /// Keeps `record`; it is the newest: batches from its index on are forgotten
-    /// (an L1 rollback renumbers them).
-    pub fn put_batch(&self, record: &BatchRecord) -> Result<(), StorageError> {
-        self.put_meta(&record_key(record.index), &alloy_rlp::encode(record))?;
-        self.put_meta(COUNT_KEY, &record.index.saturating_add(1).to_be_bytes())
+    /// Keeps `record`, posted on L1 as claim `claim_id` (`None`: not known);
+    /// it is the newest: batches from its index on are forgotten as batches
+    /// (an L1 rollback renumbers them). Those it replaces that were another
+    /// claim's stay readable by claim ([`StateReader::claim_batch`]): a game
+    /// on a claim rolled back behind an earlier invalid one is still played,
+    /// and its honest side must rebuild the claim's inputs.
+    pub fn put_batch(
+        &self,
+        record: &BatchRecord,
+        claim_id: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let reader = self.reader()?;
+        let mut replaced = Vec::new();
+        for i in record.index..reader.batch_count()? {
+            let Some(old) = reader.claim_at(i)? else { continue };
+            if i == record.index && Some(old) == claim_id {
+                continue; // the same claim's record again (derived again after a restart)
+            }
+            if let Some(raw) = reader.meta(&record_key(i))? {
+                replaced.push((replaced_key(old), raw));
+            }
+        }
+        drop(reader);
+        let raw = alloy_rlp::encode(record);
+        let claim = claim_id.map(u64::to_be_bytes);
+        let (at, record_at, claim_at) =
+            (record_key(record.index), claim_at_key(record.index), COUNT_KEY);
+        let count = record.index.saturating_add(1).to_be_bytes();
+        let mut entries: Vec<(&str, &[u8])> =
+            replaced.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        entries.push((&at, &raw));
+        entries.push((&record_at, claim.as_ref().map_or(&[][..], |c| &c[..])));
+        entries.push((claim_at, &count));
+        self.put_metas(&entries)
     }
 }
 
@@ -104,6 +143,34 @@ impl StateReader<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The claim id on L1 of the batch kept at `index`, if recorded.
+    fn claim_at(&self, index: u64) -> Result<Option<u64>, StorageError> {
+        Ok(self
+            .meta(&claim_at_key(index))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// The record of claim `claim_id`, posted as batch `index`: the batch kept
+    /// at `index` if it is that claim's, else the one a rollback replaced. A
+    /// record kept without its claim id (by an older version) is returned as
+    /// the batch at `index`: the caller compares it with the claim.
+    pub fn claim_batch(
+        &self,
+        index: u64,
+        claim_id: u64,
+    ) -> Result<Option<BatchRecord>, StorageError> {
+        let current = self.batch(index)?;
+        let at = if current.is_some() { self.claim_at(index)? } else { None };
+        if current.is_some() && at.is_none_or(|c| c == claim_id) {
+            return Ok(current);
+        }
+        let Some(raw) = self.meta(&replaced_key(claim_id))? else { return Ok(None) };
+        BatchRecord::decode(&mut raw.as_slice())
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(format!("record of claim {claim_id}: {e}")))
     }
 
     /// Batch `index`, if kept.
@@ -161,8 +228,8 @@ mod tests {
         );
         let (data, blob_hashes) = BatchRecord::posted(&blobs);
         let rec = BatchRecord { data, blob_hashes, ..record(0) };
-        store.put_batch(&rec).unwrap();
-        store.put_batch(&record(1)).unwrap();
+        store.put_batch(&rec, None).unwrap();
+        store.put_batch(&record(1), None).unwrap();
         let r = store.reader().unwrap();
         assert_eq!(r.batch(0).unwrap().unwrap().batch_data().unwrap(), blobs);
         assert_eq!(
@@ -209,7 +276,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.reader().unwrap().batch_count().unwrap(), 0);
         for i in 0..3 {
-            store.put_batch(&record(i)).unwrap();
+            store.put_batch(&record(i), None).unwrap();
         }
         let r = store.reader().unwrap();
         assert_eq!(r.batch_count().unwrap(), 3);
@@ -218,9 +285,50 @@ mod tests {
         assert_eq!(r.batch(3).unwrap(), None);
         assert_eq!(r.batch_indexes().unwrap(), vec![0, 1, 2]);
         drop(r);
-        store.put_batch(&record(1)).unwrap();
+        store.put_batch(&record(1), None).unwrap();
         let r = store.reader().unwrap();
         assert_eq!(r.batch_count().unwrap(), 2);
         assert_eq!(r.batch(2).unwrap(), None);
+    }
+
+    #[test]
+    fn a_rollback_keeps_the_replaced_records_by_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Claims 1..=6 posted batches 0..=5; then batch 2 was found invalid,
+        // and batches 2.. come again as claims 7, 8 (other blocks: a rollback
+        // may cut them differently).
+        for i in 0..6 {
+            store.put_batch(&record(i), Some(i + 1)).unwrap();
+        }
+        let again = |i: u64| BatchRecord {
+            last_block: i * 10 + 15,
+            derived: vec![6; 160].into(),
+            ..record(i)
+        };
+        store.put_batch(&again(2), Some(7)).unwrap();
+        // Derived again after a restart: the same claim, nothing replaced.
+        store.put_batch(&again(2), Some(7)).unwrap();
+        store.put_batch(&again(3), Some(8)).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.batch_count().unwrap(), 4);
+        // The batches kept are the new claims'.
+        assert_eq!(r.batch(2).unwrap(), Some(again(2)));
+        assert_eq!(r.claim_batch(2, 7).unwrap(), Some(again(2)));
+        assert_eq!(r.claim_batch(3, 8).unwrap(), Some(again(3)));
+        // The rolled-back claims' records are still there, whoever asks by index.
+        for i in 2..6 {
+            assert_eq!(r.claim_batch(i, i + 1).unwrap(), Some(record(i)), "claim {}", i + 1);
+        }
+        assert_eq!(r.claim_batch(1, 2).unwrap(), Some(record(1)));
+        // A claim never recorded here has no record, even at a kept index.
+        assert_eq!(r.claim_batch(2, 9).unwrap(), None);
+        assert_eq!(r.claim_batch(7, 20).unwrap(), None);
+        drop(r);
+        // Records kept without claim ids (older versions) are the batch at the index.
+        store.put_batch(&record(4), None).unwrap();
+        let r = store.reader().unwrap();
+        assert_eq!(r.claim_batch(4, 5).unwrap(), Some(record(4)));
+        assert_eq!(r.claim_batch(3, 8).unwrap(), Some(again(3)));
     }
 }

@@ -579,9 +579,16 @@ impl Store {
     /// Stores a component's own small record (a batcher's progress, say) under
     /// `key`, in its own write transaction.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.put_metas(&[(key, value)])
+    }
+
+    /// Writes several component records in one transaction: all or none.
+    pub fn put_metas(&self, entries: &[(&str, &[u8])]) -> Result<(), StorageError> {
         let txn = self.db.begin_rw_txn()?;
         let meta = txn.open_table(Some(META))?;
-        txn.put(&meta, component_key(key), value, WriteFlags::UPSERT)?;
+        for (key, value) in entries {
+            txn.put(&meta, component_key(key), value, WriteFlags::UPSERT)?;
+        }
         txn.commit()?;
         Ok(())
     }

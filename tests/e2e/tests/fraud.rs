@@ -7,7 +7,8 @@
 //! validator wins, the output rolls back, the batch is posted again right,
 //! and no wrong root is ever final. A false challenge (a root
 //! saying the program rejects a right output) is countered by the honest
-//! players and its bond lost. The sequencer's first lie (batch 4) is a forged
+//! players and its bond lost; so is one on a right batch that the first
+//! lie's game rolls back while it is played (its bond then goes back whole). The sequencer's first lie (batch 4) is a forged
 //! withdrawal: the true state plus a record of a 1 ETH withdrawal to the
 //! sequencer's batcher that L2 never made, with a proof that verifies against
 //! the claimed root; the validator's game invalidates it, and the withdrawal
@@ -153,6 +154,21 @@ async fn logs<E: SolEvent>(
     Ok(found.iter().map(|l| E::decode_log_data(&l.inner.data)).collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Opens a game on `claim` with `root` (a false challenge); its id.
+async fn open_false_game(
+    game: &FaultGame::FaultGameInstance<DynProvider>,
+    claim: U256,
+    root: B256,
+    bond: U256,
+) -> eyre::Result<U256> {
+    let receipt = game.create(claim, root).value(bond).send().await?.get_receipt().await?;
+    eyre::ensure!(receipt.status(), "the false challenge on claim {claim} reverted");
+    Ok(receipt
+        .decoded_log::<FaultGame::GameCreated>()
+        .ok_or_else(|| eyre::eyre!("GameCreated in the receipt"))?
+        .gameId)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() -> eyre::Result<()>
 {
@@ -215,6 +231,31 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     .await?;
     phase("both lies on L1");
     let wrong_claim = rollup.claimOf(U256::from(FIRST)).call().await?;
+    // A false challenge on a right batch between the lies (its parent is
+    // right too), opened while it is live: the first lie's game rolls it back
+    // while this game is played, and the honest players still answer it from
+    // their record of the rolled-back claim. (Had they no record of it, this
+    // challenge would win half its output bond by the clock.) Opened once the
+    // validator has opened its games on both lies, so the lying defence
+    // traces those claims first (one at a time, games in the order opened).
+    let second_claim = rollup.claimOf(U256::from(SECOND)).call().await?;
+    wait_for("games on both lies", Duration::from_secs(120), async || {
+        let created = logs::<FaultGame::GameCreated>(&l1, game_at, d.deploy_block).await?;
+        let on = |c: U256| created.iter().any(|e| e.claimId == c);
+        Ok((on(wrong_claim) && on(second_claim)).then_some(()))
+    })
+    .await?;
+    let liar = infra_config::dev_signer(6)?;
+    let liar_l1 = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(liar.clone()))
+        .connect_http(anvil.url.parse()?)
+        .erased();
+    let liar_game = FaultGame::new(game_at, liar_l1);
+    let bond = game.bondAt(U256::ZERO).call().await?;
+    let mut bogus = B256::repeat_byte(0x5a);
+    bogus.0[0] = 1; // status 1: "the program rejects the claim"
+    let rolled_claim = rollup.claimOf(U256::from(FIRST + 2)).call().await?;
+    let early = open_false_game(&liar_game, rolled_claim, bogus, bond).await?;
     // Batch 2 is the forged withdrawal: its proof verifies against the root
     // the sequencer claimed, so only the game stands between it and L1's ETH.
     let forged = forged_list
@@ -293,14 +334,29 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     .await?;
 
     phase("the game on the second lie ended");
+    // The false challenge on the right batch between the lies, rolled back
+    // behind the first: lost, and its claim still pending (its bond goes
+    // back to the batcher below, whole).
+    wait_for(
+        "the false challenge on a rolled-back batch to lose",
+        Duration::from_secs(300),
+        async || {
+            let st = game.gameStatus(early).call().await?;
+            eyre::ensure!(
+                st != 1,
+                "the false challenge on rolled-back claim {rolled_claim} won game {early}"
+            );
+            Ok((st == 2).then_some(()))
+        },
+    )
+    .await?;
+    phase("the false challenge on a rolled-back batch lost");
+    assert!(!rollup.isLive(rolled_claim).call().await?, "claim {rolled_claim} was rolled back");
+    assert_eq!(rollup.getClaim(rolled_claim).call().await?.status, 1, "still pending, not invalid");
+    assert_ne!(game.getClaim(early, U256::ZERO).call().await?.counteredBy, liar.address());
+
     // A false challenge: a root saying the program rejects a right output,
     // which its creator then leaves alone; the honest players counter it.
-    let liar = infra_config::dev_signer(6)?;
-    let liar_l1 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(liar.clone()))
-        .connect_http(anvil.url.parse()?)
-        .erased();
-    let liar_game = FaultGame::new(game_at, liar_l1);
     let l2v = provider(&v.http_url)?;
     let period = chain.challenge_period_s;
     // The game opens as soon as the batch is on L1, before the validator has
@@ -325,15 +381,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     })
     .await?;
     let claim = rollup.claimOf(U256::from(target)).call().await?;
-    let bond = game.bondAt(U256::ZERO).call().await?;
-    let mut bogus = B256::repeat_byte(0x5a);
-    bogus.0[0] = 1; // status 1: "the program rejects the claim"
-    let receipt = liar_game.create(claim, bogus).value(bond).send().await?.get_receipt().await?;
-    assert!(receipt.status());
-    let id = receipt
-        .decoded_log::<FaultGame::GameCreated>()
-        .ok_or_else(|| eyre::eyre!("GameCreated in the receipt"))?
-        .gameId;
+    let id = open_false_game(&liar_game, claim, bogus, bond).await?;
 
     // Meanwhile the first lie's batch comes again, right this time, and finalizes.
     wait_for(
