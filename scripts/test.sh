@@ -52,8 +52,20 @@ if [ -n "$APT_NEEDED" ]; then
 fi
 
 step "npm packages (contracts and tests/wallets, pinned by their package-lock.json)"
-(cd contracts && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests/wallets && npm ci --no-audit --no-fund --loglevel=error)
+# `npm ci` once per package-lock.json: node_modules is kept while it was
+# installed from this very lockfile and `npm ls` finds every package in it.
+npm_install() {
+  local want stamp="$1/node_modules/.infra-package-lock.sha256"
+  want=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && (cd "$1" && npm ls --all >/dev/null 2>&1); then
+    echo "$1: node_modules installed from this package-lock.json, npm ls finds every package: kept"
+    return
+  fi
+  (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+}
+npm_install contracts
+npm_install tests/wallets
 
 step "python packages (tests/.venv, pinned by tests/wallets/requirements.txt)"
 if [ ! -x tests/.venv/bin/python ]; then python3 -m venv tests/.venv; fi
