@@ -42,13 +42,19 @@ impl ProgramTrace {
     /// Runs the program (`elf`) on `preimages` to its end, keeping snapshots
     /// so any state is found fast.
     pub fn new(elf: &[u8], preimages: Preimages) -> Result<Self, TraceError> {
+        Self::within(elf, preimages, u64::MAX)
+    }
+
+    /// [`ProgramTrace::new`], run at most `limit` instructions: `end` is
+    /// `limit` when the program has not exited by then.
+    pub fn within(elf: &[u8], preimages: Preimages, limit: u64) -> Result<Self, TraceError> {
         let mut vm = Vm::from_elf(elf, preimages)?;
         // From every 2^18 instructions, thinned to at most 256 snapshots on a
         // long run (each copies the page table): a seek replays at most
         // 1/128 of the trace.
         vm.snapshot_every = 1 << 18;
         vm.max_snapshots = 256;
-        let end = vm.run_to(u64::MAX)?.steps;
+        let end = vm.run_to(limit)?.steps;
         Ok(Self { vm, end, cache: BTreeMap::new() })
     }
 

@@ -169,8 +169,8 @@ impl FaultPlayer {
         FaultGame::new(self.settings.game.game, self.provider())
     }
 
-    /// Sends a move (or what a move needs, or a resolution) in a game: before
-    /// the batcher's posts waiting on the same key (moves run on a clock).
+    /// Sends a move (or what a move needs) in a game: before the batcher's
+    /// posts waiting on the same key (moves run on a clock).
     async fn send(&self, to: Address, call: impl SolCall, value: U256) -> Result<(), PlayError> {
         let mut tx = L1Tx::call(to, call.abi_encode().into());
         tx.value = value;
@@ -178,7 +178,7 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Sends what runs on no clock (refunds, withdrawals) in turn.
+    /// Sends what runs on no clock (resolutions, refunds, withdrawals) in turn.
     async fn send_in_turn(&self, to: Address, call: impl SolCall) -> Result<(), PlayError> {
         self.sender.send(L1Tx::call(to, call.abi_encode().into())).await.map_err(l1)?;
         Ok(())
@@ -257,11 +257,13 @@ impl FaultPlayer {
             for (k, v) in &w.preimages {
                 source.insert(*k, v.clone());
             }
-            let mut trace =
-                ProgramTrace::new(&elf, source).map_err(|e: TraceError| e.to_string())?;
+            // (A run that does not end within the game's trace is given up
+            // there, not run on.)
+            let mut trace = ProgramTrace::within(&elf, source, 1u64 << max_depth)
+                .map_err(|e: TraceError| e.to_string())?;
             if trace.end >= 1u64 << max_depth {
                 return Err(format!(
-                    "the program runs {} instructions, more than the game's 2^{max_depth}",
+                    "the program runs {} instructions or more, past the game's 2^{max_depth}",
                     trace.end
                 ));
             }
@@ -301,9 +303,10 @@ impl FaultPlayer {
                 self.give_up(claim_id, why);
                 return;
             }
+            // A panic in the VM or the witness is this node's fault, and the
+            // same again next time: given up, so it holds no other claim back.
             Err(e) => {
-                // (Tried again when next asked for.)
-                tracing::warn!(target: "challenger", claim = claim_id, batch = index, "tracing the claim failed: {e}");
+                self.give_up(claim_id, format!("tracing the claim failed: {e}"));
                 return;
             }
         };
@@ -435,6 +438,8 @@ impl FaultPlayer {
             order.push((rank, game_id, claim_id));
         }
         order.sort();
+        // Moves first, in every game (each side is on a clock).
+        let mut idle = Vec::new();
         for (_, game_id, claim_id) in order {
             let trace = match self.trace(claim_id).await {
                 Traced::Ready(t) => Some(t),
@@ -444,11 +449,19 @@ impl FaultPlayer {
                     None
                 }
             };
-            let played = match &trace {
+            let moved = match &trace {
                 Some(t) => self.play(game_id, t).await,
-                None => self.resolve_only(game_id).await,
+                None => Ok(0),
             };
-            if let Err(e) = played {
+            match moved {
+                Ok(0) => idle.push(game_id),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target: "challenger", game = game_id, "{e}"),
+            }
+        }
+        // Then resolutions (on no clock), in the games with no move left.
+        for game_id in idle {
+            if let Err(e) = self.resolve_only(game_id).await {
                 tracing::warn!(target: "challenger", game = game_id, "{e}");
             }
         }
@@ -476,12 +489,13 @@ impl FaultPlayer {
         Ok(out)
     }
 
-    /// This node's moves in one game; with none left, resolution.
+    /// This node's moves in one game; how many it made (none: the game is
+    /// resolved as far as it can be, after the moves in every game).
     async fn play(
         &mut self,
         game_id: u64,
         trace: &Arc<Mutex<ClaimTrace>>,
-    ) -> Result<(), PlayError> {
+    ) -> Result<usize, PlayError> {
         let claims = self.claims(game_id).await?;
         let views: Vec<ClaimView> = claims.iter().map(ClaimView::from).collect();
         let max_depth = self.settings.game.max_depth;
@@ -547,10 +561,7 @@ impl FaultPlayer {
                 Err(e) => tracing::warn!(target: "challenger", game = game_id, "move: {e}"),
             }
         }
-        if made == 0 {
-            self.resolve(game_id, &claims, now).await?;
-        }
-        Ok(())
+        Ok(made)
     }
 
     /// Counters claim `claim` at the deepest level with the instruction run from
@@ -670,7 +681,7 @@ impl FaultPlayer {
                 continue;
             }
             let call = FaultGame::resolveClaimCall { gameId: id, claimIndex: U256::from(i) };
-            if let Err(e) = self.send(game, call, U256::ZERO).await {
+            if let Err(e) = self.send_in_turn(game, call).await {
                 tracing::debug!(target: "challenger", game = game_id, claim = i, "resolve claim: {e}");
                 continue;
             }
@@ -681,7 +692,7 @@ impl FaultPlayer {
             }
         }
         if resolved.first() == Some(&true) {
-            self.send(game, FaultGame::resolveCall { gameId: id }, U256::ZERO).await?;
+            self.send_in_turn(game, FaultGame::resolveCall { gameId: id }).await?;
             tracing::info!(target: "challenger", game = game_id, "game resolved");
         }
         Ok(())

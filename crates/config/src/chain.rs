@@ -170,6 +170,20 @@ impl TraceBound {
     }
 }
 
+/// Gas per second L2 makes at full blocks, and the most the batcher posts
+/// ([`ChainConfig::posting_capacity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostingCapacity {
+    pub l2_gas_per_s: u64,
+    pub posted_gas_per_s: u64,
+}
+
+impl PostingCapacity {
+    pub fn keeps_up(&self) -> bool {
+        self.posted_gas_per_s >= self.l2_gas_per_s
+    }
+}
+
 /// The chain: what every node of it must agree on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -363,6 +377,23 @@ impl ChainConfig {
         }
     }
 
+    /// Whether the batcher keeps up with full L2 blocks when it lands one
+    /// batch per L1 block (`l1_block_ms` apart; it sends one at a time and
+    /// waits for each to be mined): L2's gas per second at full blocks
+    /// against `batch_gas` per L1 block.
+    pub fn posting_capacity(&self, l1_block_ms: u64) -> PostingCapacity {
+        let per_s = |gas: u64, ms: u64| {
+            u64::try_from(u128::from(gas) * 1_000 / u128::from(ms.max(1))).unwrap_or(u64::MAX)
+        };
+        // Each block also charges the budget for itself.
+        let blocks_per_l1_block = l1_block_ms.div_ceil(self.block_time_ms.max(1));
+        let posted = self.batch_gas.saturating_sub(blocks_per_l1_block.saturating_mul(BLOCK_GAS));
+        PostingCapacity {
+            l2_gas_per_s: per_s(self.gas_limit, self.block_time_ms),
+            posted_gas_per_s: per_s(posted, l1_block_ms),
+        }
+    }
+
     /// Each side's time in a fault game: `game_clock_s`, or half the challenge period.
     pub fn game_clock(&self) -> u64 {
         if self.game_clock_s == 0 { self.challenge_period_s / 2 } else { self.game_clock_s }
@@ -463,6 +494,22 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posting_capacity_compares_full_blocks_with_one_batch_per_l1_block() {
+        let dev = ChainConfig::dev();
+        // 6 M gas a second at full blocks; 11 M a batch, one per 1 s L1 block.
+        let c = dev.posting_capacity(1_000);
+        assert_eq!(c.l2_gas_per_s, 6_000_000);
+        assert_eq!(c.posted_gas_per_s, dev.batch_gas - BLOCK_GAS);
+        assert!(c.keeps_up());
+        // A 12 s L1: one batch per 12 s carries under a million gas a second.
+        let c = dev.posting_capacity(12_000);
+        assert_eq!(c.posted_gas_per_s, (dev.batch_gas - 12 * BLOCK_GAS) / 12);
+        assert!(!c.keeps_up());
+        let big = ChainConfig { batch_gas: 80_000_000, ..ChainConfig::dev() };
+        assert!(big.posting_capacity(12_000).keeps_up());
+    }
 
     #[test]
     fn dev_is_valid() {

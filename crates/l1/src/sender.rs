@@ -321,12 +321,10 @@ impl TxSender {
     /// still waiting (the one being mined finishes first: one nonce at a time).
     async fn turn(&self, urgent: bool) -> MutexGuard<'_, Option<u64>> {
         if urgent {
-            self.urgent.fetch_add(1, Ordering::SeqCst);
-            let slot = self.nonce.lock().await;
-            if self.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
-                self.urgent_done.notify_waiters();
-            }
-            return slot;
+            // Counted while it waits, however the wait ends (a send dropped
+            // while waiting must not hold the others back for good).
+            let _waiting = UrgentWaiting::new(self);
+            return self.nonce.lock().await;
         }
         loop {
             // Registered before the check, so a notification between the two
@@ -442,6 +440,24 @@ impl TxSender {
     }
 }
 
+/// An urgent send waiting for its turn: counted from `new` to drop.
+struct UrgentWaiting<'a>(&'a TxSender);
+
+impl<'a> UrgentWaiting<'a> {
+    fn new(sender: &'a TxSender) -> Self {
+        sender.urgent.fetch_add(1, Ordering::SeqCst);
+        Self(sender)
+    }
+}
+
+impl Drop for UrgentWaiting<'_> {
+    fn drop(&mut self) {
+        if self.0.urgent.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.urgent_done.notify_waiters();
+        }
+    }
+}
+
 /// Gas one blob costs (EIP-4844).
 pub const BLOB_GAS: u64 = DATA_GAS_PER_BLOB;
 
@@ -494,6 +510,35 @@ mod tests {
         assert_eq!(got, ["move", "post 1", "post 2"]);
         assert_eq!(*sender.nonce.lock().await, Some(3), "each took one turn");
         assert_eq!(sender.urgent.load(Ordering::SeqCst), 0);
+
+        // An urgent send given up while waiting (its future dropped) leaves
+        // no claim on the turn behind: the normal one waiting goes next.
+        let held = sender.turn(false).await;
+        let (s, o) = (sender.clone(), order_tx.clone());
+        let post = tokio::spawn(async move {
+            let _slot = s.turn(false).await;
+            o.send("post 3").unwrap();
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let s = sender.clone();
+        let urgent = tokio::spawn(async move {
+            let _slot = s.turn(true).await;
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(sender.urgent.load(Ordering::SeqCst), 1);
+        urgent.abort();
+        assert!(urgent.await.unwrap_err().is_cancelled());
+        assert_eq!(sender.urgent.load(Ordering::SeqCst), 0);
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), post)
+            .await
+            .expect("the normal send had its turn")
+            .unwrap();
+        assert_eq!(order.try_recv().unwrap(), "post 3");
     }
 
     #[test]

@@ -99,6 +99,8 @@ impl Store {
         record: &BatchRecord,
         claim_id: Option<u64>,
     ) -> Result<(), StorageError> {
+        // (The claim ids are read first; the records are copied inside the
+        // write, one at a time. One writer per store: the poster or the deriver.)
         let reader = self.reader()?;
         let mut replaced = Vec::new();
         for i in record.index..reader.batch_count()? {
@@ -106,22 +108,21 @@ impl Store {
             if i == record.index && Some(old) == claim_id {
                 continue; // the same claim's record again (derived again after a restart)
             }
-            if let Some(raw) = reader.meta(&record_key(i))? {
-                replaced.push((replaced_key(old), raw));
-            }
+            replaced.push((record_key(i), replaced_key(old)));
         }
         drop(reader);
         let raw = alloy_rlp::encode(record);
         let claim = claim_id.map(u64::to_be_bytes);
-        let (at, record_at, claim_at) =
-            (record_key(record.index), claim_at_key(record.index), COUNT_KEY);
+        let (record_at, claim_at) = (record_key(record.index), claim_at_key(record.index));
         let count = record.index.saturating_add(1).to_be_bytes();
-        let mut entries: Vec<(&str, &[u8])> =
-            replaced.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-        entries.push((&at, &raw));
-        entries.push((&record_at, claim.as_ref().map_or(&[][..], |c| &c[..])));
-        entries.push((claim_at, &count));
-        self.put_metas(&entries)
+        self.copy_and_put_metas(
+            &replaced,
+            &[
+                (&record_at, &raw),
+                (&claim_at, claim.as_ref().map_or(&[][..], |c| &c[..])),
+                (COUNT_KEY, &count),
+            ],
+        )
     }
 }
 

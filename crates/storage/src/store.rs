@@ -584,8 +584,25 @@ impl Store {
 
     /// Writes several component records in one transaction: all or none.
     pub fn put_metas(&self, entries: &[(&str, &[u8])]) -> Result<(), StorageError> {
+        self.copy_and_put_metas(&[], entries)
+    }
+
+    /// In one transaction, all or none: copies the component records `from`
+    /// to `to` (one at a time: a record absent is skipped), then writes
+    /// `entries`.
+    pub fn copy_and_put_metas(
+        &self,
+        copies: &[(String, String)],
+        entries: &[(&str, &[u8])],
+    ) -> Result<(), StorageError> {
         let txn = self.db.begin_rw_txn()?;
         let meta = txn.open_table(Some(META))?;
+        for (from, to) in copies {
+            let value: Option<Vec<u8>> = txn.get(&meta, component_key(from))?;
+            if let Some(value) = value {
+                txn.put(&meta, component_key(to), value, WriteFlags::UPSERT)?;
+            }
+        }
         for (key, value) in entries {
             txn.put(&meta, component_key(key), value, WriteFlags::UPSERT)?;
         }

@@ -32,6 +32,7 @@ use alloy::{
 };
 use infra_batcher::DataAvailability;
 use infra_config::{BatchConfig, ChainConfig, DEV_GENESIS_JSON, parse_genesis};
+use infra_derivation::witness::witness_of;
 use infra_e2e::{
     contracts::{TestPool, TestToken},
     settle::{
@@ -41,6 +42,7 @@ use infra_e2e::{
 use infra_l1::{Bridge, FaultGame, L2_WITHDRAWALS, PreimageOracle, Rollup};
 use infra_node_core::deploy_contracts;
 use infra_state::{SmtProof, TreeHasher, keys};
+use infra_stf::claim::local_key;
 use std::time::Duration;
 
 /// The sequencer lies about every `EVERY`-th batch, the first two: `FIRST`
@@ -232,12 +234,10 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     phase("both lies on L1");
     let wrong_claim = rollup.claimOf(U256::from(FIRST)).call().await?;
     // A false challenge on a right batch between the lies (its parent is
-    // right too), opened while it is live: the first lie's game rolls it back
-    // while this game is played, and the honest players still answer it from
-    // their record of the rolled-back claim. (Had they no record of it, this
-    // challenge would win half its output bond by the clock.) Opened once the
-    // validator has opened its games on both lies, so the lying defence
-    // traces those claims first (one at a time, games in the order opened).
+    // right too), opened while it is live; the first lie's game rolls the
+    // batch back later. Opened once the validator has opened its games on
+    // both lies, so the lying defence traces those claims first (one at a
+    // time, games in the order opened).
     let second_claim = rollup.claimOf(U256::from(SECOND)).call().await?;
     wait_for("games on both lies", Duration::from_secs(120), async || {
         let created = logs::<FaultGame::GameCreated>(&l1, game_at, d.deploy_block).await?;
@@ -353,7 +353,51 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     phase("the false challenge on a rolled-back batch lost");
     assert!(!rollup.isLive(rolled_claim).call().await?, "claim {rolled_claim} was rolled back");
     assert_eq!(rollup.getClaim(rolled_claim).call().await?.status, 1, "still pending, not invalid");
-    assert_ne!(game.getClaim(early, U256::ZERO).call().await?.counteredBy, liar.address());
+    let honest = [challenger.address(), infra_config::dev_signer(BATCHER_INDEX)?.address()];
+    let by = game.getClaim(early, U256::ZERO).call().await?.counteredBy;
+    assert!(honest.contains(&by), "an honest player countered the false root, not {by}");
+
+    // Both honest nodes still rebuild the rolled-back claim after batch
+    // FIRST + 2 was posted again: its record is kept by claim id, and the
+    // inputs rebuilt from it are exactly those L1 serves for the claim (what
+    // a player checks before it plays a game on it). A game opened on it
+    // late in its period is answered from this, after a restart too.
+    let index = FIRST + 2;
+    wait_for("the rolled-back batch posted again", Duration::from_secs(120), async || {
+        let _ = dex.trade().await;
+        Ok((rollup.batchCount().call().await? > U256::from(index)).then_some(()))
+    })
+    .await?;
+    let again: u64 = rollup.claimOf(U256::from(index)).call().await?.to();
+    let id: u64 = rolled_claim.to();
+    assert_ne!(again, id);
+    let inputs = rollup.localInputs(rolled_claim).call().await?;
+    let on_l1 = rollup.getClaim(rolled_claim).call().await?;
+    for (who, store) in [("validator", &v.node.store), ("sequencer", &seq.node.store)] {
+        // (The validator records it once derived.)
+        let current =
+            wait_for("the batch posted again recorded", Duration::from_secs(60), async || {
+                Ok(store.reader()?.claim_batch(index, again)?)
+            })
+            .await?;
+        assert_eq!(store.reader()?.batch(index)?.as_ref(), Some(&current));
+        let record = store
+            .reader()?
+            .claim_batch(index, id)?
+            .ok_or_else(|| eyre::eyre!("the {who} kept no record of rolled-back claim {id}"))?;
+        assert_ne!(record, current, "the {who}'s record of claim {id} is not the new batch's");
+        assert_eq!((record.first_block, record.last_block), (on_l1.firstBlock, on_l1.lastBlock));
+        let w = witness_of(store, &record)?;
+        for (i, input) in inputs.iter().enumerate() {
+            assert_eq!(
+                w.preimages.get(&local_key(i as u64 + 1)).map(Vec::as_slice),
+                Some(input.as_ref()),
+                "the {who}'s local input {} of rolled-back claim {id} is L1's",
+                i + 1
+            );
+        }
+    }
+    phase("the rolled-back claim rebuilt by both nodes");
 
     // A false challenge: a root saying the program rejects a right output,
     // which its creator then leaves alone; the honest players counter it.
@@ -426,7 +470,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         .ok_or_else(|| eyre::eyre!("block {}", b.lastBlock))?;
     assert_eq!(blk.header.state_root, b.stateRoot, "the falsely challenged batch was right");
     let root = game.getClaim(id, U256::ZERO).call().await?;
-    assert_ne!(root.counteredBy, liar.address());
+    assert!(honest.contains(&root.counteredBy), "an honest player countered the false root");
 
     // The bonds of outputs rolled back behind the invalid one go back to the
     // batcher (its node asks for them once no game on them is open).
