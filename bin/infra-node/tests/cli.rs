@@ -110,13 +110,6 @@ fn bad_config_files_exit_2_naming_the_field() {
     }
     let history = write("history.toml", "[state]\nhistory = 0\n");
     refused(&["--dev", "--config", &history], &["state.history = \"0\""]);
-    // A node that plays fault games keeps the state a disputed claim is
-    // rebuilt from: the dev chain's 960 s period and two 480 s clocks are
-    // 1,920 one-second blocks, a quarter more for the batch's age.
-    refused(
-        &["--dev", "--state.history", "100", "--rpc.port", "0", "--p2p.disable"],
-        &["state.history = 100 blocks is too short to play fault games", "at least 2400"],
-    );
     // The pool's limits and lifetime.
     refused(&["--dev", "--mempool.max-queued", "0"], &["mempool.max_queued = 0", "at least 1"]);
     for bad in ["0", "5x", "h"] {

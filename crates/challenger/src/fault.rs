@@ -42,20 +42,39 @@ impl ProgramTrace {
     /// Runs the program (`elf`) on `preimages` to its end, keeping snapshots
     /// so any state is found fast.
     pub fn new(elf: &[u8], preimages: Preimages) -> Result<Self, TraceError> {
-        Self::within(elf, preimages, u64::MAX)
+        let never = std::sync::atomic::AtomicBool::new(false);
+        Ok(Self::within(elf, preimages, u64::MAX, &never)?.expect("never stopped"))
     }
 
-    /// [`ProgramTrace::new`], run at most `limit` instructions: `end` is
-    /// `limit` when the program has not exited by then.
-    pub fn within(elf: &[u8], preimages: Preimages, limit: u64) -> Result<Self, TraceError> {
+    /// [`ProgramTrace::new`], run at most `limit` instructions (`end` is
+    /// `limit` when the program has not exited by then), and given up (`None`)
+    /// once `stop` is set.
+    pub fn within(
+        elf: &[u8],
+        preimages: Preimages,
+        limit: u64,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<Option<Self>, TraceError> {
         let mut vm = Vm::from_elf(elf, preimages)?;
         // From every 2^18 instructions, thinned to at most 256 snapshots on a
         // long run (each copies the page table): a seek replays at most
         // 1/128 of the trace.
         vm.snapshot_every = 1 << 18;
         vm.max_snapshots = 256;
-        let end = vm.run_to(limit)?.steps;
-        Ok(Self { vm, end, cache: BTreeMap::new() })
+        // In stretches of 2^24 instructions (a fraction of a second), looking
+        // at `stop` between them.
+        let mut end = 0;
+        while end < limit {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let run = vm.run_to(limit.min(end.saturating_add(1 << 24)))?;
+            end = run.steps;
+            if run.exit.is_some() {
+                break;
+            }
+        }
+        Ok(Some(Self { vm, end, cache: BTreeMap::new() }))
     }
 
     /// The state hash after `n` instructions (the exit state from the end on).

@@ -20,7 +20,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use infra_bus::{Actor, ActorError, CancellationToken};
-use infra_derivation::witness::witness_of;
+use infra_derivation::witness::{WitnessError, witness_of};
 use infra_fpvm::{Preimages, StepProof};
 use infra_l1::{FaultGame, GameAddresses, L1Tx, PreimageOracle, Rollup, TxSender};
 use infra_stf::{
@@ -30,7 +30,10 @@ use infra_stf::{
 use infra_storage::Store;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -85,10 +88,10 @@ pub struct PlayerStatus {
 const IN_PROGRESS: u8 = 0;
 const CHALLENGER_WINS: u8 = 1;
 const STATUS_PENDING: u8 = 1;
-/// Claims resolved in one game per round (one transaction each, bottom-up):
-/// a game of 36 claims would otherwise hold a round, and the moves it owes
-/// in other games, for 36 L1 transactions.
-const RESOLVE_PER_ROUND: usize = 4;
+/// Claims resolved per round, in all games (one transaction each,
+/// bottom-up): a game of 36 claims would otherwise hold a round, and the
+/// moves it owes in other games, for 36 L1 transactions.
+const RESOLVE_PER_ROUND: usize = 6;
 
 /// One claim's trace and what loading its preimages needs.
 struct ClaimTrace {
@@ -116,7 +119,11 @@ pub struct FaultPlayer {
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
     /// The one claim being traced, off the rounds (claim id, batch index):
     /// games already traced are answered meanwhile.
-    building: Option<(u64, u64, Building)>,
+    building: Option<Build>,
+    /// Builds that failed for a passing reason, per claim.
+    retries: HashMap<u64, u32>,
+    /// The claims with a game in progress (their state is pinned).
+    in_progress: Vec<u64>,
     /// Claims this node cannot rebuild (its records lack them or differ).
     unplayable: BTreeSet<u64>,
     /// Claims this node has opened a game on, or found right.
@@ -134,13 +141,18 @@ impl std::fmt::Debug for FaultPlayer {
 }
 
 impl FaultPlayer {
+    /// Pins the whole state history until its first round has read what
+    /// its claims need ([`FaultPlayer::pin_state`]).
     pub fn new(store: Store, sender: Arc<TxSender>, settings: PlayerSettings) -> Self {
+        store.keep_state_from(0);
         Self {
             store,
             sender,
             settings,
             traces: HashMap::new(),
             building: None,
+            retries: HashMap::new(),
+            in_progress: Vec::new(),
             unplayable: BTreeSet::new(),
             checked: BTreeSet::new(),
             finished: BTreeSet::new(),
@@ -242,38 +254,47 @@ impl FaultPlayer {
         let (store, elf, max_depth) =
             (self.store.clone(), self.settings.elf.clone(), self.settings.game.max_depth);
         let lying = self.settings.lying_defence && !self.settings.challenge;
-        let build = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, String> {
-            let w = witness_of(&store, &record).map_err(|e| e.to_string())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_build = stop.clone();
+        let build = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, BuildError> {
+            use BuildError::GiveUp;
+            // The database may be busy (an unwind being replayed): tried again.
+            let w = witness_of(&store, &record).map_err(|e| match e {
+                WitnessError::Storage(e) => BuildError::Retry(e.to_string()),
+                e => GiveUp(e.to_string()),
+            })?;
             for (i, input) in inputs.iter().enumerate() {
                 let key = local_key(i as u64 + 1);
                 if w.preimages.get(&key).map(Vec::as_slice) != Some(input.as_ref()) {
-                    return Err(format!(
+                    return Err(GiveUp(format!(
                         "local input {} as L1 serves it differs from this node's record of batch {index}",
                         i + 1
-                    ));
+                    )));
                 }
             }
             let mut source = Preimages::default();
             for (k, v) in &w.preimages {
                 source.insert(*k, v.clone());
             }
-            // (A run that does not end within the game's trace is given up
-            // there, not run on.)
-            let mut trace = ProgramTrace::within(&elf, source, 1u64 << max_depth)
-                .map_err(|e: TraceError| e.to_string())?;
+            // (A run that does not end within the game's trace, or within a
+            // clock of wall time, is given up there, not run on.)
+            let give_up = |e: TraceError| GiveUp(e.to_string());
+            let mut trace = ProgramTrace::within(&elf, source, 1u64 << max_depth, &stop_build)
+                .map_err(give_up)?
+                .ok_or_else(|| GiveUp("the trace took longer than a whole clock".into()))?;
             if trace.end >= 1u64 << max_depth {
-                return Err(format!(
+                return Err(GiveUp(format!(
                     "the program runs {} instructions or more, past the game's 2^{max_depth}",
                     trace.end
-                ));
+                )));
             }
-            let status = trace.exit_status().map_err(|e| e.to_string())?;
+            let status = trace.exit_status().map_err(give_up)?;
             if status > 1 {
-                return Err(format!("the program gives no verdict (exit status {status})"));
+                return Err(GiveUp(format!("the program gives no verdict (exit status {status})")));
             }
-            let final_state = trace.after(trace.end).map_err(|e| e.to_string())?;
+            let final_state = trace.after(trace.end).map_err(give_up)?;
             let lie_from = if lying && status == 1 {
-                Some(lie_point(&elf, &trace, &w.preimages)?)
+                Some(lie_point(&elf, &trace, &w.preimages).map_err(GiveUp)?)
             } else {
                 None
             };
@@ -287,26 +308,53 @@ impl FaultPlayer {
             })
         });
         tracing::info!(target: "challenger", claim = claim_id, batch = index, "tracing the claim in the fault-proof VM");
-        self.building = Some((claim_id, index, build));
+        self.building = Some(Build {
+            claim_id,
+            index,
+            started: std::time::Instant::now(),
+            stop,
+            handle: build,
+        });
         Traced::Building
     }
 
-    /// Keeps the claim trace built in the background, once built.
+    /// Keeps the claim trace built in the background, once built. A build
+    /// still running after a whole clock is stopped: no game could use it in
+    /// time, and it would hold every other claim back.
     async fn take_built(&mut self) {
-        if !self.building.as_ref().is_some_and(|(.., h)| h.is_finished()) {
+        let clock = Duration::from_secs(self.settings.game.max_clock_s);
+        let Some(b) = &self.building else { return };
+        if !b.handle.is_finished() {
+            if b.started.elapsed() > clock {
+                b.stop.store(true, Ordering::Relaxed);
+            }
             return;
         }
-        let Some((claim_id, index, build)) = self.building.take() else { return };
-        let built = match build.await {
+        let Some(Build { claim_id, index, handle, .. }) = self.building.take() else { return };
+        let built = match handle.await {
             Ok(Ok(b)) => b,
-            Ok(Err(why)) => {
+            Ok(Err(BuildError::GiveUp(why))) => {
                 self.give_up(claim_id, why);
+                return;
+            }
+            Ok(Err(BuildError::Retry(why))) => {
+                let tries = self.retries.entry(claim_id).or_default();
+                *tries += 1;
+                if *tries >= BUILD_TRIES {
+                    self.give_up(claim_id, format!("{why} ({BUILD_TRIES} tries)"));
+                } else {
+                    tracing::warn!(target: "challenger", claim = claim_id, batch = index, "tracing the claim: {why} (tried again)");
+                }
                 return;
             }
             // A panic in the VM or the witness is this node's fault, and the
             // same again next time: given up, so it holds no other claim back.
+            Err(e) if e.is_panic() => {
+                self.give_up(claim_id, format!("tracing the claim panicked: {e}"));
+                return;
+            }
             Err(e) => {
-                self.give_up(claim_id, format!("tracing the claim failed: {e}"));
+                tracing::warn!(target: "challenger", claim = claim_id, "tracing the claim: {e}");
                 return;
             }
         };
@@ -388,7 +436,7 @@ impl FaultPlayer {
     /// Plays every game in progress on a claim traced; asks for the trace of
     /// the others (games on live claims first). Games on claims this node
     /// cannot rebuild, or has not traced yet, are still resolved.
-    async fn play_games(&mut self) -> Result<(), PlayError> {
+    async fn play_games(&mut self) -> Result<Vec<u64>, PlayError> {
         let count: u64 = self.game().gameCount().call().await.map_err(l1)?.to();
         let me = self.sender.address();
         let mut open = Vec::new();
@@ -423,6 +471,7 @@ impl FaultPlayer {
             }
             open.push((game_id, claim_id));
         }
+        self.in_progress = open.iter().map(|(_, c)| *c).collect();
         // Games on claims already traced first, then those on live claims
         // (a game on a claim already rolled back moves only bonds), which
         // are traced first.
@@ -459,20 +508,50 @@ impl FaultPlayer {
                 Err(e) => tracing::warn!(target: "challenger", game = game_id, "{e}"),
             }
         }
-        // Then resolutions (on no clock), in the games with no move left.
+        Ok(idle)
+    }
+
+    /// Resolutions (on no clock) in the games with no move left, at most
+    /// `RESOLVE_PER_ROUND` claims a round in all: a round owes its moves.
+    async fn resolve_games(&self, idle: Vec<u64>) {
+        let mut budget = RESOLVE_PER_ROUND;
         for game_id in idle {
-            if let Err(e) = self.resolve_only(game_id).await {
-                tracing::warn!(target: "challenger", game = game_id, "{e}");
+            if budget == 0 {
+                break;
+            }
+            match self.resolve_only(game_id, budget).await {
+                Ok(sent) => budget -= sent,
+                Err(e) => tracing::warn!(target: "challenger", game = game_id, "{e}"),
             }
         }
+    }
+
+    /// Pins the state this node rebuilds claims from
+    /// ([`Store::keep_state_from`]): from the block before the first of the
+    /// oldest batch not yet final (before the next block to post when every
+    /// posted one is), and of every claim with a game in progress, whatever
+    /// the state-history window.
+    async fn pin_state(&self) -> Result<(), PlayError> {
+        let next = self.rollup().nextToFinalize().call().await.map_err(l1)?;
+        let count = self.rollup().batchCount().call().await.map_err(l1)?;
+        let mut from = if next < count {
+            self.rollup().getBatch(next).call().await.map_err(l1)?.firstBlock
+        } else {
+            self.rollup().nextBlock().call().await.map_err(l1)?
+        };
+        for claim_id in &self.in_progress {
+            let c = self.rollup().getClaim(U256::from(*claim_id)).call().await.map_err(l1)?;
+            from = from.min(c.firstBlock);
+        }
+        self.store.keep_state_from(from.saturating_sub(1));
         Ok(())
     }
 
-    /// Resolution only (a game this node cannot play still has to end).
-    async fn resolve_only(&self, game_id: u64) -> Result<(), PlayError> {
+    /// Resolution only, at most `budget` claims; how many it resolved.
+    async fn resolve_only(&self, game_id: u64, budget: usize) -> Result<usize, PlayError> {
         let claims = self.claims(game_id).await?;
         let now = self.now().await?;
-        self.resolve(game_id, &claims, now).await
+        self.resolve(game_id, &claims, now, budget).await
     }
 
     async fn root_of(&self, game_id: u64) -> Result<B256, PlayError> {
@@ -655,14 +734,15 @@ impl FaultPlayer {
     }
 
     /// Resolves, bottom-up, the claims that can no longer be countered (at
-    /// most `RESOLVE_PER_ROUND` a round), then the game once its root is
-    /// resolved.
+    /// most `budget`), then the game once its root is resolved; how many
+    /// claims it resolved.
     async fn resolve(
         &self,
         game_id: u64,
         claims: &[FaultGame::Claim],
         now: u64,
-    ) -> Result<(), PlayError> {
+        budget: usize,
+    ) -> Result<usize, PlayError> {
         let clock = self.settings.game.max_clock_s;
         let game = self.settings.game.game;
         let id = U256::from(game_id);
@@ -674,8 +754,8 @@ impl FaultPlayer {
             if resolved[i] || done_children[i] != c.children {
                 continue;
             }
-            if sent == RESOLVE_PER_ROUND {
-                return Ok(()); // (next round)
+            if sent == budget {
+                return Ok(sent); // (next round)
             }
             if c.counteredBy == Address::ZERO && opposing_clock(claims, i, now) < clock {
                 continue;
@@ -695,7 +775,7 @@ impl FaultPlayer {
             self.send_in_turn(game, FaultGame::resolveCall { gameId: id }).await?;
             tracing::info!(target: "challenger", game = game_id, "game resolved");
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Withdraws bonds won in games and output bonds returned; a proposer
@@ -735,14 +815,17 @@ impl FaultPlayer {
         Ok(())
     }
 
-    /// Games in progress first (each side is on a clock), then new games,
-    /// then credit. Claims are traced in the background, one at a time.
+    /// Moves in games in progress first (each side is on a clock), then new
+    /// games, resolutions, the state pin, credit. Claims are traced in the
+    /// background, one at a time.
     async fn round(&mut self) -> Result<(), PlayError> {
-        self.play_games().await?;
+        let idle = self.play_games().await?;
         if self.settings.challenge {
             self.open_games().await?;
             // A game just opened: its first answers come next round.
         }
+        self.resolve_games(idle).await;
+        self.pin_state().await?;
         self.collect().await
     }
 
@@ -797,7 +880,25 @@ fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
 }
 
 /// A claim trace being built off the async threads.
-type Building = tokio::task::JoinHandle<Result<ClaimTrace, String>>;
+struct Build {
+    claim_id: u64,
+    index: u64,
+    started: std::time::Instant,
+    /// Set to stop the VM (the build then gives the claim up).
+    stop: Arc<AtomicBool>,
+    handle: tokio::task::JoinHandle<Result<ClaimTrace, BuildError>>,
+}
+
+/// Why a claim's trace was not built.
+enum BuildError {
+    /// A passing failure (the database busy): built again when next asked.
+    Retry(String),
+    /// Never: the claim cannot be rebuilt or decided by this node.
+    GiveUp(String),
+}
+
+/// Builds of one claim that may fail for a passing reason.
+const BUILD_TRIES: u32 = 5;
 
 /// What [`FaultPlayer::trace`] found.
 enum Traced {

@@ -380,17 +380,19 @@ impl ChainConfig {
     /// Whether the batcher keeps up with full L2 blocks when it lands one
     /// batch per L1 block (`l1_block_ms` apart; it sends one at a time and
     /// waits for each to be mined): L2's gas per second at full blocks
-    /// against `batch_gas` per L1 block.
+    /// against the full blocks one batch admits (a block starts only while
+    /// the budget has room for its own charge and a full block; at most
+    /// `MAX_BATCH_BLOCKS`) per L1 block. Full blocks of gas; a batch's byte
+    /// and transaction caps may bind first.
     pub fn posting_capacity(&self, l1_block_ms: u64) -> PostingCapacity {
         let per_s = |gas: u64, ms: u64| {
             u64::try_from(u128::from(gas) * 1_000 / u128::from(ms.max(1))).unwrap_or(u64::MAX)
         };
-        // Each block also charges the budget for itself.
-        let blocks_per_l1_block = l1_block_ms.div_ceil(self.block_time_ms.max(1));
-        let posted = self.batch_gas.saturating_sub(blocks_per_l1_block.saturating_mul(BLOCK_GAS));
+        let blocks = (self.batch_gas / self.gas_limit.saturating_add(BLOCK_GAS).max(1))
+            .min(MAX_BATCH_BLOCKS);
         PostingCapacity {
             l2_gas_per_s: per_s(self.gas_limit, self.block_time_ms),
-            posted_gas_per_s: per_s(posted, l1_block_ms),
+            posted_gas_per_s: per_s(blocks.saturating_mul(self.gas_limit), l1_block_ms),
         }
     }
 
@@ -498,16 +500,20 @@ mod tests {
     #[test]
     fn posting_capacity_compares_full_blocks_with_one_batch_per_l1_block() {
         let dev = ChainConfig::dev();
-        // 6 M gas a second at full blocks; 11 M a batch, one per 1 s L1 block.
+        // 6 M gas a second at full blocks; an 11 M budget admits one full
+        // 6 M block a batch (a second needs room for another whole one).
         let c = dev.posting_capacity(1_000);
         assert_eq!(c.l2_gas_per_s, 6_000_000);
-        assert_eq!(c.posted_gas_per_s, dev.batch_gas - BLOCK_GAS);
+        assert_eq!(c.posted_gas_per_s, 6_000_000);
         assert!(c.keeps_up());
-        // A 12 s L1: one batch per 12 s carries under a million gas a second.
-        let c = dev.posting_capacity(12_000);
-        assert_eq!(c.posted_gas_per_s, (dev.batch_gas - 12 * BLOCK_GAS) / 12);
+        // A 1.9 s L1: one full block per 1.9 s, about 3.2 M gas a second.
+        let c = dev.posting_capacity(1_900);
+        assert_eq!(c.posted_gas_per_s, 6_000_000_000 / 1_900);
         assert!(!c.keeps_up());
+        // A 12 s L1 needs 12 full blocks a batch: 80 M admits 13.
+        assert!(!dev.posting_capacity(12_000).keeps_up());
         let big = ChainConfig { batch_gas: 80_000_000, ..ChainConfig::dev() };
+        assert_eq!(big.posting_capacity(12_000).posted_gas_per_s, 13 * 6_000_000 / 12);
         assert!(big.posting_capacity(12_000).keeps_up());
     }
 

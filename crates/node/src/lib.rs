@@ -431,7 +431,6 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         tracing::info!(target: "node", l1 = %v.l1_rpc, rollup = %v.deployment.rollup, "validator: deriving the chain from L1");
         supervisor.spawn(DeriverActor(deriver));
         if let (Some(key), Some(game)) = (&v.challenger_key, &v.deployment.fault_game) {
-            check_game_history(&cfg.chain, cfg.state_history, &v.deployment, game)?;
             let elf = load_fault_program(cfg.fault_program.as_deref(), game).map_err(|e| {
                 eyre!("config: --l1.key makes this validator a challenger, which needs {e}")
             })?;
@@ -476,7 +475,6 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         if let Some((l1, game)) =
             cfg.l1.as_ref().and_then(|l| Some((l, l.deployment.fault_game.as_ref()?)))
         {
-            check_game_history(&cfg.chain, cfg.state_history, &l1.deployment, game)?;
             match load_fault_program(cfg.fault_program.as_deref(), game) {
                 Ok(elf) => {
                     let sender = poster.0.sender.clone();
@@ -659,38 +657,6 @@ impl infra_p2p::ChainAccess for NodeChain {
     }
 }
 
-/// The L2 blocks of state a fault-game player must keep: a claim's inputs
-/// are rebuilt from the state before its first block, as late as the end of
-/// its challenge period plus a whole game (both clocks), a quarter more for
-/// the batch's own age when posted.
-pub fn game_history_blocks(chain: &ChainConfig, period_s: u64, clock_s: u64) -> u64 {
-    let span_ms = period_s.saturating_add(clock_s.saturating_mul(2)).saturating_mul(1_000);
-    let blocks = span_ms.div_ceil(chain.block_time_ms.max(1));
-    blocks.saturating_add(blocks / 4)
-}
-
-/// A node that plays fault games refuses a state-history window too short to
-/// rebuild a disputed claim (see [`game_history_blocks`]).
-fn check_game_history(
-    chain: &ChainConfig,
-    history: infra_storage::StateHistory,
-    d: &Deployment,
-    game: &infra_l1::GameAddresses,
-) -> eyre::Result<()> {
-    let needed = game_history_blocks(chain, d.challenge_period_s, game.max_clock_s);
-    if let infra_storage::StateHistory::Window(kept) = history
-        && kept < needed
-    {
-        bail!(
-            "config: state.history = {kept} blocks is too short to play fault games: a game may need the state before a claim's first block until the claim's challenge period ({} s) and a whole game (2 x {} s clock) are over, about {needed} blocks at block_time_ms = {} (a quarter added for the batch's age): set --state.history to at least {needed}, or archive",
-            d.challenge_period_s,
-            game.max_clock_s,
-            chain.block_time_ms
-        );
-    }
-    Ok(())
-}
-
 /// How this node plays the fault game. Says loudly when the deployed game's
 /// clock may be too short to trace the heaviest batch the chain admits.
 fn player_settings(
@@ -733,12 +699,15 @@ async fn check_posting_capacity(provider: &alloy::providers::DynProvider, chain:
         let (t0, t1) = (at(back).await?, at(latest).await?);
         Some(t1.saturating_sub(t0).saturating_mul(100)) // ms per block over 10 blocks
     };
-    let Some(l1_block_ms) = l1_block_ms.await.filter(|ms| *ms > 0) else { return };
+    let Some(l1_block_ms) = l1_block_ms.await.filter(|ms| *ms > 0) else {
+        tracing::info!(target: "node", "batch posting throughput not checked: the L1 has fewer than 10 blocks, or no time passed over its last 10");
+        return;
+    };
     let c = chain.posting_capacity(l1_block_ms);
     if c.keeps_up() {
         tracing::info!(target: "node", l2_gas_per_s = c.l2_gas_per_s, posted_gas_per_s = c.posted_gas_per_s, l1_block_ms, "batch posting keeps up with full L2 blocks");
     } else {
-        tracing::warn!(target: "node", l2_gas_per_s = c.l2_gas_per_s, posted_gas_per_s = c.posted_gas_per_s, l1_block_ms, batch_gas = chain.batch_gas, "full L2 blocks make {} gas/s, but the batcher posts at most {} gas/s (one batch of at most batch_gas per L1 block of about {} ms): under sustained full blocks the safe head falls behind; raise batch_gas (longer fault-proof traces: see the fault-game clock check) or lower gas_limit", c.l2_gas_per_s, c.posted_gas_per_s, l1_block_ms);
+        tracing::warn!(target: "node", l2_gas_per_s = c.l2_gas_per_s, posted_gas_per_s = c.posted_gas_per_s, l1_block_ms, batch_gas = chain.batch_gas, "full L2 blocks make {} gas/s, but the batcher posts at most {} gas/s (one batch per L1 block of about {} ms, each admitting the full blocks batch_gas has room for): under sustained full blocks the safe head falls behind; raise batch_gas (longer fault-proof traces: see the fault-game clock check) or lower gas_limit", c.l2_gas_per_s, c.posted_gas_per_s, l1_block_ms);
     }
 }
 

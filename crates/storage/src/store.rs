@@ -9,7 +9,13 @@ use libmdbx::{
     Database, DatabaseOptions, Mode, NoWriteMap, RO, ReadWriteOptions, SyncMode, Table, TableFlags,
     Transaction, WriteFlags,
 };
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 const HEADERS: &str = "Headers";
 const HEADER_HASH: &str = "HeaderHash";
@@ -181,6 +187,9 @@ fn decode_account(bytes: &[u8]) -> Result<AccountState, StorageError> {
 pub struct Store {
     db: Arc<Database<NoWriteMap>>,
     history: StateHistory,
+    /// The state of blocks from this one on is kept whatever the window
+    /// (`u64::MAX`: nothing pinned); shared by every clone.
+    keep_from: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -225,13 +234,27 @@ impl Store {
             txn.put(&meta, META_STATE_FLOOR, head.to_be_bytes(), WriteFlags::UPSERT)?;
         }
         txn.commit()?;
-        Ok(Self { db: Arc::new(db), history: StateHistory::DEFAULT })
+        Ok(Self {
+            db: Arc::new(db),
+            history: StateHistory::DEFAULT,
+            keep_from: Arc::new(AtomicU64::new(u64::MAX)),
+        })
     }
 
     /// This store, keeping `history` of past state from the next block on.
     pub fn with_history(mut self, history: StateHistory) -> Self {
         self.history = history;
         self
+    }
+
+    /// Keeps the state of blocks from `block` on whatever the window
+    /// (`u64::MAX`: nothing pinned), for every clone of this store: a
+    /// fault-game player pins the state its claims are rebuilt from (the
+    /// block before the first of the oldest claim not yet final, or with a
+    /// game still open). Lowering the pin does not bring pruned state back;
+    /// raising it lets pruning catch up.
+    pub fn keep_state_from(&self, block: u64) {
+        self.keep_from.store(block, Ordering::SeqCst);
     }
 
     /// A consistent read-only snapshot of the whole database.
@@ -349,7 +372,8 @@ impl Store {
             }
             txn.put(&t(CHANGESETS)?, number, undo.encode(), WriteFlags::UPSERT)?;
             if let StateHistory::Window(window) = self.history {
-                prune_history(&txn, block.number().saturating_sub(window))?;
+                let target = block.number().saturating_sub(window);
+                prune_history(&txn, target.min(self.keep_from.load(Ordering::SeqCst)))?;
             }
         }
         txn.put(&meta, META_HEAD, number, WriteFlags::UPSERT)?;
@@ -1408,6 +1432,36 @@ mod tests {
             check_state_at(&r, n, &roots, &accounts, &slots);
         }
         assert!(r.state_at(53).unwrap_err().to_string().contains("49..=52"));
+    }
+
+    #[test]
+    fn a_pinned_block_keeps_its_state_below_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap().with_history(StateHistory::Window(10));
+        // A fault-game player needs the state after block 20 (a claim from
+        // block 21 on not yet final): kept, whatever the 10-block window.
+        store.clone().keep_state_from(20);
+        let (roots, accounts, slots) = history_chain(&store, 60);
+        let r = store.reader().unwrap();
+        assert_eq!(r.state_floor().unwrap(), 20);
+        for n in 20..60 {
+            check_state_at(&r, n, &roots, &accounts, &slots);
+        }
+        assert!(r.state_at(19).is_err());
+        drop(r);
+        // The pin moves up (the claim is final): pruning catches up, a
+        // bounded number of blocks per new block, to the window.
+        store.keep_state_from(u64::MAX);
+        let h = TreeHasher::new(Curve::Bn254);
+        let mut root = *roots.last().unwrap();
+        for n in 60..70 {
+            let upd = SparseMerkleTree::new(&h)
+                .update(&store.reader().unwrap(), root, vec![(B256::repeat_byte(1), None)])
+                .unwrap();
+            root = upd.root;
+            store.commit_block(&block(n), &StateChanges::default(), &upd.changes).unwrap();
+        }
+        assert_eq!(store.reader().unwrap().state_floor().unwrap(), 59, "the newest 10 below 69");
     }
 
     #[test]

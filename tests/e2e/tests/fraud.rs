@@ -360,8 +360,9 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     // Both honest nodes still rebuild the rolled-back claim after batch
     // FIRST + 2 was posted again: its record is kept by claim id, and the
     // inputs rebuilt from it are exactly those L1 serves for the claim (what
-    // a player checks before it plays a game on it). A game opened on it
-    // late in its period is answered from this, after a restart too.
+    // a player checks before it plays a game on it). A player that has not
+    // traced it yet (a game opened on it late in its period, a restarted
+    // node) rebuilds it from this record.
     let index = FIRST + 2;
     wait_for("the rolled-back batch posted again", Duration::from_secs(120), async || {
         let _ = dex.trade().await;
@@ -372,6 +373,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     let id: u64 = rolled_claim.to();
     assert_ne!(again, id);
     let inputs = rollup.localInputs(rolled_claim).call().await?;
+    assert_eq!(inputs.len(), 5, "a claim's five local inputs");
     let on_l1 = rollup.getClaim(rolled_claim).call().await?;
     for (who, store) in [("validator", &v.node.store), ("sequencer", &seq.node.store)] {
         // (The validator records it once derived.)
@@ -385,8 +387,11 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
             .reader()?
             .claim_batch(index, id)?
             .ok_or_else(|| eyre::eyre!("the {who} kept no record of rolled-back claim {id}"))?;
-        assert_ne!(record, current, "the {who}'s record of claim {id} is not the new batch's");
         assert_eq!((record.first_block, record.last_block), (on_l1.firstBlock, on_l1.lastBlock));
+        let claimed = infra_stf::Output::decode(&record.claimed)
+            .ok_or_else(|| eyre::eyre!("the {who}'s record of claim {id}: claimed output"))?;
+        assert_eq!(claimed.state_root, on_l1.stateRoot, "the {who}'s record is claim {id}'s");
+        assert_eq!(claimed.block_hash, on_l1.l2BlockHash);
         let w = witness_of(store, &record)?;
         for (i, input) in inputs.iter().enumerate() {
             assert_eq!(
