@@ -42,18 +42,17 @@ impl ProgramTrace {
     /// Runs the program (`elf`) on `preimages` to its end, keeping snapshots
     /// so any state is found fast.
     pub fn new(elf: &[u8], preimages: Preimages) -> Result<Self, TraceError> {
-        let never = std::sync::atomic::AtomicBool::new(false);
-        Ok(Self::within(elf, preimages, u64::MAX, &never)?.expect("never stopped"))
+        Ok(Self::within(elf, preimages, u64::MAX, &|| false)?.expect("never stopped"))
     }
 
     /// [`ProgramTrace::new`], run at most `limit` instructions (`end` is
     /// `limit` when the program has not exited by then), and given up (`None`)
-    /// once `stop` is set.
+    /// once `stop` says so (asked every 2^24 instructions).
     pub fn within(
         elf: &[u8],
         preimages: Preimages,
         limit: u64,
-        stop: &std::sync::atomic::AtomicBool,
+        stop: &dyn Fn() -> bool,
     ) -> Result<Option<Self>, TraceError> {
         let mut vm = Vm::from_elf(elf, preimages)?;
         // From every 2^18 instructions, thinned to at most 256 snapshots on a
@@ -65,7 +64,7 @@ impl ProgramTrace {
         // at `stop` between them.
         let mut end = 0;
         while end < limit {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if stop() {
                 return Ok(None);
             }
             let run = vm.run_to(limit.min(end.saturating_add(1 << 24)))?;

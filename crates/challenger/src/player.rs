@@ -30,10 +30,7 @@ use infra_stf::{
 use infra_storage::Store;
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -142,7 +139,8 @@ impl std::fmt::Debug for FaultPlayer {
 
 impl FaultPlayer {
     /// Pins the whole state history until its first round has read what
-    /// its claims need ([`FaultPlayer::pin_state`]).
+    /// its claims need ([`FaultPlayer::pin_state`]; the node pins it already
+    /// when it opens the database).
     pub fn new(store: Store, sender: Arc<TxSender>, settings: PlayerSettings) -> Self {
         store.keep_state_from(0);
         Self {
@@ -210,10 +208,10 @@ impl FaultPlayer {
     /// one claim at a time in the background (the VM runs the whole program:
     /// seconds to minutes), so the games this node already plays are
     /// answered meanwhile. `Building`: being built (this claim or another);
-    /// `Retry`: not yet (an L1 error, or derivation has not recorded the
-    /// claim's batch yet); `Unplayable`: never (the claim is rolled back and
-    /// this node never recorded its batch, its inputs differ from the record,
-    /// or the program gives no verdict within the game).
+    /// `Retry`: not yet (an L1 error, or this node has no record of the
+    /// claim's batch: not derived yet, or never); `Unplayable`: never (its
+    /// inputs differ from the record, or the program gives no verdict within
+    /// the game or within two clocks of wall time).
     async fn trace(&mut self, claim_id: u64) -> Traced {
         self.take_built().await;
         if let Some(t) = self.traces.get(&claim_id) {
@@ -229,10 +227,9 @@ impl FaultPlayer {
         let l1_state = async {
             let claim = self.rollup().getClaim(id).call().await?;
             let inputs = self.rollup().localInputs(id).call().await?;
-            let live = self.rollup().isLive(id).call().await?;
-            Ok::<_, alloy::contract::Error>((claim, inputs, live))
+            Ok::<_, alloy::contract::Error>((claim, inputs))
         };
-        let (claim, inputs, live) = match l1_state.await {
+        let (claim, inputs) = match l1_state.await {
             Ok(x) => x,
             Err(e) => return Traced::Retry(format!("L1: {e}")),
         };
@@ -247,15 +244,20 @@ impl FaultPlayer {
             Output::decode(&r.claimed) == Some(claim_output(&claim))
                 && (r.first_block, r.last_block) == (claim.firstBlock, claim.lastBlock)
         }) else {
-            let why =
-                format!("this node has no record of batch {index} as claim {claim_id} posted it");
-            return if live { Traced::Retry(why) } else { self.give_up(claim_id, why) };
+            // (Not yet derived, maybe: a restarted validator catching up. Asked
+            // again each round while a game on it is in progress.)
+            return Traced::Retry(format!(
+                "this node has no record of batch {index} as claim {claim_id} posted it"
+            ));
         };
         let (store, elf, max_depth) =
             (self.store.clone(), self.settings.elf.clone(), self.settings.game.max_depth);
         let lying = self.settings.lying_defence && !self.settings.challenge;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_build = stop.clone();
+        // A build still running after two clocks is stopped: no game could
+        // use it in time (a defender has one clock; an opener, the period,
+        // at least two), and it would hold every other claim back.
+        let deadline = std::time::Instant::now()
+            + Duration::from_secs(self.settings.game.max_clock_s.saturating_mul(2));
         let build = tokio::task::spawn_blocking(move || -> Result<ClaimTrace, BuildError> {
             use BuildError::GiveUp;
             // The database may be busy (an unwind being replayed): tried again.
@@ -279,9 +281,10 @@ impl FaultPlayer {
             // (A run that does not end within the game's trace, or within a
             // clock of wall time, is given up there, not run on.)
             let give_up = |e: TraceError| GiveUp(e.to_string());
-            let mut trace = ProgramTrace::within(&elf, source, 1u64 << max_depth, &stop_build)
+            let late = || std::time::Instant::now() > deadline;
+            let mut trace = ProgramTrace::within(&elf, source, 1u64 << max_depth, &late)
                 .map_err(give_up)?
-                .ok_or_else(|| GiveUp("the trace took longer than a whole clock".into()))?;
+                .ok_or_else(|| GiveUp("the trace took longer than two clocks".into()))?;
             if trace.end >= 1u64 << max_depth {
                 return Err(GiveUp(format!(
                     "the program runs {} instructions or more, past the game's 2^{max_depth}",
@@ -308,26 +311,13 @@ impl FaultPlayer {
             })
         });
         tracing::info!(target: "challenger", claim = claim_id, batch = index, "tracing the claim in the fault-proof VM");
-        self.building = Some(Build {
-            claim_id,
-            index,
-            started: std::time::Instant::now(),
-            stop,
-            handle: build,
-        });
+        self.building = Some(Build { claim_id, index, handle: build });
         Traced::Building
     }
 
-    /// Keeps the claim trace built in the background, once built. A build
-    /// still running after a whole clock is stopped: no game could use it in
-    /// time, and it would hold every other claim back.
+    /// Keeps the claim trace built in the background, once built.
     async fn take_built(&mut self) {
-        let clock = Duration::from_secs(self.settings.game.max_clock_s);
-        let Some(b) = &self.building else { return };
-        if !b.handle.is_finished() {
-            if b.started.elapsed() > clock {
-                b.stop.store(true, Ordering::Relaxed);
-            }
+        if !self.building.as_ref().is_some_and(|b| b.handle.is_finished()) {
             return;
         }
         let Some(Build { claim_id, index, handle, .. }) = self.building.take() else { return };
@@ -761,11 +751,12 @@ impl FaultPlayer {
                 continue;
             }
             let call = FaultGame::resolveClaimCall { gameId: id, claimIndex: U256::from(i) };
+            // (Counted tried or not: each waits its turn on the key.)
+            sent += 1;
             if let Err(e) = self.send_in_turn(game, call).await {
                 tracing::debug!(target: "challenger", game = game_id, claim = i, "resolve claim: {e}");
                 continue;
             }
-            sent += 1;
             resolved[i] = true;
             if c.parentIndex != u64::MAX {
                 done_children[c.parentIndex as usize] += 1;
@@ -818,15 +809,29 @@ impl FaultPlayer {
     /// Moves in games in progress first (each side is on a clock), then new
     /// games, resolutions, the state pin, credit. Claims are traced in the
     /// background, one at a time.
-    async fn round(&mut self) -> Result<(), PlayError> {
-        let idle = self.play_games().await?;
-        if self.settings.challenge {
-            self.open_games().await?;
-            // A game just opened: its first answers come next round.
+    /// Each part runs whatever the others did (an error is logged): a game
+    /// that cannot be opened holds back no resolution, pin or withdrawal.
+    async fn round(&mut self) {
+        let warn = |what: &str, e: PlayError| {
+            tracing::warn!(target: "challenger", "fault game ({what}): {e}");
+        };
+        let idle = self.play_games().await.unwrap_or_else(|e| {
+            warn("moves", e);
+            Vec::new()
+        });
+        if self.settings.challenge
+            && let Err(e) = self.open_games().await
+        {
+            // (A game just opened: its first answers come next round.)
+            warn("opening games", e);
         }
         self.resolve_games(idle).await;
-        self.pin_state().await?;
-        self.collect().await
+        if let Err(e) = self.pin_state().await {
+            warn("state pin", e);
+        }
+        if let Err(e) = self.collect().await {
+            warn("withdrawals", e);
+        }
     }
 
     async fn run(mut self, cancel: CancellationToken) -> Result<(), PlayError> {
@@ -836,9 +841,7 @@ impl FaultPlayer {
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
             let started = std::time::Instant::now();
-            if let Err(e) = self.round().await {
-                tracing::warn!(target: "challenger", "fault game: {e}");
-            }
+            self.round().await;
             // Each move waits for a whole round: a slow one eats the clock.
             let took = started.elapsed();
             let clock = Duration::from_secs(self.settings.game.max_clock_s);
@@ -883,9 +886,6 @@ fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
 struct Build {
     claim_id: u64,
     index: u64,
-    started: std::time::Instant,
-    /// Set to stop the VM (the build then gives the claim up).
-    stop: Arc<AtomicBool>,
     handle: tokio::task::JoinHandle<Result<ClaimTrace, BuildError>>,
 }
 

@@ -284,6 +284,17 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
     let store = Store::open(&cfg.datadir.join("db"))
         .wrap_err("opening the database")?
         .with_history(cfg.state_history);
+    // A node that will play fault games prunes no state before its player's
+    // first round has pinned what its claims are rebuilt from (a block
+    // committed before that could otherwise prune it, after a restart).
+    let plays = cfg.l1.as_ref().is_some_and(|l| l.deployment.fault_game.is_some())
+        || cfg
+            .validator
+            .as_ref()
+            .is_some_and(|v| v.challenger_key.is_some() && v.deployment.fault_game.is_some());
+    if plays {
+        store.keep_state_from(0);
+    }
     let (genesis, changes, nodes) = genesis_block(&cfg.chain, &cfg.genesis, &hasher)?;
     if let Some(expected) = cfg.genesis_roots.as_ref().and_then(|r| r.get(cfg.chain.state_curve()))
         && expected != genesis.header.state_root
@@ -496,6 +507,7 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
                     supervisor.spawn(actor);
                 }
                 Err(e) => {
+                    poster.0.store.keep_state_from(u64::MAX); // (no player: the window alone)
                     tracing::warn!(target: "node", "NOT DEFENDING this sequencer's outputs on L1: {e}. A false challenge against them is not answered by this node.")
                 }
             }
