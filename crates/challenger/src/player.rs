@@ -114,8 +114,8 @@ pub struct FaultPlayer {
     sender: Arc<TxSender>,
     settings: PlayerSettings,
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
-    /// The one claim being traced, off the rounds (claim id, batch index):
-    /// games already traced are answered meanwhile.
+    /// The one claim being traced, off the rounds: games already traced are
+    /// answered meanwhile.
     building: Option<Build>,
     /// Builds that failed for a passing reason, per claim.
     retries: HashMap<u64, u32>,
@@ -138,11 +138,10 @@ impl std::fmt::Debug for FaultPlayer {
 }
 
 impl FaultPlayer {
-    /// Pins the whole state history until its first round has read what
-    /// its claims need ([`FaultPlayer::pin_state`]; the node pins it already
-    /// when it opens the database).
+    /// The node pins the whole state history when it opens a database a
+    /// player will use; the player's rounds then pin what its claims need
+    /// ([`FaultPlayer::pin_state`]).
     pub fn new(store: Store, sender: Arc<TxSender>, settings: PlayerSettings) -> Self {
-        store.keep_state_from(0);
         Self {
             store,
             sender,
@@ -320,7 +319,7 @@ impl FaultPlayer {
         if !self.building.as_ref().is_some_and(|b| b.handle.is_finished()) {
             return;
         }
-        let Some(Build { claim_id, index, handle, .. }) = self.building.take() else { return };
+        let Some(Build { claim_id, index, handle }) = self.building.take() else { return };
         let built = match handle.await {
             Ok(Ok(b)) => b,
             Ok(Err(BuildError::GiveUp(why))) => {
@@ -356,10 +355,9 @@ impl FaultPlayer {
         self.traces.insert(claim_id, Arc::new(Mutex::new(built)));
     }
 
-    fn give_up(&mut self, claim_id: u64, why: String) -> Traced {
+    fn give_up(&mut self, claim_id: u64, why: String) {
         tracing::error!(target: "challenger", claim = claim_id, "this node cannot play games on this claim: {why}");
         self.unplayable.insert(claim_id);
-        Traced::Unplayable
     }
 
     /// A validator: opens a game on a live pending claim inside its period that
@@ -509,7 +507,7 @@ impl FaultPlayer {
             if budget == 0 {
                 break;
             }
-            match self.resolve_only(game_id, budget).await {
+            match self.resolve(game_id, budget).await {
                 Ok(sent) => budget -= sent,
                 Err(e) => tracing::warn!(target: "challenger", game = game_id, "{e}"),
             }
@@ -535,13 +533,6 @@ impl FaultPlayer {
         }
         self.store.keep_state_from(from.saturating_sub(1));
         Ok(())
-    }
-
-    /// Resolution only, at most `budget` claims; how many it resolved.
-    async fn resolve_only(&self, game_id: u64, budget: usize) -> Result<usize, PlayError> {
-        let claims = self.claims(game_id).await?;
-        let now = self.now().await?;
-        self.resolve(game_id, &claims, now, budget).await
     }
 
     async fn root_of(&self, game_id: u64) -> Result<B256, PlayError> {
@@ -726,13 +717,9 @@ impl FaultPlayer {
     /// Resolves, bottom-up, the claims that can no longer be countered (at
     /// most `budget`), then the game once its root is resolved; how many
     /// claims it resolved.
-    async fn resolve(
-        &self,
-        game_id: u64,
-        claims: &[FaultGame::Claim],
-        now: u64,
-        budget: usize,
-    ) -> Result<usize, PlayError> {
+    async fn resolve(&self, game_id: u64, budget: usize) -> Result<usize, PlayError> {
+        let claims = &self.claims(game_id).await?;
+        let now = self.now().await?;
         let clock = self.settings.game.max_clock_s;
         let game = self.settings.game.game;
         let id = U256::from(game_id);

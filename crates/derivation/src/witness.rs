@@ -102,13 +102,11 @@ pub struct Witness {
 
 /// Prepares batch `index` of `store` for the program.
 pub fn witness(store: &Store, index: u64) -> Result<Witness, WitnessError> {
-    let record = {
-        let reader = store.reader()?;
-        let Some(record) = reader.batch(index)? else {
-            return Err(WitnessError::NoBatch { index, held: reader.batch_indexes()? });
-        };
-        record
+    let reader = store.reader()?;
+    let Some(record) = reader.batch(index)? else {
+        return Err(WitnessError::NoBatch { index, held: reader.batch_indexes()? });
     };
+    drop(reader);
     witness_of(store, &record)
 }
 

@@ -603,12 +603,7 @@ impl Store {
     /// Stores a component's own small record (a batcher's progress, say) under
     /// `key`, in its own write transaction.
     pub fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.put_metas(&[(key, value)])
-    }
-
-    /// Writes several component records in one transaction: all or none.
-    pub fn put_metas(&self, entries: &[(&str, &[u8])]) -> Result<(), StorageError> {
-        self.copy_and_put_metas(&[], entries)
+        self.copy_and_put_metas(&[], &[(key, value)])
     }
 
     /// In one transaction, all or none: copies the component records `from`
