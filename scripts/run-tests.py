@@ -10,9 +10,18 @@ Lanes: `heavy` binaries (the provers' and circuits' tests: proofs that use
 every core) run one at a time and never beside a `timed` one (end-to-end tests
 with wall-clock deadlines: nodes, L1s, challenge periods); `timed` binaries run
 beside each other and beside `light` ones (unit tests, contract tests in revm).
-Durations of the last run are kept in $CARGO_TARGET_DIR/infra-test-times.json
-to order the next one; a cold cache starts from scripts/test-times.json (the
-durations of a cold run on a 2-core machine), so the longest still start first."""
+
+Slots: N jobs (default 2, the cores) by CPU: a binary counts as the share of
+a core it used in the last run (CPU time over wall time, at least a quarter;
+a heavy one counts as 1), and one starts while the running ones and it come to
+at most N + 1/2. An end-to-end test that mostly waits on L1 blocks and game
+clocks (the fraud test: under half a core) thus leaves room for a third
+binary, and the cores are at most a quarter oversubscribed.
+
+Durations and CPU times of the last run are kept in
+$CARGO_TARGET_DIR/infra-test-times.json to order and weigh the next one; a cold
+cache starts from scripts/test-times.json (those of a run on a 2-core
+machine), so the longest still start first."""
 import json
 import os
 import subprocess
@@ -21,7 +30,7 @@ import threading
 import time
 
 HEAVY = {"infra-prover", "infra-circuits"}
-# The longest one test binary may run (the longest takes about 6 min here).
+# The longest one test binary may run (the longest takes about 3.5 min here).
 LIMIT_S = 1200
 TIMED = {"infra-e2e", "infra-node"}
 
@@ -53,6 +62,43 @@ def artifacts():
     return jobs
 
 
+def load_times(times_file):
+    """(wall, cpu) seconds per binary of the last run, else of the committed
+    run; a file of the older format (wall times only) gives no CPU times."""
+    committed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-times.json")
+    for path in (times_file, committed):
+        try:
+            data = json.load(open(path))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data.get("wall"), dict):
+            return data["wall"], data.get("cpu", {})
+        return data, {}
+    return {}, {}
+
+
+def run_one(cmd, cwd, env):
+    """Runs `cmd` to its end or LIMIT_S: its output, exit code and the CPU
+    time (user + system) of it and its children."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(p.stdout.read()))
+    reader.start()
+    timer = threading.Timer(LIMIT_S, p.kill)
+    timer.start()
+    _, status, usage = os.wait4(p.pid, 0)
+    killed = not timer.is_alive()
+    timer.cancel()
+    reader.join()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out = b"".join(chunks).decode(errors="replace")
+    rc = p.returncode
+    if killed:
+        out += f"\nKILLED: still running after {LIMIT_S} s (a hung test fails, it does not hang CI)\n"
+        rc = 1
+    return out, rc, usage.ru_utime + usage.ru_stime
+
+
 def lane(job):
     if job["package"] in HEAVY:
         return "heavy"
@@ -71,13 +117,7 @@ def main(argv):
         jobs_n = int(argv[1])
     target = os.environ.get("CARGO_TARGET_DIR", "target")
     times_file = os.path.join(target, "infra-test-times.json")
-    try:
-        times = json.load(open(times_file))
-    except (OSError, ValueError):
-        try:
-            times = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-times.json")))
-        except (OSError, ValueError):
-            times = {}
+    times, cpu = load_times(times_file)
     jobs = artifacts()
     jobs.append({"package": "doctests", "manifest": os.path.abspath("Cargo.toml"), "exe": None,
                  "label": "doctests", "key": "doctests"})
@@ -89,9 +129,15 @@ def main(argv):
     failed = []
     print_lock = threading.Lock()
 
+    def weight(j):
+        wall = times.get(j["key"])
+        if j["lane"] == "heavy" or not wall or j["key"] not in cpu or wall < 1.0:
+            return 1.0
+        return max(0.25, min(1.0, cpu[j["key"]] / wall))
+
     def can_start(j):
         lanes = [r["lane"] for r in running]
-        if len(running) >= jobs_n:
+        if sum(weight(r) for r in running) + weight(j) > jobs_n + 0.5 + 1e-9:
             return False
         if j["lane"] == "heavy":
             return "heavy" not in lanes and "timed" not in lanes
@@ -113,19 +159,14 @@ def main(argv):
             cmd = ["cargo", "test", "--workspace", "--doc", "--", *rest]
             cwd = os.path.dirname(j["manifest"])
             header = "   Doc-tests (cargo test --workspace --doc)\n"
-        try:
-            p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, timeout=LIMIT_S)
-            out, rc = p.stdout, p.returncode
-        except subprocess.TimeoutExpired as e:
-            partial = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            out, rc = partial + f"\nKILLED: still running after {LIMIT_S} s (a hung test fails, it does not hang CI)\n", 1
+        out, rc, used = run_one(cmd, cwd, env)
         took = time.monotonic() - start
         with print_lock:
-            sys.stdout.write(header + out + f"[{j['key']}: {took:.1f} s, lane {j['lane']}]\n")
+            sys.stdout.write(header + out + f"[{j['key']}: {took:.1f} s, cpu {used:.1f} s, lane {j['lane']}]\n")
             sys.stdout.flush()
         with lock:
             times[j["key"]] = round(took, 2)
+            cpu[j["key"]] = round(used, 2)
             if rc != 0:
                 failed.append(j["key"])
             running.remove(j)
@@ -147,7 +188,7 @@ def main(argv):
         t.join()
     try:
         os.makedirs(target, exist_ok=True)
-        json.dump(times, open(times_file, "w"), indent=1, sort_keys=True)
+        json.dump({"wall": times, "cpu": cpu}, open(times_file, "w"), indent=1, sort_keys=True)
     except OSError:
         pass
     if failed:

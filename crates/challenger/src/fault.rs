@@ -148,24 +148,17 @@ impl<T: TraceValues> TraceValues for Lying<'_, T> {
 
 /// The number of instructions the program (`elf`, on `preimages`) runs
 /// before the first read of a preimage that `wanted` accepts (called with
-/// the key at each read, in order; `None`: it accepts none). Runs the program from the start, one instruction at a time.
+/// the key at each read, in order; `None`: it accepts none), from the start.
 pub fn first_read(
     elf: &[u8],
     preimages: Preimages,
     wanted: impl Fn(&B256) -> bool,
 ) -> Result<Option<u64>, TraceError> {
-    use infra_fpvm::Memory;
-    // `ecall` with a7 = SYS_PREIMAGE_READ, reading the key set before.
-    const ECALL: u64 = 0x73;
     let mut vm = Vm::from_elf(elf, preimages)?;
-    while vm.cpu.exit.is_none() {
-        if vm.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
-            && vm.mem.read(vm.cpu.pc, 4) == ECALL
-            && wanted(&vm.cpu.preimage_key)
-        {
-            return Ok(Some(vm.cpu.steps));
-        }
-        vm.cpu.step(&mut vm.mem, &mut vm.oracle)?;
+    vm.snapshot_every = 0;
+    let (end, at_read) = vm.run_to_read(u64::MAX, &mut |key| wanted(key))?;
+    if at_read {
+        return Ok(Some(end.steps));
     }
     Ok(None)
 }

@@ -14,7 +14,7 @@ use alloy::{
     sol_types::{SolCall, SolConstructor, SolValue},
 };
 use infra_fpvm::{
-    MEM_PROOF_SIZE, Memory, PreimageSource, StepProof, Vm, stream_part,
+    MEM_PROOF_SIZE, PreimageSource, StepProof, Vm, stream_part,
     testing::{AnyKey, Rng, any_key_data, random_machine},
     verify_step,
 };
@@ -125,18 +125,19 @@ fn l1_steps_the_programs_real_trace_as_the_vm_does() {
     let mut steps: Vec<u64> = (0..1500).collect();
     steps.extend((0..120).map(|i| 1500 + (end.steps - 1501) * i / 119));
     let mut scan = Vm::from_elf(&elf, source.clone()).expect("the ELF loads");
+    scan.snapshot_every = 0;
     let mut found: BTreeMap<u8, usize> = BTreeMap::new();
     while scan.cpu.exit.is_none() && found.values().filter(|n| **n >= 3).count() < 2 {
-        let key_type = scan.cpu.preimage_key[0];
-        if scan.mem.read(scan.cpu.pc, 4) == 0x73
-            && scan.cpu.regs[17] == infra_fpvm::SYS_PREIMAGE_READ
-            && key_type != infra_fpvm::KEY_LOCAL
-            && found.get(&key_type).is_none_or(|n| *n < 3)
-        {
+        let (_, at_read) = scan
+            .run_to_read(u64::MAX, &mut |key| {
+                key[0] != infra_fpvm::KEY_LOCAL && found.get(&key[0]).is_none_or(|n| *n < 3)
+            })
+            .expect("every preimage is there");
+        if at_read {
             steps.push(scan.cpu.steps);
-            *found.entry(key_type).or_default() += 1;
+            *found.entry(scan.cpu.preimage_key[0]).or_default() += 1;
+            scan.cpu.step(&mut scan.mem, &mut scan.oracle).expect("every preimage is there");
         }
-        scan.cpu.step(&mut scan.mem, &mut scan.oracle).expect("every preimage is there");
     }
     assert_eq!(found.keys().copied().collect::<Vec<_>>(), [2, 3], "keccak and Poseidon reads");
     steps.sort_unstable();

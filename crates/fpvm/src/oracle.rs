@@ -61,6 +61,12 @@ pub trait PreimageSource {
     fn part(&mut self, key: &B256, offset: u64) -> Result<([u8; 32], u64), OracleError>;
 }
 
+impl PreimageSource for &mut dyn PreimageSource {
+    fn part(&mut self, key: &B256, offset: u64) -> Result<([u8; 32], u64), OracleError> {
+        (**self).part(key, offset)
+    }
+}
+
 /// A part of a stream `8-byte big-endian length ‖ data`.
 pub fn stream_part(data: &[u8], offset: u64) -> ([u8; 32], u64) {
     let len = data.len() as u64 + 8;

@@ -8,6 +8,7 @@ use crate::oracle::{OracleError, PreimageSource};
 use crate::proof::{ProvingMemory, RecordingOracle, StepProof};
 use crate::state::VmState;
 use crate::{Cpu, Effect, Fault, Memory};
+use alloy::primitives::B256;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,18 +93,41 @@ impl<O: PreimageSource> Vm<O> {
 
     /// Runs until exit or until the step count reaches `until`.
     pub fn run_to(&mut self, until: u64) -> Result<RunEnd, OracleError> {
+        Ok(self.run(until, None)?.0)
+    }
+
+    /// [`Vm::run_to`], stopping before the first preimage read (an `ecall`
+    /// with a7 = `SYS_PREIMAGE_READ`) whose key `wanted` accepts; `true` when
+    /// it stopped there (the read not yet executed).
+    pub fn run_to_read(
+        &mut self,
+        until: u64,
+        wanted: &mut dyn FnMut(&B256) -> bool,
+    ) -> Result<(RunEnd, bool), OracleError> {
+        self.run(until, Some(wanted))
+    }
+
+    fn run(
+        &mut self,
+        until: u64,
+        mut wanted: Option<&mut dyn FnMut(&B256) -> bool>,
+    ) -> Result<(RunEnd, bool), OracleError> {
         while self.cpu.exit.is_none() && self.cpu.steps < until {
             let stop = match self.cpu.steps.checked_div(self.snapshot_every) {
                 None => until,
                 Some(k) => until.min((k + 1).saturating_mul(self.snapshot_every)),
             };
-            while self.cpu.steps < stop {
-                let effect = self.cpu.step(&mut self.mem, &mut self.oracle)?;
-                if effect != Effect::None {
-                    self.capture(effect);
-                }
-                if self.cpu.exit.is_some() {
-                    break;
+            while self.cpu.steps < stop && self.cpu.exit.is_none() {
+                match span(
+                    &mut self.cpu,
+                    &mut self.mem,
+                    &mut self.oracle,
+                    stop,
+                    wanted.as_deref_mut(),
+                )? {
+                    Span::Effect(effect) => self.capture(effect),
+                    Span::Read => return Ok((self.end(), true)),
+                    Span::Done => {}
                 }
             }
             if self.snapshot_every != 0
@@ -119,7 +143,11 @@ impl<O: PreimageSource> Vm<O> {
                 }
             }
         }
-        Ok(RunEnd { exit: self.cpu.exit, steps: self.cpu.steps, fault: self.cpu.fault.clone() })
+        Ok((self.end(), false))
+    }
+
+    fn end(&self) -> RunEnd {
+        RunEnd { exit: self.cpu.exit, steps: self.cpu.steps, fault: self.cpu.fault.clone() }
     }
 
     /// Puts the VM at step `step` (or at its exit, if it exits before), from the
@@ -158,4 +186,44 @@ impl<O: PreimageSource> Vm<O> {
             post_hash,
         })
     }
+}
+
+/// What ended a [`span`].
+enum Span {
+    /// `stop` reached, or the machine exited.
+    Done,
+    /// The last step had this effect.
+    Effect(Effect),
+    /// The next instruction is a wanted preimage read.
+    Read,
+}
+
+/// The interpreter's loop: steps until `stop` steps, an exit, an effect, or
+/// (with `wanted`) a wanted preimage read. Not generic (the oracle is called
+/// through a `dyn`, once per preimage read), so it is compiled here, with
+/// this crate's optimisation, whatever crate runs a [`Vm`]: a generic loop
+/// would be compiled in each caller, unoptimised in a dev build.
+fn span<'w>(
+    cpu: &mut Cpu,
+    mem: &mut SparseMemory,
+    mut oracle: &mut dyn PreimageSource,
+    stop: u64,
+    mut wanted: Option<&mut (dyn FnMut(&B256) -> bool + 'w)>,
+) -> Result<Span, OracleError> {
+    // `ecall`
+    const ECALL: u64 = 0x73;
+    while cpu.steps < stop && cpu.exit.is_none() {
+        if let Some(wanted) = wanted.as_deref_mut()
+            && cpu.regs[17] == crate::SYS_PREIMAGE_READ
+            && mem.read(cpu.pc, 4) == ECALL
+            && wanted(&cpu.preimage_key)
+        {
+            return Ok(Span::Read);
+        }
+        let effect = cpu.step(mem, &mut oracle)?;
+        if effect != Effect::None {
+            return Ok(Span::Effect(effect));
+        }
+    }
+    Ok(Span::Done)
 }

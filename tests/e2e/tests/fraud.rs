@@ -431,6 +431,28 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     .await?;
     let claim = rollup.claimOf(U256::from(target)).call().await?;
     let id = open_false_game(&liar_game, claim, bogus, bond).await?;
+    // An honest player counters the false root (the liar then leaves it alone).
+    wait_for("an honest counter to the false root", Duration::from_secs(120), async || {
+        let n: u64 = game.claimCount(id).call().await?.to();
+        for i in 1..n {
+            let c = game.getClaim(id, U256::from(i)).call().await?;
+            if c.parentIndex == 0 && honest.contains(&c.claimant) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    // From here on the test only waits for time: the liar's clock in that
+    // game, then the periods of the batches on L1 (no more lies come, and no
+    // honest move is left to make). Anvil's clock is moved on by a period
+    // instead of waiting it out (about 140 s of this test): every clock and
+    // period L1 checks reads block.timestamp, so what follows is what a
+    // period's wait gives; only the wall time is saved. The games above ran
+    // in real time, on the players' real clocks.
+    let _: serde_json::Value =
+        l1.raw_request("evm_increaseTime".into(), serde_json::json!([period + 1])).await?;
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), serde_json::json!([])).await?;
 
     // Meanwhile the first lie's batch comes again, right this time, and finalizes.
     wait_for(

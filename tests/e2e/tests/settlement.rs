@@ -62,7 +62,7 @@ async fn settlement_flow_for(
         .await?;
     assert!(receipt.status(), "deposit mined on L1");
     let l2 = wallet_provider(&l2node.http_url, user.clone())?;
-    wait_for("the deposit on L2", Duration::from_secs(30), async || {
+    wait_for("the deposit on L2", Duration::from_secs(60), async || {
         Ok((l2.get_balance(user.address()).await? == U256::from(ETH)).then_some(()))
     })
     .await?;
@@ -77,7 +77,7 @@ async fn settlement_flow_for(
         .value(value)
         .send()
         .await?
-        .with_timeout(Some(Duration::from_secs(20)))
+        .with_timeout(Some(Duration::from_secs(60)))
         .get_receipt()
         .await?;
     assert!(receipt.status());
@@ -86,11 +86,13 @@ async fn settlement_flow_for(
 
     // 3. Its output is posted and finalized on L1.
     let rollup = Rollup::new(d.rollup, &l1);
-    let (index, output) = wait_for("the output to finalize", Duration::from_secs(90), async || {
-        let r = rollup.latestFinalized().call().await?;
-        Ok((r.output.l2BlockNumber >= l2_block).then_some((r.index, r.output)))
-    })
-    .await?;
+    // (Generous: zk outputs wait for proofs, made beside other tests' work.)
+    let (index, output) =
+        wait_for("the output to finalize", Duration::from_secs(240), async || {
+            let r = rollup.latestFinalized().call().await?;
+            Ok((r.output.l2BlockNumber >= l2_block).then_some((r.index, r.output)))
+        })
+        .await?;
 
     // 4. The node serves the proof at the final output's block; anyone claims.
     let proof: Proof = l2
@@ -257,7 +259,7 @@ async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
     let bridge = Bridge::new(d.bridge, &l1);
     let gwei = |n: u64| U256::from(n * 1_000_000_000);
     let to: Vec<Address> = (0..3).map(|_| PrivateKeySigner::random().address()).collect();
-    let deposit = async |i: usize| -> eyre::Result<()> {
+    let deposit = async |i: usize| -> eyre::Result<u64> {
         let r = bridge
             .depositETH(to[i], 100_000, Bytes::new())
             .value(gwei(i as u64 + 1))
@@ -266,15 +268,19 @@ async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
             .get_receipt()
             .await?;
         assert!(r.status());
-        Ok(())
+        r.block_number.ok_or_else(|| eyre::eyre!("deposit {i}: no block"))
     };
     let balance_is = async |i: usize| -> eyre::Result<Option<()>> {
         Ok((l2.get_balance(to[i]).await? == gwei(i as u64 + 1)).then_some(()))
     };
 
-    deposit(0).await?;
-    wait_for("deposit 0 on L2", Duration::from_secs(30), async || balance_is(0).await).await?;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let first = deposit(0).await?;
+    wait_for("deposit 0 on L2", Duration::from_secs(60), async || balance_is(0).await).await?;
+    // Deposit 0's block out of the reorg's reach.
+    wait_for("4 L1 blocks over deposit 0", Duration::from_secs(60), async || {
+        Ok((l1.get_block_number().await? >= first + 4).then_some(()))
+    })
+    .await?;
 
     // Deposit 1 is mined, then the last 3 L1 blocks (which the watcher has partly
     // scanned) are replaced; the new chain includes the same deposit again.
@@ -290,7 +296,7 @@ async fn deposits_survive_an_l1_reorg_on_anvil() -> eyre::Result<()> {
     let _: serde_json::Value = l1.raw_request("anvil_reorg".into(), (3, vec![(replay, 1)])).await?;
     deposit(2).await?;
 
-    wait_for("deposit 2 on L2", Duration::from_secs(30), async || balance_is(2).await).await?;
+    wait_for("deposit 2 on L2", Duration::from_secs(60), async || balance_is(2).await).await?;
     for i in 0..3 {
         assert!(balance_is(i).await?.is_some(), "deposit {i} applied exactly once");
     }
