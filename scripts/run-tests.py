@@ -11,12 +11,12 @@ every core) run one at a time and never beside a `timed` one (end-to-end tests
 with wall-clock deadlines: nodes, L1s, challenge periods); `timed` binaries run
 beside each other and beside `light` ones (unit tests, contract tests in revm).
 
-Slots: N jobs (default 2, the cores) by CPU: a binary counts as the share of
-a core it used in the last run (CPU time over wall time, at least a quarter;
-a heavy one counts as 1), and one starts while the running ones and it come to
-at most N + 1/2. An end-to-end test that mostly waits on L1 blocks and game
-clocks (the fraud test: under half a core) thus leaves room for a third
-binary, and the cores are at most a quarter oversubscribed.
+Slots: N jobs (default 2, the cores), at most N + 1 at once: a binary that
+used under half a core in the last run (CPU time over wall time) counts as
+half a job, and one starts while the running ones and it come to at most
+N + 1/2. An end-to-end test that mostly waits on L1 blocks and game clocks
+(the fraud test: under half a core) thus leaves room for a third binary, and
+the cores are at most a quarter oversubscribed.
 
 Durations and CPU times of the last run are kept in
 $CARGO_TARGET_DIR/infra-test-times.json to order and weigh the next one; a cold
@@ -24,6 +24,7 @@ cache starts from scripts/test-times.json (those of a run on a 2-core
 machine), so the longest still start first."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -71,6 +72,8 @@ def load_times(times_file):
             data = json.load(open(path))
         except (OSError, ValueError):
             continue
+        if not isinstance(data, dict):
+            continue
         if isinstance(data.get("wall"), dict):
             return data["wall"], data.get("cpu", {})
         return data, {}
@@ -84,16 +87,30 @@ def run_one(cmd, cwd, env):
     chunks = []
     reader = threading.Thread(target=lambda: chunks.append(p.stdout.read()))
     reader.start()
-    timer = threading.Timer(LIMIT_S, p.kill)
+    state = {"done": False, "killed": False}
+    guard = threading.Lock()
+
+    def kill():
+        # A signal only: the main thread alone reaps the child (wait4).
+        with guard:
+            if not state["done"]:
+                state["killed"] = True
+                os.kill(p.pid, signal.SIGKILL)
+
+    timer = threading.Timer(LIMIT_S, kill)
     timer.start()
     _, status, usage = os.wait4(p.pid, 0)
-    killed = not timer.is_alive()
+    with guard:
+        state["done"] = True
     timer.cancel()
-    reader.join()
+    # (A grandchild still holding the pipe after a kill is not waited for long.)
+    reader.join(None if not state["killed"] else 30)
     p.returncode = os.waitstatus_to_exitcode(status)
+    if not reader.is_alive():
+        p.stdout.close()
     out = b"".join(chunks).decode(errors="replace")
     rc = p.returncode
-    if killed:
+    if state["killed"]:
         out += f"\nKILLED: still running after {LIMIT_S} s (a hung test fails, it does not hang CI)\n"
         rc = 1
     return out, rc, usage.ru_utime + usage.ru_stime
@@ -130,14 +147,17 @@ def main(argv):
     print_lock = threading.Lock()
 
     def weight(j):
+        # Half a slot for a binary that used under half a core last time
+        # (measured beside others, so a CPU-bound one reads somewhat under 1,
+        # never under a half), else a whole one.
         wall = times.get(j["key"])
         if j["lane"] == "heavy" or not wall or j["key"] not in cpu or wall < 1.0:
             return 1.0
-        return max(0.25, min(1.0, cpu[j["key"]] / wall))
+        return 0.5 if cpu[j["key"]] / wall < 0.5 else 1.0
 
     def can_start(j):
         lanes = [r["lane"] for r in running]
-        if sum(weight(r) for r in running) + weight(j) > jobs_n + 0.5 + 1e-9:
+        if len(running) > jobs_n or sum(weight(r) for r in running) + weight(j) > jobs_n + 0.5:
             return False
         if j["lane"] == "heavy":
             return "heavy" not in lanes and "timed" not in lanes

@@ -208,6 +208,11 @@ struct L1Args {
     /// command line is visible to other users of the machine.
     #[arg(long = "l1.key", env = "INFRA_L1_KEY", hide_env_values = true)]
     key: Option<String>,
+    /// A sequencer's key for fault games on its outputs (hex; its own nonces,
+    /// so its moves never wait behind a batch post) [default: the batcher's
+    /// key]. Prefer the INFRA_L1_GAME_KEY variable.
+    #[arg(long = "l1.game-key", env = "INFRA_L1_GAME_KEY", hide_env_values = true)]
+    game_key: Option<String>,
     /// The deployment file `infra-node deploy` wrote.
     #[arg(long = "deployment", env = "INFRA_DEPLOYMENT")]
     deployment: Option<PathBuf>,
@@ -869,6 +874,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     cfg.p2p = p2p_settings(&cli, validator, port)?;
+    let game_key = match &cli.l1.game_key {
+        Some(_) if validator || (cli.l1.rpc.is_none() && !cli.dev) => {
+            return Err(usage(
+                "--l1.game-key is a sequencer's key for fault games on its outputs: with --l1.rpc or --dev (a validator plays with --l1.key)",
+            ));
+        }
+        Some(k) => Some(parse_key("--l1.game-key", k)?),
+        None => None,
+    };
     let mut dev_l1 = None;
     if validator {
         let need = |what: &str| usage(format!("{what} is required for --role validator"));
@@ -961,6 +975,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         (None, None, false) => None,
     };
     if let Some(l1) = cfg.l1.as_mut() {
+        l1.game_key = game_key;
         l1.faulty_root_every = cli.sequencer.test_faulty_root_every;
         l1.forge_withdrawals = cli.sequencer.test_forge_withdrawals;
         l1.lying_defence = cli.sequencer.test_lying_defence;
@@ -1063,6 +1078,7 @@ impl L1Tuning {
             rpc_url,
             deployment,
             batcher_key,
+            game_key: None,
             confirmations: self.confirmations,
             poll: self.poll,
             da: self.da,

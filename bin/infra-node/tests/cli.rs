@@ -13,6 +13,7 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
         .env("INFRA_DATADIR", dir.path())
         .env_remove("INFRA_L1_RPC")
         .env_remove("INFRA_DEPLOYMENT")
+        .env_remove("INFRA_L1_GAME_KEY")
         .output()
         .expect("run infra-node");
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -81,6 +82,26 @@ fn bad_flags_exit_2_naming_the_field() {
         &["--l1.rpc and --deployment go together"],
     );
     refused(&["--role", "sequencer"], &["--genesis"]);
+    refused(&["--dev", "--l1.game-key", "0x01zz"], &["--l1.game-key is not a private key"]);
+    refused(
+        &["--genesis", genesis, "--l1.game-key", "0x01"],
+        &["--l1.game-key", "with --l1.rpc or --dev"],
+    );
+    refused(
+        &[
+            "--role",
+            "validator",
+            "--genesis",
+            genesis,
+            "--l1.rpc",
+            "http://127.0.0.1:1",
+            "--deployment",
+            "d.json",
+            "--l1.game-key",
+            "0x01",
+        ],
+        &["--l1.game-key", "a validator plays with --l1.key"],
+    );
 }
 
 #[test]

@@ -112,6 +112,10 @@ impl TraceValues for ClaimTrace {
 pub struct FaultPlayer {
     store: Store,
     sender: Arc<TxSender>,
+    /// The proposer's (batcher's) sender when this player plays from another
+    /// key: it asks back that proposer's rolled-back output bonds and
+    /// withdraws its `Rollup` credit.
+    proposer: Option<Arc<TxSender>>,
     settings: PlayerSettings,
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
     /// The one claim being traced, off the rounds: games already traced are
@@ -145,6 +149,7 @@ impl FaultPlayer {
         Self {
             store,
             sender,
+            proposer: None,
             settings,
             traces: HashMap::new(),
             building: None,
@@ -156,6 +161,13 @@ impl FaultPlayer {
             refund_cursor: 1,
             status: Arc::default(),
         }
+    }
+
+    /// A defender playing from a key of its own: `proposer` is the batcher's
+    /// sender, which settles the bonds of its outputs.
+    pub fn with_proposer(mut self, proposer: Arc<TxSender>) -> Self {
+        self.proposer = Some(proposer);
+        self
     }
 
     pub fn status(&self) -> Arc<Mutex<PlayerStatus>> {
@@ -761,6 +773,8 @@ impl FaultPlayer {
     /// an earlier one was invalid (`refundBond`), once no game on them is open.
     async fn collect(&mut self) -> Result<(), PlayError> {
         let me = self.sender.address();
+        let proposer = self.proposer.clone().unwrap_or_else(|| self.sender.clone());
+        let owner = proposer.address();
         // (Validators post no outputs.)
         let claims: u64 = if self.settings.challenge {
             0
@@ -776,9 +790,10 @@ impl FaultPlayer {
                 if live || c.openGames > 0 {
                     break; // (the cursor waits here: it may still be rolled back)
                 }
-                if c.proposer == me && c.bond > 0 {
+                if c.proposer == owner && c.bond > 0 {
                     let call = Rollup::refundBondCall { claimId: U256::from(id) };
-                    self.send_in_turn(self.settings.rollup, call).await?;
+                    let tx = L1Tx::call(self.settings.rollup, call.abi_encode().into());
+                    proposer.send(tx).await.map_err(l1)?;
                 }
             }
             id += 1;
@@ -789,6 +804,11 @@ impl FaultPlayer {
         }
         if self.rollup().credit(me).call().await.map_err(l1)? > U256::ZERO {
             self.send_in_turn(self.settings.rollup, Rollup::claimCreditCall {}).await?;
+        }
+        if owner != me && self.rollup().credit(owner).call().await.map_err(l1)? > U256::ZERO {
+            let tx =
+                L1Tx::call(self.settings.rollup, Rollup::claimCreditCall {}.abi_encode().into());
+            proposer.send(tx).await.map_err(l1)?;
         }
         Ok(())
     }

@@ -28,6 +28,11 @@ pub struct L1Settings {
     pub deployment: Deployment,
     /// The batcher's key (the deployment's `batcher` address).
     pub batcher_key: alloy::signers::local::PrivateKeySigner,
+    /// The key this sequencer plays fault games on its outputs with, from its
+    /// own sender, so its moves never wait behind a post (`--l1.game-key`);
+    /// `None`: the batcher key (its moves then go before posts waiting for
+    /// their turn, not before one already sent).
+    pub game_key: Option<alloy::signers::local::PrivateKeySigner>,
     /// Deposits are read this many L1 blocks below the head.
     pub confirmations: u64,
     pub poll: Duration,
@@ -488,7 +493,25 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         {
             match load_fault_program(cfg.fault_program.as_deref(), game) {
                 Ok(elf) => {
-                    let sender = poster.0.sender.clone();
+                    let batcher = poster.0.sender.clone();
+                    let sender = match &l1.game_key {
+                        Some(key) => {
+                            let provider =
+                                infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
+                            Arc::new(
+                                TxSender::new(provider, key.clone(), l1.sender.clone())
+                                    .await
+                                    .wrap_err_with(|| {
+                                        format!(
+                                            "connecting the game key to the L1 at {}",
+                                            l1.rpc_url
+                                        )
+                                    })?,
+                            )
+                        }
+                        None => batcher.clone(),
+                    };
+                    tracing::info!(target: "node", game = %game.game, key = %sender.address(), "defending this sequencer's outputs on L1 (fault game)");
                     let settings = player_settings(
                         &cfg.chain,
                         &l1.deployment,
@@ -498,11 +521,15 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
                         false,
                         l1.lying_defence,
                     );
-                    let actor = infra_challenger::FaultPlayer::new(
+                    let own_key = sender.address() != batcher.address();
+                    let mut actor = infra_challenger::FaultPlayer::new(
                         poster.0.store.clone(),
                         sender,
                         settings,
                     );
+                    if own_key {
+                        actor = actor.with_proposer(batcher);
+                    }
                     disputes = Some(actor.status());
                     supervisor.spawn(actor);
                 }

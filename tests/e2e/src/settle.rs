@@ -134,6 +134,7 @@ pub fn l1_settings(
         rpc_url: l1_url.to_string(),
         deployment: deployment.clone(),
         batcher_key: infra_config::dev_signer(BATCHER_INDEX)?,
+        game_key: None,
         confirmations,
         poll: Duration::from_millis(200),
         da,
