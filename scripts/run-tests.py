@@ -99,10 +99,13 @@ def run_one(cmd, cwd, env):
 
     timer = threading.Timer(LIMIT_S, kill)
     timer.start()
-    _, status, usage = os.wait4(p.pid, 0)
+    # Waits for the exit without reaping, so a kill never signals a reaped
+    # (perhaps reused) pid; then reaps it with its CPU times.
+    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
     with guard:
         state["done"] = True
     timer.cancel()
+    _, status, usage = os.wait4(p.pid, 0)
     # (A grandchild still holding the pipe after a kill is not waited for long.)
     reader.join(None if not state["killed"] else 30)
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -179,7 +182,10 @@ def main(argv):
             cmd = ["cargo", "test", "--workspace", "--doc", "--", *rest]
             cwd = os.path.dirname(j["manifest"])
             header = "   Doc-tests (cargo test --workspace --doc)\n"
-        out, rc, used = run_one(cmd, cwd, env)
+        try:
+            out, rc, used = run_one(cmd, cwd, env)
+        except Exception as e:  # (a binary that cannot start fails; it never hangs the run)
+            out, rc, used = f"\nCOULD NOT RUN {cmd[0]}: {e!r}\n", 1, 0.0
         took = time.monotonic() - start
         with print_lock:
             sys.stdout.write(header + out + f"[{j['key']}: {took:.1f} s, cpu {used:.1f} s, lane {j['lane']}]\n")

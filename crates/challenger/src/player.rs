@@ -116,6 +116,9 @@ pub struct FaultPlayer {
     /// key: it asks back that proposer's rolled-back output bonds and
     /// withdraws its `Rollup` credit.
     proposer: Option<Arc<TxSender>>,
+    /// The proposer's withdrawals in flight (sent off the rounds: the
+    /// batcher's key waits its turn behind posts, and moves do not).
+    proposer_withdrawing: Option<tokio::task::JoinHandle<()>>,
     settings: PlayerSettings,
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
     /// The one claim being traced, off the rounds: games already traced are
@@ -150,6 +153,7 @@ impl FaultPlayer {
             store,
             sender,
             proposer: None,
+            proposer_withdrawing: None,
             settings,
             traces: HashMap::new(),
             building: None,
@@ -773,8 +777,7 @@ impl FaultPlayer {
     /// an earlier one was invalid (`refundBond`), once no game on them is open.
     async fn collect(&mut self) -> Result<(), PlayError> {
         let me = self.sender.address();
-        let proposer = self.proposer.clone().unwrap_or_else(|| self.sender.clone());
-        let owner = proposer.address();
+        let owner = self.proposer.as_ref().map_or(me, |p| p.address());
         // (Validators post no outputs.)
         let claims: u64 = if self.settings.challenge {
             0
@@ -791,9 +794,9 @@ impl FaultPlayer {
                     break; // (the cursor waits here: it may still be rolled back)
                 }
                 if c.proposer == owner && c.bond > 0 {
+                    // (Anyone may ask: the bond goes to its proposer.)
                     let call = Rollup::refundBondCall { claimId: U256::from(id) };
-                    let tx = L1Tx::call(self.settings.rollup, call.abi_encode().into());
-                    proposer.send(tx).await.map_err(l1)?;
+                    self.send_in_turn(self.settings.rollup, call).await?;
                 }
             }
             id += 1;
@@ -805,10 +808,34 @@ impl FaultPlayer {
         if self.rollup().credit(me).call().await.map_err(l1)? > U256::ZERO {
             self.send_in_turn(self.settings.rollup, Rollup::claimCreditCall {}).await?;
         }
-        if owner != me && self.rollup().credit(owner).call().await.map_err(l1)? > U256::ZERO {
-            let tx =
-                L1Tx::call(self.settings.rollup, Rollup::claimCreditCall {}.abi_encode().into());
-            proposer.send(tx).await.map_err(l1)?;
+        // The proposer's own credit (its output bonds; game credit from
+        // before it had a game key), withdrawn by its key off the rounds.
+        if let Some(proposer) = &self.proposer
+            && self.proposer_withdrawing.as_ref().is_none_or(|h| h.is_finished())
+        {
+            let mut calls = Vec::new();
+            if self.rollup().credit(owner).call().await.map_err(l1)? > U256::ZERO {
+                calls.push(L1Tx::call(
+                    self.settings.rollup,
+                    Rollup::claimCreditCall {}.abi_encode().into(),
+                ));
+            }
+            if self.game().credit(owner).call().await.map_err(l1)? > U256::ZERO {
+                calls.push(L1Tx::call(
+                    self.settings.game.game,
+                    FaultGame::claimCreditCall {}.abi_encode().into(),
+                ));
+            }
+            if !calls.is_empty() {
+                let proposer = proposer.clone();
+                self.proposer_withdrawing = Some(tokio::spawn(async move {
+                    for tx in calls {
+                        if let Err(e) = proposer.send(tx).await {
+                            tracing::warn!(target: "challenger", "withdrawing the proposer's credit: {e}");
+                        }
+                    }
+                }));
+            }
         }
         Ok(())
     }

@@ -484,6 +484,11 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
         supervisor.spawn(infra_p2p::P2pActor(p2p));
     }
     let mut forged_withdrawals = None;
+    if let Some(l1) = cfg.l1.as_ref().filter(|l| l.game_key.is_some())
+        && l1.deployment.fault_game.is_none()
+    {
+        tracing::warn!(target: "node", "--l1.game-key is unused: this deployment settles by proofs, with no fault game");
+    }
     if let Some((watcher, poster, prover)) = l1_actors {
         if poster.0.config.forge_withdrawals {
             forged_withdrawals = Some(poster.0.forged.clone());
@@ -495,7 +500,8 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
                 Ok(elf) => {
                     let batcher = poster.0.sender.clone();
                     let sender = match &l1.game_key {
-                        Some(key) => {
+                        // (The batcher's own key: one sender, one nonce sequence.)
+                        Some(key) if key.address() != batcher.address() => {
                             let provider =
                                 infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
                             Arc::new(
@@ -509,8 +515,16 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
                                     })?,
                             )
                         }
-                        None => batcher.clone(),
+                        _ => batcher.clone(),
                     };
+                    let funds = alloy::providers::Provider::get_balance(
+                        sender.provider(),
+                        sender.address(),
+                    )
+                    .await;
+                    if funds.as_ref().is_ok_and(|b| b.is_zero()) {
+                        tracing::warn!(target: "node", key = %sender.address(), "the fault-game key holds no ETH on L1: it cannot bond a move");
+                    }
                     tracing::info!(target: "node", game = %game.game, key = %sender.address(), "defending this sequencer's outputs on L1 (fault game)");
                     let settings = player_settings(
                         &cfg.chain,

@@ -530,6 +530,13 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
     .await?;
     let finalized = logs::<Rollup::OutputFinalized>(&l1, d.rollup, d.deploy_block).await?;
     phase("the challenged batch final");
+    // Each final output's bond is the batcher's credit, withdrawn by the
+    // batcher's key (the defender plays from the game key).
+    let batcher = infra_config::dev_signer(BATCHER_INDEX)?.address();
+    wait_for("the batcher's output bonds withdrawn", Duration::from_secs(60), async || {
+        Ok((rollup.credit(batcher).call().await? == U256::ZERO).then_some(()))
+    })
+    .await?;
     assert!(finalized.len() > target as usize);
     for ev in &finalized {
         // (The validator derives a batch made final so soon after the clock moved on.)
@@ -576,7 +583,6 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         // Each side's clock at its deepest claim (the validator's: depth 34).
         let deepest = game.getClaim(g, U256::from(claims - 1)).call().await?;
         let honest = game.getClaim(g, U256::from(claims - 2)).call().await?;
-        assert_eq!(deepest.claimant, game_key.address(), "game {g}: the defence's game key");
         eprintln!(
             "game {g} (batch {index}): {claims} claims, the lie from instruction {from}; clocks used: validator {} s, lying defence {} s of {} s",
             honest.clock, deepest.clock, game_addresses.max_clock_s
@@ -587,6 +593,7 @@ async fn a_wrong_root_is_disputed_and_rolled_back_and_a_false_challenge_loses() 
         };
         assert_eq!(*at, from, "game {g}: L1 ran the first made-up instruction");
         assert_eq!(claims, game_addresses.max_depth + 1, "game {g}: one claim per level");
+        assert_eq!(deepest.claimant, game_key.address(), "game {g}: the defence's game key");
         let key = read.filter(|k| code.contains(k));
         let key =
             key.ok_or_else(|| eyre::eyre!("game {g}: the step read {read:?}, no DEX code"))?;
