@@ -98,7 +98,7 @@ INFRA_PROGRAM_NATIVE="$CARGO_TARGET_DIR/debug/infra-program"
 export INFRA_PROGRAM_ELF INFRA_PROGRAM_NATIVE
 echo "ELF $(stat -c %s "$INFRA_PROGRAM_ELF") bytes, sha256 $(sha256sum "$INFRA_PROGRAM_ELF" | cut -d' ' -f1)"
 
-step "rust tests (every test binary and the doctests, in two lanes: scripts/run-tests.py)"
+step "rust tests (every test binary and the doctests, side by side by the CPU each used last time: scripts/run-tests.py)"
 set +e
 python3 scripts/run-tests.py --jobs 2 2>&1 | tee /tmp/infra-cargo-test.log
 RUNNER_RC=${PIPESTATUS[0]}
