@@ -113,8 +113,7 @@ pub struct FaultPlayer {
     store: Store,
     sender: Arc<TxSender>,
     /// The proposer's (batcher's) sender when this player plays from another
-    /// key: it asks back that proposer's rolled-back output bonds and
-    /// withdraws its `Rollup` credit.
+    /// key: it withdraws the proposer's credit (`Rollup` and game).
     proposer: Option<Arc<TxSender>>,
     /// The proposer's withdrawals in flight (sent off the rounds: the
     /// batcher's key waits its turn behind posts, and moves do not).

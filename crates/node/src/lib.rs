@@ -499,23 +499,19 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
             match load_fault_program(cfg.fault_program.as_deref(), game) {
                 Ok(elf) => {
                     let batcher = poster.0.sender.clone();
-                    let sender = match &l1.game_key {
-                        // (The batcher's own key: one sender, one nonce sequence.)
+                    // (A game key equal to the batcher's: one sender, one nonce sequence.)
+                    let (sender, proposer) = match &l1.game_key {
                         Some(key) if key.address() != batcher.address() => {
                             let provider =
                                 infra_l1::connect(&l1.rpc_url).map_err(|e| eyre!("config: {e}"))?;
-                            Arc::new(
-                                TxSender::new(provider, key.clone(), l1.sender.clone())
-                                    .await
-                                    .wrap_err_with(|| {
-                                        format!(
-                                            "connecting the game key to the L1 at {}",
-                                            l1.rpc_url
-                                        )
-                                    })?,
-                            )
+                            let own = TxSender::new(provider, key.clone(), l1.sender.clone())
+                                .await
+                                .wrap_err_with(|| {
+                                    format!("connecting the game key to the L1 at {}", l1.rpc_url)
+                                })?;
+                            (Arc::new(own), Some(batcher))
                         }
-                        _ => batcher.clone(),
+                        _ => (batcher, None),
                     };
                     let funds = alloy::providers::Provider::get_balance(
                         sender.provider(),
@@ -535,13 +531,12 @@ pub async fn start_node(cfg: NodeConfig) -> eyre::Result<RunningNode> {
                         false,
                         l1.lying_defence,
                     );
-                    let own_key = sender.address() != batcher.address();
                     let mut actor = infra_challenger::FaultPlayer::new(
                         poster.0.store.clone(),
                         sender,
                         settings,
                     );
-                    if own_key {
+                    if let Some(batcher) = proposer {
                         actor = actor.with_proposer(batcher);
                     }
                     disputes = Some(actor.status());
