@@ -147,7 +147,7 @@ step "the GPU equality tests (the cuda feature is on by default: built with the 
 # returns when there is no NVIDIA driver: run again with their output shown to
 # count the skips, which are then not counted as passes.
 CUDA_RC=0
-cargo test --workspace --test cuda -- --nocapture 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
+cargo test --workspace --test prover -- --nocapture cuda:: 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
 GPU_SKIPPED=$(grep -c '^SKIPPED (no GPU)' /tmp/infra-cuda-test.log || true)
 GPU_RAN=$(grep -E '^test result:' /tmp/infra-cuda-test.log | awk '{s+=$4} END {print s+0}')
 GPU_RAN=$((GPU_RAN - GPU_SKIPPED))

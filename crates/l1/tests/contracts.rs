@@ -427,7 +427,7 @@ fn a_challenger_win_rolls_back_a_thousand_later_batches_within_the_gas_cap() {
 fn zk_outputs_need_a_proof_the_verifier_accepts() {
     // Stand-in verifiers (raw EVM code answering every call with one word: 1 or
     // 0) exercise the rollup's side; the real Groth16 verifiers are tested with
-    // real proofs in crates/prover/tests/l1_verifier.rs.
+    // real proofs in crates/prover/tests/prover/l1_verifier.rs.
     let mut l1 = new_l1();
     let accepting = Address::repeat_byte(0xe1);
     let rejecting = Address::repeat_byte(0xe0);

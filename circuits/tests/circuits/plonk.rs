@@ -2,10 +2,8 @@
 //! tampered, get the same verdict from both (MockProver for halo2, the
 //! constraint system's satisfiability for R1CS); its size, so a change shows.
 
-mod cases;
-
+use crate::cases::{Case, leaf_off_its_path, public, scenario, tampered};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
-use cases::{Case, leaf_off_its_path, public, scenario, tampered};
 use infra_circuits::{
     ChunkCircuit, ChunkPublic, ChunkWitness, Op, Shape, chunk_witnesses,
     plonk::{
@@ -26,15 +24,17 @@ type F = ark_bn254::Fr;
 const K: u32 = 15;
 
 fn r1cs(shape: Shape, public: ChunkPublic<F>, witness: ChunkWitness<F>) -> bool {
-    let cs = ConstraintSystem::<F>::new_ref();
-    let circuit = ChunkCircuit {
-        shape,
-        poseidon: Arc::new(Poseidon::new()),
-        public: Some(public),
-        witness: Some(witness),
-    };
-    circuit.generate_constraints(cs.clone()).expect("synthesis");
-    cs.is_satisfied().expect("satisfiability check")
+    crate::cases::in_pool(|| {
+        let cs = ConstraintSystem::<F>::new_ref();
+        let circuit = ChunkCircuit {
+            shape,
+            poseidon: Arc::new(Poseidon::new()),
+            public: Some(public),
+            witness: Some(witness),
+        };
+        circuit.generate_constraints(cs.clone()).expect("synthesis");
+        cs.is_satisfied().expect("satisfiability check")
+    })
 }
 
 fn halo2(shape: Shape, public: &ChunkPublic<F>, witness: &ChunkWitness<F>) -> bool {
@@ -80,7 +80,7 @@ fn honest_chunks_are_accepted_by_both() {
     // Padding only (an empty diff), and the first leaf of an empty tree.
     let empty = chunk_witnesses::<F, _>(&h, &store, pre, &[], shape).expect("witness").remove(0);
     cases.push(("an empty diff", public(&p, &empty, F::from(9u64)), empty));
-    let first = vec![(cases::key(&h, 1), Some(cases::value(&h, 1)))];
+    let first = vec![(crate::cases::key(&h, 1), Some(crate::cases::value(&h, 1)))];
     let c =
         chunk_witnesses::<F, _>(&h, &MemoryNodeStore::default(), Default::default(), &first, shape)
             .expect("witness")

@@ -2,12 +2,10 @@
 //! inserts and deletes of every shape, both curves); unsatisfied by every kind of
 //! tampering; its size asserted so a regression shows.
 
-mod cases;
-
+use crate::cases::{in_pool, key, public, scenario, value};
 use alloy::primitives::B256;
 use ark_ff::PrimeField;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
-use cases::{key, public, scenario, value};
 use infra_circuits::{ChunkCircuit, ChunkPublic, ChunkWitness, Op, Shape, chunk_witnesses};
 use infra_state::{
     Curve, MemoryNodeStore, Poseidon, SparseMerkleTree, TreeHasher, to_b256, to_field as fe,
@@ -33,7 +31,7 @@ fn satisfied<F: PrimeField>(
     public: ChunkPublic<F>,
     witness: ChunkWitness<F>,
 ) -> bool {
-    synthesize(shape, p, public, witness).is_satisfied().expect("satisfiability check")
+    in_pool(|| synthesize(shape, p, public, witness).is_satisfied().expect("satisfiability check"))
 }
 
 fn real_batches_satisfy<F: PrimeField>(curve: Curve) {
@@ -64,12 +62,11 @@ fn real_batches_satisfy<F: PrimeField>(curve: Curve) {
     assert!(slots.iter().any(|s| s.op == Op::Update));
     for (i, c) in chunks.into_iter().enumerate() {
         let public = public(&p, &c, F::from(7 + i as u64));
-        let cs = synthesize(shape, &p, public, c);
-        assert!(
-            cs.is_satisfied().expect("check"),
-            "chunk {i}: {:?}",
-            cs.which_is_unsatisfied().expect("check")
-        );
+        let unsatisfied = in_pool(|| {
+            let cs = synthesize(shape, &p, public, c);
+            (!cs.is_satisfied().expect("check")).then(|| cs.which_is_unsatisfied().expect("check"))
+        });
+        assert_eq!(unsatisfied, None, "chunk {i}");
     }
 }
 
@@ -118,7 +115,7 @@ fn from_empty_and_back() {
 fn every_kind_of_tampering_is_unsatisfied() {
     let p = Arc::new(Poseidon::<ark_bn254::Fr>::new());
     let shape = Shape::new(6, 20);
-    let ((_, good_public, good), cases) = cases::tampered(shape);
+    let ((_, good_public, good), cases) = crate::cases::tampered(shape);
     assert!(satisfied(shape, &p, good_public, good), "the untampered chunk");
     for (what, public, witness) in cases {
         assert!(!satisfied(shape, &p, public, witness), "{what}: accepted");
@@ -133,7 +130,7 @@ fn every_kind_of_tampering_is_unsatisfied() {
 fn a_leaf_beside_must_be_on_its_own_path() {
     let p = Arc::new(Poseidon::<ark_bn254::Fr>::new());
     let shape = Shape::new(1, 20);
-    let ((_, control_public, control), (what, bad_public, bad)) = cases::leaf_off_its_path();
+    let ((_, control_public, control), (what, bad_public, bad)) = crate::cases::leaf_off_its_path();
     assert!(satisfied(shape, &p, control_public, control), "control");
     assert!(!satisfied(shape, &p, bad_public, bad), "{what}: accepted");
 }

@@ -185,3 +185,13 @@ pub fn leaf_off_its_path() -> (Case<ark_bn254::Fr>, Case<ark_bn254::Fr>) {
     let (bad_public, bad) = alone(bad);
     (("control", good_public, good), ("a leaf off its path", bad_public, bad))
 }
+
+/// Runs `f` (which builds a constraint system and checks it) on a one-thread
+/// rayon pool. With arkworks' `parallel` feature, `is_satisfied` sums each
+/// constraint's few terms with a rayon iterator; from a thread outside a pool
+/// every such sum is a hand-off to a pool thread and back (millions of futex
+/// calls and yields: two thirds of these tests' CPU time, in the kernel). Inside
+/// a pool they run inline. (The constraint system is not `Send`: `f` makes it.)
+pub fn in_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a rayon pool").install(f)
+}

@@ -2,7 +2,7 @@
 //! compiled as C++ and run thread by thread on the CPU (`gpu::emulate_msm`),
 //! then whole Groth16 proofs with those MSMs, bit for bit equal to arkworks'
 //! proofs with the same randomness. The same comparisons on a real GPU are in
-//! `tests/cuda.rs` (feature `cuda`).
+//! `cuda.rs` (feature `cuda`).
 
 use ark_ec::{
     AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM,

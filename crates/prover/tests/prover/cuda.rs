@@ -1,10 +1,10 @@
 //! The `cuda` backend on a real GPU against the CPU: MSMs on random inputs (both
 //! curves, several sizes and window plans) and whole Groth16 chunk proofs, bit
 //! for bit. On a machine without an NVIDIA GPU every test here prints
-//! `SKIPPED (no GPU): ...` and returns; `scripts/test.sh` runs this file with
+//! `SKIPPED (no GPU): ...` and returns; `scripts/test.sh` runs this module with
 //! `--nocapture` and counts those lines in its summary, so a skip is never
 //! mistaken for a pass. (The kernels' arithmetic is still checked everywhere:
-//! `tests/gpu.rs` runs them emulated on the CPU.)
+//! `gpu.rs` runs them emulated on the CPU.)
 #![cfg(feature = "cuda")]
 
 use alloy::primitives::{Address, B256, U256};
