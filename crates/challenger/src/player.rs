@@ -594,6 +594,11 @@ impl FaultPlayer {
         let game = self.settings.game.game;
         let id = U256::from(game_id);
         let mut made = 0;
+        // Claims go out together (consecutive nonces, one L1 block if it has
+        // room: k claims posted at once against ours are all answered in the
+        // next block, not over k blocks); steps after, each with its loads.
+        let mut claims_out = Vec::new();
+        let mut steps = Vec::new();
         for m in moves {
             // (A made-up state cannot be proven: a liar never steps.)
             if lying && matches!(m, Move::Step { .. }) {
@@ -608,27 +613,34 @@ impl FaultPlayer {
             if opposing_clock(&claims, target, now) >= clock {
                 continue;
             }
-            let sent = match m {
+            match m {
                 Move::Attack { parent, value } | Move::Defend { parent, value } => {
-                    let attack = matches!(m, Move::Attack { .. });
                     let d = depth(claims[parent].position) + 1;
                     let bond = self.game().bondAt(U256::from(d)).call().await.map_err(l1)?;
                     let parent = U256::from(parent);
-                    if attack {
-                        let call =
-                            FaultGame::attackCall { gameId: id, parentIndex: parent, claim: value };
-                        self.send(game, call, bond).await
+                    let input = if matches!(m, Move::Attack { .. }) {
+                        FaultGame::attackCall { gameId: id, parentIndex: parent, claim: value }
+                            .abi_encode()
                     } else {
-                        let call =
-                            FaultGame::defendCall { gameId: id, parentIndex: parent, claim: value };
-                        self.send(game, call, bond).await
-                    }
+                        FaultGame::defendCall { gameId: id, parentIndex: parent, claim: value }
+                            .abi_encode()
+                    };
+                    claims_out.push(L1Tx { value: bond, ..L1Tx::call(game, input.into()) });
                 }
-                Move::Step { claim, is_attack, from } => {
-                    self.step(game_id, claim, is_attack, from, trace).await
-                }
-            };
-            match sent {
+                Move::Step { claim, is_attack, from } => steps.push((claim, is_attack, from)),
+            }
+        }
+        let mut sent: Vec<Result<(), PlayError>> = if claims_out.is_empty() {
+            Vec::new()
+        } else {
+            let all = self.sender.send_urgent_all(&claims_out).await;
+            all.into_iter().map(|r| r.map(drop).map_err(l1)).collect()
+        };
+        for (claim, is_attack, from) in steps {
+            sent.push(self.step(game_id, claim, is_attack, from, trace).await);
+        }
+        for r in sent {
+            match r {
                 Ok(()) => {
                     made += 1;
                     self.update(|s| s.moves += 1);

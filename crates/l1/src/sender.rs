@@ -19,7 +19,7 @@ use std::{
 };
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     /// The call reverts at the current L1 state: nothing was sent, no nonce used.
     #[error("L1 call would revert: {0}")]
@@ -355,88 +355,284 @@ impl TxSender {
         self.send_in_turn(tx, true).await
     }
 
+    /// Several urgent transactions at once, pipelined: each is simulated (one
+    /// that would revert is not sent and uses no nonce), then they are signed
+    /// with consecutive nonces and submitted in that order without waiting for
+    /// one another, so they can all land in the next L1 block. Moves in a fault
+    /// game: an attacker who posts k claims at once must not delay the answer to
+    /// the last by k L1 blocks. A result per transaction, in order.
+    pub async fn send_urgent_all(
+        &self,
+        txs: &[L1Tx],
+    ) -> Vec<Result<TransactionReceipt, SendError>> {
+        if txs.is_empty() {
+            return Vec::new();
+        }
+        let mut nonce_slot = self.turn(true).await;
+        let start = async {
+            let nonce = self.next_nonce(&nonce_slot).await?;
+            let balance = self.provider.get_balance(self.address()).await.map_err(rpc)?;
+            Ok::<_, SendError>((nonce, balance))
+        };
+        let (first, mut balance) = match start.await {
+            Ok(s) => s,
+            Err(e) => return txs.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut results: Vec<Option<Result<TransactionReceipt, SendError>>> =
+            txs.iter().map(|_| None).collect();
+        let mut flights = Vec::new();
+        let mut at = Vec::new();
+        for (i, tx) in txs.iter().enumerate() {
+            match self.prepare(tx, first + flights.len() as u64).await {
+                // Each is simulated alone: what the ones before it spend (bonds
+                // as value, gas) must leave enough for it, or it is not sent.
+                Ok(f) => match balance.checked_sub(f.most_spent()) {
+                    Some(left) => {
+                        balance = left;
+                        flights.push(f);
+                        at.push(i);
+                    }
+                    None => {
+                        results[i] = Some(Err(SendError::WouldRevert(format!(
+                            "the key's balance, less what the transactions sent with it may spend, does not cover {} wei",
+                            f.most_spent()
+                        ))))
+                    }
+                },
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let (mined, clean) = self.mine_all(&mut flights).await;
+        *nonce_slot = clean.then_some(first + flights.len() as u64);
+        for (i, r) in at.into_iter().zip(mined) {
+            results[i] = Some(r);
+        }
+        results.into_iter().map(|r| r.expect("every transaction has a result")).collect()
+    }
+
     async fn send_in_turn(&self, tx: L1Tx, urgent: bool) -> Result<TransactionReceipt, SendError> {
         let mut nonce_slot = self.turn(urgent).await;
-        // L1's count of this key's transactions, pool included. Below what this
-        // sender used means an L1 reorg removed a mined transaction of ours: its
-        // work is redone by the caller (the poster re-reads `nextBlock()`), and
-        // the nonce is reused so no gap blocks what follows.
+        let nonce = self.next_nonce(&nonce_slot).await?;
+        let mut flights = [self.prepare(&tx, nonce).await?];
+        let (mut mined, clean) = self.mine_all(&mut flights).await;
+        *nonce_slot = clean.then_some(nonce.saturating_add(1));
+        mined.pop().expect("one result")
+    }
+
+    /// The nonce to use next, from what this sender used (`slot`) and L1's
+    /// count of this key's transactions, pool included. Below what this sender
+    /// used means an L1 reorg removed a mined transaction of ours: its work is
+    /// redone by the caller (the poster re-reads `nextBlock()`), and the nonce is
+    /// reused so no gap blocks what follows.
+    async fn next_nonce(&self, slot: &Option<u64>) -> Result<u64, SendError> {
         let on_l1 =
             self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?;
-        let nonce = match *nonce_slot {
+        Ok(match *slot {
             Some(n) if on_l1 < n => {
                 tracing::warn!(target: "l1", expected = n, on_l1, "L1 reorg removed a transaction of ours: reusing its nonce");
                 on_l1
             }
             Some(n) => n.max(on_l1),
             None => on_l1,
-        };
-        let estimate = self.simulate(&tx).await?;
+        })
+    }
+
+    /// Simulates `tx` (a revert costs nothing) and prices it, for `nonce`.
+    async fn prepare<'a>(&self, tx: &'a L1Tx, nonce: u64) -> Result<InFlight<'a>, SendError> {
+        if tx.sidecar.is_some() && tx.to == TxKind::Create {
+            return Err(SendError::Sign("a blob transaction cannot create a contract".into()));
+        }
+        let estimate = self.simulate(tx).await?;
         let gas = estimate.saturating_add(estimate / 5).saturating_add(10_000);
         let blob = tx.sidecar.is_some();
         let bump = if blob { 100 } else { self.config.fee_bump_percent.max(10) };
-        let mut fees = self.capped(self.fees(blob).await?);
-        let mut sent: Vec<B256> = Vec::new();
-        for attempt in 1..=self.config.max_attempts {
-            let (raw, hash) = self.sign(&tx, nonce, gas, fees)?;
-            match self.provider.send_raw_transaction(&raw).await {
-                Ok(_) => {}
-                Err(e) => {
-                    let msg = e.to_string().to_lowercase();
-                    // An earlier submission was mined meanwhile, or this one is
-                    // already in the pool: keep waiting on what was sent.
-                    let known = msg.contains("already known") || msg.contains("already imported");
-                    let replaced = msg.contains("nonce too low") || msg.contains("underpriced");
-                    if !(known || (replaced && !sent.is_empty())) {
-                        // Read the nonce afresh next time.
-                        *nonce_slot = None;
-                        return Err(rpc(e));
+        let fees = self.capped(self.fees(blob).await?);
+        Ok(InFlight { tx, nonce, gas, fees, bump, sent: Vec::new() })
+    }
+
+    /// Signs `f` at its fees and submits it. An error the node gives because an
+    /// earlier submission was mined meanwhile, or is already in its pool, is no
+    /// error: that one is waited on.
+    async fn submit(&self, f: &mut InFlight<'_>, attempt: u32) -> Result<(), SendError> {
+        let (raw, hash) = self.sign(f.tx, f.nonce, f.gas, f.fees)?;
+        if let Err(e) = self.provider.send_raw_transaction(&raw).await {
+            let msg = e.to_string().to_lowercase();
+            let known = msg.contains("already known") || msg.contains("already imported");
+            let replaced = msg.contains("nonce too low") || msg.contains("underpriced");
+            if !(known || (replaced && !f.sent.is_empty())) {
+                return Err(rpc(e));
+            }
+        }
+        f.sent.push(hash);
+        let (nonce, max_fee, blob) = (f.nonce, f.fees.max_fee, f.tx.sidecar.is_some());
+        tracing::info!(target: "l1", %hash, nonce, attempt, max_fee, blob, "sent L1 transaction");
+        Ok(())
+    }
+
+    /// Submits `flights` (consecutive nonces) in nonce order and waits until
+    /// each is mined, resubmitting those not mined with bumped fees (same
+    /// nonce). A result per flight, and whether every one was mined (so the
+    /// nonces after them are the next to use; else L1 is asked again).
+    async fn mine_all(
+        &self,
+        flights: &mut [InFlight<'_>],
+    ) -> (Vec<Result<TransactionReceipt, SendError>>, bool) {
+        let mut done: Vec<Option<Result<TransactionReceipt, SendError>>> =
+            flights.iter().map(|_| None).collect();
+        let mut clean = true;
+        'attempts: for attempt in 1..=self.config.max_attempts {
+            for (i, f) in flights.iter_mut().enumerate() {
+                if done[i].is_some() {
+                    continue;
+                }
+                if let Err(e) = self.submit(f, attempt).await {
+                    if !f.sent.is_empty() {
+                        // A resubmission refused: an earlier one may still be
+                        // mined, so it is waited on (and tried again next time).
+                        tracing::warn!(target: "l1", nonce = f.nonce, attempt, "resubmission refused: {e}");
+                        continue;
                     }
+                    // A nonce the node did not take: the ones after it cannot be
+                    // mined until it is, so those not sent yet are not sent.
+                    clean = false;
+                    let refused = f.nonce;
+                    done[i] = Some(Err(e));
+                    for (d, later) in done.iter_mut().zip(flights.iter()).skip(i + 1) {
+                        if d.is_none() && later.sent.is_empty() {
+                            *d = Some(Err(SendError::Rpc(format!(
+                                "not sent: L1 refused the transaction with nonce {refused} before it"
+                            ))));
+                        }
+                    }
+                    break;
                 }
             }
-            sent.push(hash);
-            tracing::info!(target: "l1", %hash, nonce, attempt, max_fee = fees.max_fee, blob, "sent L1 transaction");
             let deadline = Instant::now() + self.config.resubmit_after;
             // The first looks come soon (an L1 that mines on arrival has the
-            // receipt at once), then every `poll`.
+            // receipts at once), then every `poll`.
             let mut wait = Duration::from_millis(10);
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && done.iter().any(Option::is_none) {
                 tokio::time::sleep(wait.min(self.config.poll)).await;
                 wait = wait.saturating_mul(2);
-                for h in &sent {
-                    if let Some(receipt) =
-                        self.provider.get_transaction_receipt(*h).await.map_err(rpc)?
-                    {
-                        *nonce_slot = Some(nonce.saturating_add(1));
-                        if !receipt.status() {
-                            return Err(SendError::Reverted {
-                                hash: *h,
-                                block: receipt.block_number.unwrap_or_default(),
-                            });
+                for (i, f) in flights.iter().enumerate() {
+                    if done[i].is_some() {
+                        continue;
+                    }
+                    for h in &f.sent {
+                        match self.provider.get_transaction_receipt(*h).await {
+                            Ok(Some(receipt)) => {
+                                done[i] = Some(if receipt.status() {
+                                    Ok(receipt)
+                                } else {
+                                    Err(SendError::Reverted {
+                                        hash: *h,
+                                        block: receipt.block_number.unwrap_or_default(),
+                                    })
+                                });
+                                break;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                clean = false;
+                                let e = rpc(e);
+                                for d in done.iter_mut().filter(|d| d.is_none()) {
+                                    *d = Some(Err(e.clone()));
+                                }
+                                break 'attempts;
+                            }
                         }
-                        return Ok(receipt);
                     }
                 }
             }
-            // Not mined yet. A transaction of ours below this nonce removed by an
-            // L1 reorg leaves a gap that no fee bump fills: give up on this one
-            // (the caller retries from L1 state, with the nonce reused).
-            let on_l1 =
-                self.provider.get_transaction_count(self.address()).pending().await.map_err(rpc)?;
-            if on_l1 < nonce {
-                *nonce_slot = None;
-                return Err(SendError::NonceGap { nonce, on_l1 });
+            if done.iter().all(Option::is_some) {
+                break;
             }
-            let current = self.fees(blob).await?;
-            let bumped = fees.bumped(bump);
-            fees = self.capped(Fees {
-                max_fee: bumped.max_fee.max(current.max_fee),
-                tip: bumped.tip.max(current.tip),
-                blob_fee: bumped.blob_fee.max(current.blob_fee),
-            });
+            // Not all mined yet. A nonce below one waiting that no transaction
+            // here will fill (one of ours before these, or one here given up or
+            // mined and then removed by an L1 reorg) leaves a gap no fee bump
+            // fills: give up on those above it (the caller retries from L1
+            // state, with the nonce reused). A missing nonce of one still
+            // waiting is filled by its resubmission below, in nonce order.
+            let on_l1 = match self.provider.get_transaction_count(self.address()).pending().await {
+                Ok(n) => n,
+                Err(e) => {
+                    clean = false;
+                    let e = rpc(e);
+                    for d in done.iter_mut().filter(|d| d.is_none()) {
+                        *d = Some(Err(e.clone()));
+                    }
+                    break;
+                }
+            };
+            let first = flights.first().map_or(0, |f| f.nonce);
+            let unfilled: Vec<u64> = flights
+                .iter()
+                .zip(&done)
+                .filter(|(_, d)| d.is_some())
+                .map(|(f, _)| f.nonce)
+                .collect();
+            let gap = |nonce: u64| {
+                on_l1 < nonce
+                    && (on_l1 < first || unfilled.iter().any(|n| (on_l1..nonce).contains(n)))
+            };
+            // Fees now, once for all (on an error, each is bumped from its own).
+            let (mut plain, mut blobs) = (None, None);
+            for (i, f) in flights.iter_mut().enumerate() {
+                if done[i].is_some() {
+                    continue;
+                }
+                if gap(f.nonce) {
+                    clean = false;
+                    done[i] = Some(Err(SendError::NonceGap { nonce: f.nonce, on_l1 }));
+                    continue;
+                }
+                let blob = f.tx.sidecar.is_some();
+                let slot = if blob { &mut blobs } else { &mut plain };
+                if slot.is_none() {
+                    *slot = Some(self.fees(blob).await.ok());
+                }
+                let bumped = f.fees.bumped(f.bump);
+                let current = slot.flatten().unwrap_or(bumped);
+                f.fees = self.capped(Fees {
+                    max_fee: bumped.max_fee.max(current.max_fee),
+                    tip: bumped.tip.max(current.tip),
+                    blob_fee: bumped.blob_fee.max(current.blob_fee),
+                });
+            }
         }
-        *nonce_slot = None;
-        Err(SendError::NotMined { nonce, attempts: self.config.max_attempts })
+        let results = done
+            .into_iter()
+            .zip(flights.iter())
+            .map(|(d, f)| {
+                d.unwrap_or_else(|| {
+                    clean = false;
+                    Err(SendError::NotMined { nonce: f.nonce, attempts: self.config.max_attempts })
+                })
+            })
+            .collect();
+        (results, clean)
+    }
+}
+
+/// One transaction of ours being mined: what it carries, its nonce, gas and
+/// current fees, and the hash of every submission of it.
+struct InFlight<'a> {
+    tx: &'a L1Tx,
+    nonce: u64,
+    gas: u64,
+    fees: Fees,
+    bump: u64,
+    sent: Vec<B256>,
+}
+
+impl InFlight<'_> {
+    /// The most it may take from the key's balance: its value and its gas
+    /// (and blob gas) at its current fees.
+    fn most_spent(&self) -> U256 {
+        let blobs = self.tx.sidecar.as_ref().map_or(0, |s| s.versioned_hashes().count() as u64);
+        let gas = U256::from(self.gas) * U256::from(self.fees.max_fee)
+            + U256::from(blobs * BLOB_GAS) * U256::from(self.fees.blob_fee);
+        self.tx.value.saturating_add(gas)
     }
 }
 
