@@ -153,6 +153,10 @@ impl Cpu {
     /// state is a fixed point, so a trace has a state at every step number). A
     /// fault exits the machine (see [`Fault`]). Only a missing preimage is an
     /// error, and it leaves the state as it was.
+    // (Inlined into the interpreter's loop, `vm::span`, with `execute` and the
+    // memory's accesses: calls per instruction held a release build to
+    // 72.5 M instructions/s on 100 transfers, against 107.8 M/s inlined.)
+    #[inline(always)]
     pub fn step(
         &mut self,
         mem: &mut impl Memory,
@@ -193,6 +197,7 @@ impl Cpu {
         Ok(self.exit)
     }
 
+    #[inline(always)]
     fn execute(
         &mut self,
         mem: &mut impl Memory,

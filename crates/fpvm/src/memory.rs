@@ -102,6 +102,7 @@ impl SparseMemory {
         self.pages.len()
     }
 
+    #[inline(always)]
     fn slot(&mut self, page: u64) -> Option<usize> {
         if let Some((p, s)) = self.data_cache
             && p == page
@@ -260,26 +261,44 @@ pub fn root_from(leaf: u64, value: &[u8; 32], proof: &[u8]) -> B256 {
 }
 
 impl Memory for SparseMemory {
+    #[inline(always)]
     fn read(&mut self, addr: u64, n: u32) -> u64 {
         let off = (addr % PAGE_SIZE) as usize;
         if off + n as usize <= PAGE_SIZE as usize {
             let Some(s) = self.slot(addr / PAGE_SIZE) else { return 0 };
-            let data = &self.pages[s].data;
-            let mut buf = [0u8; 8];
-            buf[..n as usize].copy_from_slice(&data[off..off + n as usize]);
-            return u64::from_le_bytes(buf);
+            let b = &self.pages[s].data[off..];
+            // (Fixed-size copies: a copy of `n` bytes is a call to memmove.)
+            return match n {
+                1 => u64::from(b[0]),
+                2 => u64::from(u16::from_le_bytes([b[0], b[1]])),
+                4 => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                8 => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                _ => {
+                    let mut buf = [0u8; 8];
+                    buf[..n as usize].copy_from_slice(&b[..n as usize]);
+                    u64::from_le_bytes(buf)
+                }
+            };
         }
         (0..n).fold(0u64, |v, i| {
             v | u64::from(self.read_u8(addr.wrapping_add(u64::from(i)))) << (8 * i)
         })
     }
 
+    #[inline(always)]
     fn write(&mut self, addr: u64, n: u32, value: u64) {
         let off = (addr % PAGE_SIZE) as usize;
         if off + n as usize <= PAGE_SIZE as usize {
             let s = self.slot_mut(addr / PAGE_SIZE);
-            let data = Arc::make_mut(&mut self.pages[s].data);
-            data[off..off + n as usize].copy_from_slice(&value.to_le_bytes()[..n as usize]);
+            let data = &mut Arc::make_mut(&mut self.pages[s].data)[off..];
+            let bytes = value.to_le_bytes();
+            match n {
+                1 => data[0] = bytes[0],
+                2 => data[..2].copy_from_slice(&bytes[..2]),
+                4 => data[..4].copy_from_slice(&bytes[..4]),
+                8 => data[..8].copy_from_slice(&bytes),
+                _ => data[..n as usize].copy_from_slice(&bytes[..n as usize]),
+            }
             return;
         }
         for i in 0..n {
@@ -287,6 +306,7 @@ impl Memory for SparseMemory {
         }
     }
 
+    #[inline(always)]
     fn fetch(&mut self, pc: u64) -> u32 {
         let page = pc / PAGE_SIZE;
         let s = match self.code_cache {
