@@ -147,8 +147,10 @@ step "the GPU equality tests (the cuda feature is on by default: built with the 
 # returns when there is no NVIDIA driver: run again with their output shown to
 # count the skips, which are then not counted as passes.
 CUDA_RC=0
-cargo test --workspace --test prover -- --nocapture cuda:: 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
-GPU_SKIPPED=$(grep -c '^SKIPPED (no GPU)' /tmp/infra-cuda-test.log || true)
+# One test thread, so no test's line is cut into by another's; each skip's
+# mark is counted wherever it stands on a line.
+cargo test --workspace --test prover -- --nocapture --test-threads 1 cuda:: 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
+GPU_SKIPPED=$(grep -o 'SKIPPED (no GPU)' /tmp/infra-cuda-test.log | wc -l)
 GPU_RAN=$(grep -E '^test result:' /tmp/infra-cuda-test.log | awk '{s+=$4} END {print s+0}')
 GPU_RAN=$((GPU_RAN - GPU_SKIPPED))
 RUST_PASSED=$((RUST_PASSED - GPU_SKIPPED))
