@@ -534,10 +534,7 @@ impl TxSender {
                             Ok(None) => {}
                             Err(e) => {
                                 clean = false;
-                                let e = rpc(e);
-                                for d in done.iter_mut().filter(|d| d.is_none()) {
-                                    *d = Some(Err(e.clone()));
-                                }
+                                fail_waiting(&mut done, &rpc(e));
                                 break 'attempts;
                             }
                         }
@@ -557,10 +554,7 @@ impl TxSender {
                 Ok(n) => n,
                 Err(e) => {
                     clean = false;
-                    let e = rpc(e);
-                    for d in done.iter_mut().filter(|d| d.is_none()) {
-                        *d = Some(Err(e.clone()));
-                    }
+                    fail_waiting(&mut done, &rpc(e));
                     break;
                 }
             };
@@ -611,6 +605,14 @@ impl TxSender {
             })
             .collect();
         (results, clean)
+    }
+}
+
+/// Gives every transaction still waiting in `done` the error `e` (an L1 RPC
+/// failure while waiting: the caller retries from L1 state).
+fn fail_waiting(done: &mut [Option<Result<TransactionReceipt, SendError>>], e: &SendError) {
+    for d in done.iter_mut().filter(|d| d.is_none()) {
+        *d = Some(Err(e.clone()));
     }
 }
 
