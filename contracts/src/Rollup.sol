@@ -15,6 +15,7 @@ interface IDepositHead {
 interface IFaultGameConfig {
     function source() external view returns (IClaimSource);
     function maxClockDuration() external view returns (uint64);
+    function maxGameDuration() external view returns (uint256);
 }
 
 /// The L1 record of the L2 chain: batches of L2 blocks (their data as calldata or
@@ -33,9 +34,11 @@ interface IFaultGameConfig {
 ///   their number) and pays half the output bond to the game's creator (the other
 ///   half stays locked here); a game the
 ///   defender wins says nothing. A batch finalizes once its period has passed and
-///   every game opened on it has ended (a game ends within twice the game's clock,
-///   at most the challenge period, so finalization comes at most twice the
-///   challenge period after posting); the bond then returns to the proposer.
+///   every game opened on it has ended (a game ends within the game's
+///   `maxGameDuration`: twice its clock, at most the challenge period, plus its
+///   clock extensions, in all at most twice the challenge period; so finalization
+///   comes at most three challenge periods after posting); the bond then returns
+///   to the proposer.
 /// - zk: a batch finalizes only with a proof the `verifier` accepts. The verifier
 ///   is fixed at deployment (`verifier`, with its key's hash `vkHash`): nobody can
 ///   swap it. One proof may finalize a range of batches; only the range's last
@@ -110,8 +113,9 @@ contract Rollup is Owned, IClaimSource {
     uint256 public constant MAX_DEPOSIT_GAS = 5_000_000;
     /// `infra_stf::BLOCK_GAS`: what the batch gas budget charges a block for itself.
     uint256 public constant BLOCK_GAS = 1_000;
-    /// Added to twice the challenge period in `batcherDelay`: time for users to
-    /// leave once a batcher change is announced.
+    /// Added to three challenge periods (the latest an output posted before a
+    /// batcher change is announced can finalize) in `batcherDelay`: time for
+    /// users to leave once the change is announced.
     uint64 public constant EXIT_WINDOW = 7 days;
 
     Mode public immutable mode;
@@ -126,7 +130,7 @@ contract Rollup is Owned, IClaimSource {
     uint256 public immutable outputBond;
     /// The bridge whose deposit chain each batch records.
     IDepositHead public immutable bridge;
-    /// How long a batcher change waits: `2 * challengePeriod + EXIT_WINDOW`.
+    /// How long a batcher change waits: `3 * challengePeriod + EXIT_WINDOW`.
     uint64 public immutable batcherDelay;
 
     address public batcher;
@@ -198,6 +202,8 @@ contract Rollup is Owned, IClaimSource {
     error GameSourceMismatch(address source);
     /// A game's clock must be at most half the challenge period.
     error ClockTooLong(uint64 maxClockDuration, uint64 challengePeriod);
+    /// A game must end within twice the challenge period.
+    error GameTooLong(uint256 maxGameDuration, uint64 challengePeriod);
     error BadChainInput(uint256 length);
     error BadGenesis();
     error NoBatcherChange();
@@ -218,7 +224,8 @@ contract Rollup is Owned, IClaimSource {
 
     /// Optimistic: `verifier_` is zero; `game_` is a `FaultGame` whose source is this
     /// contract (deployed first, at this contract's address computed in advance),
-    /// with a clock of at most half `challengePeriod_`; `outputBond_` > 0.
+    /// with a clock of at most half `challengePeriod_` and a `maxGameDuration` of at
+    /// most twice it; `outputBond_` > 0.
     /// zk: `game_` is zero and `outputBond_` 0.
     constructor(
         address owner_,
@@ -266,12 +273,14 @@ contract Rollup is Owned, IClaimSource {
             if (source != address(this)) revert GameSourceMismatch(source);
             uint64 clock = IFaultGameConfig(game_).maxClockDuration();
             if (uint256(clock) * 2 > challengePeriod_) revert ClockTooLong(clock, challengePeriod_);
+            uint256 duration = IFaultGameConfig(game_).maxGameDuration();
+            if (duration > 2 * uint256(challengePeriod_)) revert GameTooLong(duration, challengePeriod_);
         }
         verifier = verifier_;
         game = game_;
         outputBond = outputBond_;
         bridge = bridge_;
-        batcherDelay = 2 * challengePeriod_ + EXIT_WINDOW;
+        batcherDelay = 3 * challengePeriod_ + EXIT_WINDOW;
         chainInput = chainInput_;
         batcher = batcher_;
         emit BatcherChanged(address(0), batcher_);

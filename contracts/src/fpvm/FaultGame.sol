@@ -32,8 +32,19 @@ import {IClaimSource} from "./IClaimSource.sol";
 ///
 /// Chess clock: a move against claim P by the side opposing it brings that side's
 /// accumulated time to `(P's parent's clock, 0 for the root) + (now - P.createdAt)`,
-/// which must stay below `maxClockDuration`; the new claim records it. A claim is
-/// resolvable once the opposing side's time has run out (or it is countered).
+/// which must stay below `maxClockDuration`; the new claim records it, but at most
+/// `maxClockDuration - clockExtension` (as OP's CLOCK_EXTENSION): a side that moves
+/// in the last `clockExtension` seconds of its clock has exactly that long left for
+/// its next move, so a late answer (a long trace, a congested L1) still leaves time
+/// for the rest of the bisection. A claim is resolvable once the opposing side's time
+/// has run out (or it is countered).
+///
+/// Bound: along a path of claims, each side's real time is its last recorded clock
+/// plus what the extensions gave back (under `clockExtension` a move), and the wait
+/// for the deepest claim to resolve is the rest of its opposing side's clock. So
+/// every claim of a game resolves within `maxGameDuration()` =
+/// `2 * maxClockDuration + maxDepth * clockExtension` of the game's creation,
+/// whatever the parties do.
 contract FaultGame {
     enum GameStatus {
         InProgress,
@@ -52,7 +63,8 @@ contract FaultGame {
         address counteredBy;
         /// The position of that child (0: countered by a step, or not countered).
         uint128 counterPosition;
-        /// The accumulated time of the claimant's side when it was made.
+        /// The accumulated time of the claimant's side when it was made (at most
+        /// `maxClockDuration - clockExtension`: the extension).
         uint64 clock;
         uint128 bond;
         uint128 position;
@@ -96,6 +108,9 @@ contract FaultGame {
     uint256 public immutable maxDepth;
     /// The most time each side may spend in a game, in seconds.
     uint64 public immutable maxClockDuration;
+    /// The time a side has left after a move made in its clock's last
+    /// `clockExtension` seconds (0: no extension); below `maxClockDuration`.
+    uint64 public immutable clockExtension;
     /// The bond of the root claim; see `bondAt`.
     uint256 public immutable baseBond;
 
@@ -143,6 +158,8 @@ contract FaultGame {
     /// "valid", "panic" and "still running" are no verdict against the claim.
     error RootNotInvalid(bytes32 rootClaim);
     error ZeroClockOrBond();
+    /// The extension must be shorter than the clock.
+    error BadClockExtension(uint64 clockExtension, uint64 maxClockDuration);
     /// The claim source returned other than `LOCAL_INPUTS` inputs.
     error WrongInputCount(uint256 count);
     error CannotDefendRoot();
@@ -183,10 +200,12 @@ contract FaultGame {
         bytes32 absolutePrestate_,
         uint256 maxDepth_,
         uint64 maxClockDuration_,
+        uint64 clockExtension_,
         uint256 baseBond_
     ) {
         if (maxDepth_ < 1 || maxDepth_ > 62) revert BadMaxDepth(maxDepth_);
         if (maxClockDuration_ == 0 || baseBond_ == 0) revert ZeroClockOrBond();
+        if (clockExtension_ >= maxClockDuration_) revert BadClockExtension(clockExtension_, maxClockDuration_);
         if (baseBond_ * (maxDepth_ + 1) > type(uint128).max) revert BondTooLarge(baseBond_);
         if (address(vm_.oracle()) != address(oracle_)) revert OracleMismatch(address(vm_.oracle()), address(oracle_));
         vm = vm_;
@@ -195,6 +214,7 @@ contract FaultGame {
         absolutePrestate = absolutePrestate_;
         maxDepth = maxDepth_;
         maxClockDuration = maxClockDuration_;
+        clockExtension = clockExtension_;
         baseBond = baseBond_;
     }
 
@@ -205,6 +225,14 @@ contract FaultGame {
     /// games locks as much as the defenders answering them.
     function bondAt(uint256 depth) public view returns (uint256) {
         return baseBond * (depth == 0 ? 2 : depth + 1);
+    }
+
+    /// The longest a game can last, from its creation until every claim of it
+    /// can be resolved: `2 * maxClockDuration + maxDepth * clockExtension` (see
+    /// the contract's notes). The rollup requires it to be at most twice its
+    /// challenge period.
+    function maxGameDuration() public view returns (uint256) {
+        return 2 * uint256(maxClockDuration) + maxDepth * uint256(clockExtension);
     }
 
     function gameCount() external view returns (uint256) {
@@ -346,7 +374,7 @@ contract FaultGame {
 
     /// Checks a move against `parentIndex` (game in progress, parent unresolved, depth,
     /// bond, not a duplicate, clock) and records the claim as made; returns its
-    /// position and the mover's clock.
+    /// position and the mover's clock, extended.
     function _checkMove(uint256 gameId, uint256 parentIndex, bytes32 claim, bool isAttack)
         internal
         returns (uint128 position, uint64 clock)
@@ -365,6 +393,10 @@ contract FaultGame {
         if (claimed[gameId][key]) revert DuplicateClaim(parentIndex, position, claim);
         claimed[gameId][key] = true;
         clock = _moverClock(gameId, parent);
+        // The clock extension: a move in the last `clockExtension` seconds
+        // leaves the mover's side exactly that long for its next one.
+        uint64 extended = maxClockDuration - clockExtension;
+        if (clock > extended) clock = extended;
     }
 
     /// Counters claim `claimIndex` (at `maxDepth`, trace index t) by executing one

@@ -9,10 +9,12 @@ import {IClaimSource} from "../fpvm/IClaimSource.sol";
 contract TestGame {
     IClaimSource public immutable source;
     uint64 public immutable maxClockDuration;
+    uint256 public immutable maxGameDuration;
 
-    constructor(IClaimSource source_, uint64 maxClockDuration_) {
+    constructor(IClaimSource source_, uint64 maxClockDuration_, uint256 maxGameDuration_) {
         source = source_;
         maxClockDuration = maxClockDuration_;
+        maxGameDuration = maxGameDuration_;
     }
 
     function open(uint256 claimId, uint256 gameId) external returns (bytes[] memory) {

@@ -120,9 +120,15 @@ pub struct FaultPlayer {
     proposer_withdrawing: Option<tokio::task::JoinHandle<()>>,
     settings: PlayerSettings,
     traces: HashMap<u64, Arc<Mutex<ClaimTrace>>>,
-    /// The one claim being traced, off the rounds: games already traced are
-    /// answered meanwhile.
-    building: Option<Build>,
+    /// The claims being traced, off the rounds (at most
+    /// [`traces_at_once`] side by side): games already traced are answered
+    /// meanwhile.
+    building: Vec<Build>,
+    /// A validator: the earliest wrong claim it has not yet opened a game on,
+    /// waiting for its trace (found by the last `open_games`). One trace slot
+    /// is kept for it: games on other claims (false games an attacker opens
+    /// included) cannot hold back the game that stops a wrong output.
+    opening: Option<u64>,
     /// Builds that failed for a passing reason, per claim.
     retries: HashMap<u64, u32>,
     /// The claims with a game in progress (their state is pinned).
@@ -155,7 +161,8 @@ impl FaultPlayer {
             proposer_withdrawing: None,
             settings,
             traces: HashMap::new(),
-            building: None,
+            building: Vec::new(),
+            opening: None,
             retries: HashMap::new(),
             in_progress: Vec::new(),
             unplayable: BTreeSet::new(),
@@ -218,10 +225,11 @@ impl FaultPlayer {
             .unwrap_or_default())
     }
 
-    /// The trace of claim `claim_id`, built once from this node's records,
-    /// one claim at a time in the background (the VM runs the whole program:
-    /// seconds to minutes), so the games this node already plays are
-    /// answered meanwhile. `Building`: being built (this claim or another);
+    /// The trace of claim `claim_id`, built once from this node's records in
+    /// the background, up to [`traces_at_once`] claims side by side (the VM
+    /// runs the whole program: seconds to minutes, one core each), so the
+    /// games this node already plays are answered meanwhile. `Building`:
+    /// being built (this claim, or as many others as run at once);
     /// `Retry`: not yet (an L1 error, or this node has no record of the
     /// claim's batch: not derived yet, or never); `Unplayable`: never (its
     /// inputs differ from the record, or the program gives no verdict within
@@ -234,7 +242,15 @@ impl FaultPlayer {
         if self.unplayable.contains(&claim_id) {
             return Traced::Unplayable;
         }
-        if self.building.is_some() {
+        let reserved = self.opening.is_some_and(|o| {
+            o != claim_id
+                && !self.traces.contains_key(&o)
+                && !self.unplayable.contains(&o)
+                && !self.building.iter().any(|b| b.claim_id == o)
+        });
+        if !may_start_trace(self.building.len(), traces_at_once(), reserved)
+            || self.building.iter().any(|b| b.claim_id == claim_id)
+        {
             return Traced::Building;
         }
         let id = U256::from(claim_id);
@@ -325,49 +341,48 @@ impl FaultPlayer {
             })
         });
         tracing::info!(target: "challenger", claim = claim_id, batch = index, "tracing the claim in the fault-proof VM");
-        self.building = Some(Build { claim_id, index, handle: build });
+        self.building.push(Build { claim_id, index, handle: build });
         Traced::Building
     }
 
-    /// Keeps the claim trace built in the background, once built.
+    /// Keeps the claim traces built in the background, once built.
     async fn take_built(&mut self) {
-        if !self.building.as_ref().is_some_and(|b| b.handle.is_finished()) {
-            return;
-        }
-        let Some(Build { claim_id, index, handle }) = self.building.take() else { return };
-        let built = match handle.await {
-            Ok(Ok(b)) => b,
-            Ok(Err(BuildError::GiveUp(why))) => {
-                self.give_up(claim_id, why);
-                return;
-            }
-            Ok(Err(BuildError::Retry(why))) => {
-                let tries = self.retries.entry(claim_id).or_default();
-                *tries += 1;
-                if *tries >= BUILD_TRIES {
-                    self.give_up(claim_id, format!("{why} ({BUILD_TRIES} tries)"));
-                } else {
-                    tracing::warn!(target: "challenger", claim = claim_id, batch = index, "tracing the claim: {why} (tried again)");
+        while let Some(i) = self.building.iter().position(|b| b.handle.is_finished()) {
+            let Build { claim_id, index, handle } = self.building.swap_remove(i);
+            let built = match handle.await {
+                Ok(Ok(b)) => b,
+                Ok(Err(BuildError::GiveUp(why))) => {
+                    self.give_up(claim_id, why);
+                    continue;
                 }
-                return;
+                Ok(Err(BuildError::Retry(why))) => {
+                    let tries = self.retries.entry(claim_id).or_default();
+                    *tries += 1;
+                    if *tries >= BUILD_TRIES {
+                        self.give_up(claim_id, format!("{why} ({BUILD_TRIES} tries)"));
+                    } else {
+                        tracing::warn!(target: "challenger", claim = claim_id, batch = index, "tracing the claim: {why} (tried again)");
+                    }
+                    continue;
+                }
+                // A panic in the VM or the witness is this node's fault, and the
+                // same again next time: given up, so it holds no other claim back.
+                Err(e) if e.is_panic() => {
+                    self.give_up(claim_id, format!("tracing the claim panicked: {e}"));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "challenger", claim = claim_id, "tracing the claim: {e}");
+                    continue;
+                }
+            };
+            tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
+            if let Some(from) = built.lie_from {
+                tracing::warn!(target: "challenger", claim = claim_id, batch = index, from, "TEST FAULT INJECTION: defending a wrong claim with a made-up trace");
+                self.update(|s| s.lies.push((claim_id, from)));
             }
-            // A panic in the VM or the witness is this node's fault, and the
-            // same again next time: given up, so it holds no other claim back.
-            Err(e) if e.is_panic() => {
-                self.give_up(claim_id, format!("tracing the claim panicked: {e}"));
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(target: "challenger", claim = claim_id, "tracing the claim: {e}");
-                return;
-            }
-        };
-        tracing::info!(target: "challenger", claim = claim_id, batch = index, steps = built.trace.end, rejects = built.rejects, "traced the claim in the fault-proof VM");
-        if let Some(from) = built.lie_from {
-            tracing::warn!(target: "challenger", claim = claim_id, batch = index, from, "TEST FAULT INJECTION: defending a wrong claim with a made-up trace");
-            self.update(|s| s.lies.push((claim_id, from)));
+            self.traces.insert(claim_id, Arc::new(Mutex::new(built)));
         }
-        self.traces.insert(claim_id, Arc::new(Mutex::new(built)));
     }
 
     fn give_up(&mut self, claim_id: u64, why: String) {
@@ -376,13 +391,15 @@ impl FaultPlayer {
     }
 
     /// A validator: opens a game on a live pending claim inside its period that
-    /// derivation found wrong and the program rejects (tracing one claim at a
-    /// time, in the background).
+    /// derivation found wrong and the program rejects (tracing the earliest
+    /// such claim first, in the background, beside the traces of games in
+    /// progress).
     async fn open_games(&mut self) -> Result<(), PlayError> {
         let count: u64 = self.rollup().batchCount().call().await.map_err(l1)?.to();
         let next: u64 = self.rollup().nextToFinalize().call().await.map_err(l1)?.to();
         let period = self.rollup().challengePeriod().call().await.map_err(l1)?;
         let now = self.now().await?;
+        self.opening = None;
         for index in next..count {
             let claim_id: u64 =
                 self.rollup().claimOf(U256::from(index)).call().await.map_err(l1)?.to();
@@ -407,8 +424,12 @@ impl FaultPlayer {
             }
             let trace = match self.trace(claim_id).await {
                 Traced::Ready(t) => t,
-                Traced::Building => return Ok(()),
+                Traced::Building => {
+                    self.opening = Some(claim_id);
+                    return Ok(());
+                }
                 Traced::Retry(why) => {
+                    self.opening = Some(claim_id);
                     tracing::debug!(target: "challenger", claim = claim_id, batch = index, "not traced yet: {why}");
                     return Ok(());
                 }
@@ -853,7 +874,7 @@ impl FaultPlayer {
 
     /// Moves in games in progress first (each side is on a clock), then new
     /// games, resolutions, the state pin, credit. Claims are traced in the
-    /// background, one at a time.
+    /// background, one per core at a time.
     /// Each part runs whatever the others did (an error is logged): a game
     /// that cannot be opened holds back no resolution, pin or withdrawal.
     async fn round(&mut self) {
@@ -927,6 +948,21 @@ fn opposing_clock(claims: &[FaultGame::Claim], i: usize, now: u64) -> u64 {
     before + now.saturating_sub(c.createdAt)
 }
 
+/// How many claims a player traces side by side: one per core (a trace runs
+/// on one), at most 8 (each keeps its snapshots in memory). Games on k heavy
+/// claims at once need k traces; on a 2-core machine two run together.
+fn traces_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8)
+}
+
+/// Whether a trace may start beside `building` others, `at_once` at most,
+/// one of them kept for a validator's next game while `reserved` (its
+/// claim not yet being traced). On one core, the kept slot is the only one:
+/// the game that stops a wrong output goes first.
+fn may_start_trace(building: usize, at_once: usize, reserved: bool) -> bool {
+    building < at_once.saturating_sub(usize::from(reserved))
+}
+
 /// A claim trace being built off the async threads.
 struct Build {
     claim_id: u64,
@@ -948,7 +984,7 @@ const BUILD_TRIES: u32 = 5;
 /// What [`FaultPlayer::trace`] found.
 enum Traced {
     Ready(Arc<Mutex<ClaimTrace>>),
-    /// Being traced, this claim or another (one at a time).
+    /// Being traced: this claim, or as many others as run at once.
     Building,
     Retry(String),
     /// (Logged once, when found.)
@@ -1035,4 +1071,23 @@ fn blob_opening(blob: &[u8], index: u64, point: U256) -> Result<(B256, Bytes, By
         commitment.to_bytes().into_inner().to_vec().into(),
         proof.to_bytes().into_inner().to_vec().into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_start_trace;
+
+    #[test]
+    fn a_validators_next_game_keeps_a_trace_slot() {
+        // Two cores: while the validator waits to trace a wrong output, games
+        // on other claims (false games included) get one slot, not two.
+        assert!(may_start_trace(0, 2, true));
+        assert!(!may_start_trace(1, 2, true));
+        // Once its claim is traced (or being traced), both.
+        assert!(may_start_trace(1, 2, false));
+        assert!(!may_start_trace(2, 2, false));
+        // One core: the kept slot is the only one.
+        assert!(!may_start_trace(0, 1, true));
+        assert!(may_start_trace(0, 1, false));
+    }
 }

@@ -11,7 +11,11 @@
 //!   reads a keccak256 preimage loses its game and its bonds;
 //! - the proposer's second key opens a game first with a bogus root and
 //!   stalls: the honest challenger's own game still decides the claim, within
-//!   twice the clock.
+//!   the game's bound;
+//! - the clock extension: a side that moves in its clock's last seconds has
+//!   the extension for its next move, no more, and two parties stalling at
+//!   the last second of every move still end the game within its bound
+//!   (`maxGameDuration`: twice the clock plus an extension per level).
 //!
 //! Every step the bisection reaches is executed on L1 (its preimage part
 //! loaded first by the party that steps). Prints the moves, the gas of the
@@ -40,6 +44,9 @@ use std::collections::BTreeMap;
 /// lying challenger's leaf is countered by the honest defender's step on L1.
 const MAX_DEPTH: u64 = 28;
 const MAX_CLOCK: u64 = 3 * 3600;
+/// `FaultGame.clockExtension`: a side moving in its clock's last 10 minutes
+/// has 10 minutes for its next move.
+const CLOCK_EXTENSION: u64 = 600;
 const BASE_BOND: u128 = ETH / 100;
 const CLAIM_ID: u64 = 7;
 
@@ -218,6 +225,7 @@ impl L1 {
             absolutePrestate_: prestate,
             maxDepth_: U256::from(MAX_DEPTH),
             maxClockDuration_: MAX_CLOCK,
+            clockExtension_: CLOCK_EXTENSION,
             baseBond_: U256::from(BASE_BOND),
         };
         [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat()
@@ -613,7 +621,8 @@ fn a_stalling_game_by_the_proposers_second_key_does_not_save_a_wrong_output() {
     }
     assert!(l1.resolve(second), "the honest game decides the claim is wrong");
     let took = l1.sim.timestamp() - start;
-    assert!(took <= 2 * MAX_CLOCK, "decided {took} s after the first game opened");
+    let bound: u64 = l1.view(&FaultGame::maxGameDurationCall {}).to();
+    assert!(took <= bound, "decided {took} s after the first game opened (bound {bound} s)");
     report("a stalling game and an honest one", &l1, start);
     // The bogus root was countered (it is not the program's final state):
     // its game does not say the claim is wrong, and its bond is lost.
@@ -721,4 +730,119 @@ fn local_inputs_load_only_as_the_source_served_them() {
             );
         }
     }
+}
+
+/// A game over no real trace, for the clock's rules alone: made-up inputs and
+/// claims, and no one steps.
+fn bare() -> L1 {
+    let mut l1 = L1::new(&[HONEST, LIAR, Address::repeat_byte(0xee)], B256::repeat_byte(7));
+    let inputs = (1..=5u8).map(|i| Bytes::from(vec![i; 32])).collect();
+    let call = TestClaimSource::setCall { claimId: U256::from(CLAIM_ID), inputs_: inputs };
+    let source = l1.source;
+    l1.send(HONEST, source, &call, U256::ZERO);
+    l1
+}
+
+/// A root saying the program rejects the claim (status byte 1).
+fn rejecting_root() -> B256 {
+    let mut root = B256::repeat_byte(0xab);
+    root.0[0] = 1;
+    root
+}
+
+impl L1 {
+    /// `by` attacks claim `parent` with `value` now; the game's error if refused.
+    fn attack_now(
+        &mut self,
+        by: Address,
+        game: U256,
+        parent: u64,
+        value: B256,
+    ) -> Result<FaultGame::Claim, FaultGame::FaultGameErrors> {
+        let parent_depth = depth(self.claims(game)[parent as usize].position);
+        let bond = self.bond_at(parent_depth + 1);
+        let call =
+            FaultGame::attackCall { gameId: game, parentIndex: U256::from(parent), claim: value };
+        let out = self.sim.send(by, self.game, &call, bond).map_err(|e| e.decode())?;
+        self.gas += out.gas;
+        self.moves += 1;
+        Ok(self.claims(game).pop().expect("the new claim"))
+    }
+}
+
+/// The sim's transactions land in a block 12 s after the last one.
+const BLOCK_S: u64 = 12;
+
+#[test]
+fn a_side_moving_in_its_clocks_last_seconds_has_the_extension_for_its_next_move() {
+    let mut l1 = bare();
+    let game = l1.create(LIAR, rejecting_root());
+    // The honest side answers the root with 10 s of its clock left (a long
+    // trace, a congested L1): its claim records the clock as extended, so
+    // it has exactly the extension left, not 10 s.
+    l1.sim.warp(MAX_CLOCK - 10 - BLOCK_S);
+    let c1 = l1.attack_now(HONEST, game, 0, B256::repeat_byte(1)).expect("in time");
+    assert_eq!(c1.clock, MAX_CLOCK - CLOCK_EXTENSION, "the late move is extended");
+    // The other side answers at once: with time to spare, nothing changes.
+    let c2 = l1.attack_now(LIAR, game, 1, B256::repeat_byte(2)).expect("in time");
+    assert_eq!(c2.clock, c2.createdAt - c1.createdAt, "a move with time left is not extended");
+    // The honest side takes all but a second of the extension: accepted
+    // (without the extension it would have spent MAX_CLOCK - 10 + 599 s).
+    l1.sim.warp(CLOCK_EXTENSION - 1 - BLOCK_S);
+    let c3 = l1.attack_now(HONEST, game, 2, B256::repeat_byte(3)).expect("within the extension");
+    assert_eq!(c3.createdAt - c2.createdAt, CLOCK_EXTENSION - 1);
+    assert_eq!(c3.clock, MAX_CLOCK - CLOCK_EXTENSION);
+    // The extension is no more than that: waiting all of it is too late,
+    // and the claim left unanswered then resolves for its claimant.
+    l1.attack_now(LIAR, game, 3, B256::repeat_byte(4)).expect("in time");
+    l1.sim.warp(CLOCK_EXTENSION - BLOCK_S);
+    match l1.attack_now(HONEST, game, 4, B256::repeat_byte(5)) {
+        Err(FaultGame::FaultGameErrors::ClockExpired(e)) => {
+            assert_eq!(e.accumulated, U256::from(MAX_CLOCK));
+        }
+        other => panic!("a move after the extension is refused: {other:?}"),
+    }
+    let resolve = FaultGame::resolveClaimCall { gameId: game, claimIndex: U256::from(4) };
+    l1.send(Address::repeat_byte(0xee), l1.game, &resolve, U256::ZERO);
+}
+
+#[test]
+fn two_parties_stalling_at_the_last_second_of_every_move_end_within_the_games_bound() {
+    let mut l1 = bare();
+    let game = l1.create(LIAR, rejecting_root());
+    let start = l1.claims(game)[0].createdAt;
+    // Down one path to the deepest level, each side moving a second before
+    // its time runs out, every time: the slowest a game can be played.
+    let mut parent = 0u64;
+    for d in 1..=MAX_DEPTH {
+        let claims = l1.claims(game);
+        let p = &claims[parent as usize];
+        let before = claims.get(p.parentIndex as usize).map_or(0, |g| g.clock);
+        let spent = before + (l1.sim.timestamp() - p.createdAt);
+        l1.sim.warp(MAX_CLOCK - 1 - spent - BLOCK_S);
+        let by = if d % 2 == 1 { HONEST } else { LIAR };
+        let c = l1.attack_now(by, game, parent, B256::repeat_byte(d as u8)).expect("a second left");
+        assert_eq!(
+            before + (c.createdAt - p.createdAt),
+            MAX_CLOCK - 1,
+            "the move at its last second"
+        );
+        parent = d;
+    }
+    // The deepest claim resolves once its opposing side's clock runs out:
+    // from then on, the whole game resolves bottom-up.
+    let claims = l1.claims(game);
+    let leaf = &claims[MAX_DEPTH as usize];
+    let ends = leaf.createdAt + MAX_CLOCK - claims[leaf.parentIndex as usize].clock;
+    let took = ends - start;
+    let bound: u64 = l1.view(&FaultGame::maxGameDurationCall {}).to();
+    assert_eq!(bound, 2 * MAX_CLOCK + MAX_DEPTH * CLOCK_EXTENSION);
+    eprintln!(
+        "stalling at every move: the game can end {took} s after it opened; bound {bound} s, 2 x clock {} s",
+        2 * MAX_CLOCK
+    );
+    assert!(took <= bound, "the game lasted {took} s, over its bound of {bound} s");
+    // The extensions were taken at every move but each side's first.
+    assert!(took > 2 * MAX_CLOCK + (MAX_DEPTH - 3) * (CLOCK_EXTENSION - 1), "{took}");
+    assert!(l1.resolve(game), "the root stands: its deepest claim was never countered");
 }

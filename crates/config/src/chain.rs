@@ -219,8 +219,16 @@ pub struct ChainConfig {
     /// exceed any batch's run of the fault-proof program.
     pub game_max_depth: u64,
     /// Each side's time in a fault game (its chess clock), in seconds; 0: half
-    /// the challenge period (the most allowed, so a game ends within the period).
+    /// the challenge period (the most allowed).
     pub game_clock_s: u64,
+    /// The fault game's clock extension, in seconds: a side that moves in the
+    /// last `game_clock_extension_s` of its clock has that long left for its
+    /// next move. It lengthens a game's bound by `game_max_depth` times it,
+    /// which must stay within twice the challenge period. Absent: the most
+    /// that fits, at most a sixteenth of the clock
+    /// ([`ChainConfig::game_clock_extension`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub game_clock_extension_s: Option<u64>,
 }
 
 impl Default for ChainConfig {
@@ -265,6 +273,9 @@ impl ChainConfig {
             game_bond: U256::from(1_000_000_000_000_000u128),
             game_max_depth: 62,
             game_clock_s: 0,
+            // 15 s (the most that fits: 2 x 480 + 62 x 15 <= 2 x 960), a
+            // dozen dev L1 blocks for each move after a late one.
+            game_clock_extension_s: None,
         }
     }
 
@@ -336,6 +347,21 @@ impl ChainConfig {
                 ),
             )
         })?;
+        if let Some(ext) = self.game_clock_extension_s {
+            let most = self.max_clock_extension();
+            if ext > most {
+                return Err(ConfigError::new(
+                    "game_clock_extension_s",
+                    ext,
+                    format!(
+                        "must be below the game's clock ({} s) and at most {most}: a game lasts up to 2 x clock + game_max_depth ({}) x extension, which must be at most twice challenge_period_s ({})",
+                        self.game_clock(),
+                        self.game_max_depth,
+                        self.challenge_period_s
+                    ),
+                ));
+            }
+        }
         range("proof.chunk_writes", self.proof.chunk_writes, 1, 1_024)?;
         range("proof.depth", self.proof.depth, 1, 256)?;
         if self.proof.system == ProofSystem::Plonk && self.proof.curve != Curve::Bn254 {
@@ -399,6 +425,24 @@ impl ChainConfig {
     /// Each side's time in a fault game: `game_clock_s`, or half the challenge period.
     pub fn game_clock(&self) -> u64 {
         if self.game_clock_s == 0 { self.challenge_period_s / 2 } else { self.game_clock_s }
+    }
+
+    /// The fault game's clock extension: `game_clock_extension_s`, or the most
+    /// that fits (below), at most a sixteenth of the clock.
+    pub fn game_clock_extension(&self) -> u64 {
+        self.game_clock_extension_s
+            .unwrap_or_else(|| (self.game_clock() / 16).min(self.max_clock_extension()))
+    }
+
+    /// The longest clock extension this chain admits: below the clock, and a
+    /// game's bound (`FaultGame.maxGameDuration`: `2 x clock + game_max_depth x
+    /// extension`) at most twice the challenge period (`Rollup` refuses a
+    /// longer game).
+    pub fn max_clock_extension(&self) -> u64 {
+        let clock = self.game_clock();
+        let room =
+            self.challenge_period_s.saturating_mul(2).saturating_sub(clock.saturating_mul(2));
+        (room / self.game_max_depth.max(1)).min(clock.saturating_sub(1))
     }
 
     /// The curve the state tree hashes over.
@@ -551,6 +595,37 @@ mod tests {
         let c = ChainConfig { game_max_depth: 33, ..ChainConfig::dev() };
         assert!(c.validate().unwrap_err().to_string().contains("game_max_depth = 33"));
         ChainConfig { game_max_depth: 36, ..ChainConfig::dev() }.validate().unwrap();
+    }
+
+    /// The clock extension keeps a game within twice the challenge period:
+    /// `2 x clock + game_max_depth x extension`, the bound `Rollup` checks.
+    #[test]
+    fn the_clock_extension_keeps_a_game_within_twice_the_period() {
+        let dev = ChainConfig::dev();
+        assert_eq!(dev.game_clock_extension(), 15);
+        let bound =
+            |c: &ChainConfig| 2 * c.game_clock() + c.game_max_depth * c.game_clock_extension();
+        assert!(bound(&dev) <= 2 * dev.challenge_period_s);
+        // Explicit: the most that fits is taken, one more second is refused.
+        let most = dev.max_clock_extension();
+        let c = ChainConfig { game_clock_extension_s: Some(most), ..dev.clone() };
+        c.validate().unwrap();
+        assert!(bound(&c) <= 2 * c.challenge_period_s);
+        let c = ChainConfig { game_clock_extension_s: Some(most + 1), ..dev.clone() };
+        assert!(bound(&c) > 2 * c.challenge_period_s);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains(&format!("game_clock_extension_s = {}", most + 1)), "{err}");
+        assert!(err.contains(&format!("at most {most}")), "{err}");
+        // 0 turns it off; a shorter clock leaves room for a longer one,
+        // at most a sixteenth of the clock when not set.
+        ChainConfig { game_clock_extension_s: Some(0), ..dev.clone() }.validate().unwrap();
+        let short = ChainConfig { game_clock_s: 240, ..dev.clone() };
+        assert_eq!(short.game_clock_extension(), 15);
+        assert_eq!(short.max_clock_extension(), (2 * 960 - 2 * 240) / 62);
+        // A 3 s period (1 s clock) leaves none.
+        let tiny = ChainConfig { challenge_period_s: 3, ..dev };
+        assert_eq!(tiny.game_clock_extension(), 0);
+        tiny.validate().unwrap();
     }
 
     #[test]

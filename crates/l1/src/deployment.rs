@@ -61,6 +61,10 @@ pub struct GameAddresses {
     pub absolute_prestate: B256,
     pub max_depth: u64,
     pub max_clock_s: u64,
+    /// The time a side has left after a move in its clock's last seconds
+    /// (`FaultGame.clockExtension`; 0 in files written before it existed).
+    #[serde(default)]
+    pub clock_extension_s: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,9 @@ pub struct FaultGameParams {
     pub absolute_prestate: B256,
     pub max_depth: u64,
     pub max_clock_s: u64,
+    /// `FaultGame.clockExtension`: a side moving in its clock's last
+    /// `clock_extension_s` seconds has that long left for its next move.
+    pub clock_extension_s: u64,
     /// The root claim's bond (a claim at depth d bonds `base_bond * (d + 1)`).
     pub base_bond: U256,
     /// The bond of each output.
@@ -268,6 +275,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
                 absolutePrestate_: g.absolute_prestate,
                 maxDepth_: U256::from(g.max_depth),
                 maxClockDuration_: g.max_clock_s,
+                clockExtension_: g.clock_extension_s,
                 baseBond_: g.base_bond,
             }
             .abi_encode();
@@ -279,6 +287,7 @@ pub async fn deploy(sender: &TxSender, p: &DeployParams) -> Result<Deployment, D
                 absolute_prestate: g.absolute_prestate,
                 max_depth: g.max_depth,
                 max_clock_s: g.max_clock_s,
+                clock_extension_s: g.clock_extension_s,
             };
             (Some((addresses, g.output_bond)), nonce + 1)
         }

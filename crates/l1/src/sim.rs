@@ -344,9 +344,12 @@ impl SimL1 {
             return self.deploy_rollup(from, r, None);
         }
         let code = |rollup: Address| {
-            let args =
-                crate::TestGame::constructorCall { source_: rollup, maxClockDuration_: clock }
-                    .abi_encode();
+            let args = crate::TestGame::constructorCall {
+                source_: rollup,
+                maxClockDuration_: clock,
+                maxGameDuration_: U256::from(2 * clock),
+            }
+            .abi_encode();
             [crate::TestGame::BYTECODE.to_vec(), args].concat()
         };
         self.deploy_rollup(from, r, Some(&code))

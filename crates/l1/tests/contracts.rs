@@ -259,10 +259,12 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
         Rollup::RollupErrors::NoCredit(_)
     ));
 
-    // The batcher changes only after the delay (longer than two challenge
-    // periods), announced by the owner; anyone completes it once due.
+    // The batcher changes only after the delay (longer than three challenge
+    // periods: an output posted before the announcement finalizes within its
+    // period and a game's bound of at most two more), announced by the owner;
+    // anyone completes it once due.
     let delay = l1.view(rollup, &Rollup::batcherDelayCall {});
-    assert!(delay > 2 * PERIOD);
+    assert!(delay > 3 * PERIOD);
     let propose = Rollup::proposeBatcherCall { batcher_: BOB };
     assert!(l1.send(ALICE, rollup, &propose, U256::ZERO).is_err());
     let out = l1.send(OWNER, rollup, &propose, U256::ZERO).expect("proposed");
@@ -450,21 +452,39 @@ fn zk_outputs_need_a_proof_the_verifier_accepts() {
         let code = setup.initcode(game, ALICE);
         assert!(l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).is_err());
     }
-    // A game whose clock is over half the period, or that serves another source.
-    for (clock, source_offset) in [(PERIOD / 2 + 1, 1), (PERIOD / 2, 2)] {
+    // A game whose clock is over half the period, that serves another source,
+    // or that may last over twice the period (its clock extensions): each
+    // refused with its own error; one that may last exactly twice the period
+    // is taken.
+    let cases = [
+        (PERIOD / 2 + 1, 1, PERIOD + 2, Some("ClockTooLong")),
+        (PERIOD / 2, 2, PERIOD, Some("GameSourceMismatch")),
+        (PERIOD / 2, 1, 2 * PERIOD + 1, Some("GameTooLong")),
+        (PERIOD / 2, 1, 2 * PERIOD, None),
+    ];
+    for (clock, source_offset, duration, refused) in cases {
         let rollup_at = OWNER.create(l1.nonce(OWNER) + source_offset);
-        let args = TestGame::constructorCall { source_: rollup_at, maxClockDuration_: clock };
+        let args = TestGame::constructorCall {
+            source_: rollup_at,
+            maxClockDuration_: clock,
+            maxGameDuration_: U256::from(duration),
+        };
         let game = l1.deploy(
             OWNER,
             [TestGame::BYTECODE.to_vec(), alloy::sol_types::SolConstructor::abi_encode(&args)]
                 .concat(),
         );
         let code = SimRollup::optimistic(OWNER, BATCHER, PERIOD).initcode(game, ALICE);
-        let err = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]).unwrap_err();
-        assert!(matches!(
-            rollup_error(err),
-            Rollup::RollupErrors::ClockTooLong(_) | Rollup::RollupErrors::GameSourceMismatch(_)
-        ));
+        let result = l1.exec(OWNER, TxKind::Create, code.into(), U256::ZERO, vec![]);
+        match refused {
+            Some(name) => {
+                let err = format!("{:?}", rollup_error(result.unwrap_err()));
+                assert!(err.starts_with(name), "clock {clock}, game duration {duration}: {err}");
+            }
+            None => {
+                result.expect("a game lasting at most twice the period is taken");
+            }
+        }
     }
     // The chain input (`ClaimChain::encode`): 77 bytes, a curve byte of 0 or
     // 1, a gas limit (bytes 8..16) that holds the largest deposit, and a batch

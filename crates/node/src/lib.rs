@@ -256,6 +256,7 @@ pub async fn deploy_contracts(
                         .ok_or_else(|| eyre!("program/PRESTATE has no absolute_prestate"))?,
                     max_depth: chain.game_max_depth,
                     max_clock_s: chain.game_clock(),
+                    clock_extension_s: chain.game_clock_extension(),
                     base_bond: chain.game_bond,
                     output_bond: chain.output_bond,
                 })
