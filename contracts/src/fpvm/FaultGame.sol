@@ -33,18 +33,20 @@ import {IClaimSource} from "./IClaimSource.sol";
 /// Chess clock: a move against claim P by the side opposing it brings that side's
 /// accumulated time to `(P's parent's clock, 0 for the root) + (now - P.createdAt)`,
 /// which must stay below `maxClockDuration`; the new claim records it, but at most
-/// `maxClockDuration - clockExtension` (as OP's CLOCK_EXTENSION): a side that moves
-/// in the last `clockExtension` seconds of its clock has exactly that long left for
-/// its next move, so a late answer (a long trace, a congested L1) still leaves time
-/// for the rest of the bisection. A claim is resolvable once the opposing side's time
-/// has run out (or it is countered).
+/// `maxClockDuration - extension` (as OP's CLOCK_EXTENSION): a side that moves in the
+/// last `extension` seconds of its clock has exactly that long left for its next
+/// move, so a late answer (a long trace, a congested L1) still leaves time for the
+/// rest of the bisection. The extension is `clockExtension`, and twice it for a claim
+/// at `maxDepth - 1`: its side's next move is the step, after the preimage loads it
+/// needs (as OP's game gives that move a longer one). A claim is resolvable once the
+/// opposing side's time has run out (or it is countered).
 ///
-/// Bound: along a path of claims, each side's real time is its last recorded clock
-/// plus what the extensions gave back (under `clockExtension` a move), and the wait
-/// for the deepest claim to resolve is the rest of its opposing side's clock. So
-/// every claim of a game resolves within `maxGameDuration()` =
-/// `2 * maxClockDuration + maxDepth * clockExtension` of the game's creation,
-/// whatever the parties do.
+/// Bound: along a path of claims (one a level, at most `maxDepth` moves), each side's
+/// real time is its last recorded clock plus what the extensions gave back (less than
+/// the extension a move), and the wait for the deepest claim to resolve is the rest
+/// of its opposing side's clock. So every claim of a game resolves within
+/// `maxGameDuration()` = `2 * maxClockDuration + (maxDepth + 1) * clockExtension` of
+/// the game's creation, whatever the parties do.
 contract FaultGame {
     enum GameStatus {
         InProgress,
@@ -64,7 +66,7 @@ contract FaultGame {
         /// The position of that child (0: countered by a step, or not countered).
         uint128 counterPosition;
         /// The accumulated time of the claimant's side when it was made (at most
-        /// `maxClockDuration - clockExtension`: the extension).
+        /// `maxClockDuration` less the move's extension).
         uint64 clock;
         uint128 bond;
         uint128 position;
@@ -106,10 +108,11 @@ contract FaultGame {
     bytes32 public immutable absolutePrestate;
     /// The trace has 2^maxDepth states; claims at this depth are countered by `step`.
     uint256 public immutable maxDepth;
-    /// The most time each side may spend in a game, in seconds.
+    /// Each side's time in a game, in seconds (its chess clock), before extensions.
     uint64 public immutable maxClockDuration;
     /// The time a side has left after a move made in its clock's last
-    /// `clockExtension` seconds (0: no extension); below `maxClockDuration`.
+    /// `clockExtension` seconds (twice it after a claim at `maxDepth - 1`; 0: no
+    /// extension); under half `maxClockDuration`.
     uint64 public immutable clockExtension;
     /// The bond of the root claim; see `bondAt`.
     uint256 public immutable baseBond;
@@ -158,7 +161,7 @@ contract FaultGame {
     /// "valid", "panic" and "still running" are no verdict against the claim.
     error RootNotInvalid(bytes32 rootClaim);
     error ZeroClockOrBond();
-    /// The extension must be shorter than the clock.
+    /// Twice the extension must be shorter than the clock.
     error BadClockExtension(uint64 clockExtension, uint64 maxClockDuration);
     /// The claim source returned other than `LOCAL_INPUTS` inputs.
     error WrongInputCount(uint256 count);
@@ -167,7 +170,7 @@ contract FaultGame {
     error MaxDepthReached(uint256 depth);
     /// This (parent, position, value) was claimed already.
     error DuplicateClaim(uint256 parentIndex, uint128 position, bytes32 claim);
-    /// The mover's side would have spent `accumulated` seconds, more than `maxClockDuration`.
+    /// The mover's side would have spent `accumulated` seconds, at least `maxClockDuration`.
     error ClockExpired(uint256 accumulated);
     /// The opposing side still has time (`accumulated` of `maxClockDuration` spent).
     error ClockNotExpired(uint256 accumulated);
@@ -205,7 +208,9 @@ contract FaultGame {
     ) {
         if (maxDepth_ < 1 || maxDepth_ > 62) revert BadMaxDepth(maxDepth_);
         if (maxClockDuration_ == 0 || baseBond_ == 0) revert ZeroClockOrBond();
-        if (clockExtension_ >= maxClockDuration_) revert BadClockExtension(clockExtension_, maxClockDuration_);
+        if (2 * uint256(clockExtension_) >= maxClockDuration_) {
+            revert BadClockExtension(clockExtension_, maxClockDuration_);
+        }
         if (baseBond_ * (maxDepth_ + 1) > type(uint128).max) revert BondTooLarge(baseBond_);
         if (address(vm_.oracle()) != address(oracle_)) revert OracleMismatch(address(vm_.oracle()), address(oracle_));
         vm = vm_;
@@ -228,11 +233,11 @@ contract FaultGame {
     }
 
     /// The longest a game can last, from its creation until every claim of it
-    /// can be resolved: `2 * maxClockDuration + maxDepth * clockExtension` (see
-    /// the contract's notes). The rollup requires it to be at most twice its
+    /// can be resolved: `2 * maxClockDuration + (maxDepth + 1) * clockExtension`
+    /// (see the contract's notes). The rollup requires it to be at most twice its
     /// challenge period.
     function maxGameDuration() public view returns (uint256) {
-        return 2 * uint256(maxClockDuration) + maxDepth * uint256(clockExtension);
+        return 2 * uint256(maxClockDuration) + (maxDepth + 1) * uint256(clockExtension);
     }
 
     function gameCount() external view returns (uint256) {
@@ -393,9 +398,11 @@ contract FaultGame {
         if (claimed[gameId][key]) revert DuplicateClaim(parentIndex, position, claim);
         claimed[gameId][key] = true;
         clock = _moverClock(gameId, parent);
-        // The clock extension: a move in the last `clockExtension` seconds
-        // leaves the mover's side exactly that long for its next one.
-        uint64 extended = maxClockDuration - clockExtension;
+        // The clock extension: a move in the last `extension` seconds leaves
+        // the mover's side exactly that long for its next one (the step, with
+        // its preimage loads, after a claim at maxDepth - 1: twice as long).
+        uint64 extension = depth == maxDepth - 1 ? 2 * clockExtension : clockExtension;
+        uint64 extended = maxClockDuration - extension;
         if (clock > extended) clock = extended;
     }
 

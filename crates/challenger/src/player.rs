@@ -912,8 +912,11 @@ impl FaultPlayer {
             let took = started.elapsed();
             let clock = Duration::from_secs(self.settings.game.max_clock_s);
             let role = if self.settings.challenge { "validator" } else { "defender" };
+            let extension = Duration::from_secs(self.settings.game.clock_extension_s);
             if took * 10 > clock {
                 tracing::warn!(target: "challenger", role, round_ms = took.as_millis() as u64, clock_s = clock.as_secs(), "a fault-game round took over a tenth of each side's clock (slow L1 RPC, or a busy machine)");
+            } else if !extension.is_zero() && took > extension {
+                tracing::warn!(target: "challenger", role, round_ms = took.as_millis() as u64, extension_s = extension.as_secs(), "a fault-game round took longer than the game's clock extension: after a late move, this player could run out of time (slow L1 RPC, or a busy machine)");
             } else {
                 tracing::debug!(target: "challenger", role, round_ms = took.as_millis() as u64, "fault-game round");
             }

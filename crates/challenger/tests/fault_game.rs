@@ -25,14 +25,17 @@ mod common;
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
-    sol_types::{SolCall, SolConstructor},
+    sol_types::{SolCall, SolConstructor, SolError},
 };
 use common::{ETH, program_elf, real_claim};
 use infra_challenger::fault::{
     self, ClaimView, Lying, Move, ProgramTrace, TraceValues, depth, honest_moves,
 };
 use infra_fpvm::{Preimages, StepProof};
-use infra_l1::{FaultGame, PoseidonBn254, PreimageOracle, RiscV, TestClaimSource, sim::SimL1};
+use infra_l1::{
+    FaultGame, PoseidonBn254, PreimageOracle, RiscV, TestClaimSource,
+    sim::{Failure, SimL1},
+};
 use infra_stf::{
     Output,
     claim::{local, local_key},
@@ -621,8 +624,8 @@ fn a_stalling_game_by_the_proposers_second_key_does_not_save_a_wrong_output() {
     }
     assert!(l1.resolve(second), "the honest game decides the claim is wrong");
     let took = l1.sim.timestamp() - start;
-    let bound: u64 = l1.view(&FaultGame::maxGameDurationCall {}).to();
-    assert!(took <= bound, "decided {took} s after the first game opened (bound {bound} s)");
+    // This staller never moves in its clock's last 10 minutes: no extension.
+    assert!(took <= 2 * MAX_CLOCK, "decided {took} s after the first game opened");
     report("a stalling game and an honest one", &l1, start);
     // The bogus root was countered (it is not the program's final state):
     // its game does not say the claim is wrong, and its bond is lost.
@@ -807,6 +810,38 @@ fn a_side_moving_in_its_clocks_last_seconds_has_the_extension_for_its_next_move(
 }
 
 #[test]
+fn the_extension_must_leave_room_in_the_clock() {
+    // Twice the extension (before a step) must stay under the clock, else
+    // `maxClockDuration - 2 x extension` would wrap and no move could be made.
+    let mut sim = SimL1::new(&[HONEST], U256::from(1_000 * ETH));
+    let (oracle, vm) = L1::vm(&mut sim, HONEST);
+    let source = sim.deploy(HONEST, TestClaimSource::BYTECODE.to_vec());
+    for (extension, taken) in [(MAX_CLOCK / 2, false), (MAX_CLOCK / 2 - 1, true), (0, true)] {
+        let args = FaultGame::constructorCall {
+            vm_: vm,
+            oracle_: oracle,
+            source_: source,
+            absolutePrestate_: B256::repeat_byte(7),
+            maxDepth_: U256::from(MAX_DEPTH),
+            maxClockDuration_: MAX_CLOCK,
+            clockExtension_: extension,
+            baseBond_: U256::from(BASE_BOND),
+        };
+        let code = [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat();
+        let made =
+            sim.exec(HONEST, alloy::primitives::TxKind::Create, code.into(), U256::ZERO, vec![]);
+        match (made, taken) {
+            (Ok(_), true) => {}
+            (Err(e), false) => assert!(matches!(
+                e.decode::<FaultGame::FaultGameErrors>(),
+                FaultGame::FaultGameErrors::BadClockExtension(_)
+            )),
+            (made, _) => panic!("extension {extension}: {made:?}"),
+        }
+    }
+}
+
+#[test]
 fn two_parties_stalling_at_the_last_second_of_every_move_end_within_the_games_bound() {
     let mut l1 = bare();
     let game = l1.create(LIAR, rejecting_root());
@@ -829,14 +864,33 @@ fn two_parties_stalling_at_the_last_second_of_every_move_end_within_the_games_bo
         );
         parent = d;
     }
+    // The claim before the deepest was made late too: its side steps next,
+    // after the preimage loads a step needs, so it keeps twice the extension.
+    let claims = l1.claims(game);
+    let leaf = claims[MAX_DEPTH as usize].clone();
+    let before_leaf = &claims[leaf.parentIndex as usize];
+    assert_eq!(before_leaf.clock, MAX_CLOCK - 2 * CLOCK_EXTENSION, "the step's extension");
+    // A step against the deepest claim is taken (its pre-state is checked,
+    // not its clock) a second before that runs out, and refused after.
+    let step = FaultGame::stepCall {
+        gameId: game,
+        claimIndex: U256::from(MAX_DEPTH),
+        isAttack: true,
+        stateData: Bytes::from(vec![0u8; 362]),
+        proofs: Bytes::new(),
+    };
+    let is_clock_expired = |f: &Failure| matches!(f, Failure::Revert(d) if d.starts_with(&FaultGame::ClockExpired::SELECTOR));
+    l1.sim.warp(2 * CLOCK_EXTENSION - 1 - BLOCK_S);
+    let early = l1.sim.send(HONEST, l1.game, &step, U256::ZERO).unwrap_err();
+    assert!(!is_clock_expired(&early), "in time, the step fails only on its made-up state");
+    let late = l1.sim.send(HONEST, l1.game, &step, U256::ZERO).unwrap_err();
+    assert!(is_clock_expired(&late), "too late: {late:?}");
     // The deepest claim resolves once its opposing side's clock runs out:
     // from then on, the whole game resolves bottom-up.
-    let claims = l1.claims(game);
-    let leaf = &claims[MAX_DEPTH as usize];
-    let ends = leaf.createdAt + MAX_CLOCK - claims[leaf.parentIndex as usize].clock;
+    let ends = leaf.createdAt + MAX_CLOCK - before_leaf.clock;
     let took = ends - start;
     let bound: u64 = l1.view(&FaultGame::maxGameDurationCall {}).to();
-    assert_eq!(bound, 2 * MAX_CLOCK + MAX_DEPTH * CLOCK_EXTENSION);
+    assert_eq!(bound, 2 * MAX_CLOCK + (MAX_DEPTH + 1) * CLOCK_EXTENSION);
     eprintln!(
         "stalling at every move: the game can end {took} s after it opened; bound {bound} s, 2 x clock {} s",
         2 * MAX_CLOCK

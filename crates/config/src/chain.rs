@@ -223,10 +223,10 @@ pub struct ChainConfig {
     pub game_clock_s: u64,
     /// The fault game's clock extension, in seconds: a side that moves in the
     /// last `game_clock_extension_s` of its clock has that long left for its
-    /// next move. It lengthens a game's bound by `game_max_depth` times it,
-    /// which must stay within twice the challenge period. Absent: the most
-    /// that fits, at most a sixteenth of the clock
-    /// ([`ChainConfig::game_clock_extension`]).
+    /// next move (twice that before its step). It lengthens a game's bound by
+    /// `game_max_depth + 1` times it, which must stay within twice the
+    /// challenge period. Absent: at most a sixteenth of the clock, and at most
+    /// half a period over all levels ([`ChainConfig::game_clock_extension`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game_clock_extension_s: Option<u64>,
 }
@@ -271,10 +271,13 @@ impl ChainConfig {
             // waits the period.
             output_bond: U256::from(10_000_000_000_000_000u128),
             game_bond: U256::from(1_000_000_000_000_000u128),
-            game_max_depth: 62,
+            // The worst trace (`trace_bound`: 23.7 G instructions) fits 2^35;
+            // one level more to spare (36 claims a path, ~18 answers a side).
+            game_max_depth: 36,
             game_clock_s: 0,
-            // 15 s (the most that fits: 2 x 480 + 62 x 15 <= 2 x 960), a
-            // dozen dev L1 blocks for each move after a late one.
+            // 12 s (960 / (2 x 37): extensions add at most half a period to a
+            // game), a dozen dev L1 blocks for each move after a late one,
+            // 24 s for a step's loads and the step.
             game_clock_extension_s: None,
         }
     }
@@ -354,7 +357,7 @@ impl ChainConfig {
                     "game_clock_extension_s",
                     ext,
                     format!(
-                        "must be below the game's clock ({} s) and at most {most}: a game lasts up to 2 x clock + game_max_depth ({}) x extension, which must be at most twice challenge_period_s ({})",
+                        "must be at most {most}: twice it under the game's clock ({} s), and a game lasts up to 2 x clock + (game_max_depth + 1) x extension (game_max_depth = {}), which must be at most twice challenge_period_s ({})",
                         self.game_clock(),
                         self.game_max_depth,
                         self.challenge_period_s
@@ -427,22 +430,26 @@ impl ChainConfig {
         if self.game_clock_s == 0 { self.challenge_period_s / 2 } else { self.game_clock_s }
     }
 
-    /// The fault game's clock extension: `game_clock_extension_s`, or the most
-    /// that fits (below), at most a sixteenth of the clock.
+    /// The fault game's clock extension: `game_clock_extension_s`, or a
+    /// sixteenth of the clock at most, and so that extensions over every level
+    /// (`game_max_depth + 1` of them) add at most half a period to a game.
     pub fn game_clock_extension(&self) -> u64 {
-        self.game_clock_extension_s
-            .unwrap_or_else(|| (self.game_clock() / 16).min(self.max_clock_extension()))
+        self.game_clock_extension_s.unwrap_or_else(|| {
+            let half_period = self.challenge_period_s / 2 / (self.game_max_depth + 1);
+            (self.game_clock() / 16).min(half_period).min(self.max_clock_extension())
+        })
     }
 
-    /// The longest clock extension this chain admits: below the clock, and a
-    /// game's bound (`FaultGame.maxGameDuration`: `2 x clock + game_max_depth x
+    /// The longest clock extension this chain admits: twice it under the
+    /// clock (`FaultGame` refuses more), and a game's bound
+    /// (`FaultGame.maxGameDuration`: `2 x clock + (game_max_depth + 1) x
     /// extension`) at most twice the challenge period (`Rollup` refuses a
     /// longer game).
     pub fn max_clock_extension(&self) -> u64 {
         let clock = self.game_clock();
         let room =
             self.challenge_period_s.saturating_mul(2).saturating_sub(clock.saturating_mul(2));
-        (room / self.game_max_depth.max(1)).min(clock.saturating_sub(1))
+        (room / (self.game_max_depth + 1)).min(clock.saturating_sub(1) / 2)
     }
 
     /// The curve the state tree hashes over.
@@ -594,7 +601,7 @@ mod tests {
         // 2^33 instructions are less than the dev budget's worst trace.
         let c = ChainConfig { game_max_depth: 33, ..ChainConfig::dev() };
         assert!(c.validate().unwrap_err().to_string().contains("game_max_depth = 33"));
-        ChainConfig { game_max_depth: 36, ..ChainConfig::dev() }.validate().unwrap();
+        ChainConfig { game_max_depth: 35, ..ChainConfig::dev() }.validate().unwrap();
     }
 
     /// The clock extension keeps a game within twice the challenge period:
@@ -602,12 +609,15 @@ mod tests {
     #[test]
     fn the_clock_extension_keeps_a_game_within_twice_the_period() {
         let dev = ChainConfig::dev();
-        assert_eq!(dev.game_clock_extension(), 15);
-        let bound =
-            |c: &ChainConfig| 2 * c.game_clock() + c.game_max_depth * c.game_clock_extension();
-        assert!(bound(&dev) <= 2 * dev.challenge_period_s);
+        let bound = |c: &ChainConfig| {
+            2 * c.game_clock() + (c.game_max_depth + 1) * c.game_clock_extension()
+        };
+        // Dev: 12 s, extensions adding at most half a period.
+        assert_eq!(dev.game_clock_extension(), 12);
+        assert!(bound(&dev) - 2 * dev.game_clock() <= dev.challenge_period_s / 2);
         // Explicit: the most that fits is taken, one more second is refused.
         let most = dev.max_clock_extension();
+        assert_eq!(most, 960 / 37);
         let c = ChainConfig { game_clock_extension_s: Some(most), ..dev.clone() };
         c.validate().unwrap();
         assert!(bound(&c) <= 2 * c.challenge_period_s);
@@ -616,12 +626,12 @@ mod tests {
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains(&format!("game_clock_extension_s = {}", most + 1)), "{err}");
         assert!(err.contains(&format!("at most {most}")), "{err}");
-        // 0 turns it off; a shorter clock leaves room for a longer one,
-        // at most a sixteenth of the clock when not set.
+        // 0 turns it off. Twice the extension stays under the clock: with a
+        // 40 s clock and a long period, 19 s at most.
         ChainConfig { game_clock_extension_s: Some(0), ..dev.clone() }.validate().unwrap();
-        let short = ChainConfig { game_clock_s: 240, ..dev.clone() };
-        assert_eq!(short.game_clock_extension(), 15);
-        assert_eq!(short.max_clock_extension(), (2 * 960 - 2 * 240) / 62);
+        let short = ChainConfig { game_clock_s: 40, challenge_period_s: 100_000, ..dev.clone() };
+        assert_eq!(short.max_clock_extension(), 19);
+        assert_eq!(short.game_clock_extension(), 40 / 16);
         // A 3 s period (1 s clock) leaves none.
         let tiny = ChainConfig { challenge_period_s: 3, ..dev };
         assert_eq!(tiny.game_clock_extension(), 0);

@@ -264,7 +264,7 @@ fn optimistic_batches_finalize_after_the_challenge_period() {
     // period and a game's bound of at most two more), announced by the owner;
     // anyone completes it once due.
     let delay = l1.view(rollup, &Rollup::batcherDelayCall {});
-    assert!(delay > 3 * PERIOD);
+    assert_eq!(delay, 3 * PERIOD + 7 * 86_400);
     let propose = Rollup::proposeBatcherCall { batcher_: BOB };
     assert!(l1.send(ALICE, rollup, &propose, U256::ZERO).is_err());
     let out = l1.send(OWNER, rollup, &propose, U256::ZERO).expect("proposed");
