@@ -6,9 +6,10 @@ import {IBatchVerifier} from "./zk/IBatchVerifier.sol";
 import {IClaimSource} from "./fpvm/IClaimSource.sol";
 
 /// What the rollup reads of the bridge: how many deposits L1 holds and the hash
-/// chain over them (`Bridge.depositHead`).
+/// chain over them (`Bridge.depositHead`), and the chain after the first `count`.
 interface IDepositHead {
     function depositHead() external view returns (uint64 count, bytes32 accumulator);
+    function depositAccumulators(uint256 count) external view returns (bytes32);
 }
 
 /// What the rollup reads of its fault game (`FaultGame`).
@@ -94,8 +95,9 @@ contract Rollup is Owned, IClaimSource {
         uint64 index;
         /// The claim whose output this batch starts from (the batch before it).
         uint64 parent;
-        /// How many deposits L1 held when it was posted, and the bridge's hash
-        /// chain over them.
+        /// How many deposits L1 held when it was posted (at most
+        /// `maxBatchDeposits` past the pre-output's next nonce), and the
+        /// bridge's hash chain over them.
         uint64 depositCount;
         bytes32 depositAccumulator;
         address proposer;
@@ -111,6 +113,8 @@ contract Rollup is Owned, IClaimSource {
     uint256 public constant MAX_CALLDATA = 400_000;
     /// `Bridge.MAX_DEPOSIT_GAS`: the most gas one deposit may ask for.
     uint256 public constant MAX_DEPOSIT_GAS = 5_000_000;
+    /// `Bridge.MIN_DEPOSIT_GAS`: the least gas one deposit asks for.
+    uint256 public constant MIN_DEPOSIT_GAS = 21_000;
     /// `infra_stf::BLOCK_GAS`: what the batch gas budget charges a block for itself.
     uint256 public constant BLOCK_GAS = 1_000;
     /// Added to three challenge periods (the latest an output posted before a
@@ -132,6 +136,10 @@ contract Rollup is Owned, IClaimSource {
     IDepositHead public immutable bridge;
     /// How long a batcher change waits: `3 * challengePeriod + EXIT_WINDOW`.
     uint64 public immutable batcherDelay;
+    /// The most deposits one batch can apply: each asks for at least
+    /// `MIN_DEPOSIT_GAS` of the batch gas budget (chain input bytes 69..77),
+    /// which a valid batch's deposits stay within.
+    uint64 public immutable maxBatchDeposits;
 
     address public batcher;
     address public pendingBatcher;
@@ -256,6 +264,7 @@ contract Rollup is Owned, IClaimSource {
                 revert BadChainInput(chainInput_.length);
             }
         }
+        maxBatchDeposits = uint64(_u64At(chainInput_, 69) / MIN_DEPOSIT_GAS);
         // The genesis output is block 0 with no deposits applied (the program
         // checks batch 1's pre-output against it).
         if (genesis.l2BlockNumber != 0 || genesis.nextDepositNonce != 0) revert BadGenesis();
@@ -361,8 +370,17 @@ contract Rollup is Owned, IClaimSource {
         if (output.l2BlockNumber != lastBlock) revert OutputBlockMismatch(lastBlock, output.l2BlockNumber);
         uint256 required = mode == Mode.Optimistic ? outputBond : 0;
         if (msg.value != required) revert WrongBond(msg.value, required);
-        (uint64 depositCount, bytes32 depositAccumulator) = bridge.depositHead();
         index = batchCount;
+        // The deposits the claim reads (local input 5): those L1 holds, but no
+        // more than a batch can apply past its pre-output's nonce, so the
+        // program's walk back over the chain to that nonce is bounded whatever
+        // backlog of unapplied deposits the sequencer leaves.
+        (uint64 depositCount, bytes32 depositAccumulator) = bridge.depositHead();
+        uint256 most = uint256(claims[batchClaims[index - 1]].nextDepositNonce) + maxBatchDeposits;
+        if (depositCount > most) {
+            depositCount = uint64(most);
+            depositAccumulator = bridge.depositAccumulators(most);
+        }
         uint256 claimId = claims.length;
         claims.push(
             Batch({

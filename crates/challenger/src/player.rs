@@ -617,7 +617,8 @@ impl FaultPlayer {
         let mut made = 0;
         // Claims go out together (consecutive nonces, one L1 block if it has
         // room: k claims posted at once against ours are all answered in the
-        // next block, not over k blocks); steps after, each with its loads.
+        // next block, not over k blocks); steps after, together too, once the
+        // preimage parts they read are loaded.
         let mut claims_out = Vec::new();
         let mut steps = Vec::new();
         for m in moves {
@@ -657,9 +658,7 @@ impl FaultPlayer {
             let all = self.sender.send_urgent_all(&claims_out).await;
             all.into_iter().map(|r| r.map(drop).map_err(l1)).collect()
         };
-        for (claim, is_attack, from) in steps {
-            sent.push(self.step(game_id, claim, is_attack, from, trace).await);
-        }
+        sent.extend(self.steps(game_id, steps, trace).await);
         for r in sent {
             match r {
                 Ok(()) => {
@@ -672,16 +671,67 @@ impl FaultPlayer {
         Ok(made)
     }
 
-    /// Counters claim `claim` at the deepest level with the instruction run from
-    /// the state after `from` instructions, its preimage part loaded first.
-    async fn step(
+    /// Counters each claim at the deepest level (`(claim, is_attack, from)`:
+    /// the instruction run from the state after `from` instructions): the
+    /// preimage part each distinct instruction reads is loaded first, then
+    /// every step goes out together, with consecutive nonces. Deepest claims
+    /// an attacker posts at once under one of ours share one window of time
+    /// (the extension before a step): they are all countered in the next L1
+    /// block with room, not one after another.
+    async fn steps(
         &self,
         game_id: u64,
-        claim: usize,
-        is_attack: bool,
+        steps: Vec<(usize, bool, u64)>,
+        trace: &Arc<Mutex<ClaimTrace>>,
+    ) -> Vec<Result<(), PlayError>> {
+        let mut results = Vec::new();
+        let mut proofs: HashMap<u64, StepProof> = HashMap::new();
+        let mut txs = Vec::new();
+        let mut made = Vec::new();
+        for (claim, is_attack, from) in steps {
+            let proof = match proofs.get(&from) {
+                Some(p) => p.clone(),
+                None => match self.prepare_step(game_id, from, trace).await {
+                    Ok(p) => proofs.entry(from).or_insert(p).clone(),
+                    Err(e) => {
+                        results.push(Err(e));
+                        continue;
+                    }
+                },
+            };
+            let read = proof.preimage.map(|(key, _)| key);
+            let call = FaultGame::stepCall {
+                gameId: U256::from(game_id),
+                claimIndex: U256::from(claim),
+                isAttack: is_attack,
+                stateData: proof.pre_state.into(),
+                proofs: proof.mem_proofs.into(),
+            };
+            txs.push(L1Tx::call(self.settings.game.game, call.abi_encode().into()));
+            made.push((claim, is_attack, from, read));
+        }
+        let sent = self.sender.send_urgent_all(&txs).await;
+        for (r, (claim, is_attack, from, read)) in sent.into_iter().zip(made) {
+            match r {
+                Ok(_) => {
+                    self.update(|s| s.steps.push((game_id, from, read)));
+                    tracing::info!(target: "challenger", game = game_id, claim, is_attack, from, "stepped on L1");
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(l1(e))),
+            }
+        }
+        results
+    }
+
+    /// The proof of the instruction run from the state after `from`
+    /// instructions, its preimage part loaded on L1.
+    async fn prepare_step(
+        &self,
+        game_id: u64,
         from: u64,
         trace: &Arc<Mutex<ClaimTrace>>,
-    ) -> Result<(), PlayError> {
+    ) -> Result<StepProof, PlayError> {
         let err = |reason: String| PlayError::Claim { claim: game_id, reason };
         let trace = trace.clone();
         let (proof, load) = tokio::task::spawn_blocking(move || {
@@ -699,18 +749,7 @@ impl FaultPlayer {
         if let Some(load) = load {
             self.load(game_id, &proof, load).await?;
         }
-        let call = FaultGame::stepCall {
-            gameId: U256::from(game_id),
-            claimIndex: U256::from(claim),
-            isAttack: is_attack,
-            stateData: proof.pre_state.into(),
-            proofs: proof.mem_proofs.into(),
-        };
-        self.send(self.settings.game.game, call, U256::ZERO).await?;
-        let read = proof.preimage.map(|(key, _)| key);
-        self.update(|s| s.steps.push((game_id, from, read)));
-        tracing::info!(target: "challenger", game = game_id, claim, is_attack, from, "stepped on L1");
-        Ok(())
+        Ok(proof)
     }
 
     async fn load(&self, game_id: u64, proof: &StepProof, load: Load) -> Result<(), PlayError> {

@@ -812,7 +812,7 @@ fn a_side_moving_in_its_clocks_last_seconds_has_the_extension_for_its_next_move(
 #[test]
 fn the_extension_must_leave_room_in_the_clock() {
     // Twice the extension (before a step) must stay under the clock, else
-    // `maxClockDuration - 2 x extension` would wrap and no move could be made.
+    // `maxClockDuration - 2 x extension` would revert and no move could be made.
     let mut sim = SimL1::new(&[HONEST], U256::from(1_000 * ETH));
     let (oracle, vm) = L1::vm(&mut sim, HONEST);
     let source = sim.deploy(HONEST, TestClaimSource::BYTECODE.to_vec());
@@ -896,7 +896,7 @@ fn two_parties_stalling_at_the_last_second_of_every_move_end_within_the_games_bo
         2 * MAX_CLOCK
     );
     assert!(took <= bound, "the game lasted {took} s, over its bound of {bound} s");
-    // The extensions were taken at every move but each side's first.
+    // Every move took its extension (less a second).
     assert!(took > 2 * MAX_CLOCK + (MAX_DEPTH - 3) * (CLOCK_EXTENSION - 1), "{took}");
     assert!(l1.resolve(game), "the root stands: its deepest claim was never countered");
 }

@@ -140,6 +140,13 @@ pub const PROGRAM_START_INSTRUCTIONS: u64 = 20_000_000;
 /// Measured: 3.49 M.
 pub const INSTRUCTIONS_PER_POSTED_TX: u64 = 5_000_000;
 
+/// What the program spends on each deposit L1 held past the pre-output's
+/// nonce (walking the bridge's chain back over it, a 64-byte preimage), of
+/// which `Rollup` records at most `batch_gas / 21,000` for a claim (a batch
+/// can apply no more), measured the same way (`the_trace_bound_covers_...`):
+/// 1,108.
+pub const DEPOSIT_LINK_INSTRUCTIONS: u64 = 5_000;
+
 /// What the program spends on a batch's bytes at most: decompressing the
 /// largest payload (`MAX_PAYLOAD_BYTES`, 1 MiB) and hashing a transaction of
 /// that size twice (its signature hash and its hash), measured the same way
@@ -271,13 +278,13 @@ impl ChainConfig {
             // waits the period.
             output_bond: U256::from(10_000_000_000_000_000u128),
             game_bond: U256::from(1_000_000_000_000_000u128),
-            // The worst trace (`trace_bound`: 23.7 G instructions) fits 2^35;
-            // one level more to spare (36 claims a path, ~18 answers a side).
-            game_max_depth: 36,
+            // The most: a chain configured with a larger gas budget still
+            // holds its worst trace (23.7 G instructions here need 35).
+            game_max_depth: 62,
             game_clock_s: 0,
-            // 12 s (960 / (2 x 37): extensions add at most half a period to a
-            // game), a dozen dev L1 blocks for each move after a late one,
-            // 24 s for a step's loads and the step.
+            // 7 s (960 / (2 x 63): extensions add at most half a period to a
+            // game), several dev L1 blocks for each move after a late one,
+            // 14 s for a step's loads and the step.
             game_clock_extension_s: None,
         }
     }
@@ -397,6 +404,7 @@ impl ChainConfig {
         let instructions = executed
             .saturating_mul(WORST_INSTRUCTIONS_PER_GAS)
             .saturating_add((self.batch_gas / 21_000).saturating_mul(INSTRUCTIONS_PER_POSTED_TX))
+            .saturating_add((self.batch_gas / 21_000).saturating_mul(DEPOSIT_LINK_INSTRUCTIONS))
             .saturating_add(PAYLOAD_INSTRUCTIONS)
             .saturating_add(PROGRAM_START_INSTRUCTIONS);
         TraceBound {
@@ -435,7 +443,7 @@ impl ChainConfig {
     /// (`game_max_depth + 1` of them) add at most half a period to a game.
     pub fn game_clock_extension(&self) -> u64 {
         self.game_clock_extension_s.unwrap_or_else(|| {
-            let half_period = self.challenge_period_s / 2 / (self.game_max_depth + 1);
+            let half_period = self.challenge_period_s / 2 / self.game_max_depth.saturating_add(1);
             (self.game_clock() / 16).min(half_period).min(self.max_clock_extension())
         })
     }
@@ -449,7 +457,7 @@ impl ChainConfig {
         let clock = self.game_clock();
         let room =
             self.challenge_period_s.saturating_mul(2).saturating_sub(clock.saturating_mul(2));
-        (room / (self.game_max_depth + 1)).min(clock.saturating_sub(1) / 2)
+        (room / self.game_max_depth.saturating_add(1)).min(clock.saturating_sub(1) / 2)
     }
 
     /// The curve the state tree hashes over.
@@ -601,7 +609,7 @@ mod tests {
         // 2^33 instructions are less than the dev budget's worst trace.
         let c = ChainConfig { game_max_depth: 33, ..ChainConfig::dev() };
         assert!(c.validate().unwrap_err().to_string().contains("game_max_depth = 33"));
-        ChainConfig { game_max_depth: 35, ..ChainConfig::dev() }.validate().unwrap();
+        ChainConfig { game_max_depth: 36, ..ChainConfig::dev() }.validate().unwrap();
     }
 
     /// The clock extension keeps a game within twice the challenge period:
@@ -612,12 +620,12 @@ mod tests {
         let bound = |c: &ChainConfig| {
             2 * c.game_clock() + (c.game_max_depth + 1) * c.game_clock_extension()
         };
-        // Dev: 12 s, extensions adding at most half a period.
-        assert_eq!(dev.game_clock_extension(), 12);
+        // Dev: 7 s, extensions adding at most half a period.
+        assert_eq!(dev.game_clock_extension(), 7);
         assert!(bound(&dev) - 2 * dev.game_clock() <= dev.challenge_period_s / 2);
         // Explicit: the most that fits is taken, one more second is refused.
         let most = dev.max_clock_extension();
-        assert_eq!(most, 960 / 37);
+        assert_eq!(most, 960 / 63);
         let c = ChainConfig { game_clock_extension_s: Some(most), ..dev.clone() };
         c.validate().unwrap();
         assert!(bound(&c) <= 2 * c.challenge_period_s);

@@ -631,6 +631,47 @@ fn bridge_setup(l1: &mut L1) -> (Address, Address) {
     (c.rollup, c.bridge)
 }
 
+/// A sequencer that leaves deposits unapplied cannot make a claim's program
+/// walk a longer chain: a claim reads the deposits L1 holds, but at most as
+/// many past its pre-output's nonce as one batch can apply (each deposit asks
+/// for at least 21,000 gas of the batch gas budget).
+#[test]
+fn a_deposit_backlog_does_not_lengthen_what_a_claim_reads() {
+    let mut l1 = new_l1();
+    // The least batch gas budget a 5 M gas limit admits: 476 deposits a batch.
+    let mut chain_input = infra_l1::sim::sim_chain_input().to_vec();
+    chain_input[8..16].copy_from_slice(&5_000_000u64.to_be_bytes());
+    chain_input[69..77].copy_from_slice(&10_001_000u64.to_be_bytes());
+    let setup = SimRollup {
+        chain_input: chain_input.into(),
+        ..SimRollup::optimistic(OWNER, BATCHER, PERIOD)
+    };
+    let c = l1.deploy_rollup_with_test_game(OWNER, &setup, PERIOD / 2);
+    let most = l1.view(c.rollup, &Rollup::maxBatchDepositsCall {});
+    assert_eq!(most, 10_001_000 / 21_000);
+    // A backlog: more deposits than one batch can apply.
+    let backlog = most + 2;
+    for _ in 0..backlog {
+        l1.exec(ALICE, TxKind::Call(c.bridge), Bytes::new(), U256::from(1u64), vec![])
+            .expect("deposit");
+    }
+    let acc = |l1: &mut L1, n: u64| {
+        l1.view(c.bridge, &Bridge::depositAccumulatorsCall { count: U256::from(n) })
+    };
+    // Batch 1 starts from genesis (nonce 0): it reads deposits 0..most only.
+    let out = submit(&mut l1, c.rollup, 1, 3, B256::repeat_byte(1)).unwrap();
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
+    assert_eq!((ev.depositCount, ev.depositAccumulator), (most, acc(&mut l1, most)));
+    let inputs = l1.view(c.rollup, &Rollup::localInputsCall { claimId: U256::ONE });
+    let want = [&most.to_be_bytes()[..], acc(&mut l1, most).as_slice()].concat();
+    assert_eq!(inputs[4].as_ref(), want.as_slice());
+    // Batch 2's pre-output applied 3 (`output` claims the block number as
+    // the next nonce): it reads up to 3 + most, which is all L1 holds.
+    let out = submit(&mut l1, c.rollup, 4, 4, B256::repeat_byte(2)).unwrap();
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
+    assert_eq!((ev.depositCount, ev.depositAccumulator), (backlog, acc(&mut l1, backlog)));
+}
+
 #[test]
 fn deposits_lock_eth_and_emit_ordered_events() {
     let mut l1 = new_l1();

@@ -15,7 +15,7 @@
 //! | 2 | the claimed output, [`Output::encode`] |
 //! | 3 | the batch as `Rollup` recorded it: first block (8 bytes BE), last block (8 bytes BE), data commitment (32), blob count (1) |
 //! | 4 | the chain, [`ClaimChain::encode`] |
-//! | 5 | the deposits L1 held when the batch was posted: their count (8 bytes BE) and `Bridge`'s hash chain over them (32), [`deposit_link`] |
+//! | 5 | the deposits L1 held when the batch was posted (at most `Rollup.maxBatchDeposits` past the pre-output's nonce, so the walk below is bounded): their count (8 bytes BE) and `Bridge`'s hash chain over them (32), [`deposit_link`] |
 //!
 //! The batch's data: with no blobs, the calldata is the keccak256 preimage of
 //! the commitment; with blobs, the versioned hashes concatenated are, and

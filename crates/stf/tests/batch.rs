@@ -1203,8 +1203,8 @@ fn adversarial_patterns() -> Vec<(&'static str, Address, Vec<u8>)> {
 #[test]
 fn the_trace_bound_covers_adversarial_blocks() {
     use infra_config::{
-        INSTRUCTIONS_PER_POSTED_TX, PAYLOAD_INSTRUCTIONS, PROGRAM_START_INSTRUCTIONS,
-        WORST_INSTRUCTIONS_PER_GAS,
+        DEPOSIT_LINK_INSTRUCTIONS, INSTRUCTIONS_PER_POSTED_TX, PAYLOAD_INSTRUCTIONS,
+        PROGRAM_START_INSTRUCTIONS, WORST_INSTRUCTIONS_PER_GAS,
     };
     let elf = std::fs::read(program_path("INFRA_PROGRAM_ELF")).expect("the program's ELF");
     let h = TreeHasher::new(Curve::Bn254);
@@ -1286,6 +1286,24 @@ fn the_trace_bound_covers_adversarial_blocks() {
     let per_dropped = (with_dropped - one) / dropped;
     eprintln!("a dropped transaction: {per_dropped} instructions");
     assert!(per_dropped <= INSTRUCTIONS_PER_POSTED_TX, "{per_dropped}");
+
+    // Deposits L1 held that the batch does not apply: the program walks the
+    // bridge's chain back over each (a link, a 64-byte preimage). `Rollup`
+    // records at most `batch_gas / 21,000` past the pre-output's nonce.
+    let backlog: Vec<DepositTx> = (0..64).map(deposit).collect();
+    let one_block = BatchPayload::from_blocks(std::slice::from_ref(&empty.block)).unwrap();
+    let one_block = BatchData::Calldata(one_block.encode(Codec::Zstd).into());
+    let batch = BatchRef { first_block: 1, last_block: 1, data: &one_block };
+    let want = Output::after(&chain(), &empty.block.header, 0);
+    let (host, preimages) =
+        record_claim(Host(&pre), &claim_chain(), &p, &want, &batch, &held(&backlog)).unwrap();
+    assert_eq!(host.output, want, "no deposit applied");
+    let mut vm = vm_for(&elf, &preimages);
+    vm.snapshot_every = 0;
+    let with_backlog = vm.run_to(u64::MAX).unwrap().steps;
+    let per_link = (with_backlog - one) / backlog.len() as u64;
+    eprintln!("a deposit held and not applied: {per_link} instructions");
+    assert!(per_link <= DEPOSIT_LINK_INSTRUCTIONS, "{per_link}");
 
     // The batch's bytes: one refused transaction carrying almost the largest
     // payload (decompressed, its signature hash and its hash computed).
