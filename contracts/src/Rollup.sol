@@ -95,7 +95,7 @@ contract Rollup is Owned, IClaimSource {
         uint64 index;
         /// The claim whose output this batch starts from (the batch before it).
         uint64 parent;
-        /// How many deposits L1 held when it was posted (at most
+        /// How many deposits L1 held when it was posted (optimistic: at most
         /// `maxBatchDeposits` past the pre-output's next nonce), and the
         /// bridge's hash chain over them.
         uint64 depositCount;
@@ -138,7 +138,8 @@ contract Rollup is Owned, IClaimSource {
     uint64 public immutable batcherDelay;
     /// The most deposits one batch can apply: each asks for at least
     /// `MIN_DEPOSIT_GAS` of the batch gas budget (chain input bytes 69..77),
-    /// which a valid batch's deposits stay within.
+    /// which a valid batch's deposits stay within (the bridge, fixed at
+    /// deployment, refuses a deposit asking for less).
     uint64 public immutable maxBatchDeposits;
 
     address public batcher;
@@ -371,13 +372,16 @@ contract Rollup is Owned, IClaimSource {
         uint256 required = mode == Mode.Optimistic ? outputBond : 0;
         if (msg.value != required) revert WrongBond(msg.value, required);
         index = batchCount;
-        // The deposits the claim reads (local input 5): those L1 holds, but no
-        // more than a batch can apply past its pre-output's nonce, so the
-        // program's walk back over the chain to that nonce is bounded whatever
-        // backlog of unapplied deposits the sequencer leaves.
+        // The deposits the claim reads (local input 5): those L1 holds, but in
+        // optimistic mode no more than a batch can apply past its pre-output's
+        // nonce, so the program's walk back over the chain to that nonce is
+        // bounded whatever backlog of unapplied deposits the sequencer leaves.
+        // (A pre-output lying about its nonce is a wrong claim, disputed and
+        // rolled back with this one. In zk mode no program walks the chain and
+        // no game checks a batch inside a proven range: L1's head is recorded.)
         (uint64 depositCount, bytes32 depositAccumulator) = bridge.depositHead();
         uint256 most = uint256(claims[batchClaims[index - 1]].nextDepositNonce) + maxBatchDeposits;
-        if (depositCount > most) {
+        if (mode == Mode.Optimistic && depositCount > most) {
             depositCount = uint64(most);
             depositAccumulator = bridge.depositAccumulators(most);
         }

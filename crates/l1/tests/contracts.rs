@@ -643,7 +643,7 @@ fn a_deposit_backlog_does_not_lengthen_what_a_claim_reads() {
     chain_input[8..16].copy_from_slice(&5_000_000u64.to_be_bytes());
     chain_input[69..77].copy_from_slice(&10_001_000u64.to_be_bytes());
     let setup = SimRollup {
-        chain_input: chain_input.into(),
+        chain_input: chain_input.clone().into(),
         ..SimRollup::optimistic(OWNER, BATCHER, PERIOD)
     };
     let c = l1.deploy_rollup_with_test_game(OWNER, &setup, PERIOD / 2);
@@ -670,6 +670,28 @@ fn a_deposit_backlog_does_not_lengthen_what_a_claim_reads() {
     let out = submit(&mut l1, c.rollup, 4, 4, B256::repeat_byte(2)).unwrap();
     let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
     assert_eq!((ev.depositCount, ev.depositAccumulator), (backlog, acc(&mut l1, backlog)));
+
+    // zk: no program walks the chain (and no game checks a batch inside a
+    // proven range): L1's whole head is recorded.
+    let accepting = Address::repeat_byte(0xe1);
+    l1.put_code(
+        accepting,
+        Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]),
+    );
+    let zk = SimRollup {
+        mode: MODE_ZK,
+        verifier: accepting,
+        chain_input: chain_input.into(),
+        ..SimRollup::optimistic(OWNER, BATCHER, PERIOD)
+    };
+    let z = l1.deploy_rollup(OWNER, &zk, None);
+    for _ in 0..backlog {
+        l1.exec(ALICE, TxKind::Call(z.bridge), Bytes::new(), U256::from(1u64), vec![])
+            .expect("deposit");
+    }
+    let out = submit(&mut l1, z.rollup, 1, 3, B256::repeat_byte(1)).unwrap();
+    let ev = Rollup::BatchSubmitted::decode_log(&out.logs[0]).unwrap();
+    assert_eq!(ev.depositCount, backlog);
 }
 
 #[test]

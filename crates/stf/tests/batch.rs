@@ -1282,7 +1282,9 @@ fn the_trace_bound_covers_adversarial_blocks() {
     assert_eq!(host.dropped[0].len() as u64, dropped);
     let mut vm = vm_for(&elf, &preimages);
     vm.snapshot_every = 0;
-    let with_dropped = vm.run_to(u64::MAX).unwrap().steps;
+    let end = vm.run_to(u64::MAX).unwrap();
+    assert_eq!(end.exit, Some(0), "{}", String::from_utf8_lossy(&vm.output));
+    let with_dropped = end.steps;
     let per_dropped = (with_dropped - one) / dropped;
     eprintln!("a dropped transaction: {per_dropped} instructions");
     assert!(per_dropped <= INSTRUCTIONS_PER_POSTED_TX, "{per_dropped}");
@@ -1300,7 +1302,9 @@ fn the_trace_bound_covers_adversarial_blocks() {
     assert_eq!(host.output, want, "no deposit applied");
     let mut vm = vm_for(&elf, &preimages);
     vm.snapshot_every = 0;
-    let with_backlog = vm.run_to(u64::MAX).unwrap().steps;
+    let end = vm.run_to(u64::MAX).unwrap();
+    assert_eq!(end.exit, Some(0), "{}", String::from_utf8_lossy(&vm.output));
+    let with_backlog = end.steps;
     let per_link = (with_backlog - one) / backlog.len() as u64;
     eprintln!("a deposit held and not applied: {per_link} instructions");
     assert!(per_link <= DEPOSIT_LINK_INSTRUCTIONS, "{per_link}");
