@@ -1318,7 +1318,13 @@ fn print_banner(
             if d.settlement == "zk" {
                 "zk (an output is final when L1 verifies its proof)".to_string()
             } else {
-                format!("{} (challenge period {} s)", d.settlement, d.challenge_period_s)
+                match &d.fault_game {
+                    Some(g) => format!(
+                        "{} (challenge period {} s; fault game: each side's clock {} s, {} s extension after a late move, {} levels)",
+                        d.settlement, d.challenge_period_s, g.max_clock_s, g.clock_extension_s, g.max_depth
+                    ),
+                    None => format!("{} (challenge period {} s)", d.settlement, d.challenge_period_s),
+                }
             },
             d.batcher,
         ));
