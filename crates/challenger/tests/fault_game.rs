@@ -221,6 +221,17 @@ impl L1 {
     }
 
     fn game_code(vm: Address, oracle: Address, source: Address, prestate: B256) -> Vec<u8> {
+        Self::game_code_with(vm, oracle, source, prestate, CLOCK_EXTENSION)
+    }
+
+    /// The game's creation code with clock extension `extension`.
+    fn game_code_with(
+        vm: Address,
+        oracle: Address,
+        source: Address,
+        prestate: B256,
+        extension: u64,
+    ) -> Vec<u8> {
         let args = FaultGame::constructorCall {
             vm_: vm,
             oracle_: oracle,
@@ -228,7 +239,7 @@ impl L1 {
             absolutePrestate_: prestate,
             maxDepth_: U256::from(MAX_DEPTH),
             maxClockDuration_: MAX_CLOCK,
-            clockExtension_: CLOCK_EXTENSION,
+            clockExtension_: extension,
             baseBond_: U256::from(BASE_BOND),
         };
         [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat()
@@ -817,17 +828,7 @@ fn the_extension_must_leave_room_in_the_clock() {
     let (oracle, vm) = L1::vm(&mut sim, HONEST);
     let source = sim.deploy(HONEST, TestClaimSource::BYTECODE.to_vec());
     for (extension, taken) in [(MAX_CLOCK / 2, false), (MAX_CLOCK / 2 - 1, true), (0, true)] {
-        let args = FaultGame::constructorCall {
-            vm_: vm,
-            oracle_: oracle,
-            source_: source,
-            absolutePrestate_: B256::repeat_byte(7),
-            maxDepth_: U256::from(MAX_DEPTH),
-            maxClockDuration_: MAX_CLOCK,
-            clockExtension_: extension,
-            baseBond_: U256::from(BASE_BOND),
-        };
-        let code = [FaultGame::BYTECODE.to_vec(), args.abi_encode()].concat();
+        let code = L1::game_code_with(vm, oracle, source, B256::repeat_byte(7), extension);
         let made =
             sim.exec(HONEST, alloy::primitives::TxKind::Create, code.into(), U256::ZERO, vec![]);
         match (made, taken) {
