@@ -129,18 +129,18 @@ WALLET_RC=0
 L1_RPC_URL=$(sed -n 's/^L1 RPC URL: *\(http[^ ]*\).*/\1/p' "$LOGDIR/node.out")
 BRIDGE=$(sed -n 's/^Bridge: *\(0x[0-9a-fA-F]*\).*/\1/p' "$LOGDIR/node.out")
 RPC_URL="$RPC_URL" WS_URL="$WS_URL" PYTHON="$ROOT/tests/.venv/bin/python" \
-  L1_RPC_URL="$L1_RPC_URL" BRIDGE="$BRIDGE" tests/wallets/run.sh || WALLET_RC=$?
+  L1_RPC_URL="$L1_RPC_URL" BRIDGE="$BRIDGE" timeout --kill-after=10s 1200 tests/wallets/run.sh || WALLET_RC=$?
 
 step "dashboard in a real browser (Debian chromium, playwright-core)"
 DASH_RC=0
 DASHBOARD_URL="$RPC_URL/dashboard" RPC_URL="$RPC_URL" \
-  SCREENSHOT="$LOGDIR/dashboard.png" node tests/wallets/dashboard.mjs || DASH_RC=$?
+  SCREENSHOT="$LOGDIR/dashboard.png" timeout --kill-after=10s 180 node tests/wallets/dashboard.mjs || DASH_RC=$?
 kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 if [ "$WALLET_RC" != 0 ]; then echo "node log:"; tail -50 "$LOGDIR/node.err"; fi
 
 step "crash safety: kill -9 under load, restart, compare"
 CRASH_RC=0
-BIN="$BIN" node tests/wallets/crash.mjs || CRASH_RC=$?
+BIN="$BIN" timeout --kill-after=10s 300 node tests/wallets/crash.mjs || CRASH_RC=$?
 
 step "the GPU equality tests (the cuda feature is on by default: built with the workspace)"
 # They ran in the Rust tests above, where each prints `SKIPPED (no GPU)` and
@@ -149,7 +149,7 @@ step "the GPU equality tests (the cuda feature is on by default: built with the 
 CUDA_RC=0
 # One test thread, so no test's line is cut into by another's; each skip's
 # mark is counted wherever it stands on a line.
-cargo test --workspace --test prover -- --nocapture --test-threads 1 cuda:: 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
+timeout --kill-after=10s 900 cargo test --workspace --test prover -- --nocapture --test-threads 1 cuda:: 2>&1 | tee /tmp/infra-cuda-test.log || CUDA_RC=$?
 GPU_SKIPPED=$(grep -o 'SKIPPED (no GPU)' /tmp/infra-cuda-test.log | wc -l)
 GPU_RAN=$(grep -E '^test result:' /tmp/infra-cuda-test.log | awk '{s+=$4} END {print s+0}')
 GPU_RAN=$((GPU_RAN - GPU_SKIPPED))

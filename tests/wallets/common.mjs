@@ -58,3 +58,24 @@ export function withTimeout(promise, ms, what) {
   });
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Call once at the top of a test file. When every test of the file has
+ * finished, the process should exit on its own; if something still keeps it
+ * alive `graceMs` later (a timer or socket a library left open), this prints
+ * what is still open and ends the process with the tests' own status, so a
+ * lingering handle shows up in the log instead of hanging `node --test`
+ * forever. The timer is unref'd: it never keeps a clean process alive.
+ */
+export function exitWhenDone(afterHook, file, graceMs = 20_000) {
+  afterHook(() => {
+    setTimeout(() => {
+      const open = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+      console.error(
+        `${file}: all tests finished ${graceMs / 1000} s ago but the process is still alive; ` +
+          `open resources: ${JSON.stringify(open)}. Exiting with the tests' status.`,
+      );
+      process.exit(process.exitCode ?? 0);
+    }, graceMs).unref();
+  });
+}

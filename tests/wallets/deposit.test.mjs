@@ -6,11 +6,13 @@
 //
 //   L1_RPC_URL=http://127.0.0.1:8546 BRIDGE=0x... RPC_URL=... WS_URL=... node --test deposit.test.mjs
 
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ethers } from 'ethers';
 import { createPublicClient, http } from 'viem';
-import { RPC_URL, DEV_KEY, POLL_MS, rawRpc } from './common.mjs';
+import { RPC_URL, DEV_KEY, POLL_MS, rawRpc, exitWhenDone } from './common.mjs';
+
+exitWhenDone(after, 'deposit.test.mjs');
 
 const L1_RPC_URL = process.env.L1_RPC_URL;
 const BRIDGE = process.env.BRIDGE;

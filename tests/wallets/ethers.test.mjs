@@ -55,7 +55,10 @@ import {
   rawRpcResult,
   nodeNonce,
   withTimeout,
+  exitWhenDone,
 } from './common.mjs';
+
+exitWhenDone(after, 'ethers.test.mjs');
 
 const T = { timeout: TEST_TIMEOUT };
 const INITIAL_SUPPLY = ethers.parseUnits('1000000', 18);

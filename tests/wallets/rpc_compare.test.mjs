@@ -41,7 +41,9 @@ import { fileURLToPath } from 'node:url';
 import { ethers } from 'ethers';
 import WebSocket from 'ws'; // ethers' own WebSocket dependency (pinned by package-lock.json)
 import { compileTestToken } from './compile.mjs';
-import { RPC_URL, WS_URL, DEV_KEY, TEST_TIMEOUT, withTimeout } from './common.mjs';
+import { RPC_URL, WS_URL, DEV_KEY, TEST_TIMEOUT, withTimeout, exitWhenDone } from './common.mjs';
+
+exitWhenDone(after, 'rpc_compare.test.mjs');
 
 const T = { timeout: TEST_TIMEOUT };
 const MNEMONIC = 'test test test test test test test test test test test junk';

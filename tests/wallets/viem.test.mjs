@@ -49,7 +49,10 @@ import {
   rawRpcResult,
   nodeNonce,
   withTimeout,
+  exitWhenDone,
 } from './common.mjs';
+
+exitWhenDone(after, 'viem.test.mjs');
 
 const T = { timeout: TEST_TIMEOUT };
 const INITIAL_SUPPLY = parseUnits('1000000', 18);
