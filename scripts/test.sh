@@ -135,7 +135,14 @@ step "dashboard in a real browser (Debian chromium, playwright-core)"
 DASH_RC=0
 DASHBOARD_URL="$RPC_URL/dashboard" RPC_URL="$RPC_URL" \
   SCREENSHOT="$LOGDIR/dashboard.png" timeout --kill-after=10s 180 node tests/wallets/dashboard.mjs || DASH_RC=$?
-kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
+# SIGTERM, and SIGKILL if the node has not exited 30 s later: a shutdown that
+# hangs must not hold up the run.
+kill "$NODE_PID" 2>/dev/null || true
+for _ in $(seq 1 300); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$NODE_PID" 2>/dev/null; then
+  echo "the --dev node did not exit within 30 s of SIGTERM: killed"; kill -9 "$NODE_PID" 2>/dev/null || true
+fi
+wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 if [ "$WALLET_RC" != 0 ]; then echo "node log:"; tail -50 "$LOGDIR/node.err"; fi
 
 step "crash safety: kill -9 under load, restart, compare"

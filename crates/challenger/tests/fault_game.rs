@@ -15,7 +15,10 @@
 //! - the clock extension: a side that moves in its clock's last seconds has
 //!   the extension for its next move, no more, and two parties stalling at
 //!   the last second of every move still end the game within its bound
-//!   (`maxGameDuration`: twice the clock plus an extension per level).
+//!   (`maxGameDuration`: twice the clock plus an extension per level);
+//! - claims posted at once by an attacker under the honest defender's, at
+//!   depth 1 and at the level before the deepest: all answered in the
+//!   defender's next round (the deepest ones by steps on L1).
 //!
 //! Every step the bisection reaches is executed on L1 (its preimage part
 //! loaded first by the party that steps). Prints the moves, the gas of the
@@ -460,6 +463,8 @@ const HONEST_2: Address = Address::repeat_byte(0x12);
 const LIAR: Address = Address::repeat_byte(0x21);
 const ROLLUP_BATCHER: Address = Address::repeat_byte(0x23);
 const PROPOSER_2: Address = Address::repeat_byte(0x22);
+/// Posts several claims at once under one of the honest player's.
+const ATTACKER: Address = Address::repeat_byte(0x24);
 
 fn setup(wrong_claim: bool) -> (L1, Trace) {
     setup_with(wrong_claim, false)
@@ -483,7 +488,8 @@ fn setup_with(wrong_claim: bool, with_rollup: bool) -> (L1, Trace) {
     );
     assert!(trace.inner.end < LAST, "the trace fits the game");
     let prestate = trace.after(0);
-    let players = [HONEST, HONEST_2, LIAR, PROPOSER_2, ROLLUP_BATCHER, Address::repeat_byte(0xee)];
+    let players =
+        [HONEST, HONEST_2, LIAR, PROPOSER_2, ATTACKER, ROLLUP_BATCHER, Address::repeat_byte(0xee)];
     if with_rollup {
         let claimed =
             Output::decode(&trace.preimages[&local_key(local::CLAIMED_OUTPUT)]).expect("claimed");
@@ -711,6 +717,111 @@ fn an_honest_player_does_not_take_bait_under_a_false_claim_on_its_side() {
     let posted: U256 =
         claims.iter().filter(|c| c.claimant == HONEST).map(|c| U256::from(c.bond)).sum();
     assert!(l1.credit(HONEST) >= posted, "honest bonds {posted}, credit {}", l1.credit(HONEST));
+}
+
+#[test]
+fn claims_posted_at_once_under_an_honest_claim_are_all_answered_in_one_round() {
+    // A right output, a liar's game on it (lying from a keccak256 read). A
+    // second attacker posts several claims at once under the honest
+    // defender's claim, attacks and defends with made-up values, twice: under
+    // its first claim (depth 1), and under its claim before the deepest level
+    // (depth 27), where each needs a step on L1. The honest player's next
+    // round answers every one of them (a player that answered one claim per
+    // round would leave the others to time out against it), and the game
+    // ends with the defender winning and every attacker's bond lost.
+    let (mut l1, mut trace) = setup(false);
+    let start = l1.sim.timestamp();
+    let k = first_read(&trace, 2, 1);
+    let liar = Player::liar(LIAR, k, 1);
+    let honest = Player::honest(HONEST);
+    let root = liar.value(&mut trace, LAST);
+    let game = l1.create(LIAR, root);
+    assert_eq!(l1.respond(&honest, game, &mut trace), 1, "the defender answers the root");
+    let made_up = |i: u8| {
+        let mut v = keccak256([b"sibling".as_slice(), &[i]].concat());
+        v.0[0] = 3; // a running state's status byte
+        v
+    };
+
+    // `ATTACKER` posts `attacks` attacks and `defends` defends under claim
+    // `parent` at once; their indices.
+    let post = |l1: &mut L1, parent: u64, attacks: u8, defends: u8, salt: u8| -> Vec<u64> {
+        let mut ids = Vec::new();
+        for i in 0..attacks + defends {
+            let parent_depth = depth(l1.claims(game)[parent as usize].position);
+            let bond = l1.bond_at(parent_depth + 1);
+            let (g, p, claim) = (game, U256::from(parent), made_up(salt + i));
+            let sent = if i < attacks {
+                l1.sim.send(
+                    ATTACKER,
+                    l1.game,
+                    &FaultGame::attackCall { gameId: g, parentIndex: p, claim },
+                    bond,
+                )
+            } else {
+                l1.sim.send(
+                    ATTACKER,
+                    l1.game,
+                    &FaultGame::defendCall { gameId: g, parentIndex: p, claim },
+                    bond,
+                )
+            };
+            sent.unwrap_or_else(|e| {
+                panic!("the attacker's claim {i}: {:?}", e.decode::<FaultGame::FaultGameErrors>())
+            });
+            ids.push(l1.claims(game).len() as u64 - 1);
+        }
+        ids
+    };
+    let answered = |l1: &mut L1, ids: &[u64]| {
+        let claims = l1.claims(game);
+        ids.iter()
+            .filter(|&&i| {
+                claims[i as usize].counteredBy == HONEST
+                    || claims.iter().any(|c| c.parentIndex == i && c.claimant == HONEST)
+            })
+            .count()
+    };
+
+    // Under the defender's depth-1 claim: two attacks and two defends.
+    let first = l1.claims(game).iter().position(|c| c.claimant == HONEST).unwrap() as u64;
+    let siblings = post(&mut l1, first, 2, 2, 0);
+    assert_eq!(l1.respond(&honest, game, &mut trace), 4, "one round answers all four");
+    assert_eq!(answered(&mut l1, &siblings), 4);
+
+    // Down to the defender's claim at depth 27 (the liar plays on; it does
+    // not play under the attacker's claims: they are not its trace).
+    let deep = loop {
+        let made = l1.respond(&liar, game, &mut trace) + l1.respond(&honest, game, &mut trace);
+        let claims = l1.claims(game);
+        if let Some(i) =
+            claims.iter().position(|c| c.claimant == HONEST && depth(c.position) == MAX_DEPTH - 1)
+        {
+            break i as u64;
+        }
+        assert!(made > 0, "the game went on to the deepest level");
+    };
+    let steps_before = l1.steps;
+    let deepest = post(&mut l1, deep, 3, 1, 100);
+    assert!(deepest.iter().all(|&i| depth(l1.claims(game)[i as usize].position) == MAX_DEPTH));
+    assert_eq!(l1.respond(&honest, game, &mut trace), 4, "one round steps against all four");
+    assert_eq!(l1.steps - steps_before, 4, "four steps executed on L1");
+    assert_eq!(answered(&mut l1, &deepest), 4);
+
+    assert!(!l1.play_out(game, &[liar, honest], &mut trace), "the defender wins");
+    assert_eq!(l1.credit(ATTACKER), U256::ZERO, "every attacker's bond is lost");
+    assert_eq!(l1.credit(LIAR), U256::ZERO, "the liar's bonds are lost");
+    let claims = l1.claims(game);
+    let posted: U256 =
+        claims.iter().filter(|c| c.claimant == HONEST).map(|c| U256::from(c.bond)).sum();
+    let attackers: U256 =
+        claims.iter().filter(|c| c.claimant == ATTACKER).map(|c| U256::from(c.bond)).sum();
+    assert!(
+        l1.credit(HONEST) >= posted + attackers,
+        "the defender gets its bonds back and the attacker's: {} < {posted} + {attackers}",
+        l1.credit(HONEST)
+    );
+    report("eight claims posted at once under the defender's, at two depths", &l1, start);
 }
 
 #[test]
