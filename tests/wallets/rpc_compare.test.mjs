@@ -693,6 +693,44 @@ describe('JSON-RPC node vs anvil (same transactions, same calls, same shapes)', 
     assertNoDiffs(diffs, 'eth_getBlockReceipts', bn, ba);
   });
 
+  test('eth_feeHistory (what wallets suggest fees from) over the token transfer block, and eth_blobBaseFee', T, async () => {
+    const receipts = txs.transfer.receipts;
+    const percentiles = [25, 75];
+    // Two blocks: the transfer's and the one before (every chain here has it).
+    const [hn, ha] = await bothResults('eth_feeHistory', (_, i) => ['0x2', receipts[i].blockNumber, percentiles]);
+    const diffs = diffShapes(hn, ha, '$.feeHistory');
+    const blocks = await Promise.all(
+      sides.map((s, i) =>
+        Promise.all([-1n, 0n].map((d) => rpcResult(s.url, 'eth_getBlockByNumber', [hex(BigInt(receipts[i].blockNumber) + d), false]))),
+      ),
+    );
+    const blockReceipts = await bothResults('eth_getBlockReceipts', (_, i) => [receipts[i].blockNumber]);
+    const latest = await bothResults('eth_feeHistory', ['0x1', 'latest', percentiles]);
+    const blobBaseFee = await bothResults('eth_blobBaseFee', []);
+    diffShapes(latest[0], latest[1], '$.feeHistory(latest)', diffs);
+    [hn, ha].forEach((h, i) => {
+      const side = sides[i].name;
+      const at = (path, msg) => diffs.push({ path, msg: `${side}: ${msg}` });
+      if (BigInt(h.oldestBlock) !== BigInt(receipts[i].blockNumber) - 1n) at('$.feeHistory.oldestBlock', `${h.oldestBlock}, transfer in ${receipts[i].blockNumber}`);
+      blocks[i].forEach((b, j) => {
+        if (BigInt(h.baseFeePerGas[j]) !== BigInt(b.baseFeePerGas)) at(`$.feeHistory.baseFeePerGas[${j}]`, `${h.baseFeePerGas[j]}, the block says ${b.baseFeePerGas}`);
+        const ratio = Number(BigInt(b.gasUsed)) / Number(BigInt(b.gasLimit));
+        if (Math.abs(h.gasUsedRatio[j] - ratio) > 1e-9) at(`$.feeHistory.gasUsedRatio[${j}]`, `${h.gasUsedRatio[j]}, the block's gasUsed / gasLimit is ${ratio}`);
+      });
+      // Each reward of the transfer's block is the tip some transaction in it paid.
+      const base = BigInt(blocks[i][1].baseFeePerGas);
+      const tips = blockReceipts[i].map((r) => BigInt(r.effectiveGasPrice) - base);
+      for (const r of h.reward?.[1] ?? []) {
+        if (!tips.includes(BigInt(r))) at('$.feeHistory.reward[1]', `${r} is no tip paid in the block (${tips.join(', ')})`);
+      }
+      if ((h.reward?.[1] ?? []).length !== percentiles.length) at('$.feeHistory.reward[1]', `${JSON.stringify(h.reward)}`);
+      // The next block's blob base fee is what eth_blobBaseFee says.
+      const next = latest[i].baseFeePerBlobGas?.at(-1);
+      if (next === undefined || BigInt(next) !== BigInt(blobBaseFee[i])) at('$.feeHistory(latest).baseFeePerBlobGas', `${next}, eth_blobBaseFee says ${blobBaseFee[i]}`);
+    });
+    assertNoDiffs(diffs, 'eth_feeHistory', { hn, latest: latest[0], blobBaseFee: blobBaseFee[0] }, { ha, latest: latest[1], blobBaseFee: blobBaseFee[1] });
+  });
+
   test('block transaction counts and transactions by block and index', T, async () => {
     const [rn, ra] = txs.transfer.receipts;
     const receipts = [rn, ra];

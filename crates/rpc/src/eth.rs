@@ -7,7 +7,9 @@ use alloy::{
 };
 use infra_bus::Bus;
 use infra_config::ChainConfig;
-use infra_execution::{BlockContext, CallError, ExecConfig, call, estimate_gas, next_base_fee};
+use infra_execution::{
+    BlockContext, CallError, ExecConfig, blob_gas_price, call, estimate_gas, next_base_fee,
+};
 use infra_mempool::Mempool;
 use infra_primitives::SealedBlock;
 use infra_storage::{StateAt, StateReader, StorageError, Store};
@@ -17,6 +19,10 @@ use std::sync::Arc;
 
 /// Largest block range one `eth_getLogs` may scan.
 pub const MAX_LOG_RANGE: u64 = 10_000;
+/// Most blob gas a block may use at the chain's fork (Osaka: 9 blobs), the
+/// denominator of `eth_feeHistory`'s `blobGasUsedRatio`.
+const MAX_BLOB_GAS_PER_BLOCK: u64 =
+    alloy::eips::eip7840::BlobParams::osaka().max_blob_gas_per_block();
 /// Largest `eth_feeHistory` block count.
 const MAX_FEE_HISTORY: u64 = 1_024;
 
@@ -346,8 +352,12 @@ impl RpcContext {
             } else {
                 h.gas_used as f64 / h.gas_limit as f64
             });
-            hist.base_fee_per_blob_gas.push(0);
-            hist.blob_gas_used_ratio.push(0.0);
+            // Blob transactions exist on the embedded dev L1 only; every
+            // block keeps the excess blob gas at 0, so the blob base fee is
+            // EIP-4844's minimum, as `eth_blobBaseFee` answers.
+            hist.base_fee_per_blob_gas.push(blob_gas_price(h.excess_blob_gas.unwrap_or_default()));
+            hist.blob_gas_used_ratio
+                .push(h.blob_gas_used.unwrap_or_default() as f64 / MAX_BLOB_GAS_PER_BLOCK as f64);
             if let Some(p) = &percentiles {
                 hist.reward.get_or_insert_with(Vec::new).push(rewards(&block, base, p));
             }
@@ -355,7 +365,7 @@ impl RpcContext {
         }
         if let Some(h) = last {
             hist.base_fee_per_gas.push(u128::from(self.next_base_fee(&h)));
-            hist.base_fee_per_blob_gas.push(0);
+            hist.base_fee_per_blob_gas.push(blob_gas_price(h.excess_blob_gas.unwrap_or_default()));
         }
         Ok(hist)
     }
@@ -473,7 +483,7 @@ impl RpcContext {
         let head = self.head(&r)?;
         let header = r.header(head).map_err(internal)?.ok_or_else(|| internal("missing head"))?;
         let excess = header.excess_blob_gas.unwrap_or_default();
-        Ok(U256::from(infra_execution::blob_gas_price(excess)))
+        Ok(U256::from(blob_gas_price(excess)))
     }
 
     /// The blobs of a mined blob transaction (dev L1), as anvil's
