@@ -731,6 +731,47 @@ describe('JSON-RPC node vs anvil (same transactions, same calls, same shapes)', 
     assertNoDiffs(diffs, 'eth_feeHistory', { hn, latest: latest[0], blobBaseFee: blobBaseFee[0] }, { ha, latest: latest[1], blobBaseFee: blobBaseFee[1] });
   });
 
+  test("eth_call and eth_estimateGas with state overrides (geth's set: balance, nonce, code, state, stateDiff)", T, async () => {
+    // Runtime code returning (SLOAD(0), SELFBALANCE).
+    const probe = '0x6000546000524760205260406000f3';
+    const at = ethers.Wallet.createRandom().address.toLowerCase();
+    const word = (n) => ethers.toBeHex(n, 32);
+    const decode = (out) => [BigInt(ethers.dataSlice(out, 0, 32)), BigInt(ethers.dataSlice(out, 32, 64))];
+    const diffs = [];
+    const same = (what, [n, a], want) => {
+      if (n !== a) diffs.push({ path: `$.${what}`, msg: `node ${n}, anvil ${a}` });
+      if (want !== undefined && n !== want) diffs.push({ path: `$.${what}`, msg: `node ${n}, want ${want}` });
+    };
+    // Code and balance at an empty address, one slot set.
+    const [pn, pa] = await bothResults('eth_call', [{ to: at }, 'latest', { [at]: { code: probe, balance: '0x1234', stateDiff: { [word(0)]: word(42) } } }]);
+    same('probe(stateDiff)', [decode(pn).join(), decode(pa).join()], '42,4660');
+    // `state` replaces the whole storage: slot 0 is not in it.
+    const [qn, qa] = await bothResults('eth_call', [{ to: at }, 'latest', { [at]: { code: probe, state: { [word(1)]: word(5) } } }]);
+    same('probe(state)', [decode(qn).join(), decode(qa).join()], '0,0');
+    // The token's storage replaced by nothing: its total supply reads 0; one
+    // slot changed by stateDiff keeps every other (the total supply).
+    const totalSupply = { to: token.address, data: token.iface.encodeFunctionData('totalSupply') };
+    same('totalSupply(state {})', await bothResults('eth_call', [totalSupply, 'latest', { [token.address]: { state: {} } }]), word(0));
+    same('totalSupply(stateDiff)', await bothResults('eth_call', [totalSupply, 'latest', { [token.address]: { stateDiff: { [word(1000)]: word(1) } } }]), word(INITIAL_SUPPLY));
+    same('totalSupply', await bothResults('eth_call', [totalSupply, 'latest']), word(INITIAL_SUPPLY));
+    // A sender with no ETH sends 1 ETH: refused, unless a balance override pays.
+    const poor = ethers.Wallet.createRandom().address.toLowerCase();
+    const pay = { from: poor, to: at, value: ethers.toQuantity(ethers.parseEther('1')), maxFeePerGas: '0x2540be400', maxPriorityFeePerGas: '0x1' };
+    const rich = { [poor]: { balance: ethers.toQuantity(ethers.parseEther('2')) } };
+    const refused = await both('eth_call', [pay, 'latest']);
+    refused.forEach((r, i) => { if (!r.error) diffs.push({ path: '$.call(no funds)', msg: `${sides[i].name}: ${JSON.stringify(r)}` }); });
+    same('call(balance override)', await bothResults('eth_call', [pay, 'latest', rich]), '0x');
+    same('estimateGas(balance override)', await bothResults('eth_estimateGas', [pay, 'latest', rich]), '0x5208');
+    // Both `state` and `stateDiff` for one account: an error on both.
+    const bad = await both('eth_call', [{ to: at }, 'latest', { [at]: { state: {}, stateDiff: {} } }]);
+    bad.forEach((r, i) => { if (!r.error) diffs.push({ path: '$.call(state and stateDiff)', msg: `${sides[i].name}: ${JSON.stringify(r)}` }); });
+    // Block overrides (the fourth parameter) are not supported by the node:
+    // refused as invalid params, never ignored.
+    const blockOverride = await rpc(RPC_URL, 'eth_call', [totalSupply, 'latest', {}, { number: '0x1' }]);
+    if (blockOverride.error?.code !== -32602) diffs.push({ path: '$.call(block overrides)', msg: `node: ${JSON.stringify(blockOverride)}` });
+    assertNoDiffs(diffs, 'state overrides', { pn, qn }, { pa, qa });
+  });
+
   test('block transaction counts and transactions by block and index', T, async () => {
     const [rn, ra] = txs.transfer.receipts;
     const receipts = [rn, ra];

@@ -3,11 +3,12 @@ use crate::{
 };
 use alloy::{
     primitives::{Address, Bytes, TxKind, U256},
-    rpc::types::TransactionRequest,
+    rpc::types::{TransactionRequest, state::StateOverride},
     sol_types::{Revert, SolError},
 };
 use revm::{
     Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
+    bytecode::Bytecode,
     context::TxEnv,
     context_interface::result::{EVMError, ExecutionResult},
     database::CacheDB,
@@ -34,6 +35,9 @@ pub enum CallError {
     /// The transaction itself is invalid (insufficient funds, fee too low...).
     #[error("{0}")]
     Invalid(String),
+    /// A state override the node cannot apply (invalid params).
+    #[error("{0}")]
+    Override(String),
     #[error("gas required exceeds allowance ({0})")]
     GasExceedsAllowance(u64),
     #[error(transparent)]
@@ -77,6 +81,49 @@ fn call_env(cfg: &ExecConfig, req: &TransactionRequest, gas_limit: u64, nonce: u
     }
 }
 
+/// Applies `eth_call`'s state overrides (geth's set: per account `balance`,
+/// `nonce`, `code`, and `state`, which replaces the whole storage, or
+/// `stateDiff`, which sets single slots) to the call's state; nothing reaches
+/// the source.
+fn apply_overrides<S: StateSource + ?Sized>(
+    db: &mut CacheDB<SourceDb<'_, S>>,
+    overrides: &StateOverride,
+) -> Result<(), CallError> {
+    let db_error = |e: DbError| CallError::State(e.0);
+    for (address, o) in overrides {
+        if o.state.is_some() && o.state_diff.is_some() {
+            return Err(CallError::Override(format!(
+                "account {address} has both 'state' and 'stateDiff'"
+            )));
+        }
+        if o.move_precompile_to.is_some() {
+            return Err(CallError::Override("movePrecompileToAddress is not supported".into()));
+        }
+        let mut info = db.load_account(*address).map_err(db_error)?.info.clone();
+        if let Some(balance) = o.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = o.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = &o.code {
+            let code = Bytecode::new_raw(code.clone());
+            info.code_hash = code.hash_slow();
+            info.code = Some(code);
+        }
+        db.insert_account_info(*address, info);
+        let word = |b: &alloy::primitives::B256| U256::from_be_bytes(b.0);
+        if let Some(state) = &o.state {
+            let storage = state.iter().map(|(k, v)| (word(k), word(v))).collect();
+            db.replace_account_storage(*address, storage).map_err(db_error)?;
+        }
+        for (k, v) in o.state_diff.iter().flatten() {
+            db.insert_account_storage(*address, word(k), word(v)).map_err(db_error)?;
+        }
+    }
+    Ok(())
+}
+
 /// The EVM context and transaction of a call: nonce checks off, and the base
 /// fee too when the request sets no price (as `eth_call` does on geth).
 fn setup<'a, S: StateSource + ?Sized>(
@@ -85,9 +132,14 @@ fn setup<'a, S: StateSource + ?Sized>(
     block: &BlockContext,
     req: &TransactionRequest,
     gas_limit: u64,
+    overrides: Option<&StateOverride>,
 ) -> Result<(InspectContext<'a, S>, TxEnv), CallError> {
     let from = req.from.unwrap_or_default();
-    let nonce = source.account(from)?.map(|a| a.nonce).unwrap_or_default();
+    let mut db = CacheDB::new(SourceDb(source));
+    if let Some(o) = overrides {
+        apply_overrides(&mut db, o)?;
+    }
+    let nonce = db.load_account(from).map_err(|e| CallError::State(e.0))?.info.nonce;
     let free =
         req.gas_price.unwrap_or_default() == 0 && req.max_fee_per_gas.unwrap_or_default() == 0;
     let mut cfg_env = cfg.cfg_env();
@@ -96,7 +148,7 @@ fn setup<'a, S: StateSource + ?Sized>(
         cfg_env.disable_base_fee = true;
     }
     let ctx = Context::mainnet()
-        .with_db(CacheDB::new(SourceDb(source)))
+        .with_db(db)
         .with_cfg(cfg_env)
         .with_block(block.block_env(cfg.fee_recipient));
     Ok((ctx, call_env(cfg, req, gas_limit, nonce)))
@@ -119,8 +171,9 @@ fn run<S: StateSource + ?Sized>(
     block: &BlockContext,
     req: &TransactionRequest,
     gas_limit: u64,
+    overrides: Option<&StateOverride>,
 ) -> Result<ExecutionResult, CallError> {
-    let (ctx, env) = setup(source, cfg, block, req, gas_limit)?;
+    let (ctx, env) = setup(source, cfg, block, req, gas_limit, overrides)?;
     evm_result(ctx.build_mainnet().transact(env)).map(|r| r.result)
 }
 
@@ -138,7 +191,7 @@ where
     I: Inspector<InspectContext<'a, S>>,
 {
     let gas = req.gas.unwrap_or_else(|| default_gas(block)).min(default_gas(block));
-    let (ctx, env) = setup(source, cfg, block, req, gas)?;
+    let (ctx, env) = setup(source, cfg, block, req, gas, None)?;
     let mut evm = ctx.build_mainnet_with_inspector(inspector);
     let result = evm_result(evm.inspect_tx(env))?.result;
     Ok((result, evm.inspector))
@@ -157,15 +210,17 @@ fn default_gas(block: &BlockContext) -> u64 {
     block.gas_limit.min(TX_GAS_LIMIT_CAP)
 }
 
-/// `eth_call`: runs `req` on `source` without committing anything.
+/// `eth_call`: runs `req` on `source` without committing anything, with the
+/// state overrides `overrides` (see [`apply_overrides`]) if any.
 pub fn call<S: StateSource + ?Sized>(
     source: &S,
     cfg: &ExecConfig,
     block: &BlockContext,
     req: &TransactionRequest,
+    overrides: Option<&StateOverride>,
 ) -> Result<CallOutcome, CallError> {
     let gas = req.gas.unwrap_or_else(|| default_gas(block)).min(default_gas(block));
-    outcome(run(source, cfg, block, req, gas)?)
+    outcome(run(source, cfg, block, req, gas, overrides)?)
 }
 
 fn outcome(result: ExecutionResult) -> Result<CallOutcome, CallError> {
@@ -192,25 +247,31 @@ fn halt_message(debug: &str) -> String {
     }
 }
 
-/// `eth_estimateGas`: the smallest gas limit with which `req` succeeds, found by
-/// binary search between the gas it used and the allowance.
+/// `eth_estimateGas`: the smallest gas limit with which `req` succeeds (under
+/// `overrides`, as [`call`]), found by binary search between the gas it used
+/// and the allowance.
 pub fn estimate_gas<S: StateSource + ?Sized>(
     source: &S,
     cfg: &ExecConfig,
     block: &BlockContext,
     req: &TransactionRequest,
+    overrides: Option<&StateOverride>,
 ) -> Result<u64, CallError> {
     let mut hi = req.gas.unwrap_or_else(|| default_gas(block)).min(default_gas(block));
     // With a fee set, the sender's balance bounds the gas it can pay for.
     let price = req.max_fee_per_gas.or(req.gas_price).unwrap_or_default();
     if price > 0 {
         let from: Address = req.from.unwrap_or_default();
-        let balance = source.account(from)?.map(|a| a.balance).unwrap_or_default();
+        let overridden = overrides.and_then(|o| o.get(&from)).and_then(|o| o.balance);
+        let balance = match overridden {
+            Some(b) => b,
+            None => source.account(from)?.map(|a| a.balance).unwrap_or_default(),
+        };
         let available = balance.saturating_sub(req.value.unwrap_or_default());
         let affordable = available / U256::from(price);
         hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
     }
-    let first = run(source, cfg, block, req, hi)?;
+    let first = run(source, cfg, block, req, hi, overrides)?;
     let used = match first {
         ExecutionResult::Success { .. } => first.tx_gas_used(),
         ExecutionResult::Revert { .. } => return outcome(first).map(|_| 0),
@@ -219,17 +280,152 @@ pub fn estimate_gas<S: StateSource + ?Sized>(
     let mut lo = used.saturating_sub(1).max(20_999);
     // Most calls succeed with what they used plus the 63/64 reserve: try that first.
     let guess = used.saturating_mul(64) / 63 + 2_300;
-    if guess < hi && matches!(run(source, cfg, block, req, guess)?, ExecutionResult::Success { .. })
+    if guess < hi
+        && matches!(
+            run(source, cfg, block, req, guess, overrides)?,
+            ExecutionResult::Success { .. }
+        )
     {
         hi = guess;
     }
     while lo.saturating_add(1) < hi {
         let mid = lo + (hi - lo) / 2;
-        match run(source, cfg, block, req, mid) {
+        match run(source, cfg, block, req, mid, overrides) {
             Ok(ExecutionResult::Success { .. }) => hi = mid,
             Ok(_) | Err(CallError::Invalid(_)) => lo = mid,
             Err(e) => return Err(e),
         }
     }
     Ok(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemorySource;
+    use alloy::{
+        primitives::{B256, address},
+        rpc::types::state::AccountOverride,
+    };
+
+    /// Runtime code returning `(SLOAD(0), SELFBALANCE)`.
+    const PROBE: [u8; 15] =
+        [0x60, 0, 0x54, 0x60, 0, 0x52, 0x47, 0x60, 0x20, 0x52, 0x60, 0x40, 0x60, 0, 0xf3];
+    const AT: Address = address!("0x00000000000000000000000000000000000000aa");
+    const POOR: Address = address!("0x00000000000000000000000000000000000000bb");
+
+    fn env() -> (ExecConfig, BlockContext) {
+        let cfg = ExecConfig { chain_id: 13370, fee_recipient: Address::ZERO };
+        let block = BlockContext {
+            number: 1,
+            timestamp: 1,
+            gas_limit: 30_000_000,
+            base_fee: 1,
+            parent_hash: B256::ZERO,
+            prevrandao: B256::ZERO,
+        };
+        (cfg, block)
+    }
+
+    fn probe(source: &MemorySource, overrides: Option<&StateOverride>) -> (U256, U256) {
+        let (cfg, block) = env();
+        let req = TransactionRequest { to: Some(TxKind::Call(AT)), ..Default::default() };
+        let out = call(source, &cfg, &block, &req, overrides).expect("the probe runs").output;
+        (U256::from_be_slice(&out[..32]), U256::from_be_slice(&out[32..]))
+    }
+
+    fn slot(n: u64) -> B256 {
+        B256::from(U256::from(n))
+    }
+
+    #[test]
+    fn state_overrides_change_only_the_call() {
+        let mut source = MemorySource::default();
+        source.insert_account(AT, 1, U256::from(5), Some(PROBE.to_vec().into()));
+        source.storage.insert((AT, U256::ZERO), U256::from(7));
+        source.storage.insert((AT, U256::from(1)), U256::from(8));
+        assert_eq!(probe(&source, None), (U256::from(7), U256::from(5)));
+
+        // stateDiff sets one slot and keeps the others; balance replaces.
+        let diff = AccountOverride {
+            balance: Some(U256::from(99)),
+            state_diff: Some([(slot(0), slot(42))].into_iter().collect()),
+            ..Default::default()
+        };
+        let o: StateOverride = [(AT, diff)].into_iter().collect();
+        assert_eq!(probe(&source, Some(&o)), (U256::from(42), U256::from(99)));
+
+        // state replaces the whole storage: slot 0 is not in it, so reads 0.
+        let full = AccountOverride {
+            state: Some([(slot(1), slot(3))].into_iter().collect()),
+            ..Default::default()
+        };
+        let o: StateOverride = [(AT, full)].into_iter().collect();
+        assert_eq!(probe(&source, Some(&o)), (U256::ZERO, U256::from(5)));
+
+        // Code at an address that has none.
+        let other = address!("0x00000000000000000000000000000000000000cc");
+        let code = AccountOverride { code: Some(PROBE.to_vec().into()), ..Default::default() };
+        let o: StateOverride = [(other, code)].into_iter().collect();
+        let (cfg, block) = env();
+        let req = TransactionRequest { to: Some(TxKind::Call(other)), ..Default::default() };
+        let out = call(&source, &cfg, &block, &req, Some(&o)).expect("runs").output;
+        assert_eq!(out.len(), 64, "the overriding code ran");
+        let out = call(&source, &cfg, &block, &req, None).expect("runs").output;
+        assert!(out.is_empty(), "without the override the address has no code");
+
+        // Nothing reached the source.
+        assert_eq!(probe(&source, None), (U256::from(7), U256::from(5)));
+    }
+
+    #[test]
+    fn a_balance_override_pays_for_a_call_and_its_gas_estimate() {
+        let source = MemorySource::default();
+        let (cfg, block) = env();
+        let req = TransactionRequest {
+            from: Some(POOR),
+            to: Some(TxKind::Call(AT)),
+            value: Some(U256::from(10u64.pow(18))),
+            max_fee_per_gas: Some(2),
+            ..Default::default()
+        };
+        let err = call(&source, &cfg, &block, &req, None).expect_err("no funds");
+        assert!(err.to_string().contains("insufficient funds"), "{err}");
+        let rich =
+            AccountOverride { balance: Some(U256::from(10u64.pow(19))), ..Default::default() };
+        let o: StateOverride = [(POOR, rich)].into_iter().collect();
+        call(&source, &cfg, &block, &req, Some(&o)).expect("paid by the override");
+        assert_eq!(estimate_gas(&source, &cfg, &block, &req, Some(&o)).expect("estimated"), 21_000);
+        // The overridden nonce is the call's (a contract it creates gets the
+        // address for that nonce).
+        let nonce = AccountOverride { nonce: Some(9), ..Default::default() };
+        let o: StateOverride = [(POOR, nonce)].into_iter().collect();
+        let create = TransactionRequest {
+            from: Some(POOR),
+            to: Some(TxKind::Create),
+            input: Bytes::from_static(&[0x30, 0x60, 0, 0x52, 0x60, 0x14, 0x60, 0x0c, 0xf3]).into(),
+            ..Default::default()
+        };
+        let out = call(&source, &cfg, &block, &create, Some(&o)).expect("created").output;
+        assert_eq!(out.as_ref(), POOR.create(9).as_slice(), "ADDRESS in the constructor");
+    }
+
+    #[test]
+    fn overrides_the_node_cannot_apply_are_refused() {
+        let source = MemorySource::default();
+        let (cfg, block) = env();
+        let req = TransactionRequest { to: Some(TxKind::Call(AT)), ..Default::default() };
+        let both = AccountOverride {
+            state: Some(Default::default()),
+            state_diff: Some(Default::default()),
+            ..Default::default()
+        };
+        let o: StateOverride = [(AT, both)].into_iter().collect();
+        let err = call(&source, &cfg, &block, &req, Some(&o)).expect_err("refused");
+        assert!(matches!(err, CallError::Override(_)), "{err}");
+        let moved = AccountOverride { move_precompile_to: Some(POOR), ..Default::default() };
+        let o: StateOverride = [(AT, moved)].into_iter().collect();
+        let err = call(&source, &cfg, &block, &req, Some(&o)).expect_err("refused");
+        assert!(matches!(err, CallError::Override(_)), "{err}");
+    }
 }

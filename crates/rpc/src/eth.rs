@@ -3,7 +3,9 @@ use alloy::{
     consensus::transaction::SignerRecoverable,
     eips::{BlockId, BlockNumberOrTag},
     primitives::{Address, B256, Bytes, U64, U256, keccak256},
-    rpc::types::{FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest},
+    rpc::types::{
+        FeeHistory, Filter, FilterBlockOption, Log, TransactionRequest, state::StateOverride,
+    },
 };
 use infra_bus::Bus;
 use infra_config::ChainConfig;
@@ -370,18 +372,34 @@ impl RpcContext {
         Ok(hist)
     }
 
-    pub fn call(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<Bytes> {
+    /// `eth_call` at `id`, with geth's state overrides if given.
+    pub fn call(
+        &self,
+        req: TransactionRequest,
+        id: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes> {
         let r = self.reader()?;
         let (state, _) = self.state(&r, id)?;
         let ctx = self.call_block(&r, &state)?;
-        call(&state, &self.exec_config(), &ctx, &req).map(|o| o.output).map_err(call_error)
+        call(&state, &self.exec_config(), &ctx, &req, overrides.as_ref())
+            .map(|o| o.output)
+            .map_err(call_error)
     }
 
-    pub fn estimate_gas(&self, req: TransactionRequest, id: Option<BlockId>) -> RpcResult<U64> {
+    /// `eth_estimateGas` at `id`, with geth's state overrides if given.
+    pub fn estimate_gas(
+        &self,
+        req: TransactionRequest,
+        id: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<U64> {
         let r = self.reader()?;
         let (state, _) = self.state(&r, id)?;
         let ctx = self.call_block(&r, &state)?;
-        estimate_gas(&state, &self.exec_config(), &ctx, &req).map(U64::from).map_err(call_error)
+        estimate_gas(&state, &self.exec_config(), &ctx, &req, overrides.as_ref())
+            .map(U64::from)
+            .map_err(call_error)
     }
 
     pub fn send_raw(&self, raw: Bytes) -> RpcResult<B256> {
@@ -547,6 +565,7 @@ pub(crate) fn call_error(e: CallError) -> ErrorObjectOwned {
             };
             ErrorObjectOwned::owned(3, msg, Some(output.to_string()))
         }
+        CallError::Override(e) => invalid_params(e),
         CallError::State(e) => internal(e),
         CallError::Evm(e) => internal(e),
         other => err(-32000, other.to_string()),

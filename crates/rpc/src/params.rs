@@ -80,7 +80,10 @@ fn signature(method: &str) -> Option<(&'static [Kind], &'static [Kind])> {
         "infra_getStateWitness" => (&[Quantity, Quantity], &[]),
         "infra_getBatchByBlock" => (&[Quantity], &[]),
         "eth_feeHistory" => (&[Count, Block], &[Any]),
-        "eth_call" | "eth_estimateGas" | "eth_createAccessList" => (&[Call], &[BlockId]),
+        // The third: geth's state overrides; the fourth: block overrides
+        // (refused with a clear error by the method).
+        "eth_call" | "eth_estimateGas" => (&[Call], &[BlockId, Any, Any]),
+        "eth_createAccessList" => (&[Call], &[BlockId]),
         "debug_traceCall" => (&[Call], &[BlockId, Any]),
         "debug_traceTransaction" => (&[Hash], &[Any]),
         "eth_getLogs" | "eth_newFilter" => (&[Filter], &[]),
@@ -328,7 +331,7 @@ pub(crate) fn check(method: &str, params: Option<&str>) -> Result<(), String> {
         return Err(format!("missing value for required argument {n}"));
     }
     if n > required.len() + optional.len() {
-        let overrides = matches!(method, "eth_call" | "eth_estimateGas" | "eth_createAccessList");
+        let overrides = method == "eth_createAccessList";
         return Err(format!(
             "too many arguments, want at most {}{}",
             required.len() + optional.len(),
@@ -405,7 +408,12 @@ mod tests {
         );
         ok("eth_getLogs", r#"[{"fromBlock": null, "toBlock": null}]"#);
         bad("eth_newFilter", r#"[{"fromBlock": "0x9", "toBlock": "0x2"}]"#, "invalid block range");
-        bad("eth_call", r#"[{}, "latest", {}]"#, "overrides are not supported");
+        // State overrides (the third) are taken; block overrides (the fourth)
+        // are refused by the method itself; a fifth is too many.
+        ok("eth_call", r#"[{}, "latest", {}]"#);
+        ok("eth_estimateGas", r#"[{}, "latest", {}, null]"#);
+        bad("eth_call", r#"[{}, "latest", {}, {}, {}]"#, "too many arguments, want at most 4");
+        bad("eth_createAccessList", r#"[{}, "latest", {}]"#, "overrides are not supported");
         ok(
             "eth_call",
             r#"[{"to": "0x0000000000000000000000000000000000000001", "data": "0x"}, "latest"]"#,

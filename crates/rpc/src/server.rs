@@ -77,6 +77,22 @@ fn opt<T: serde::de::DeserializeOwned>(
     p.optional_next::<T>()
 }
 
+/// `eth_call`'s fourth parameter, geth's block overrides: not supported (a
+/// clear error, never ignored: a call that asked for another block context
+/// must not silently run in this one).
+fn no_block_overrides(
+    p: &mut jsonrpsee::types::params::ParamsSequence<'_>,
+) -> Result<(), jsonrpsee::types::ErrorObjectOwned> {
+    match p.optional_next::<serde_json::Value>()? {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(_) => Err(jsonrpsee::types::ErrorObjectOwned::owned(
+            -32602,
+            "block overrides are not supported",
+            None::<()>,
+        )),
+    }
+}
+
 /// A method answered on the connection's task: reads that take microseconds.
 macro_rules! fast {
     ($m:ident, $name:literal, |$p:ident, $c:ident| $body:expr) => {
@@ -191,11 +207,17 @@ fn build_module(ctx: RpcContext) -> std::io::Result<RpcModule<RpcContext>> {
     });
     reg!(m, "eth_call", |p, c| {
         let req: TransactionRequest = p.next()?;
-        c.call(req, opt(&mut p)?)
+        let id = opt(&mut p)?;
+        let overrides = opt(&mut p)?;
+        no_block_overrides(&mut p)?;
+        c.call(req, id, overrides)
     });
     reg!(m, "eth_estimateGas", |p, c| {
         let req: TransactionRequest = p.next()?;
-        c.estimate_gas(req, opt(&mut p)?)
+        let id = opt(&mut p)?;
+        let overrides = opt(&mut p)?;
+        no_block_overrides(&mut p)?;
+        c.estimate_gas(req, id, overrides)
     });
     reg!(m, "eth_sendRawTransaction", |p, c| c.send_raw(p.next()?));
     fast!(m, "eth_getTransactionByHash", |p, c| c.tx_by_hash(p.next()?));
