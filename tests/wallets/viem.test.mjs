@@ -27,12 +27,16 @@ import {
   createWalletClient,
   defineChain,
   getAbiItem,
+  hexToBigInt,
   http,
   nonceManager,
+  pad,
   parseEther,
   parseEventLogs,
   parseUnits,
+  slice,
   toEventSelector,
+  toHex,
   webSocket,
   zeroAddress,
 } from 'viem';
@@ -311,6 +315,37 @@ describe('viem v2', () => {
       account, address: tokenAddress, abi, functionName: 'balanceOf', args: [holder], blockNumber: b1,
     });
     assert.equal(result, 5n);
+  });
+
+  test('call, readContract and estimateGas with stateOverride', T, async () => {
+    assert.ok(tokenAddress, 'TestToken deployed by an earlier test');
+    // Runtime code returning (SLOAD(0), SELFBALANCE).
+    const probe = '0x6000546000524760205260406000f3';
+    const at = randomAddress();
+    const word = (n) => pad(toHex(n), { size: 32 });
+    const { data } = await publicClient.call({
+      to: at,
+      stateOverride: [{ address: at, code: probe, balance: 0x1234n, stateDiff: [{ slot: word(0), value: word(42) }] }],
+    });
+    assert.equal(hexToBigInt(slice(data, 0, 32)), 42n);
+    assert.equal(hexToBigInt(slice(data, 32, 64)), 0x1234n);
+    // `state` replaces the token's whole storage (one unrelated slot set:
+    // viem sends no `state` at all for an empty list): its total supply reads 0.
+    const supply = (stateOverride) =>
+      publicClient.readContract({ address: tokenAddress, abi, functionName: 'totalSupply', stateOverride });
+    assert.equal(await supply(undefined), INITIAL_SUPPLY);
+    assert.equal(await supply([{ address: tokenAddress, state: [{ slot: word(12345), value: word(1) }] }]), 0n);
+    // The estimate runs the overriding code (a plain transfer without it),
+    // here with 1 ETH from a sender whose balance is overridden too.
+    const poor = randomAddress();
+    assert.equal(await publicClient.estimateGas({ account: poor, to: at }), 21000n);
+    const gas = await publicClient.estimateGas({
+      account: poor,
+      to: at,
+      value: parseEther('1'),
+      stateOverride: [{ address: poor, balance: parseEther('2') }, { address: at, code: probe }],
+    });
+    assert.ok(gas > 21000n, `the probe's code ran in the estimate: ${gas}`);
   });
 
   test('error: too-low nonce -> "nonce too low"', T, async () => {

@@ -199,6 +199,28 @@ def test_state_at_past_blocks(w3, dev, token):
     assert w3.eth.get_storage_at(token.address, 0, b1) == w3.eth.get_storage_at(token.address, 0, b2)
 
 
+# Runtime code returning (SLOAD(0), SELFBALANCE).
+PROBE = "0x6000546000524760205260406000f3"
+
+
+def test_call_with_state_overrides(w3, token):
+    at = random_address()
+    word = lambda n: "0x" + n.to_bytes(32, "big").hex()  # noqa: E731
+    out = w3.eth.call(
+        {"to": at}, "latest", {at: {"code": PROBE, "balance": 0x1234, "stateDiff": {word(0): word(42)}}}
+    )
+    assert (int.from_bytes(out[:32], "big"), int.from_bytes(out[32:], "big")) == (42, 0x1234)
+    # `state` replaces the token's whole storage: its total supply reads 0.
+    assert token.functions.totalSupply().call() == INITIAL_SUPPLY
+    assert token.functions.totalSupply().call(state_override={token.address: {"state": {}}}) == 0
+    # A sender without ETH pays 1 ETH only under a balance override.
+    poor = random_address()
+    tx = {"from": poor, "to": at, "value": Web3.to_wei(1, "ether")}
+    with pytest.raises(Web3RPCError):
+        w3.eth.call(tx)
+    assert w3.eth.call(tx, "latest", {poor: {"balance": Web3.to_wei(2, "ether")}}) == b""
+
+
 def test_nonce_too_low(w3, dev):
     if node_nonce(dev.address, "latest") == 0:
         wait(w3, w3.eth.send_transaction({"from": dev.address, "to": random_address(), "value": 1}))
