@@ -765,6 +765,11 @@ describe('JSON-RPC node vs anvil (same transactions, same calls, same shapes)', 
     // Both `state` and `stateDiff` for one account: an error on both.
     const bad = await both('eth_call', [{ to: at }, 'latest', { [at]: { state: {}, stateDiff: {} } }]);
     bad.forEach((r, i) => { if (!r.error) diffs.push({ path: '$.call(state and stateDiff)', msg: `${sides[i].name}: ${JSON.stringify(r)}` }); });
+    // debug_traceCall runs under the same overrides (callTracer output).
+    const [tn, ta] = await bothResults('debug_traceCall', [{ to: at }, 'latest', { tracer: 'callTracer', stateOverrides: { [at]: { code: probe, stateDiff: { [word(0)]: word(7) } } } }]);
+    same('traceCall(stateOverrides).output', [tn.output, ta.output], word(7) + '0'.repeat(64));
+    // A null block is the latest (as geth).
+    same('call(null block)', await bothResults('eth_call', [totalSupply, null, {}]), word(INITIAL_SUPPLY));
     // Block overrides (the fourth parameter) are not supported by the node:
     // refused as invalid params, never ignored.
     const blockOverride = await rpc(RPC_URL, 'eth_call', [totalSupply, 'latest', {}, { number: '0x1' }]);

@@ -107,7 +107,11 @@ fn apply_overrides<S: StateSource + ?Sized>(
             info.nonce = nonce;
         }
         if let Some(code) = &o.code {
-            let code = Bytecode::new_raw(code.clone());
+            // (Checked: bytes that start like an EIP-7702 delegation but are
+            // not one are refused, not a panic.)
+            let code = Bytecode::new_raw_checked(code.clone()).map_err(|e| {
+                CallError::Override(format!("account {address}: invalid code: {e}"))
+            })?;
             info.code_hash = code.hash_slow();
             info.code = Some(code);
         }
@@ -177,13 +181,15 @@ fn run<S: StateSource + ?Sized>(
     evm_result(ctx.build_mainnet().transact(env)).map(|r| r.result)
 }
 
-/// Runs `req` like [`call`] (nothing committed) under `inspector` (a tracer, an
-/// access-list collector); returns the EVM's result and the inspector.
+/// Runs `req` like [`call`] (nothing committed, with `overrides` if any) under
+/// `inspector` (a tracer, an access-list collector); returns the EVM's result
+/// and the inspector.
 pub fn inspect_call<'a, S, I>(
     source: &'a S,
     cfg: &ExecConfig,
     block: &BlockContext,
     req: &TransactionRequest,
+    overrides: Option<&StateOverride>,
     inspector: I,
 ) -> Result<(ExecutionResult, I), CallError>
 where
@@ -191,7 +197,7 @@ where
     I: Inspector<InspectContext<'a, S>>,
 {
     let gas = req.gas.unwrap_or_else(|| default_gas(block)).min(default_gas(block));
-    let (ctx, env) = setup(source, cfg, block, req, gas, None)?;
+    let (ctx, env) = setup(source, cfg, block, req, gas, overrides)?;
     let mut evm = ctx.build_mainnet_with_inspector(inspector);
     let result = evm_result(evm.inspect_tx(env))?.result;
     Ok((result, evm.inspector))
@@ -421,6 +427,12 @@ mod tests {
             ..Default::default()
         };
         let o: StateOverride = [(AT, both)].into_iter().collect();
+        let err = call(&source, &cfg, &block, &req, Some(&o)).expect_err("refused");
+        assert!(matches!(err, CallError::Override(_)), "{err}");
+        // Bytes that start like an EIP-7702 delegation but are not one.
+        let bad_code =
+            AccountOverride { code: Some(Bytes::from_static(&[0xef, 0x01])), ..Default::default() };
+        let o: StateOverride = [(AT, bad_code)].into_iter().collect();
         let err = call(&source, &cfg, &block, &req, Some(&o)).expect_err("refused");
         assert!(matches!(err, CallError::Override(_)), "{err}");
         let moved = AccountOverride { move_precompile_to: Some(POOR), ..Default::default() };

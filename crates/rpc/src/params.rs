@@ -339,6 +339,11 @@ pub(crate) fn check(method: &str, params: Option<&str>) -> Result<(), String> {
         ));
     }
     for (i, (kind, v)) in required.iter().chain(optional).zip(&values[..n]).enumerate() {
+        // A null optional parameter before others stands for its default (a
+        // null block is the latest, as geth reads it).
+        if i >= required.len() && v.is_null() {
+            continue;
+        }
         check_one(*kind, v).map_err(|e| format!("invalid argument {i}: {e}"))?;
     }
     Ok(())
@@ -412,6 +417,7 @@ mod tests {
         // are refused by the method itself; a fifth is too many.
         ok("eth_call", r#"[{}, "latest", {}]"#);
         ok("eth_estimateGas", r#"[{}, "latest", {}, null]"#);
+        ok("eth_call", r#"[{}, null, {}]"#);
         bad("eth_call", r#"[{}, "latest", {}, {}, {}]"#, "too many arguments, want at most 4");
         bad("eth_createAccessList", r#"[{}, "latest", {}]"#, "overrides are not supported");
         ok(

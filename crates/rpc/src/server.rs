@@ -85,6 +85,8 @@ fn no_block_overrides(
 ) -> Result<(), jsonrpsee::types::ErrorObjectOwned> {
     match p.optional_next::<serde_json::Value>()? {
         None | Some(serde_json::Value::Null) => Ok(()),
+        // An empty set overrides nothing.
+        Some(serde_json::Value::Object(m)) if m.is_empty() => Ok(()),
         Some(_) => Err(jsonrpsee::types::ErrorObjectOwned::owned(
             -32602,
             "block overrides are not supported",

@@ -8,8 +8,8 @@ use alloy::{
     rpc::types::{
         AccessList, AccessListResult, TransactionRequest,
         trace::geth::{
-            CallConfig, GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions,
-            GethTrace, NoopFrame,
+            CallConfig, GethDebugBuiltInTracerType, GethDebugTracerType,
+            GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, NoopFrame,
         },
     },
 };
@@ -142,21 +142,32 @@ impl RpcContext {
         Ok(build(t, inspector, &result))
     }
 
-    /// `debug_traceCall`: runs `req` on the head state under the tracer.
+    /// `debug_traceCall`: runs `req` at `id` under the tracer, with geth's
+    /// `stateOverrides` if given (`blockOverrides` and `txIndex` are refused,
+    /// never ignored).
     pub fn trace_call(
         &self,
         req: TransactionRequest,
         id: Option<BlockId>,
-        opts: Option<GethDebugTracingOptions>,
+        opts: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace> {
         let opts = opts.unwrap_or_default();
+        if opts.block_overrides.is_some() {
+            return Err(invalid_params("block overrides are not supported"));
+        }
+        if opts.tx_index.is_some() {
+            return Err(invalid_params("txIndex is not supported"));
+        }
+        let overrides = opts.state_overrides;
+        let opts = opts.tracing_options;
         let t = tracer(&opts)?;
         let r = self.reader()?;
         let (state, _) = self.state(&r, id)?;
         let ctx = self.call_block(&r, &state)?;
         let inspector = inspector_for(&t);
         let (result, inspector) =
-            inspect_call(&state, &self.exec_config(), &ctx, &req, inspector).map_err(call_error)?;
+            inspect_call(&state, &self.exec_config(), &ctx, &req, overrides.as_ref(), inspector)
+                .map_err(call_error)?;
         Ok(build(t, inspector, &result))
     }
 
@@ -176,12 +187,12 @@ impl RpcContext {
         // The list changes what the call costs, never what it touches: one run to
         // collect, one with the list for the gas.
         let (_, collected) =
-            inspect_call(&state, &cfg, &ctx, &req, AccessListInspector::new(initial))
+            inspect_call(&state, &cfg, &ctx, &req, None, AccessListInspector::new(initial))
                 .map_err(call_error)?;
         let list: AccessList = collected.into_access_list();
         req.access_list = Some(list.clone());
         let (result, _) =
-            inspect_call(&state, &cfg, &ctx, &req, NoOpInspector).map_err(call_error)?;
+            inspect_call(&state, &cfg, &ctx, &req, None, NoOpInspector).map_err(call_error)?;
         let error = match &result {
             ExecutionResult::Success { .. } => None,
             ExecutionResult::Revert { .. } => Some("execution reverted".to_string()),
