@@ -746,32 +746,13 @@ fn claims_posted_at_once_under_an_honest_claim_are_all_answered_in_one_round() {
     // `ATTACKER` posts `attacks` attacks and `defends` defends under claim
     // `parent` at once; their indices.
     let post = |l1: &mut L1, parent: u64, attacks: u8, defends: u8, salt: u8| -> Vec<u64> {
-        let mut ids = Vec::new();
-        for i in 0..attacks + defends {
-            let parent_depth = depth(l1.claims(game)[parent as usize].position);
-            let bond = l1.bond_at(parent_depth + 1);
-            let (g, p, claim) = (game, U256::from(parent), made_up(salt + i));
-            let sent = if i < attacks {
-                l1.sim.send(
-                    ATTACKER,
-                    l1.game,
-                    &FaultGame::attackCall { gameId: g, parentIndex: p, claim },
-                    bond,
-                )
-            } else {
-                l1.sim.send(
-                    ATTACKER,
-                    l1.game,
-                    &FaultGame::defendCall { gameId: g, parentIndex: p, claim },
-                    bond,
-                )
-            };
-            sent.unwrap_or_else(|e| {
-                panic!("the attacker's claim {i}: {:?}", e.decode::<FaultGame::FaultGameErrors>())
-            });
-            ids.push(l1.claims(game).len() as u64 - 1);
-        }
-        ids
+        (0..attacks + defends)
+            .map(|i| {
+                l1.move_now(ATTACKER, game, parent, made_up(salt + i), i < attacks)
+                    .unwrap_or_else(|e| panic!("the attacker's claim {i}: {e:?}"));
+                l1.claims(game).len() as u64 - 1
+            })
+            .collect()
     };
     let answered = |l1: &mut L1, ids: &[u64]| {
         let claims = l1.claims(game);
@@ -884,11 +865,30 @@ impl L1 {
         parent: u64,
         value: B256,
     ) -> Result<FaultGame::Claim, FaultGame::FaultGameErrors> {
+        self.move_now(by, game, parent, value, true)
+    }
+
+    /// `by` attacks (`attack`) or defends claim `parent` with `value` now;
+    /// the game's error if refused.
+    fn move_now(
+        &mut self,
+        by: Address,
+        game: U256,
+        parent: u64,
+        value: B256,
+        attack: bool,
+    ) -> Result<FaultGame::Claim, FaultGame::FaultGameErrors> {
         let parent_depth = depth(self.claims(game)[parent as usize].position);
         let bond = self.bond_at(parent_depth + 1);
-        let call =
-            FaultGame::attackCall { gameId: game, parentIndex: U256::from(parent), claim: value };
-        let out = self.sim.send(by, self.game, &call, bond).map_err(|e| e.decode())?;
+        let (id, index) = (game, U256::from(parent));
+        let out = if attack {
+            let call = FaultGame::attackCall { gameId: id, parentIndex: index, claim: value };
+            self.sim.send(by, self.game, &call, bond)
+        } else {
+            let call = FaultGame::defendCall { gameId: id, parentIndex: index, claim: value };
+            self.sim.send(by, self.game, &call, bond)
+        }
+        .map_err(|e| e.decode())?;
         self.gas += out.gas;
         self.moves += 1;
         Ok(self.claims(game).pop().expect("the new claim"))

@@ -89,7 +89,6 @@ fn apply_overrides<S: StateSource + ?Sized>(
     db: &mut CacheDB<SourceDb<'_, S>>,
     overrides: &StateOverride,
 ) -> Result<(), CallError> {
-    let db_error = |e: DbError| CallError::State(e.0);
     for (address, o) in overrides {
         if o.state.is_some() && o.state_diff.is_some() {
             return Err(CallError::Override(format!(
@@ -128,6 +127,22 @@ fn apply_overrides<S: StateSource + ?Sized>(
     Ok(())
 }
 
+fn db_error(e: DbError) -> CallError {
+    CallError::State(e.0)
+}
+
+/// The state a call runs on: `source`, under `overrides` if any.
+fn call_db<'a, S: StateSource + ?Sized>(
+    source: &'a S,
+    overrides: Option<&StateOverride>,
+) -> Result<CacheDB<SourceDb<'a, S>>, CallError> {
+    let mut db = CacheDB::new(SourceDb(source));
+    if let Some(o) = overrides {
+        apply_overrides(&mut db, o)?;
+    }
+    Ok(db)
+}
+
 /// The EVM context and transaction of a call: nonce checks off, and the base
 /// fee too when the request sets no price (as `eth_call` does on geth).
 fn setup<'a, S: StateSource + ?Sized>(
@@ -139,11 +154,8 @@ fn setup<'a, S: StateSource + ?Sized>(
     overrides: Option<&StateOverride>,
 ) -> Result<(InspectContext<'a, S>, TxEnv), CallError> {
     let from = req.from.unwrap_or_default();
-    let mut db = CacheDB::new(SourceDb(source));
-    if let Some(o) = overrides {
-        apply_overrides(&mut db, o)?;
-    }
-    let nonce = db.load_account(from).map_err(|e| CallError::State(e.0))?.info.nonce;
+    let mut db = call_db(source, overrides)?;
+    let nonce = db.load_account(from).map_err(db_error)?.info.nonce;
     let free =
         req.gas_price.unwrap_or_default() == 0 && req.max_fee_per_gas.unwrap_or_default() == 0;
     let mut cfg_env = cfg.cfg_env();
@@ -268,11 +280,8 @@ pub fn estimate_gas<S: StateSource + ?Sized>(
     let price = req.max_fee_per_gas.or(req.gas_price).unwrap_or_default();
     if price > 0 {
         let from: Address = req.from.unwrap_or_default();
-        let overridden = overrides.and_then(|o| o.get(&from)).and_then(|o| o.balance);
-        let balance = match overridden {
-            Some(b) => b,
-            None => source.account(from)?.map(|a| a.balance).unwrap_or_default(),
-        };
+        let balance =
+            call_db(source, overrides)?.load_account(from).map_err(db_error)?.info.balance;
         let available = balance.saturating_sub(req.value.unwrap_or_default());
         let affordable = available / U256::from(price);
         hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
